@@ -1,0 +1,20 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The package root (the folder holding package.json). Assets such as bundled data
+ * and weights stay in the source folders, so code compiled into dist/ and code run
+ * from source both find them here.
+ */
+export const packageRoot: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('robench: cannot find its package.json');
+    dir = up;
+  }
+  return dir;
+})();
+
+export const assetPath = (...parts: string[]): string => join(packageRoot, ...parts);

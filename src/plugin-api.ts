@@ -1,0 +1,216 @@
+/**
+ * The robench plugin API. A plugin is a module whose default export is one of
+ * `ModelPlugin`, `AttackPlugin`, `DatasetPlugin` or `ReporterPlugin`
+ * (use `defineAttack` etc. for type inference). Built-ins live in the
+ * top-level folders `models/`, `attacks/`, `datasets/`, `reports/`; third-party
+ * plugins are named with `--plugin <file or package>` or in `robench.config.json`.
+ *
+ * Conventions every plugin can rely on:
+ * - Images are float32 NHWC tensors with pixels in [0, 1]. A model maps from
+ *   [0, 1] to whatever range it was trained on itself.
+ * - Perturbation sizes are in [0, 1] pixel units (eps = 8/255 means 8 grey levels).
+ * - Models return logits (never softmax) and are always in inference mode
+ *   (batch norm uses its moving statistics).
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+export type PluginKind = 'model' | 'attack' | 'dataset' | 'reporter';
+
+/** [height, width, channels] */
+export type ImageShape = [number, number, number];
+
+/**
+ * Seeded randomness for one batch. Every sample of a batch has its own stream,
+ * derived from the run seed and the sample's index in the dataset, so results do
+ * not depend on batch size, shard or worker.
+ */
+export interface Rng {
+  /** The run seed this stream derives from. */
+  readonly seed: number;
+  /** Uniform tensor in [min, max) of shape [batch, ...rest]; row i from sample i's stream. */
+  uniform(shape: number[], min: number, max: number): tf.Tensor;
+  /** Normal tensor with the given mean and standard deviation, one stream per sample row. */
+  normal(shape: number[], mean?: number, std?: number): tf.Tensor;
+  /** Plain uniform numbers in [0, 1) for sample `row` of the batch. */
+  next(row: number): number;
+  /** An independent generator for a named purpose (e.g. one per restart). */
+  fork(label: string | number): Rng;
+}
+
+/** Loss on logits and integer labels, reduced per sample to shape [batch]. */
+export type PerSampleLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;
+
+/** Declares an option a plugin accepts; the CLI turns each into `--<name>`. */
+export interface ParamSpec {
+  type: 'number' | 'int' | 'string' | 'boolean';
+  description: string;
+  /** Omitted means "derived by the plugin" (e.g. PGD's step size from eps). */
+  default?: number | string | boolean;
+  choices?: readonly string[];
+}
+export type ParamSpecs = Record<string, ParamSpec>;
+export type Params = Record<string, number | string | boolean | undefined>;
+
+/** What an attack sees. Tensors are owned by the engine: do not dispose them. */
+export interface AttackContext<P extends Params = Params> {
+  /** The model as a differentiable function from [0,1] images to logits. Counts forward evaluations. */
+  model: (x: tf.Tensor4D) => tf.Tensor2D;
+  /**
+   * Gradient of `loss(model(x), y)` summed over the batch with respect to x,
+   * together with the per-sample loss and logits. Counts gradient evaluations;
+   * prefer it over calling tf.grad on `model` yourself.
+   */
+  inputGradient(x: tf.Tensor4D, loss?: PerSampleLoss): { grad: tf.Tensor4D; loss: tf.Tensor1D; logits: tf.Tensor2D };
+  /** Clean images in [0, 1]. */
+  x: tf.Tensor4D;
+  /** True labels (int32). */
+  y: tf.Tensor1D;
+  /** The perturbation size of this point on the curve. */
+  eps: number;
+  params: P;
+  rng: Rng;
+  /** Class count of the model. */
+  numClasses: number;
+}
+
+export type Norm = 'linf' | 'l2';
+
+export interface AttackPlugin<P extends Params = Params> {
+  kind: 'attack';
+  id: string;
+  description: string;
+  params: ParamSpecs;
+  /** The norm ball the engine enforces, or null when the perturbation size is not a norm bound (noise, corruptions). */
+  budget(params: P): Norm | null;
+  /** What the perturbation axis means, for reports: 'eps', 'sigma', 'severity'. */
+  perturbationLabel?(params: P): string;
+  /** The default grid, given the model's dataset id and the params. Must include 0. */
+  defaultGrid(dataset: string, params: P): number[];
+  /** True when the attack never asks for gradients (black box). */
+  gradientFree?: boolean;
+  /** Returns the perturbed batch, same shape as ctx.x, in [0, 1], inside the budget. */
+  run(ctx: AttackContext<P>): Promise<tf.Tensor4D>;
+}
+
+/** A model ready to evaluate. */
+export interface LoadedModel {
+  id: string;
+  /** Dataset id whose images the model classifies. */
+  dataset: string;
+  inputShape: ImageShape;
+  numClasses: number;
+  /** sha256 of the weights file(s), hex. */
+  weightsSha256: string;
+  /** Logits of a batch of [0, 1] images, inference mode; differentiable. */
+  logits(x: tf.Tensor4D): tf.Tensor2D;
+  /** Post-activation outputs of each conv block, for sparsity analysis. */
+  activations?(x: tf.Tensor4D): { name: string; values: tf.Tensor4D }[];
+  /** Extra facts to record (architecture, training manifest). */
+  info?: Record<string, unknown>;
+  dispose(): void;
+}
+
+export interface ModelPlugin {
+  kind: 'model';
+  id: string;
+  description: string;
+  /** Datasets this model has weights for; the first is the default. */
+  datasets: string[];
+  load(opts: { dataset?: string }): Promise<LoadedModel>;
+}
+
+export type Split = 'train' | 'test';
+
+export interface DatasetSource {
+  /** 'bundled' for the evaluation subset shipped in the package, 'file' for original files. */
+  kind: 'bundled' | 'file';
+  path: string;
+  sha256: string;
+}
+
+/** A split in memory: NHWC float32 pixels in [0, 1] and int32 labels 0..numClasses-1. */
+export interface DatasetSplit {
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+  shape: ImageShape;
+  source: DatasetSource;
+}
+
+export interface DatasetLoadOptions {
+  split: Split;
+  /** How many samples (from the start); more than available is an error. */
+  samples?: number;
+  /** Where the original files are (ROBENCH_DATA, --data-dir, or the cache dir). */
+  dataDir?: string;
+  /** Never touch the network. */
+  offline?: boolean;
+}
+
+export interface DatasetPlugin {
+  kind: 'dataset';
+  id: string;
+  description: string;
+  imageShape: ImageShape;
+  classNames: string[];
+  /** Per-channel mean and std of the training set, in [0, 1] units; models normalise inside. */
+  normalization: { mean: number[]; std: number[] };
+  load(opts: DatasetLoadOptions): Promise<DatasetSplit>;
+}
+
+/** One point of an accuracy-versus-perturbation curve. */
+export interface CurvePoint {
+  perturbation: number;
+  accuracy: number;
+  correct: number;
+  total: number;
+}
+
+export interface SparsityLayer {
+  name: string;
+  zeroFraction: number;
+  hoyer: number;
+  /** Mean of the top-K channels minus mean of the rest, averaged over positions. */
+  topKMean: number;
+  restMean: number;
+  histogram: { edges: number[]; counts: number[] };
+}
+
+/** The content of results.json. */
+export interface RunResult {
+  robench: string;
+  model: { id: string; dataset: string; weightsSha256: string; info?: Record<string, unknown> };
+  dataset: { id: string; split: Split; samples: number; source: DatasetSource };
+  attack: { id: string; params: Params; budget: Norm | null; perturbation: string };
+  backend: string;
+  seed: number;
+  cleanAccuracy: number;
+  points: CurvePoint[];
+  gradientEvaluations: number;
+  forwardEvaluations: number;
+  sparsity?: SparsityLayer[];
+  durationMs: number;
+  startedAt: string;
+  command: string[];
+}
+
+export interface ReporterContext {
+  outDir: string;
+  /** Whether stdout is a terminal (the table reporter prints there). */
+  log(line: string): void;
+}
+
+export interface ReporterPlugin {
+  kind: 'reporter';
+  id: string;
+  description: string;
+  /** Writes (or prints) a report of one or more runs; returns the files written. */
+  write(results: RunResult[], ctx: ReporterContext): Promise<string[]>;
+}
+
+export type Plugin = ModelPlugin | AttackPlugin<any> | DatasetPlugin | ReporterPlugin;
+
+export const defineAttack = <P extends Params>(p: Omit<AttackPlugin<P>, 'kind'>): AttackPlugin<P> => ({ kind: 'attack', ...p });
+export const defineModel = (p: Omit<ModelPlugin, 'kind'>): ModelPlugin => ({ kind: 'model', ...p });
+export const defineDataset = (p: Omit<DatasetPlugin, 'kind'>): DatasetPlugin => ({ kind: 'dataset', ...p });
+export const defineReporter = (p: Omit<ReporterPlugin, 'kind'>): ReporterPlugin => ({ kind: 'reporter', ...p });
