@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+/** The `robench` command line. */
+import { Command, CommanderError, Option } from 'commander';
+import { runCommand, robenchVersion } from './commands/run.js';
+import { listCommand } from './commands/list.js';
+import { RobenchError, UsageError } from './errors.js';
+import { camel, kebab, parsePositiveInt, parseSeed } from './parse.js';
+import { createRegistry, readConfig, type Registry } from './registry.js';
+
+const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+
+/** `--plugin` must be known before the commands are built: plugins add attack options. */
+function pluginArgs(argv: string[]): string[] {
+  const specs: string[] = [];
+  argv.forEach((arg, i) => {
+    if (arg === '--plugin' && argv[i + 1]) specs.push(argv[i + 1]);
+    else if (arg.startsWith('--plugin=')) specs.push(arg.slice('--plugin='.length));
+  });
+  return specs;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function runOptionNames(): Set<string> {
+  return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'plugin', 'verbose']);
+}
+
+/** Every attack's params become `run` options; which apply is checked once the attack is known. */
+function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  const reserved = runOptionNames();
+  for (const attack of registry.list('attack')) {
+    for (const [name, spec] of Object.entries(attack.params)) {
+      const key = camel(kebab(name));
+      if (reserved.has(key)) {
+        throw new UsageError(`attack '${attack.id}' declares a param '${name}' that clashes with robench's own --${kebab(name)}`, 'rename the param in the plugin');
+      }
+      if (!owners.has(key)) {
+        owners.set(key, []);
+        cmd.addOption(new Option(`--${kebab(name)} <value>`, `${spec.description} [${attack.id}]`));
+      }
+      owners.get(key)!.push(attack.id);
+    }
+  }
+  return owners;
+}
+
+function buildProgram(registry: Registry, argv: string[]): Command {
+  const config = readConfig()?.config.run ?? {};
+  const program = new Command('robench')
+    .description('Benchmark the robustness of image classifiers (TensorFlow.js)')
+    .version(robenchVersion)
+    .option('--plugin <file or package>', 'load a plugin (repeatable)', collect, [])
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const run = program
+    .command('run')
+    .description('evaluate a model under an attack over a grid of perturbation sizes')
+    .option('--model <id or model.json>', 'zoo model id, or the path/URL of a TensorFlow.js model.json', 'hebbian')
+    .option('--attack <id>', 'attack id (`robench list attacks`)', 'pgd')
+    .option('--dataset <id>', "dataset (default: the model's own)")
+    .option('--eps <grid>', 'perturbation sizes in [0,1] pixel units: a list (0,2/255,4/255) or start:stop:count (default: the attack\'s grid)')
+    .option('--samples <n>', 'test samples to evaluate (default: every bundled sample)', (v) => parsePositiveInt(v, '--samples'))
+    .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'), 100)
+    .option('--seed <n>', 'random seed', parseSeed, 0)
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .option('--out <dir>', 'output folder (default: robench-results/<timestamp>-<model>-<attack>/)')
+    .option('--format <list>', 'reporters, comma-separated (`robench list reporters`)', 'table,json,csv')
+    .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
+    .option('--data-dir <dir>', 'folder with the original dataset files (else ROBENCH_DATA or the cache)')
+    .option('--offline', 'never use the network')
+    .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones');
+  const owners = addAttackOptions(run, registry);
+  run.action(async (opts: Record<string, unknown>) => {
+    const merged = { ...config, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+    const attackId = String(merged.attack);
+    const attackOptions: Record<string, unknown> = {};
+    for (const [key, ids] of owners) {
+      if (merged[key] === undefined) continue;
+      if (!ids.includes(attackId)) {
+        throw new UsageError(`--${kebab(key)} is not an option of the attack '${attackId}'`, `it belongs to: ${ids.join(', ')}`);
+      }
+      attackOptions[key] = merged[key];
+    }
+    await runCommand(registry, {
+      model: String(merged.model),
+      attack: attackId,
+      dataset: merged.dataset as string | undefined,
+      eps: merged.eps as string | undefined,
+      samples: merged.samples as number | undefined,
+      batch: merged.batch as number,
+      seed: merged.seed as number,
+      backend: merged.backend as (typeof BACKENDS)[number],
+      out: merged.out as string | undefined,
+      format: String(merged.format),
+      inputRange: String(merged.inputRange),
+      dataDir: (merged.dataDir as string | undefined) ?? process.env.ROBENCH_DATA,
+      offline: Boolean(merged.offline),
+      sweep: merged.sweep !== false,
+      attackOptions,
+      command: ['robench', ...argv],
+    });
+  });
+
+  program
+    .command('list')
+    .description('list registered plugins')
+    .argument('[kind]', 'models | attacks | datasets | reporters')
+    .option('--json', 'machine-readable output')
+    .action((kind: string | undefined, opts: { json?: boolean }) => listCommand(registry, kind, Boolean(opts.json)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const registry = await createRegistry({ plugins: pluginArgs(argv) });
+    await buildProgram(registry, argv).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof RobenchError) {
+      console.error(`robench: ${err.message}`);
+      if (err.hint) console.error(`  fix: ${err.hint}`);
+      if (verbose) console.error(err.stack);
+      return err.exitCode;
+    }
+    console.error(`robench: ${(err as Error).message ?? err}`);
+    console.error(verbose ? (err as Error).stack : '  (run again with --verbose for the stack trace)');
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,127 @@
+/** `robench run`: evaluate a model under an attack over a grid of perturbation sizes. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ora from 'ora';
+import { useBackend, type BackendName } from '../backends.js';
+import { evaluateCurve, type Progress } from '../engine.js';
+import { UsageError } from '../errors.js';
+import { parseGrid, parseInputRange, resolveParams } from '../parse.js';
+import { assetPath } from '../paths.js';
+import type { AttackPlugin, DatasetPlugin, LoadedModel, Params, RunResult } from '../plugin-api.js';
+import type { Registry } from '../registry.js';
+import { loadUserModel, looksLikeModelPath } from '../user-model.js';
+
+export interface RunOptions {
+  model: string;
+  attack: string;
+  dataset?: string;
+  eps?: string;
+  samples?: number;
+  batch: number;
+  seed: number;
+  backend: BackendName;
+  out?: string;
+  format: string;
+  inputRange: string;
+  dataDir?: string;
+  offline?: boolean;
+  sweep: boolean;
+  /** Raw values of attack options, keyed by camelCase flag name. */
+  attackOptions: Record<string, unknown>;
+  command: string[];
+}
+
+export const robenchVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+
+async function loadModel(
+  registry: Registry,
+  opts: RunOptions,
+): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
+  if (looksLikeModelPath(opts.model)) {
+    if (!opts.dataset) {
+      throw new UsageError(`--dataset is required with a model file (${opts.model})`, 'name the data it classifies, e.g. --dataset mnist');
+    }
+    const dataset = registry.get('dataset', opts.dataset);
+    return { model: await loadUserModel(opts.model, dataset, parseInputRange(opts.inputRange)), dataset };
+  }
+  const plugin = registry.get('model', opts.model);
+  const model = await plugin.load({ dataset: opts.dataset });
+  const dataset = registry.get('dataset', model.dataset);
+  if (model.inputShape.join('x') !== dataset.imageShape.join('x')) {
+    model.dispose();
+    throw new UsageError(
+      `model ${model.id} takes [${model.inputShape}] images but ${dataset.id} has [${dataset.imageShape}]`,
+      `choose one of the model's datasets: ${plugin.datasets.join(', ')}`,
+    );
+  }
+  return { model, dataset };
+}
+
+const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+
+function formatEta(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export async function runCommand(registry: Registry, opts: RunOptions): Promise<RunResult> {
+  const attack: AttackPlugin = registry.get('attack', opts.attack);
+  const reporters = opts.format.split(',').map((f) => registry.get('reporter', f.trim()));
+  const params: Params = resolveParams(attack.id, attack.params, opts.attackOptions);
+  const backend = await useBackend(opts.backend);
+  const { model, dataset } = await loadModel(registry, opts);
+  const startedAt = new Date();
+  const spinner = ora({ text: `loading ${dataset.id} test data`, stream: process.stderr }).start();
+  try {
+    const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
+    const grid = opts.eps ? parseGrid(opts.eps) : attack.defaultGrid(dataset.id, params);
+    const t0 = Date.now();
+    const onProgress = (p: Progress): void => {
+      const elapsed = Date.now() - t0;
+      const eta = p.done > 0 ? formatEta((elapsed * (p.total - p.done)) / p.done) : '?';
+      const what = p.phase === 'clean' ? 'clean accuracy' : `${attack.id} at ${p.perturbation.toPrecision(3)}`;
+      spinner.text = `${model.id}: ${what} · ${Math.floor((100 * p.done) / p.total)}% · ${eta} left`;
+    };
+    const curve = await evaluateCurve({
+      model,
+      attack,
+      params,
+      data,
+      grid,
+      batchSize: opts.batch,
+      seed: opts.seed,
+      sweep: opts.sweep,
+      onProgress,
+    });
+    spinner.succeed(`${model.id} under ${attack.id}: ${data.count} samples in ${formatEta(Date.now() - t0)}`);
+    const result: RunResult = {
+      robench: robenchVersion,
+      model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
+      dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
+      attack: {
+        id: attack.id,
+        params,
+        budget: attack.budget(params),
+        perturbation: attack.perturbationLabel?.(params) ?? 'eps',
+      },
+      backend: backend.name,
+      seed: opts.seed,
+      ...curve,
+      durationMs: Date.now() - startedAt.getTime(),
+      startedAt: startedAt.toISOString(),
+      command: opts.command,
+    };
+    const outDir = opts.out ?? join('robench-results', `${timestamp(startedAt)}-${model.id.replace(/[^\w.-]+/g, '_')}-${attack.id}`);
+    const written: string[] = [];
+    for (const reporter of reporters) {
+      written.push(...(await reporter.write([result], { outDir, log: (line) => console.log(line) })));
+    }
+    if (written.length > 0) console.error(`wrote ${written.join(', ')}`);
+    return result;
+  } catch (err) {
+    spinner.fail();
+    throw err;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The evaluation engine: batches the samples, runs the attack at every point of
+ * the perturbation grid, checks what it returns and counts accuracy. Attacks
+ * only do the math of one batch at one perturbation size.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { makeAttackContext } from './attack-context.js';
+import { checkAttackOutput } from './attack-checks.js';
+import { sampleRng } from './rng.js';
+import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params } from './plugin-api.js';
+
+export interface Progress {
+  phase: 'clean' | 'attack';
+  perturbation: number;
+  /** Samples processed so far over all points, and the total expected. */
+  done: number;
+  total: number;
+}
+
+export interface CurveOptions {
+  model: LoadedModel;
+  attack: AttackPlugin;
+  params: Params;
+  data: DatasetSplit;
+  grid: number[];
+  batchSize: number;
+  seed: number;
+  /**
+   * Norm-ball attacks only: attack at each budget only the samples that every
+   * smaller budget failed to break. A broken sample's adversarial example lies in
+   * every larger ball, so this gives the same or lower accuracy at far less cost.
+   */
+  sweep?: boolean;
+  /** Dataset positions of the samples to evaluate (default: all of `data`). */
+  indices?: number[];
+  onProgress?(p: Progress): void;
+  /** Called with each clean batch, e.g. to accumulate activation statistics. */
+  onCleanBatch?(x: tf.Tensor4D): void;
+}
+
+export interface CurveResult {
+  cleanAccuracy: number;
+  points: CurvePoint[];
+  gradientEvaluations: number;
+  forwardEvaluations: number;
+}
+
+function batchTensors(data: DatasetSplit, positions: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const [h, w, c] = data.shape;
+  const size = h * w * c;
+  const pixels = new Float32Array(positions.length * size);
+  const labels = new Int32Array(positions.length);
+  positions.forEach((p, i) => {
+    pixels.set(data.images.subarray(p * size, (p + 1) * size), i * size);
+    labels[i] = data.labels[p];
+  });
+  return { x: tf.tensor4d(pixels, [positions.length, h, w, c]), y: tf.tensor1d(labels, 'int32') };
+}
+
+async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D): Promise<Uint8Array> {
+  const hits = tf.tidy(() => tf.equal(tf.argMax(model.logits(x), 1), y));
+  const data = await hits.data();
+  hits.dispose();
+  return Uint8Array.from(data);
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
+  const { model, attack, params, data, batchSize, seed } = opts;
+  const indices = opts.indices ?? Array.from({ length: data.count }, (_, i) => i);
+  const n = indices.length;
+  const norm = attack.budget(params);
+  const sweep = (opts.sweep ?? true) && norm !== null;
+  const grid = [...opts.grid].sort((a, b) => a - b);
+  const counters = { forward: 0, gradient: 0 };
+  const attacked = grid.filter((e) => e > 0).length;
+  const progress = { done: 0, total: n * (1 + attacked) };
+
+  // Clean pass: which samples the model gets right before any perturbation.
+  const clean = new Uint8Array(n);
+  for (const [b, chunk] of chunks(indices, batchSize).entries()) {
+    const { x, y } = batchTensors(data, chunk);
+    clean.set(await correctMask(model, x, y), b * batchSize);
+    counters.forward += chunk.length;
+    opts.onCleanBatch?.(x);
+    x.dispose();
+    y.dispose();
+    progress.done += chunk.length;
+    opts.onProgress?.({ phase: 'clean', perturbation: 0, ...progress });
+  }
+  const cleanCorrect = clean.reduce((a, b) => a + b, 0);
+
+  // robust[i]: sample i survived every budget so far (norm-ball attacks only).
+  const robust = Uint8Array.from(clean);
+  const points: CurvePoint[] = [];
+  for (const eps of grid) {
+    if (eps === 0) {
+      points.push({ perturbation: 0, accuracy: cleanCorrect / n, correct: cleanCorrect, total: n });
+      continue;
+    }
+    // A sample wrong on clean data is wrong under any norm-ball attack (delta = 0 is allowed);
+    // noise and corruptions can flip it either way, so they see every sample.
+    const eligible = sweep ? robust : clean;
+    const alive = norm === null ? indices.map((_, i) => i) : [...eligible.keys()].filter((i) => eligible[i]);
+    const survived = new Uint8Array(n);
+    let correct = 0;
+    let draws = 1;
+    for (const chunk of chunks(alive, batchSize)) {
+      const positions = chunk.map((i) => indices[i]);
+      const { x, y } = batchTensors(data, positions);
+      const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
+      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, counters });
+      const returned = await attack.run(ctx);
+      const outputs = Array.isArray(returned) ? returned : [returned];
+      draws = outputs.length;
+      try {
+        const hitsPerSample = new Uint8Array(chunk.length);
+        for (const xadv of outputs) {
+          await checkAttackOutput(attack.id, x, xadv, eps, norm);
+          const hits = await correctMask(model, xadv, y);
+          counters.forward += chunk.length;
+          hits.forEach((h, k) => {
+            hitsPerSample[k] += h;
+            correct += h;
+          });
+        }
+        chunk.forEach((i, k) => {
+          survived[i] = hitsPerSample[k] === outputs.length ? 1 : 0;
+        });
+      } finally {
+        for (const t of outputs) t.dispose();
+        x.dispose();
+        y.dispose();
+      }
+      progress.done += chunk.length;
+      opts.onProgress?.({ phase: 'attack', perturbation: eps, ...progress });
+    }
+    if (norm !== null) {
+      for (let i = 0; i < n; i++) robust[i] = robust[i] & survived[i];
+    }
+    progress.done += n - alive.length;
+    // Norm-ball attacks: a sample is robust only if it survived every returned batch (worst case).
+    // Noise and corruptions: accuracy is averaged over the independent draws.
+    const sum = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
+    const total = norm === null ? n * draws : n;
+    const point = norm === null ? correct : sum(sweep ? robust : survived);
+    points.push({ perturbation: eps, accuracy: point / total, correct: point, total });
+  }
+  return {
+    cleanAccuracy: cleanCorrect / n,
+    points,
+    gradientEvaluations: counters.gradient,
+    forwardEvaluations: counters.forward,
+  };
+}

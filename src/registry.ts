@@ -1,0 +1,182 @@
+/**
+ * The plugin registry: built-ins discovered from the four top-level folders,
+ * third-party plugins from `--plugin` and `robench.config.json`.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { closest } from 'fastest-levenshtein';
+import { UsageError } from './errors.js';
+import { packageRoot } from './paths.js';
+import type { AttackPlugin, DatasetPlugin, ModelPlugin, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
+
+export const KIND_FOLDERS: Record<PluginKind, string> = {
+  model: 'models',
+  attack: 'attacks',
+  dataset: 'datasets',
+  reporter: 'reports',
+};
+
+type ByKind = { model: ModelPlugin; attack: AttackPlugin; dataset: DatasetPlugin; reporter: ReporterPlugin };
+
+const REQUIRED: Record<PluginKind, string[]> = {
+  model: ['id', 'description', 'datasets', 'load'],
+  attack: ['id', 'description', 'params', 'budget', 'defaultGrid', 'run'],
+  dataset: ['id', 'description', 'imageShape', 'classNames', 'normalization', 'load'],
+  reporter: ['id', 'description', 'write'],
+};
+
+/** Running from TypeScript sources (tests, tsx) or from the compiled dist/ tree. */
+const fromSource = extname(new URL(import.meta.url).pathname) === '.ts';
+
+export class Registry {
+  private readonly plugins: { [K in PluginKind]: Map<string, ByKind[K]> } = {
+    model: new Map(),
+    attack: new Map(),
+    dataset: new Map(),
+    reporter: new Map(),
+  };
+  /** Where each plugin came from, for `robench list` and error messages. */
+  readonly origins = new Map<Plugin, string>();
+
+  add(plugin: Plugin, origin: string): void {
+    const kind = plugin.kind;
+    const missing = REQUIRED[kind].filter((k) => (plugin as unknown as Record<string, unknown>)[k] === undefined);
+    if (missing.length > 0) {
+      throw new UsageError(
+        `plugin ${origin}: the ${kind} '${plugin.id ?? '?'}' lacks ${missing.join(', ')}`,
+        `see src/plugin-api.ts for the ${kind} interface`,
+      );
+    }
+    const map = this.plugins[kind] as Map<string, Plugin>;
+    const existing = map.get(plugin.id);
+    if (existing && this.origins.get(existing) !== origin) {
+      throw new UsageError(
+        `plugin ${origin}: a ${kind} named '${plugin.id}' is already registered by ${this.origins.get(existing)}`,
+        'give the plugin another id',
+      );
+    }
+    map.set(plugin.id, plugin);
+    this.origins.set(plugin, origin);
+  }
+
+  list<K extends PluginKind>(kind: K): ByKind[K][] {
+    return [...this.plugins[kind].values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  has(kind: PluginKind, id: string): boolean {
+    return this.plugins[kind].has(id);
+  }
+
+  get<K extends PluginKind>(kind: K, id: string): ByKind[K] {
+    const found = this.plugins[kind].get(id);
+    if (found) return found;
+    const known = [...this.plugins[kind].keys()].sort();
+    const suggestion = known.length > 0 ? ` Did you mean '${closest(id, known)}'?` : '';
+    throw new UsageError(
+      `unknown ${kind} '${id}'.${suggestion}`,
+      `known ${kind}s: ${known.join(', ') || '(none)'}; \`robench list ${kind}s\` describes them`,
+    );
+  }
+}
+
+function pluginsOf(mod: Record<string, unknown>): Plugin[] {
+  const candidate = mod.default ?? mod.plugins;
+  const items = Array.isArray(candidate) ? candidate : [candidate];
+  return items.filter(
+    (p): p is Plugin =>
+      typeof p === 'object' && p !== null && typeof (p as Plugin).kind === 'string' && (p as Plugin).kind in KIND_FOLDERS,
+  );
+}
+
+let tsxRegistered = false;
+async function ensureTypeScriptLoader(): Promise<void> {
+  if (fromSource || tsxRegistered) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  tsxRegistered = true;
+}
+
+/** Resolves a `--plugin` argument: a file path (relative to `base`) or an installed package name. */
+function resolvePluginSpecifier(spec: string, base: string): string {
+  const looksLikePath = spec.startsWith('.') || isAbsolute(spec) || /\.(m?[jt]s|cjs)$/.test(spec);
+  if (looksLikePath) {
+    const file = resolve(base, spec);
+    if (!existsSync(file)) {
+      throw new UsageError(`plugin file not found: ${file}`, 'check the path given to --plugin or in robench.config.json');
+    }
+    return pathToFileURL(file).href;
+  }
+  try {
+    return pathToFileURL(createRequire(join(base, 'noop.js')).resolve(spec)).href;
+  } catch {
+    throw new UsageError(`plugin package '${spec}' is not installed`, `run \`npm install ${spec}\` or give a file path`);
+  }
+}
+
+export async function loadPluginModule(registry: Registry, spec: string, base = process.cwd()): Promise<Plugin[]> {
+  const url = resolvePluginSpecifier(spec, base);
+  if (/\.(m|c)?ts$/.test(url)) await ensureTypeScriptLoader();
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`plugin ${spec} failed to load: ${(err as Error).message}`, 'fix the error in the plugin file');
+  }
+  const found = pluginsOf(mod);
+  if (found.length === 0) {
+    throw new UsageError(
+      `plugin ${spec} exports no plugin`,
+      "its default export must be a plugin object (kind: 'attack' | 'model' | 'dataset' | 'reporter') or an array of them",
+    );
+  }
+  for (const p of found) registry.add(p, spec);
+  return found;
+}
+
+async function loadBuiltins(registry: Registry): Promise<void> {
+  const root = fromSource ? packageRoot : join(packageRoot, 'dist');
+  const ext = fromSource ? '.ts' : '.js';
+  for (const folder of Object.values(KIND_FOLDERS)) {
+    const dir = join(root, folder);
+    if (!existsSync(dir)) continue;
+    const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts')).sort();
+    for (const file of files) {
+      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+      for (const p of pluginsOf(mod)) registry.add(p, `${folder}/${file}`);
+    }
+  }
+}
+
+export interface ConfigFile {
+  plugins?: string[];
+  /** Defaults for `robench run` flags, e.g. {"samples": 500, "backend": "wasm"}. */
+  run?: Record<string, unknown>;
+}
+
+export function readConfig(cwd = process.cwd()): { config: ConfigFile; dir: string } | undefined {
+  const file = join(cwd, 'robench.config.json');
+  if (!existsSync(file)) return undefined;
+  let config: ConfigFile;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as ConfigFile;
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix or remove robench.config.json');
+  }
+  if (config.plugins !== undefined && !Array.isArray(config.plugins)) {
+    throw new UsageError(`${file}: "plugins" must be an array of file paths or package names`, 'e.g. {"plugins": ["./my-attack.js"]}');
+  }
+  return { config, dir: dirname(file) };
+}
+
+/** Built-ins, then the config file's plugins, then `--plugin` ones. */
+export async function createRegistry(opts: { plugins?: string[]; cwd?: string } = {}): Promise<Registry> {
+  const cwd = opts.cwd ?? process.cwd();
+  const registry = new Registry();
+  await loadBuiltins(registry);
+  const cfg = readConfig(cwd);
+  for (const spec of cfg?.config.plugins ?? []) await loadPluginModule(registry, spec, cfg!.dir);
+  for (const spec of opts.plugins ?? []) await loadPluginModule(registry, spec, cwd);
+  return registry;
+}

@@ -1,0 +1,77 @@
+/**
+ * A user's own TensorFlow.js model (LayersModel or GraphModel, from disk or a URL)
+ * wrapped as a LoadedModel: robench attacks in [0, 1] and maps to the range the
+ * model expects, and refuses softmax outputs where logits belong.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UsageError } from './errors.js';
+import { loadAnyModel } from './model-io.js';
+import type { InputRange } from './parse.js';
+import type { DatasetPlugin, ImageShape, LoadedModel } from './plugin-api.js';
+
+export const looksLikeModelPath = (id: string): boolean => /\.json$|^https?:\/\/|[\\/]/.test(id);
+
+function declaredInputShape(model: tf.LayersModel | tf.GraphModel): (number | null)[] | undefined {
+  if (model instanceof tf.LayersModel) return model.inputs[0].shape;
+  const shape = model.inputs[0]?.shape;
+  return shape ? shape.map((d) => (d === -1 ? null : d)) : undefined;
+}
+
+/**
+ * A final softmax makes gradients vanish as confidence saturates, which masks
+ * gradients and overstates robustness. For a LayersModel the activation is
+ * switched to linear so that the model returns true logits.
+ */
+function stripSoftmax(model: tf.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1] as unknown as { activation?: { getClassName(): string } };
+  if (last.activation?.getClassName().toLowerCase() !== 'softmax') return false;
+  // tfjs does not export its activation classes; the serialization registry holds them by name.
+  const [Linear] = tf.serialization.SerializationMap.getMap().classNameMap.linear as [new () => { getClassName(): string }, unknown];
+  last.activation = new Linear();
+  return true;
+}
+
+export async function loadUserModel(source: string, dataset: DatasetPlugin, range: InputRange): Promise<LoadedModel> {
+  let loaded: Awaited<ReturnType<typeof loadAnyModel>>;
+  try {
+    loaded = await loadAnyModel(source);
+  } catch (err) {
+    throw new UsageError(
+      `cannot load the model ${source}: ${(err as Error).message}`,
+      'give the path or URL of a TensorFlow.js model.json (LayersModel or GraphModel)',
+    );
+  }
+  const { model, weightsSha256 } = loaded;
+  const expected: ImageShape = dataset.imageShape;
+  const declared = declaredInputShape(model);
+  if (declared && declared.length === 4) {
+    const mismatch = declared.slice(1).some((d, i) => d !== null && d !== expected[i]);
+    if (mismatch) {
+      model.dispose();
+      throw new UsageError(
+        `the model ${source} takes inputs of shape [${declared.slice(1).map((d) => d ?? '?')}] but ${dataset.id} images are [${expected}]`,
+        'name the dataset the model was trained on with --dataset',
+      );
+    }
+  }
+  const softmaxStripped = model instanceof tf.LayersModel && stripSoftmax(model);
+  const [lo, hi] = range;
+  const forward = (x: tf.Tensor4D): tf.Tensor2D => {
+    const scaled = lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo);
+    const out = model instanceof tf.LayersModel ? model.apply(scaled, { training: false }) : model.predict(scaled);
+    return (Array.isArray(out) ? out[0] : out) as tf.Tensor2D;
+  };
+  const probe = tf.tidy(() => forward(tf.zeros([1, ...expected]) as tf.Tensor4D));
+  const numClasses = probe.shape[1];
+  probe.dispose();
+  return {
+    id: source,
+    dataset: dataset.id,
+    inputShape: expected,
+    numClasses,
+    weightsSha256,
+    logits: forward,
+    info: { source, format: loaded.kind, inputRange: range, softmaxStripped },
+    dispose: () => model.dispose(),
+  };
+}

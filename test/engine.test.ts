@@ -1,0 +1,108 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { evaluateCurve } from '../src/engine.js';
+import { RobenchError } from '../src/errors.js';
+import { defineAttack, type AttackPlugin, type DatasetSplit, type LoadedModel } from '../src/plugin-api.js';
+
+await tf.setBackend('cpu');
+
+const SHAPE: [number, number, number] = [4, 4, 1];
+
+/** A fixed linear classifier on 4x4 images and data it mostly gets right. */
+function fixture(n = 60): { model: LoadedModel; data: DatasetSplit } {
+  const w = tf.tensor2d(Array.from({ length: 16 * 3 }, (_, i) => Math.sin(i * 1.7)), [16, 3]);
+  const model: LoadedModel = {
+    id: 'linear',
+    dataset: 'toy',
+    inputShape: SHAPE,
+    numClasses: 3,
+    weightsSha256: '0',
+    logits: (x) => tf.matMul(tf.reshape(x, [x.shape[0], 16]), w),
+    dispose: () => w.dispose(),
+  };
+  const images = new Float32Array(n * 16).map((_, i) => 0.5 + 0.3 * Math.sin(i * 12.9898));
+  const labels = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(images, [n, ...SHAPE])), 1).dataSync());
+  const y = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? (l + 1) % 3 : l));
+  return { model, data: { images, labels: y, count: n, shape: SHAPE, source: { kind: 'file', path: '-', sha256: '-' } } };
+}
+
+/** Random signs of size eps: a weak but seeded attack, independent per sample. */
+const randomSign = defineAttack({
+  id: 'random-sign',
+  description: 'test attack',
+  params: {},
+  budget: () => 'linf',
+  defaultGrid: () => [0, 0.1],
+  async run({ x, eps, rng }) {
+    return tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.sub(rng.uniform(x.shape, 0, 1), 0.5)), eps)), 0, 1)) as tf.Tensor4D;
+  },
+});
+
+/** Steepest l-inf ascent on the linear model's margin: breaks samples as eps grows. */
+const fgsmLike = defineAttack({
+  id: 'fgsm-like',
+  description: 'test attack',
+  params: {},
+  budget: () => 'linf',
+  defaultGrid: () => [0, 0.1],
+  async run({ x, eps, inputGradient }) {
+    return tf.tidy(() => {
+      const { grad } = inputGradient(x);
+      return tf.clipByValue(tf.add(x, tf.mul(tf.sign(grad), eps)), 0, 1) as tf.Tensor4D;
+    });
+  },
+});
+
+const base = { params: {}, seed: 3, batchSize: 16 };
+
+test('eps 0 reports clean accuracy and accuracy falls with the budget', async (t) => {
+  const { model, data } = fixture();
+  const r = await evaluateCurve({ ...base, model, data, attack: fgsmLike, grid: [0.2, 0, 0.05, 0.1] });
+  t.is(r.points[0].perturbation, 0);
+  t.is(r.points[0].accuracy, r.cleanAccuracy);
+  t.is(r.cleanAccuracy, 54 / 60);
+  for (let i = 1; i < r.points.length; i++) t.true(r.points[i].accuracy <= r.points[i - 1].accuracy);
+  t.true(r.points[3].accuracy < r.cleanAccuracy);
+});
+
+test('the sweep is never weaker than independent points and needs fewer gradients', async (t) => {
+  const { model, data } = fixture(120);
+  const grid = [0, 0.02, 0.05, 0.1, 0.2, 0.3];
+  const sweep = await evaluateCurve({ ...base, model, data, attack: fgsmLike, grid, sweep: true });
+  const full = await evaluateCurve({ ...base, model, data, attack: fgsmLike, grid, sweep: false });
+  sweep.points.forEach((p, i) => t.true(p.accuracy <= full.points[i].accuracy));
+  t.true(sweep.gradientEvaluations < full.gradientEvaluations);
+});
+
+test('results depend on the seed, not on the batch size', async (t) => {
+  const { model, data } = fixture();
+  const grid = [0, 0.15, 0.3];
+  const a = await evaluateCurve({ ...base, model, data, attack: randomSign, grid, batchSize: 7 });
+  const b = await evaluateCurve({ ...base, model, data, attack: randomSign, grid, batchSize: 50 });
+  t.deepEqual(a.points, b.points);
+  t.true(a.points[2].correct < a.points[0].correct);
+});
+
+test('the engine stops an attack that breaks its contract, naming it', async (t) => {
+  const { model, data } = fixture(20);
+  const cheat = (name: string, f: (x: tf.Tensor4D, eps: number) => tf.Tensor4D): AttackPlugin =>
+    defineAttack({ ...randomSign, id: name, run: async ({ x, eps }) => tf.tidy(() => f(x, eps)) });
+  const cases: [AttackPlugin, RegExp][] = [
+    [cheat('over-budget', (x, eps) => tf.clipByValue(tf.add(x, eps * 1.01), 0, 1) as tf.Tensor4D), /over-budget.*exceeds the budget/],
+    [cheat('out-of-range', (x) => tf.add(x, 2) as tf.Tensor4D), /out-of-range.*outside \[0, 1\]/],
+    [cheat('bad-shape', (x) => tf.slice(x, 0, 1) as tf.Tensor4D), /bad-shape.*shape/],
+    [cheat('nan', (x) => tf.div(x, tf.zerosLike(x)).mul(0) as tf.Tensor4D), /nan.*NaN/],
+  ];
+  for (const [attack, message] of cases) {
+    const err = await t.throwsAsync(evaluateCurve({ ...base, model, data, attack, grid: [0, 0.1] }), { instanceOf: RobenchError });
+    t.regex(err!.message, message);
+  }
+});
+
+test.serial('a run leaks no tensors', async (t) => {
+  const { model, data } = fixture();
+  await evaluateCurve({ ...base, model, data, attack: fgsmLike, grid: [0, 0.1] });
+  const before = tf.memory().numTensors;
+  await evaluateCurve({ ...base, model, data, attack: fgsmLike, grid: [0, 0.1, 0.2] });
+  t.is(tf.memory().numTensors, before);
+});
