@@ -156,7 +156,7 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = convInfoFor(inputShape, filter.shape as [number, number, number, number], a);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth } = info;
 
-  return withScratch(backend, (s) => {
+  return withScratch(backend as KernelBackend, (s) => {
     const flipped = s.run(tf.Reverse, { x: filter }, { dims: [0, 1] });
     const swapped = s.run(tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
     const dilated = dilateSpatially(s, dy, sh, sw);
@@ -185,7 +185,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = convInfoFor(x.shape as [number, number, number, number], filterShape, a);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
 
-  return withScratch(backend, (s) => {
+  return withScratch(backend as KernelBackend, (s) => {
     const xT = s.run(tf.Transpose, { x }, { perm: [3, 1, 2, 0] });
     const dyT = s.run(tf.Transpose, { x: dy }, { perm: [1, 2, 0, 3] });
     const top = info.padInfo.top;

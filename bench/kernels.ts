@@ -1,0 +1,119 @@
+/**
+ * Times conv2d forward, input-gradient and training-step (forward + both gradients) per
+ * layer shape of the compact Fashion-MNIST CNN, on wasm and cpu.
+ *
+ *   npx tsx bench/kernels.ts [--batch 64] [--backends wasm,cpu] [--reps 5]
+ *
+ * On wasm it also times tfjs's built-in Conv2DBackpropInput, which robench replaces, so
+ * the speed-up of src/wasm-kernels.ts stays visible.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { parseArgs } from 'node:util';
+import { registerWasmGradientKernels } from '../src/wasm-kernels.js';
+
+interface LayerShape {
+  name: string;
+  size: number;
+  inChannels: number;
+  outChannels: number;
+  stride: 1 | 2;
+}
+
+const LAYERS: LayerShape[] = [
+  { name: '28x28x1->32', size: 28, inChannels: 1, outChannels: 32, stride: 1 },
+  { name: '28x28x32->32', size: 28, inChannels: 32, outChannels: 32, stride: 1 },
+  { name: '14x14x32->64', size: 14, inChannels: 32, outChannels: 64, stride: 1 },
+  { name: '14x14x64->64', size: 14, inChannels: 64, outChannels: 64, stride: 1 },
+  { name: '28x28x32->64 s2', size: 28, inChannels: 32, outChannels: 64, stride: 2 },
+];
+
+const { values: args } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '64' },
+    backends: { type: 'string', default: 'wasm,cpu' },
+    reps: { type: 'string', default: '5' },
+  },
+});
+const batch = Number(args.batch);
+const reps = Number(args.reps);
+
+/** Median wall time of `reps` runs after one warm-up; `fn` must return what it computed. */
+function medianMs(fn: () => tf.Tensor | tf.Tensor[], runs: number): number {
+  const once = (): number => {
+    const start = performance.now();
+    const out = fn();
+    for (const t of [out].flat()) {
+      t.dataSync();
+      t.dispose();
+    }
+    return performance.now() - start;
+  };
+  once();
+  const times = Array.from({ length: runs }, once).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+interface Row {
+  backend: string;
+  layer: string;
+  forwardMs: number;
+  inputGradMs: number;
+  builtinInputGradMs?: number;
+  trainStepMs: number;
+  gflops: number;
+}
+
+function measure(backend: string, layer: LayerShape, runs: number, builtinInputGrad?: tf.KernelConfig): Row {
+  const { size, inChannels: ci, outChannels: co, stride } = layer;
+  const x = tf.randomNormal([batch, size, size, ci], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, ci, co], 0, 0.1, 'float32', 2) as tf.Tensor4D;
+  const y = tf.conv2d(x, w, stride, 'same');
+  const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 3) as tf.Tensor4D;
+  const backpropInputAttrs = { strides: stride, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape };
+  const inputGrad = () =>
+    tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, backpropInputAttrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const step = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, 'same').mul(dy).sum());
+
+  const forwardMs = medianMs(() => tf.conv2d(x, w, stride, 'same'), runs);
+  const inputGradMs = medianMs(inputGrad, runs);
+  const trainStepMs = medianMs(() => step([x, w]), runs);
+  let builtinInputGradMs: number | undefined;
+  if (builtinInputGrad !== undefined) {
+    tf.unregisterKernel(tf.Conv2DBackpropInput, backend);
+    tf.registerKernel(builtinInputGrad);
+    // Registered after the backend started, so its wasm function binding was never made.
+    builtinInputGrad.setupFunc?.(tf.backend());
+    builtinInputGradMs = medianMs(inputGrad, Math.min(runs, 2));
+    registerWasmGradientKernels();
+  }
+  const flops = 2 * batch * y.shape[1] * y.shape[2] * 9 * ci * co;
+  tf.dispose([x, w, y, dy]);
+  return { backend, layer: layer.name, forwardMs, inputGradMs, builtinInputGradMs, trainStepMs, gflops: flops / forwardMs / 1e6 };
+}
+
+const builtinInputGrad = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+registerWasmGradientKernels();
+
+const rows: Row[] = [];
+for (const backend of String(args.backends).split(',')) {
+  if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
+  const runs = backend === 'cpu' ? Math.min(reps, 2) : reps;
+  for (const layer of LAYERS) {
+    rows.push(measure(backend, layer, runs, backend === 'wasm' ? builtinInputGrad : undefined));
+  }
+}
+
+const fmt = (v: number | undefined, digits = 1) => (v === undefined ? '-' : v.toFixed(digits));
+console.log(`batch ${batch}, 3x3 kernels, 'same' padding, median of ${reps} runs (cpu: ${Math.min(reps, 2)})`);
+console.table(rows.map((r) => ({
+  backend: r.backend,
+  layer: r.layer,
+  'forward ms': fmt(r.forwardMs),
+  'fwd GFLOP/s': fmt(r.gflops),
+  'input-grad ms': fmt(r.inputGradMs),
+  'input-grad / fwd': fmt(r.inputGradMs / r.forwardMs, 2),
+  'built-in input-grad ms': fmt(r.builtinInputGradMs),
+  'train-step ms': fmt(r.trainStepMs),
+  'train GFLOP/s': fmt((3 * r.gflops * r.forwardMs) / r.trainStepMs),
+})));

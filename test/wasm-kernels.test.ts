@@ -1,0 +1,136 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmGradientKernels } from '../src/wasm-kernels.js';
+
+registerWasmGradientKernels();
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: 1 | 2;
+  pad: Pad;
+}
+
+const CASES: Case[] = [
+  { x: [1, 7, 9, 1], filter: [3, 3, 1, 4], stride: 1, pad: 'same' },
+  { x: [3, 7, 9, 3], filter: [3, 3, 3, 2], stride: 1, pad: 'valid' },
+  { x: [3, 7, 9, 3], filter: [3, 3, 3, 2], stride: 2, pad: 'same' },
+  { x: [1, 7, 9, 1], filter: [3, 3, 1, 5], stride: 2, pad: 'valid' },
+  // Even input with stride 2: 'same' pads only bottom/right, and 'valid' leaves the last row unused.
+  { x: [3, 8, 10, 3], filter: [3, 3, 3, 2], stride: 2, pad: 'same' },
+  { x: [1, 8, 10, 3], filter: [3, 3, 3, 2], stride: 2, pad: 'valid' },
+  // Even filters make 'same' padding asymmetric.
+  { x: [3, 6, 7, 1], filter: [2, 2, 1, 3], stride: 2, pad: 'same' },
+  { x: [1, 6, 7, 3], filter: [4, 2, 3, 2], stride: 1, pad: 'same' },
+  { x: [1, 9, 7, 1], filter: [5, 5, 1, 2], stride: 1, pad: 'valid' },
+  { x: [3, 5, 5, 3], filter: [1, 1, 3, 4], stride: 2, pad: 'valid' },
+  { x: [1, 7, 9, 3], filter: [3, 3, 3, 2], stride: 1, pad: 2 },
+  { x: [3, 7, 9, 1], filter: [3, 3, 1, 2], stride: 2, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+];
+
+const label = (c: Case) => `x ${c.x.join('x')}, filter ${c.filter.join('x')}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}`;
+
+/** Deterministic, sign-varying values so every weight and pixel matters. */
+function values(size: number, seed: number): Float32Array {
+  return Float32Array.from({ length: size }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 1.5);
+}
+
+function outputShape(c: Case): number[] {
+  return tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad, undefined, false, 'channelsLast').outShape;
+}
+
+interface Gradients {
+  dx: Float32Array;
+  dw: Float32Array;
+}
+
+/** Both conv2d gradient kernels on `backend`, asserting nothing leaks in the engine or the backend. */
+async function gradientKernels(t: import('ava').ExecutionContext, backend: string, c: Case): Promise<Gradients> {
+  await tf.setBackend(backend);
+  const dyShape = outputShape(c);
+  const x = tf.tensor4d(values(tf.util.sizeFromShape(c.x), 1), c.x);
+  const filter = tf.tensor4d(values(tf.util.sizeFromShape(c.filter), 2), c.filter);
+  const dy = tf.tensor(values(tf.util.sizeFromShape(dyShape), 3), dyShape);
+  const tensorsBefore = tf.memory().numTensors;
+  const dataBefore = tf.engine().backend.numDataIds();
+  const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const dxT = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const dwT = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: c.filter } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  t.deepEqual(dxT.shape, c.x, `${backend} dx shape, ${label(c)}`);
+  t.deepEqual(dwT.shape, c.filter, `${backend} dw shape, ${label(c)}`);
+  const result = { dx: dxT.dataSync() as Float32Array, dw: dwT.dataSync() as Float32Array };
+  tf.dispose([dxT, dwT]);
+  t.is(tf.memory().numTensors, tensorsBefore, `${backend} leaked tensors, ${label(c)}`);
+  t.is(tf.engine().backend.numDataIds(), dataBefore, `${backend} leaked backend buffers, ${label(c)}`);
+  tf.dispose([x, filter, dy]);
+  return result;
+}
+
+/** Largest deviation relative to the reference's largest magnitude. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    maxRef = Math.max(maxRef, Math.abs(expected[i]!));
+  }
+  return maxDiff / maxRef;
+}
+
+test.serial('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu', async (t) => {
+  for (const c of CASES) {
+    const expected = await gradientKernels(t, 'cpu', c);
+    const actual = await gradientKernels(t, 'wasm', c);
+    t.true(relativeError(actual.dx, expected.dx) < 1e-4, `dx differs, ${label(c)}: ${relativeError(actual.dx, expected.dx)}`);
+    t.true(relativeError(actual.dw, expected.dw) < 1e-4, `dw differs, ${label(c)}: ${relativeError(actual.dw, expected.dw)}`);
+  }
+});
+
+test.serial('tf.grad through conv2d, relu and maxPool on wasm equals cpu, without leaks', async (t) => {
+  const xShape: [number, number, number, number] = [3, 9, 7, 3];
+  const wShape: [number, number, number, number] = [3, 3, 3, 4];
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const x = tf.tensor4d(values(tf.util.sizeFromShape(xShape), 4), xShape);
+    const w = tf.tensor4d(values(tf.util.sizeFromShape(wShape), 5), wShape);
+    const before = tf.memory().numTensors;
+    const lossGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+      const h = tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'));
+      return tf.maxPool(h, 2, 2, 'same').square().sum();
+    });
+    const [dx, dw] = lossGrads([x, w]);
+    const result = { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+    tf.dispose([dx!, dw!]);
+    t.is(tf.memory().numTensors, before, `${backend}: tf.grads leaked tensors`);
+    tf.dispose([x, w]);
+    return result;
+  };
+  const expected = await run('cpu');
+  const actual = await run('wasm');
+  t.true(relativeError(actual.dx, expected.dx) < 1e-4, `dx relative error ${relativeError(actual.dx, expected.dx)}`);
+  t.true(relativeError(actual.dw, expected.dw) < 1e-4, `dw relative error ${relativeError(actual.dw, expected.dw)}`);
+});
+
+test.serial('registration is idempotent and replaces the built-in input gradient', (t) => {
+  const input = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+  const filter = tf.getKernel(tf.Conv2DBackpropFilter, 'wasm');
+  t.truthy(filter, 'wasm has a Conv2DBackpropFilter kernel');
+  // The built-in kernel binds a wasm function in its setup step; ours composes other kernels.
+  t.is(input?.setupFunc, undefined);
+  registerWasmGradientKernels();
+  t.is(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc, input?.kernelFunc);
+  t.is(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc, filter?.kernelFunc);
+});
+
+test.serial('NCHW gradients fail with a message naming the supported layout', async (t) => {
+  await tf.setBackend('wasm');
+  const dy = tf.zeros([1, 2, 3, 3]);
+  const filter = tf.zeros([3, 3, 2, 2]);
+  const err = t.throws(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, {
+    strides: 1, pad: 'same', dataFormat: 'NCHW', inputShape: [1, 2, 3, 3],
+  } as unknown as tf.NamedAttrMap));
+  t.regex(err?.message ?? '', /NHWC/);
+  tf.dispose([dy, filter]);
+});
