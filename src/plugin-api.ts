@@ -88,8 +88,12 @@ export interface AttackPlugin<P extends Params = Params> {
   defaultGrid(dataset: string, params: P): number[];
   /** True when the attack never asks for gradients (black box). */
   gradientFree?: boolean;
-  /** Returns the perturbed batch, same shape as ctx.x, in [0, 1], inside the budget. */
-  run(ctx: AttackContext<P>): Promise<tf.Tensor4D>;
+  /**
+   * Returns the perturbed batch, same shape as ctx.x, in [0, 1], inside the budget.
+   * An array means independent versions of the batch (random draws, or several
+   * corruptions): the engine checks each and averages accuracy over them.
+   */
+  run(ctx: AttackContext<P>): Promise<tf.Tensor4D | tf.Tensor4D[]>;
 }
 
 /** A model ready to evaluate. */

@@ -1,0 +1,74 @@
+/**
+ * Projected Gradient Descent (Madry et al. 2018, "Towards Deep Learning Models
+ * Resistant to Adversarial Attacks"): from a random point of the eps-ball, repeat
+ *   x_{t+1} = Proj_{B(x, eps) ∩ [0,1]}(x_t + alpha * d(grad_x CE(f(x_t), y)))
+ * with d = sign for l-inf and d = g / ||g||_2 for l2. The result is each sample's
+ * worst case over all steps and restarts (see src/worst-case.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { defineAttack, type Norm } from '../src/plugin-api.js';
+import { defaultEpsGrid, l2Norms, perSample, project, steepestDirection } from '../src/norms.js';
+import { WorstCase } from '../src/worst-case.js';
+import { crossEntropy } from '../src/losses.js';
+import type { Rng } from '../src/plugin-api.js';
+
+type PgdParams = {
+  norm: Norm;
+  steps: number;
+  'step-size'?: number;
+  restarts: number;
+  'random-start': boolean;
+};
+
+/**
+ * A uniform point of the eps-ball around x, clipped to [0, 1]. For l2, a normal
+ * direction and radius eps * u^(1/d) make the point uniform in the d-dimensional ball.
+ */
+export function randomStart(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    if (norm === 'linf') return tf.clipByValue(tf.add(x, rng.uniform(x.shape, -eps, eps)), 0, 1) as tf.Tensor4D;
+    const direction = rng.normal(x.shape) as tf.Tensor4D;
+    const unit = tf.div(direction, perSample(tf.maximum(l2Norms(direction), 1e-12) as tf.Tensor1D));
+    const radius = tf.mul(eps, tf.pow(rng.uniform([n, 1, 1, 1], 0, 1), 1 / (h * w * c)));
+    return tf.clipByValue(tf.add(x, tf.mul(unit, radius)), 0, 1) as tf.Tensor4D;
+  });
+}
+
+export default defineAttack<PgdParams>({
+  id: 'pgd',
+  description: 'Projected Gradient Descent (Madry et al. 2018) with random start, l-inf or l2, worst case over steps and restarts',
+  params: {
+    norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
+    steps: { type: 'int', description: 'gradient steps per restart', default: 20 },
+    'step-size': { type: 'number', description: 'step size alpha (default 2.5 * eps / steps)' },
+    restarts: { type: 'int', description: 'independent random restarts', default: 1 },
+    'random-start': { type: 'boolean', description: 'start from a uniform point of the eps-ball', default: true },
+  },
+  budget: (p) => p.norm,
+  perturbationLabel: () => 'eps',
+  defaultGrid: (dataset, p) => defaultEpsGrid(dataset, p.norm),
+  async run(ctx) {
+    const { x, y, eps, params: p } = ctx;
+    const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
+    const worst = new WorstCase(x, y);
+    for (let r = 0; r < p.restarts; r++) {
+      let xadv = p['random-start'] ? randomStart(p.norm, x, eps, ctx.rng.fork(`restart-${r}`)) : x.clone();
+      for (let t = 0; t < p.steps; t++) {
+        const next = tf.tidy(() => {
+          const { grad, loss, logits } = ctx.inputGradient(xadv);
+          worst.update(xadv, loss, logits);
+          return project(p.norm, x, tf.add(xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
+        });
+        xadv.dispose();
+        xadv = next;
+      }
+      tf.tidy(() => {
+        const logits = ctx.model(xadv);
+        worst.update(xadv, crossEntropy(logits, y), logits);
+      });
+      xadv.dispose();
+    }
+    return worst.result();
+  },
+});
