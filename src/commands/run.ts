@@ -68,13 +68,14 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
   const attack: AttackPlugin = registry.get('attack', opts.attack);
   const reporters = opts.format.split(',').map((f) => registry.get('reporter', f.trim()));
   const params: Params = resolveParams(attack.id, attack.params, opts.attackOptions);
+  const explicitGrid = opts.eps === undefined ? undefined : parseGrid(opts.eps);
   const backend = await useBackend(opts.backend);
   const { model, dataset } = await loadModel(registry, opts);
   const startedAt = new Date();
   const spinner = ora({ text: `loading ${dataset.id} test data`, stream: process.stderr }).start();
   try {
     const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
-    const grid = opts.eps ? parseGrid(opts.eps) : attack.defaultGrid(dataset.id, params);
+    const grid = explicitGrid ?? attack.defaultGrid(dataset.id, params);
     const t0 = Date.now();
     const onProgress = (p: Progress): void => {
       const elapsed = Date.now() - t0;
