@@ -1,0 +1,38 @@
+/**
+ * Writes the evaluation subsets the package ships: the first 1,000 test images of
+ * MNIST, Fashion-MNIST and CIFAR-10, in their original formats, from verified
+ * original files. Usage: npx tsx scripts/make-bundled-subsets.ts [dataDir]
+ * (default ../shared/data).
+ */
+import { resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { writeFileAtomic } from '../src/atomic.js';
+import { CIFAR_BUNDLED_NAME } from '../src/data/cifar-loader.js';
+import { CIFAR_RECORD_BYTES, cifarRecordCount } from '../src/data/cifar-records.js';
+import { openFiles } from '../src/data/files.js';
+import { gunzipFile } from '../src/data/gzip.js';
+import { encodeIdx, parseIdx } from '../src/data/idx.js';
+import { CIFAR10, FASHION_MNIST, MNIST } from '../src/data/manifests.js';
+import { BUNDLED_COUNT, bundledPath } from '../src/data/split.js';
+import { packageRoot } from '../src/paths.js';
+
+const dataDir = resolve(process.argv[2] ?? resolve(packageRoot, '..', 'shared', 'data'));
+// Level 9 and no file name or mtime in the header, so reruns give identical bytes.
+const gzip = (b: Uint8Array): Buffer => gzipSync(b, { level: 9 });
+
+for (const m of [MNIST, FASHION_MNIST]) {
+  const opened = await openFiles(dataDir, m, m.split.test);
+  for (const name of m.split.test) {
+    const idx = parseIdx(gunzipFile(opened.bytes.get(name)!, name), name);
+    const per = idx.dims.slice(1).reduce((a, b) => a * b, 1);
+    const out = encodeIdx([BUNDLED_COUNT, ...idx.dims.slice(1)], idx.data.subarray(0, BUNDLED_COUNT * per));
+    await writeFileAtomic(bundledPath(m, name), gzip(out));
+    console.log(`wrote ${bundledPath(m, name)}`);
+  }
+}
+
+const test = CIFAR10.split.test[0]!;
+const batch = (await openFiles(dataDir, CIFAR10, [test])).bytes.get(test)!;
+cifarRecordCount(batch, test, 10000);
+await writeFileAtomic(bundledPath(CIFAR10, CIFAR_BUNDLED_NAME), gzip(batch.subarray(0, BUNDLED_COUNT * CIFAR_RECORD_BYTES)));
+console.log(`wrote ${bundledPath(CIFAR10, CIFAR_BUNDLED_NAME)}`);

@@ -1,0 +1,130 @@
+/**
+ * Finds, verifies and fetches the original files of a dataset in the data dir
+ * (`<dataDir>/<folder>/<name>`). CIFAR-10's batches are read either extracted or
+ * straight out of the downloaded tarball.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RobenchError } from '../errors.js';
+import { checksumProblem, digestBytes } from './checksum.js';
+import { downloadVerified } from './download.js';
+import { gunzipFile } from './gzip.js';
+import type { DataFile, DatasetManifest } from './manifests.js';
+import { spinnerProgress } from './progress.js';
+import { extractTar, findTarMember, parseTar } from './tar.js';
+
+export interface StoredFile {
+  path: string;
+  sha256: string;
+}
+
+export interface OpenedFiles {
+  /** Contents by manifest name. */
+  bytes: Map<string, Uint8Array>;
+  /** What to name in error messages for each manifest name. */
+  labels: Map<string, string>;
+  /** The files as stored on disk that were read, with their sha256. */
+  stored: StoredFile[];
+}
+
+export const datasetDir = (dataDir: string, m: DatasetManifest): string => join(dataDir, m.folder);
+export const filePath = (dataDir: string, m: DatasetManifest, name: string): string => join(datasetDir(dataDir, m), name);
+
+const spec = (m: DatasetManifest, name: string): DataFile => {
+  const f = m.files.find((x) => x.name === name);
+  if (!f) throw new Error(`${m.id}: no file ${name} in the manifest`);
+  return f;
+};
+
+const fetchHint = (m: DatasetManifest): string => `delete it and run \`robench data fetch ${m.id}\` (or put the original file there)`;
+
+function verify(m: DatasetManifest, expected: DataFile, label: string, buf: Uint8Array): string {
+  const got = digestBytes(buf, !expected.sha256);
+  const problem = checksumProblem(expected, got, buf.length);
+  if (problem) throw new RobenchError(`${label} is not the original ${m.id} file: ${problem}`, `It is corrupt or truncated; ${fetchHint(m)}.`);
+  return got.sha256;
+}
+
+/** True when every named file is in the data dir, extracted or inside the archive. */
+export function filesPresent(dataDir: string, m: DatasetManifest, names: string[]): boolean {
+  if (names.every((n) => existsSync(filePath(dataDir, m, n)))) return true;
+  return m.archive !== undefined && existsSync(filePath(dataDir, m, m.archive.name));
+}
+
+/** Reads and verifies the named files; call after `filesPresent` is true. */
+export async function openFiles(dataDir: string, m: DatasetManifest, names: string[]): Promise<OpenedFiles> {
+  const opened: OpenedFiles = { bytes: new Map(), labels: new Map(), stored: [] };
+  if (names.every((n) => existsSync(filePath(dataDir, m, n)))) {
+    for (const name of names) {
+      const path = filePath(dataDir, m, name);
+      const buf = await readFile(path);
+      opened.stored.push({ path, sha256: verify(m, spec(m, name), path, buf) });
+      opened.bytes.set(name, buf);
+      opened.labels.set(name, path);
+    }
+    return opened;
+  }
+  const archive = m.archive!;
+  const path = filePath(dataDir, m, archive.name);
+  const tgz = await readFile(path);
+  opened.stored.push({ path, sha256: verify(m, archive, path, tgz) });
+  const entries = parseTar(gunzipFile(tgz, path), path);
+  for (const name of names) {
+    const label = `${path} (member ${name})`;
+    const member = findTarMember(entries, name);
+    if (!member) throw new RobenchError(`${path} has no member ${name}`, `The archive is not the original; ${fetchHint(m)}.`);
+    verify(m, spec(m, name), label, member.data);
+    opened.bytes.set(name, member.data);
+    opened.labels.set(name, label);
+  }
+  return opened;
+}
+
+export function missingFilesError(dataDir: string, m: DatasetManifest, names: string[], why: string): RobenchError {
+  const dir = datasetDir(dataDir, m);
+  const missing = names.filter((n) => !existsSync(filePath(dataDir, m, n)));
+  const sources = m.archive
+    ? `${m.archive.name} from ${m.archive.url} (or its extracted contents)`
+    : missing.map((n) => spec(m, n).url).join(', ');
+  return new RobenchError(
+    `${m.id}: ${why}: ${missing.join(', ')} not found in ${dir}`,
+    `Put the original files in ${dir} (${sources}), or run \`robench data fetch ${m.id}\` with network access, ` +
+      `or point --data-dir or ROBENCH_DATA at a folder holding ${m.folder}/.`,
+  );
+}
+
+/** Downloads (and for archives extracts) whichever named files are missing or not the originals. */
+export async function fetchFiles(dataDir: string, m: DatasetManifest, names: string[], opts: { progress?: boolean } = {}): Promise<void> {
+  const progress = opts.progress ?? true;
+  const needed: string[] = [];
+  for (const name of names) {
+    const path = filePath(dataDir, m, name);
+    if (existsSync(path)) {
+      const buf = await readFile(path);
+      if (!checksumProblem(spec(m, name), digestBytes(buf, !spec(m, name).sha256), buf.length)) continue;
+    }
+    needed.push(name);
+  }
+  if (needed.length === 0) return;
+  if (!m.archive) {
+    for (const name of needed) {
+      const f = spec(m, name);
+      await downloadVerified({ ...f, url: f.url!, dest: filePath(dataDir, m, name) }, progress ? spinnerProgress(`${m.id} ${name}`) : undefined);
+    }
+    return;
+  }
+  const tarPath = filePath(dataDir, m, m.archive.name);
+  let tgz = existsSync(tarPath) ? await readFile(tarPath) : undefined;
+  if (!tgz || checksumProblem(m.archive, digestBytes(tgz), tgz.length)) {
+    await downloadVerified({ ...m.archive, dest: tarPath }, progress ? spinnerProgress(`${m.id} ${m.archive.name}`) : undefined);
+    tgz = await readFile(tarPath);
+  }
+  await extractTar(gunzipFile(tgz, tarPath), tarPath, datasetDir(dataDir, m));
+  for (const name of names) {
+    const path = filePath(dataDir, m, name);
+    verify(m, spec(m, name), path, await readFile(path));
+  }
+  // The extracted batches are verified against their own checksums, so the tarball is redundant.
+  await unlink(tarPath);
+}

@@ -1,0 +1,45 @@
+import ora, { type Ora } from 'ora';
+
+/** Receives download progress; `total` is undefined when the server sends no length. */
+export interface ProgressSink {
+  update(received: number, total: number | undefined): void;
+  finish(ok: boolean, message: string): void;
+}
+
+const MB = 1024 * 1024;
+
+export function formatBytes(n: number): string {
+  return n >= MB ? `${(n / MB).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.ceil(s)}s`;
+  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
+}
+
+/** Bytes, rate and time left as the text of an ora spinner on stderr. */
+export function spinnerProgress(label: string): ProgressSink {
+  const started = Date.now();
+  let spinner: Ora | undefined;
+  let lastDraw = 0;
+  return {
+    update(received, total) {
+      const now = Date.now();
+      if (spinner && now - lastDraw < 100) return;
+      lastDraw = now;
+      const secs = Math.max((now - started) / 1000, 1e-3);
+      const rate = received / secs;
+      const size = total ? `${formatBytes(received)} / ${formatBytes(total)}` : formatBytes(received);
+      const left = total ? `, ${formatDuration((total - received) / Math.max(rate, 1))} left` : '';
+      const text = `${label}  ${size}  ${formatBytes(rate)}/s${left}`;
+      if (spinner) spinner.text = text;
+      else spinner = ora({ text, stream: process.stderr }).start();
+    },
+    finish(ok, message) {
+      spinner ??= ora({ stream: process.stderr });
+      if (ok) spinner.succeed(`${label}  ${message}`);
+      else spinner.fail(`${label}  ${message}`);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * What every dataset loader shares: checking `samples`, choosing between the
+ * original files and the bundled test subset, and describing where a split came from.
+ */
+import { readFile } from 'node:fs/promises';
+import { RobenchError, UsageError } from '../errors.js';
+import { assetPath } from '../paths.js';
+import type { DatasetLoadOptions, DatasetSource, ImageShape } from '../plugin-api.js';
+import { digestBytes } from './checksum.js';
+import { resolveDataDir } from './data-dir.js';
+import { fetchFiles, filesPresent, missingFilesError, openFiles, type StoredFile } from './files.js';
+import type { DatasetManifest } from './manifests.js';
+
+/** How many test images the package ships per dataset (the first ones of the test set). */
+export const BUNDLED_COUNT = 1000;
+
+/** A split's source; `files` lists every stored file read when there was more than one. */
+export interface SplitSource extends DatasetSource {
+  files?: StoredFile[];
+}
+
+/** Files to decode, by manifest name, and labels to name them by in errors. */
+export interface SplitFiles {
+  bytes: Map<string, Uint8Array>;
+  labels: Map<string, string>;
+  source: SplitSource;
+}
+
+export function checkSamples(samples: number | undefined): void {
+  if (samples !== undefined && !(Number.isInteger(samples) && samples > 0)) {
+    throw new UsageError(`--samples must be a positive whole number, got ${samples}`, 'Pass e.g. --samples 1000.');
+  }
+}
+
+/** The number of samples to decode: all when unspecified, an error when more than there are. */
+export function takeCount(samples: number | undefined, available: number, what: string): number {
+  if (samples === undefined) return available;
+  if (samples > available) {
+    throw new UsageError(`--samples ${samples} is more than the ${available} ${what} available`, `Use --samples ${available} or fewer.`);
+  }
+  return samples;
+}
+
+function describe(kind: 'bundled' | 'file', stored: StoredFile[]): SplitSource {
+  const first = stored[0]!;
+  return { kind, path: first.path, sha256: first.sha256, ...(stored.length > 1 ? { files: stored } : {}) };
+}
+
+export const bundledPath = (m: DatasetManifest, name: string): string => assetPath('datasets', 'bundled', m.folder, name);
+
+async function readBundled(m: DatasetManifest, names: string[]): Promise<SplitFiles> {
+  const bytes = new Map<string, Uint8Array>();
+  const labels = new Map<string, string>();
+  const stored: StoredFile[] = [];
+  for (const name of names) {
+    const path = bundledPath(m, name);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (e) {
+      throw new RobenchError(`${m.id}: the bundled test subset ${path} is missing (${(e as Error).message})`, 'Reinstall robench.');
+    }
+    bytes.set(name, buf);
+    labels.set(name, path);
+    stored.push({ path, sha256: digestBytes(buf, false).sha256 });
+  }
+  return { bytes, labels, source: describe('bundled', stored) };
+}
+
+/**
+ * Opens the files of a split. Original files in the data dir win; the test split
+ * falls back to the bundled subset (`bundledNames`) when `samples` fits in it;
+ * otherwise the files are downloaded, unless offline.
+ */
+export async function openSplit(m: DatasetManifest, opts: DatasetLoadOptions, bundledNames?: string[]): Promise<SplitFiles> {
+  checkSamples(opts.samples);
+  const dataDir = opts.dataDir ?? resolveDataDir();
+  const names = m.split[opts.split];
+  const bundledFits = opts.split === 'test' && bundledNames !== undefined && (opts.samples ?? BUNDLED_COUNT) <= BUNDLED_COUNT;
+  if (!filesPresent(dataDir, m, names)) {
+    if (bundledFits) return readBundled(m, bundledNames!);
+    if (opts.offline) {
+      const why = opts.split === 'test' && bundledNames
+        ? `--samples ${opts.samples} needs the full test set (the package bundles only the first ${BUNDLED_COUNT} test images) and offline mode forbids downloading it`
+        : `the ${opts.split} split needs the original files and offline mode forbids downloading them`;
+      throw missingFilesError(dataDir, m, names, why);
+    }
+    await fetchFiles(dataDir, m, names);
+  }
+  const opened = await openFiles(dataDir, m, names);
+  return { bytes: opened.bytes, labels: opened.labels, source: describe('file', opened.stored) };
+}
+
+export interface DecodedSplit {
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+}
+
+export const splitOf = (decoded: DecodedSplit, shape: ImageShape, source: SplitSource) => ({ ...decoded, shape, source });
