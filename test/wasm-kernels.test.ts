@@ -134,3 +134,51 @@ test.serial('NCHW gradients fail with a message naming the supported layout', as
   t.regex(err?.message ?? '', /NHWC/);
   tf.dispose([dy, filter]);
 });
+
+test.serial('Tile on wasm matches cpu for float, int and bool tensors', async (t) => {
+  const cases: [number[], number[]][] = [
+    [[1, 1, 1, 4], [3, 5, 2, 1]],
+    [[2, 3], [1, 1]],
+    [[2, 1, 3], [2, 4, 1]],
+    [[3, 2, 1], [1, 1, 5]],
+    [[5], [3]],
+    [[2, 3, 4], [2, 1, 3]],
+    [[2, 0], [2, 2]],
+  ];
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    for (const [shape, reps] of cases) {
+      const data = Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => (dtype === 'bool' ? i % 3 === 0 : i * 7 - 5));
+      const tileOn = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const out = tf.tile(tf.tensor(data, shape, dtype), reps);
+          return { shape: out.shape, values: Array.from(out.dataSync()) };
+        });
+      };
+      const before = tf.memory().numTensors;
+      t.deepEqual(await tileOn('wasm'), await tileOn('cpu'), `${dtype} ${shape} x ${reps}`);
+      t.is(tf.memory().numTensors, before);
+    }
+  }
+});
+
+test.serial('batchNorm gradients (which tile per-channel statistics) on wasm equal cpu', async (t) => {
+  const shape: [number, number, number, number] = [2, 5, 3, 4];
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor4d(values(tf.util.sizeFromShape(shape), 6), shape);
+      const mean = tf.tensor1d([0.1, -0.2, 0.3, 0]);
+      const variance = tf.tensor1d([1, 0.5, 2, 0.25]);
+      const scale = tf.tensor1d([1.5, -1, 0.5, 2]);
+      const offset = tf.tensor1d([0, 0.5, -0.5, 1]);
+      const [dx, dScale] = tf.grads((a: tf.Tensor, s: tf.Tensor) =>
+        tf.batchNorm(a as tf.Tensor4D, mean, variance, offset, s as tf.Tensor1D, 1e-3).square().sum())([x, scale]);
+      return { dx: dx!.dataSync() as Float32Array, dScale: dScale!.dataSync() as Float32Array };
+    });
+  };
+  const expected = await run('cpu');
+  const actual = await run('wasm');
+  t.true(relativeError(actual.dx, expected.dx) < 1e-5);
+  t.true(relativeError(actual.dScale, expected.dScale) < 1e-5);
+});
