@@ -4,10 +4,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { runCommand, robenchVersion } from './commands/run.js';
 import { listCommand } from './commands/list.js';
 import { RobenchError, UsageError } from './errors.js';
-import { camel, kebab, parsePositiveInt, parseSeed } from './parse.js';
+import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
+import { checkCommand } from './commands/check.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+
+/** Set by commands whose outcome is not just success or failure (check). */
+let exitCode = 0;
 
 /** `--plugin` must be known before the commands are built: plugins add attack options. */
 function pluginArgs(argv: string[]): string[] {
@@ -58,8 +62,8 @@ function buildProgram(registry: Registry, argv: string[]): Command {
   const run = program
     .command('run')
     .description('evaluate a model under an attack over a grid of perturbation sizes')
-    .option('--model <id or model.json>', 'zoo model id, or the path/URL of a TensorFlow.js model.json', 'hebbian')
-    .option('--attack <id>', 'attack id (`robench list attacks`)', 'pgd')
+    .option('--model <ids or model.json>', 'zoo model ids (comma-separated), or the path/URL of a TensorFlow.js model.json', 'hebbian')
+    .option('--attack <ids>', 'attack ids, comma-separated (`robench list attacks`)', 'pgd')
     .option('--dataset <id>', "dataset (default: the model's own)")
     .option('--eps <grid>', 'perturbation sizes in [0,1] pixel units: a list (0,2/255,4/255) or start:stop:count (default: the attack\'s grid)')
     .option('--samples <n>', 'test samples to evaluate (default: every bundled sample)', (v) => parsePositiveInt(v, '--samples'))
@@ -79,7 +83,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     const attackOptions: Record<string, unknown> = {};
     for (const [key, ids] of owners) {
       if (merged[key] === undefined) continue;
-      if (!ids.includes(attackId)) {
+      if (!attackId.split(',').some((id) => ids.includes(id.trim()))) {
         throw new UsageError(`--${kebab(key)} is not an option of the attack '${attackId}'`, `it belongs to: ${ids.join(', ')}`);
       }
       attackOptions[key] = merged[key];
@@ -105,6 +109,24 @@ function buildProgram(registry: Registry, argv: string[]): Command {
   });
 
   program
+    .command('check')
+    .description('compare results with a baseline; exit 1 when robust accuracy regressed')
+    .requiredOption('--baseline <results.json or dir>', 'the committed baseline')
+    .argument('<results>', 'results.json or the folder robench run wrote')
+    .option('--tolerance <x>', 'smallest absolute accuracy drop that can fail', (v) => parseNumber(v, '--tolerance'), 0.01)
+    .option('--alpha <p>', 'significance level of the one-sided two-proportion test', (v) => parseNumber(v, '--alpha'), 0.01)
+    .option('--allow-mismatch', 'compare even when attack settings, seeds or samples differ')
+    .option('--update', 'rewrite the baseline from these results')
+    .action(async (results: string, o: { baseline: string; tolerance: number; alpha: number; allowMismatch?: boolean; update?: boolean }) => {
+      exitCode = await checkCommand(o.baseline, results, {
+        tolerance: o.tolerance,
+        alpha: o.alpha,
+        allowMismatch: Boolean(o.allowMismatch),
+        update: Boolean(o.update),
+      });
+    });
+
+  program
     .command('list')
     .description('list registered plugins')
     .argument('[kind]', 'models | attacks | datasets | reporters')
@@ -119,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const registry = await createRegistry({ plugins: pluginArgs(argv) });
     await buildProgram(registry, argv).parseAsync(argv, { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 2;

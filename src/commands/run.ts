@@ -7,7 +7,7 @@ import { evaluateCurve, type Progress } from '../engine.js';
 import { UsageError } from '../errors.js';
 import { parseGrid, parseInputRange, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
-import type { AttackPlugin, DatasetPlugin, LoadedModel, Params, RunResult } from '../plugin-api.js';
+import type { AttackPlugin, DatasetPlugin, LoadedModel, RunResult } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { loadUserModel, looksLikeModelPath } from '../user-model.js';
 
@@ -64,65 +64,69 @@ function formatEta(ms: number): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-export async function runCommand(registry: Registry, opts: RunOptions): Promise<RunResult> {
-  const attack: AttackPlugin = registry.get('attack', opts.attack);
+const outDirName = (started: Date, models: string[], attacks: string[]): string =>
+  join('robench-results', `${timestamp(started)}-${models.join('+').replace(/[^\w.+-]+/g, '_')}-${attacks.join('+')}`);
+
+/** Splits `a,b` into ids; a model file path or URL stays whole. */
+const idList = (text: string): string[] => (looksLikeModelPath(text) ? [text] : text.split(',').map((s) => s.trim()).filter(Boolean));
+
+/**
+ * Evaluates every model under every attack, on the same samples, and writes one
+ * combined report. Finished pairs are saved as they complete, so a failure
+ * later in the run keeps them.
+ */
+export async function runCommand(registry: Registry, opts: RunOptions): Promise<RunResult[]> {
+  const attacks: AttackPlugin[] = idList(opts.attack).map((id) => registry.get('attack', id));
+  const modelIds = idList(opts.model);
   const reporters = opts.format.split(',').map((f) => registry.get('reporter', f.trim()));
-  const params: Params = resolveParams(attack.id, attack.params, opts.attackOptions);
+  const checkpoint = reporters.find((r) => r.id === 'json');
+  const paramsOf = new Map(attacks.map((a) => [a.id, resolveParams(a.id, a.params, opts.attackOptions)] as const));
   const explicitGrid = opts.eps === undefined ? undefined : parseGrid(opts.eps);
   const backend = await useBackend(opts.backend);
-  const { model, dataset } = await loadModel(registry, opts);
   const startedAt = new Date();
-  const spinner = ora({ text: `loading ${dataset.id} test data`, stream: process.stderr }).start();
-  try {
-    const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
-    const grid = explicitGrid ?? attack.defaultGrid(dataset.id, params);
-    const t0 = Date.now();
-    const onProgress = (p: Progress): void => {
-      const elapsed = Date.now() - t0;
-      const eta = p.done > 0 ? formatEta((elapsed * (p.total - p.done)) / p.done) : '?';
-      const what = p.phase === 'clean' ? 'clean accuracy' : `${attack.id} at ${p.perturbation.toPrecision(3)}`;
-      spinner.text = `${model.id}: ${what} · ${Math.floor((100 * p.done) / p.total)}% · ${eta} left`;
-    };
-    const curve = await evaluateCurve({
-      model,
-      attack,
-      params,
-      data,
-      grid,
-      batchSize: opts.batch,
-      seed: opts.seed,
-      sweep: opts.sweep,
-      onProgress,
-    });
-    spinner.succeed(`${model.id} under ${attack.id}: ${data.count} samples in ${formatEta(Date.now() - t0)}`);
-    const result: RunResult = {
-      robench: robenchVersion,
-      model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
-      dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
-      attack: {
-        id: attack.id,
-        params,
-        budget: attack.budget(params),
-        perturbation: attack.perturbationLabel?.(params) ?? 'eps',
-      },
-      backend: backend.name,
-      seed: opts.seed,
-      ...curve,
-      durationMs: Date.now() - startedAt.getTime(),
-      startedAt: startedAt.toISOString(),
-      command: opts.command,
-    };
-    const outDir = opts.out ?? join('robench-results', `${timestamp(startedAt)}-${model.id.replace(/[^\w.-]+/g, '_')}-${attack.id}`);
-    const written: string[] = [];
-    for (const reporter of reporters) {
-      written.push(...(await reporter.write([result], { outDir, log: (line) => console.log(line) })));
+  const outDir = opts.out ?? outDirName(startedAt, modelIds, attacks.map((a) => a.id));
+  const ctx = { outDir, log: (line: string) => console.log(line) };
+  const results: RunResult[] = [];
+  const spinner = ora({ stream: process.stderr });
+  for (const modelId of modelIds) {
+    const { model, dataset } = await loadModel(registry, { ...opts, model: modelId });
+    try {
+      spinner.start(`loading ${dataset.id} test data`);
+      const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
+      for (const attack of attacks) {
+        const params = paramsOf.get(attack.id)!;
+        const grid = explicitGrid ?? attack.defaultGrid(dataset.id, params);
+        const t0 = Date.now();
+        const onProgress = (p: Progress): void => {
+          const eta = p.done > 0 ? formatEta(((Date.now() - t0) * (p.total - p.done)) / p.done) : '?';
+          const what = p.phase === 'clean' ? 'clean accuracy' : `${attack.id} at ${p.perturbation.toPrecision(3)}`;
+          spinner.text = `${model.id}: ${what} · ${Math.floor((100 * p.done) / p.total)}% · ${eta} left`;
+        };
+        const curve = await evaluateCurve({ model, attack, params, data, grid, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
+        spinner.succeed(`${model.id} under ${attack.id}: ${data.count} samples in ${formatEta(Date.now() - t0)}`);
+        results.push({
+          robench: robenchVersion,
+          model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
+          dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
+          attack: { id: attack.id, params, budget: attack.budget(params), perturbation: attack.perturbationLabel?.(params) ?? 'eps' },
+          backend: backend.name,
+          seed: opts.seed,
+          ...curve,
+          durationMs: Date.now() - t0,
+          startedAt: new Date(t0).toISOString(),
+          command: opts.command,
+        });
+        await checkpoint?.write(results, ctx);
+      }
+    } catch (err) {
+      if (spinner.isSpinning) spinner.fail();
+      throw err;
+    } finally {
+      model.dispose();
     }
-    if (written.length > 0) console.error(`wrote ${written.join(', ')}`);
-    return result;
-  } catch (err) {
-    spinner.fail();
-    throw err;
-  } finally {
-    model.dispose();
   }
+  const written = new Set<string>();
+  for (const reporter of reporters) for (const f of await reporter.write(results, ctx)) written.add(f);
+  if (written.size > 0) console.error(`wrote ${[...written].join(', ')}`);
+  return results;
 }

@@ -1,0 +1,59 @@
+/** `robench check`: compare a run with a committed baseline; exit 1 on a robustness regression. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import { writeFileAtomic } from '../atomic.js';
+import { UsageError } from '../errors.js';
+import type { RunResult } from '../plugin-api.js';
+import { compareRuns, type CheckOptions } from '../regression.js';
+
+/** Reads results.json, or the results.json inside a result folder. */
+export function readResults(path: string): RunResult[] {
+  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'results.json') : path;
+  if (!existsSync(file)) throw new UsageError(`no results at ${file}`, 'give a results.json or the folder `robench run` wrote');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'give a results.json written by robench run');
+  }
+  const runs = (Array.isArray(parsed) ? parsed : [parsed]) as RunResult[];
+  if (runs.some((r) => !r || !Array.isArray(r.points) || !r.model || !r.attack)) {
+    throw new UsageError(`${file} does not hold robench results`, 'give a results.json written by robench run');
+  }
+  return runs;
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+export async function checkCommand(baselinePath: string, currentPath: string, opts: CheckOptions & { update: boolean }): Promise<number> {
+  const current = readResults(currentPath);
+  if (opts.update) {
+    const target = existsSync(baselinePath) && statSync(baselinePath).isDirectory() ? join(baselinePath, 'results.json') : baselinePath;
+    await writeFileAtomic(target, `${JSON.stringify(current.length === 1 ? current[0] : current, null, 2)}\n`);
+    console.log(`baseline ${target} updated from ${currentPath}`);
+    return 0;
+  }
+  const rows = compareRuns(readResults(baselinePath), current, opts);
+  const table = new Table({ head: ['model', 'attack', 'perturbation', 'baseline', 'now', 'difference', 'p', 'verdict'], style: { head: [], border: [] } });
+  for (const r of rows) {
+    table.push([
+      `${r.model} [${r.dataset}]`,
+      r.attack,
+      Number(r.perturbation.toPrecision(4)),
+      `${pct(r.baseline.accuracy)} (n=${r.baseline.total})`,
+      `${pct(r.current.accuracy)} (n=${r.current.total})`,
+      `${r.drop > 0 ? '-' : '+'}${(100 * Math.abs(r.drop)).toFixed(1)} pt`,
+      r.pValue.toPrecision(2),
+      r.verdict === 'regressed' ? 'REGRESSED' : 'ok',
+    ]);
+  }
+  console.log(table.toString());
+  const regressed = rows.filter((r) => r.verdict === 'regressed').length;
+  console.log(
+    regressed > 0
+      ? `${regressed} of ${rows.length} points regressed (drop > ${opts.tolerance} and p < ${opts.alpha})`
+      : `no regression in ${rows.length} points (tolerance ${opts.tolerance}, alpha ${opts.alpha})`,
+  );
+  return regressed > 0 ? 1 : 0;
+}
