@@ -21,14 +21,17 @@ function maxOtherLogit(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
 }
 
 /**
- * The k-th largest logit (k = 0 is the maximum) of each sample. tf.topk has no
- * gradient, so its indices select the values through a one-hot mask instead.
+ * The k-th largest logit (k = 0 is the maximum) of each sample, counting ties.
+ * The k largest are masked out one argmax at a time rather than with tf.topk,
+ * which has no gradient and would break the tape.
  */
 function sortedLogit(logits: tf.Tensor2D, k: number): tf.Tensor1D {
-  const { indices, values } = tf.topk(logits, k + 1);
-  const column = tf.squeeze(tf.slice(indices, [0, k], [-1, 1]), [1]) as tf.Tensor1D;
-  values.dispose();
-  return tf.sum(tf.mul(logits, tf.oneHot(column, logits.shape[1])), 1);
+  let rest = logits;
+  for (let i = 0; i < k; i++) {
+    const top = tf.cast(tf.oneHot(tf.argMax(rest, 1), logits.shape[1]), 'bool');
+    rest = tf.where(top, tf.fill(logits.shape, -Infinity), rest);
+  }
+  return tf.max(rest, 1);
 }
 
 /** Cross-entropy -log softmax(z)_y = logsumexp(z) - z_y. */

@@ -1,0 +1,169 @@
+/**
+ * Auto-PGD (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with
+ * an ensemble of diverse parameter-free attacks", Algorithm 1). With step size
+ * eta(0) = 2 eps and momentum alpha:
+ *   x(1)   = P(x(0) + eta grad f(x(0)))
+ *   z(k+1) = P(x(k) + eta(k) grad f(x(k)))
+ *   x(k+1) = P(x(k) + alpha (z(k+1) - x(k)) + (1 - alpha)(x(k) - x(k-1)))
+ * where "grad" is the steepest ascent direction of the norm. At the checkpoints
+ * w_j = ceil(p_j N), with p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06),
+ * a sample's step size halves and its iterate restarts from its best point x_max if
+ *   1. the loss rose in fewer than rho (w_j - w_{j-1}) of the steps since w_{j-1}, or
+ *   2. eta was not halved at w_{j-1} and f_max has not grown since.
+ * Losses: cross-entropy, DLR, or targeted DLR against each of the `targets` most
+ * likely wrong classes in turn (APGD-T). The result is each sample's worst case
+ * over all iterates, targets and restarts (src/worst-case.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/plugin-api.js';
+import { defaultEpsGrid, l2Norms, linfNorms, perSample, project, steepestDirection } from '../src/norms.js';
+import { crossEntropy, dlr, dlrTargeted } from '../src/losses.js';
+import { WorstCase } from '../src/worst-case.js';
+import { UsageError } from '../src/errors.js';
+
+type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
+type ApgdParams = { norm: Norm; loss: ApgdLoss; steps: number; restarts: number; targets: number; rho: number; momentum: number };
+
+/** The checkpoints w_0 = 0 < w_1 < ... < N at which step sizes are reconsidered. */
+export function checkpoints(steps: number): number[] {
+  // p_j in whole percent keeps ceil(p_j N) free of floating-point drift (0.41 * 100 > 41).
+  const percent = [0, 22];
+  while (percent[percent.length - 1] < 100) {
+    const j = percent.length - 1;
+    percent.push(percent[j] + Math.max(percent[j] - percent[j - 1] - 3, 6));
+  }
+  const w = percent.map((pj) => Math.ceil((pj * steps) / 100)).filter((wj) => wj < steps);
+  return [...new Set(w)];
+}
+
+/** A random point on the boundary of the eps-ball (as in the reference implementation), clipped to [0, 1]. */
+function initialPoint(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): tf.Tensor4D {
+  return tf.tidy(() => {
+    const t = norm === 'linf' ? rng.uniform(x.shape, -1, 1) : rng.normal(x.shape);
+    const size = norm === 'linf' ? linfNorms(t) : l2Norms(t);
+    return tf.clipByValue(tf.add(x, tf.mul(eps, tf.div(t, perSample(tf.maximum(size, 1e-12) as tf.Tensor1D)))), 0, 1) as tf.Tensor4D;
+  });
+}
+
+/** One run of Algorithm 1 from a random start; every iterate is offered to `worst`. */
+function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, rng: Rng, worst: WorstCase): void {
+  const { x, y, eps } = ctx;
+  const n = x.shape[0];
+  const evaluate = (xk: tf.Tensor4D, withGradient: boolean): { grad?: tf.Tensor4D; values: number[] } => {
+    const out = tf.tidy(() => {
+      if (withGradient) return ctx.inputGradient(xk, loss);
+      const logits = ctx.model(xk);
+      return { logits, loss: loss(logits, y), grad: undefined };
+    });
+    worst.update(xk, out.loss, out.logits);
+    const values = Array.from(out.loss.dataSync());
+    tf.dispose([out.loss, out.logits]);
+    return { grad: out.grad, values };
+  };
+
+  let xk = initialPoint(p.norm, x, eps, rng);
+  const start = evaluate(xk, true);
+  let grad = start.grad!;
+  let xPrev = xk.clone();
+  let f = start.values;
+  let xMax = xk.clone();
+  let gradMax = grad.clone();
+  const fMax = f.slice();
+  const eta = new Array<number>(n).fill(2 * eps);
+  const w = checkpoints(p.steps);
+  let next = 1;
+  let increases = new Array<number>(n).fill(0);
+  let fMaxAtCheckpoint = fMax.slice();
+  let halvedAtCheckpoint = new Array<boolean>(n).fill(false);
+
+  for (let k = 0; k < p.steps; k++) {
+    const a = k === 0 ? 1 : p.momentum;
+    const xNext = tf.tidy(() => {
+      const step = tf.mul(tf.tensor(eta, [n, 1, 1, 1]), steepestDirection(p.norm, grad));
+      const z = project(p.norm, x, tf.add(xk, step), eps);
+      const moved: tf.Tensor4D = tf.add(tf.add(xk, tf.mul(a, tf.sub(z, xk))), tf.mul(1 - a, tf.sub(xk, xPrev)));
+      return project(p.norm, x, moved, eps);
+    });
+    xPrev.dispose();
+    xPrev = xk;
+    xk = xNext;
+    grad.dispose();
+    // The last iterate's gradient would never be used: a forward pass suffices.
+    const { grad: g, values } = evaluate(xk, k < p.steps - 1);
+    grad = g ?? tf.zerosLike(xk);
+    const improved = values.map((v, i) => v > fMax[i]);
+    values.forEach((v, i) => {
+      if (v > f[i]) increases[i]++;
+      if (improved[i]) fMax[i] = v;
+    });
+    f = values;
+    [xMax, gradMax] = select(improved, [xk, grad], [xMax, gradMax]);
+
+    if (k + 1 === w[next]) {
+      const span = w[next] - w[next - 1];
+      const halve = increases.map((c, i) => c < p.rho * span || (!halvedAtCheckpoint[i] && fMax[i] <= fMaxAtCheckpoint[i]));
+      halve.forEach((h, i) => {
+        if (h) {
+          eta[i] /= 2;
+          f[i] = fMax[i];
+        }
+      });
+      if (halve.some(Boolean)) {
+        [xk, grad] = select(halve, [xMax, gradMax], [xk, grad]);
+      }
+      halvedAtCheckpoint = halve;
+      fMaxAtCheckpoint = fMax.slice();
+      increases = increases.map(() => 0);
+      next++;
+    }
+  }
+  tf.dispose([xk, xPrev, grad, xMax, gradMax]);
+}
+
+/** Per sample, `chosen` where mask is true else `other`; the tensors of `other` are disposed. */
+function select(mask: boolean[], chosen: tf.Tensor4D[], other: tf.Tensor4D[]): tf.Tensor4D[] {
+  const out = tf.tidy(() => {
+    const m = tf.tensor4d(mask.map(Number), [mask.length, 1, 1, 1]).cast('bool');
+    return chosen.map((c, i) => tf.where(m, c, other[i]) as tf.Tensor4D);
+  });
+  tf.dispose(other);
+  return out;
+}
+
+/** The classes ranked 2nd, 3rd, ... by the clean logits: APGD-T's targets. */
+function rankedTargets(ctx: AttackContext, count: number): tf.Tensor1D[] {
+  return tf.tidy(() => {
+    const { indices } = tf.topk(ctx.model(ctx.x), count + 1);
+    return Array.from({ length: count }, (_, t) => tf.squeeze(tf.slice(indices, [0, t + 1], [-1, 1]), [1]) as tf.Tensor1D);
+  });
+}
+
+export default defineAttack<ApgdParams>({
+  id: 'apgd',
+  description: 'Auto-PGD (Croce & Hein 2020): step-size schedule from the loss trace, momentum, CE/DLR/targeted-DLR loss, l-inf or l2',
+  params: {
+    norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
+    loss: { type: 'string', description: 'loss to maximise (dlr-targeted is APGD-T)', default: 'ce', choices: ['ce', 'dlr', 'dlr-targeted'] },
+    steps: { type: 'int', description: 'iterations N per restart', default: 100 },
+    restarts: { type: 'int', description: 'random restarts (per target class for dlr-targeted)', default: 1 },
+    targets: { type: 'int', description: 'target classes for dlr-targeted, the most likely wrong ones first (capped at classes - 1)', default: 9 },
+    rho: { type: 'number', description: 'fraction of loss increases below which the step size halves', default: 0.75 },
+    momentum: { type: 'number', description: 'momentum alpha', default: 0.75 },
+  },
+  budget: (p) => p.norm,
+  perturbationLabel: () => 'eps',
+  defaultGrid: (dataset, p) => defaultEpsGrid(dataset, p.norm),
+  async run(ctx) {
+    const p = ctx.params;
+    if (!Number.isInteger(p.steps) || p.steps < 1) throw new UsageError(`apgd: steps must be a positive integer, got ${p.steps}`, 'pass --steps 100');
+    if (!Number.isInteger(p.targets) || p.targets < 1) throw new UsageError(`apgd: targets must be a positive integer, got ${p.targets}`, 'pass --targets 9');
+    const worst = new WorstCase(ctx.x, ctx.y);
+    const targets = p.loss === 'dlr-targeted' ? rankedTargets(ctx, Math.min(p.targets, ctx.numClasses - 1)) : [undefined];
+    targets.forEach((target, t) => {
+      const loss = target ? dlrTargeted(target) : p.loss === 'dlr' ? dlr : crossEntropy;
+      for (let r = 0; r < p.restarts; r++) apgdRun(ctx, p, loss, ctx.rng.fork(`target-${t}/restart-${r}`), worst);
+    });
+    tf.dispose(targets.filter((t): t is tf.Tensor1D => t !== undefined));
+    return worst.result();
+  },
+});

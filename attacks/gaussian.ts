@@ -1,0 +1,31 @@
+/**
+ * Additive Gaussian noise: x' = clip_[0,1](x + sigma * n), n ~ N(0, I), with the
+ * perturbation axis being sigma. Noise is random rather than adversarial, so the
+ * attack returns `draws` independent noisy copies and the engine averages
+ * accuracy over them (an expected accuracy, not a worst case).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { defineAttack } from '../src/plugin-api.js';
+import { UsageError } from '../src/errors.js';
+
+type GaussianParams = { draws: number };
+
+export default defineAttack<GaussianParams>({
+  id: 'gaussian',
+  description: 'Additive Gaussian noise N(0, sigma^2) clipped to [0, 1], accuracy averaged over independent draws',
+  params: {
+    draws: { type: 'int', description: 'independent noise draws per image; accuracy is averaged over them', default: 3 },
+  },
+  budget: () => null,
+  perturbationLabel: () => 'sigma',
+  defaultGrid: () => [0, 0.05, 0.1, 0.15, 0.2, 0.3],
+  async run(ctx) {
+    const { draws } = ctx.params;
+    if (!Number.isInteger(draws) || draws < 1) {
+      throw new UsageError(`gaussian: draws must be a positive integer, got ${draws}`, 'pass --draws 1 or more');
+    }
+    return Array.from({ length: draws }, (_, i) =>
+      tf.tidy(() => tf.clipByValue(tf.add(ctx.x, ctx.rng.fork(`draw-${i}`).normal(ctx.x.shape, 0, ctx.eps)), 0, 1) as tf.Tensor4D),
+    );
+  },
+});
