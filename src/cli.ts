@@ -6,6 +6,8 @@ import { listCommand } from './commands/list.js';
 import { RobenchError, UsageError } from './errors.js';
 import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
 import { checkCommand } from './commands/check.js';
+import { dataFetchCommand, dataListCommand } from './commands/data.js';
+import { trainCommand } from './commands/train.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -100,7 +102,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
       out: merged.out as string | undefined,
       format: String(merged.format),
       inputRange: String(merged.inputRange),
-      dataDir: (merged.dataDir as string | undefined) ?? process.env.ROBENCH_DATA,
+      dataDir: merged.dataDir as string | undefined,
       offline: Boolean(merged.offline),
       sweep: merged.sweep !== false,
       attackOptions,
@@ -125,6 +127,51 @@ function buildProgram(registry: Registry, argv: string[]): Command {
         update: Boolean(o.update),
       });
     });
+
+  program
+    .command('train')
+    .description('train a zoo model on a dataset (checkpoint after every epoch; --resume continues)')
+    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16')
+    .requiredOption('--dataset <id>', 'mnist | fashion-mnist | cifar10 | svhn')
+    .option('--epochs <n>', 'epochs (default: per model and dataset)', (v) => parsePositiveInt(v, '--epochs'))
+    .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'))
+    .option('--lr <x>', 'initial Adam learning rate', (v) => parseNumber(v, '--lr'))
+    .option('--samples <n>', 'train on the first n training images only', (v) => parsePositiveInt(v, '--samples'))
+    .option('--seed <n>', 'random seed', parseSeed, 0)
+    .option('--out <dir>', 'output folder (default: robench-train/<model>-<dataset>)')
+    .option('--resume', 'continue from the last checkpoint in --out')
+    .option('--data-dir <dir>', 'folder with the original dataset files')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .action(async (o: Record<string, unknown>) => {
+      await trainCommand({
+        model: String(o.model),
+        dataset: String(o.dataset),
+        epochs: o.epochs as number | undefined,
+        batch: o.batch as number | undefined,
+        lr: o.lr as number | undefined,
+        samples: o.samples as number | undefined,
+        seed: o.seed as number,
+        out: o.out as string | undefined,
+        resume: Boolean(o.resume),
+        dataDir: o.dataDir as string | undefined,
+        backend: o.backend as (typeof BACKENDS)[number],
+        command: ['robench', ...argv],
+      });
+    });
+
+  const data = program.command('data').description('the original dataset files: what is cached, and fetching them');
+  data
+    .command('list')
+    .description('datasets in the data folder, with sizes and checksum verification')
+    .option('--data-dir <dir>', 'data folder (default: ROBENCH_DATA or the cache)')
+    .option('--json', 'machine-readable output')
+    .action((o: { dataDir?: string; json?: boolean }) => dataListCommand(o.dataDir, Boolean(o.json)));
+  data
+    .command('fetch')
+    .description('download and verify the original files of datasets')
+    .argument('<ids...>', 'dataset ids')
+    .option('--data-dir <dir>', 'data folder (default: ROBENCH_DATA or the cache)')
+    .action((ids: string[], o: { dataDir?: string }) => dataFetchCommand(ids, o.dataDir));
 
   program
     .command('list')
