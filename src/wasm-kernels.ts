@@ -16,7 +16,10 @@ let configs: readonly KernelConfig[] | undefined;
  * and Tile. Safe to call any number of times, before or after the backend is initialised.
  */
 export function registerWasmGradientKernels(): void {
-  configs ??= [...conv2DGradientConfigs, fastTileConfig(tf.getKernel(tf.Tile, 'wasm'))];
+  configs ??= [
+    ...conv2DGradientConfigs(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')),
+    fastTileConfig(tf.getKernel(tf.Tile, 'wasm')),
+  ];
   for (const config of configs) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;

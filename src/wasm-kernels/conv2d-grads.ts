@@ -11,6 +11,7 @@
  * intermediates, so they are released with backend.disposeData and are not on the tape.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -39,6 +40,11 @@ class Scratch {
     const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend }) as TensorInfo;
     this.owned.push(out);
     return out;
+  }
+
+  /** Tracks a buffer made outside run() so it is released with the rest. */
+  adopt(t: TensorInfo): void {
+    this.owned.push(t);
   }
 
   /** Hands `result` to the caller: every other intermediate is released. */
@@ -83,26 +89,6 @@ function crop(s: Scratch, x: TensorInfo, top: number, height: number, left: numb
 }
 
 /**
- * Places a zero between neighbouring rows and columns (stride-1 zeros each) so a strided
- * convolution's output gradient can be correlated at stride 1. The result keeps
- * (stride-1) trailing zero rows/columns; callers account for them in their padding.
- */
-function dilateSpatially(s: Scratch, x: TensorInfo, strideH: number, strideW: number): TensorInfo {
-  if (strideH === 1 && strideW === 1) return x;
-  const [b, h, w, c] = x.shape;
-  let t = x;
-  if (strideW > 1) {
-    t = s.run(tf.Reshape, { x: t }, { shape: [b * h, w, 1, c] });
-    t = s.run(tf.PadV2, { x: t }, { paddings: [[0, 0], [0, 0], [0, strideW - 1], [0, 0]], constantValue: 0 });
-  }
-  if (strideH > 1) {
-    t = s.run(tf.Reshape, { x: t }, { shape: [b, h, 1, w * strideW * c] });
-    t = s.run(tf.PadV2, { x: t }, { paddings: [[0, 0], [0, 0], [0, strideH - 1], [0, 0]], constantValue: 0 });
-  }
-  return s.run(tf.Reshape, { x: t }, { shape: [b, h * strideH, w * strideW, c] });
-}
-
-/**
  * Convolves `x` with `filter` at stride 1 using the given (possibly negative) padding on
  * each side: negative padding becomes a crop, since XNNPACK accepts only non-negative pads.
  */
@@ -143,33 +129,92 @@ function convInfoFor(
 }
 
 /**
- * dx = dy (zero-dilated by the stride) correlated with the spatially flipped filter whose
- * in/out channels are swapped. Element dx[i] collects dy[o]·w[k] over o·s + k − padTop = i,
- * which is a stride-1 correlation of the dilated dy padded by (k−1−padTop) on top.
+ * Stride 1: dx[i] = Σ_k dy[i + padTop − k]·w[k], a correlation of dy with the spatially
+ * flipped filter (in/out channels swapped), padded by (k−1−padTop) on top.
  */
-const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-  const a = attrs as unknown as Conv2DBackpropInputAttrs;
-  requireChannelsLast(a.dataFormat, tf.Conv2DBackpropInput);
-  const inputShape = a.inputShape as [number, number, number, number];
-  const info = convInfoFor(inputShape, filter.shape as [number, number, number, number], a);
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth } = info;
-
-  return withScratch(backend as KernelBackend, (s) => {
-    const flipped = s.run(tf.Reverse, { x: filter }, { dims: [0, 1] });
-    const swapped = s.run(tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
-    const dilated = dilateSpatially(s, dy, sh, sw);
-    const top = kh - 1 - info.padInfo.top;
-    const left = kw - 1 - info.padInfo.left;
-    const [, dh, dw] = dilated.shape;
-    return convWithSignedPadding(s, dilated, swapped, [1, 1], {
-      top,
-      left,
-      bottom: inHeight + kh - 1 - dh - top,
-      right: inWidth + kw - 1 - dw - left,
-    });
+function backpropInputStride1(s: Scratch, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, inHeight, inWidth } = info;
+  const flipped = s.run(tf.Reverse, { x: filter }, { dims: [0, 1] });
+  const swapped = s.run(tf.Transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const [, dh, dw] = dy.shape;
+  return convWithSignedPadding(s, dy, swapped, [1, 1], {
+    top,
+    left,
+    bottom: inHeight + kh - 1 - dh - top,
+    right: inWidth + kw - 1 - dw - left,
   });
-};
+}
+
+/**
+ * The stride-s filter split into its s×s phases, flipped and stacked along output channels:
+ * phase[m, n, co, (ph·s + pw)·ci + c] = w[ph + (M−1−m)·s, pw + (N−1−n)·s, c, co], zero
+ * where that tap lies outside the filter. M = ceil(kh/s), N = ceil(kw/s).
+ */
+function phaseFilter(backend: BackendWasm, filter: TensorInfo, sh: number, sw: number): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const m = Math.ceil(kh / sh);
+  const n = Math.ceil(kw / sw);
+  const w = backend.typedArrayFromHeap(filter) as Float32Array;
+  const phases = sh * sw * ci;
+  const out = new Float32Array(m * n * co * phases);
+  for (let a = 0; a < m; a++) {
+    for (let b = 0; b < n; b++) {
+      for (let ph = 0; ph < sh; ph++) {
+        const r = ph + (m - 1 - a) * sh;
+        if (r >= kh) continue;
+        for (let pw = 0; pw < sw; pw++) {
+          const c = pw + (n - 1 - b) * sw;
+          if (c >= kw) continue;
+          for (let i = 0; i < ci; i++) {
+            const src = ((r * kw + c) * ci + i) * co;
+            const dst = ((a * n + b) * co) * phases + (ph * sw + pw) * ci + i;
+            for (let o = 0; o < co; o++) out[dst + o * phases] = w[src + o]!;
+          }
+        }
+      }
+    }
+  }
+  return backend.makeOutput([m, n, co, phases], 'float32', undefined, out);
+}
+
+/**
+ * Stride s > 1 without multiplying by the zeros a dilated dy would hold: writing
+ * i + padTop = q·s + p, dx[i] = Σ_m dy[q − m]·w[p + m·s], a stride-1 correlation of dy per
+ * phase p. All s×s phases run as one convolution whose output channels are the phases,
+ * and DepthToSpace interleaves them back into rows and columns.
+ */
+function backpropInputStrided(s: Scratch, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { strideHeight: sh, strideWidth: sw, inHeight, inWidth, inChannels } = info;
+  const phased = phaseFilter(s.backend as BackendWasm, filter, sh, sw);
+  s.adopt(phased);
+  const [m, n] = phased.shape;
+  const [, dh, dw] = dy.shape;
+  const { top: padTop, left: padLeft } = info.padInfo;
+  const qh = Math.ceil((inHeight + padTop) / sh);
+  const qw = Math.ceil((inWidth + padLeft) / sw);
+  const q = convWithSignedPadding(s, dy, phased, [1, 1], { top: m! - 1, left: n! - 1, bottom: qh - dh!, right: qw - dw! });
+  const interleaved = s.run(tf.DepthToSpace, { x: q }, { blockSize: sh, dataFormat: 'NHWC' });
+  const [b] = interleaved.shape;
+  return s.run(tf.Slice, { x: interleaved }, { begin: [0, padTop, padLeft, 0], size: [b, inHeight, inWidth, inChannels] });
+}
+
+function conv2DBackpropInput(builtin: KernelConfig | undefined): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = args.attrs as unknown as Conv2DBackpropInputAttrs;
+    requireChannelsLast(a.dataFormat, tf.Conv2DBackpropInput);
+    const inputShape = a.inputShape as [number, number, number, number];
+    const info = convInfoFor(inputShape, filter.shape as [number, number, number, number], a);
+    const { strideHeight: sh, strideWidth: sw } = info;
+    // DepthToSpace interleaves square blocks only; rare unequal strides keep the built-in loop.
+    if (sh !== sw && builtin !== undefined) return builtin.kernelFunc(args);
+    return withScratch(args.backend as KernelBackend, (s) => (sh === 1 && sw === 1
+      ? backpropInputStride1(s, dy, filter, info)
+      : backpropInputStrided(s, dy, filter, info)));
+  };
+}
 
 /**
  * dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh−padTop, ow·s+kw−padLeft, ci] · dy[b,oh,ow,co]:
@@ -199,7 +244,18 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   });
 };
 
-export const conv2DGradientConfigs: readonly KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2DBackpropInput },
-  { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
-];
+/**
+ * The conv2d gradient kernels; `builtinInput` is wasm's own Conv2DBackpropInput, kept for
+ * unequal strides (its setup step must still run, so it is carried over).
+ */
+export function conv2DGradientConfigs(builtinInput: KernelConfig | undefined): KernelConfig[] {
+  return [
+    {
+      kernelName: tf.Conv2DBackpropInput,
+      backendName: BACKEND,
+      kernelFunc: conv2DBackpropInput(builtinInput),
+      setupFunc: builtinInput?.setupFunc,
+    },
+    { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
+  ];
+}
