@@ -72,8 +72,8 @@ class Reader {
     if (bytes.length % size! !== 0) fail(this.file, `${what}: ${bytes.length} bytes is not a whole number of ${size}-byte values`);
     if (type === MI.UINT8) return bytes;
     if (type === MI.INT8) return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-    // Copy so the typed array is aligned, swapping bytes for big-endian files.
-    const copy = bytes.slice();
+    // Copy (Buffer#slice would share memory) so the typed array is aligned, swapping bytes for big-endian files.
+    const copy = new Uint8Array(bytes);
     if (!this.le) {
       for (let i = 0; i < copy.length; i += size!) copy.subarray(i, i + size!).reverse();
     }
@@ -101,7 +101,9 @@ class Reader {
     const dimsEl = this.element(data, flags.next, `${where}: dimensions`);
     if (dimsEl.type !== MI.INT32) fail(this.file, `${where}: dimensions are not miINT32`);
     const dims = Array.from(this.numeric(MI.INT32, dimsEl.data, where) as Int32Array);
-    if (dims.length < 2 || dims.some((d) => d < 0)) fail(this.file, `${where}: invalid dimensions [${dims.join(', ')}]`);
+    if (dims.length < 2 || dims.length > 32 || dims.some((d) => d < 0)) {
+      fail(this.file, `${where}: invalid dimensions [${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', ...' : ''}]`);
+    }
     const nameEl = this.element(data, dimsEl.next, `${where}: name`);
     if (nameEl.type !== MI.INT8 && nameEl.type !== MI.UINT8 && nameEl.type !== MI.UTF8) fail(this.file, `${where}: array name is not text`);
     const name = Buffer.from(nameEl.data).toString('utf8');
