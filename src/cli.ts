@@ -8,6 +8,7 @@ import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.
 import { checkCommand } from './commands/check.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
+import { parseShard, type Shard } from './shards.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -28,7 +29,7 @@ function pluginArgs(argv: string[]): string[] {
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function runOptionNames(): Set<string> {
-  return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'plugin', 'verbose']);
+  return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'shard', 'plugin', 'verbose']);
 }
 
 /** Every attack's params become `run` options; which apply is checked once the attack is known. */
@@ -77,6 +78,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
     .option('--data-dir <dir>', 'folder with the original dataset files (else ROBENCH_DATA or the cache)')
     .option('--offline', 'never use the network')
+    .option('--shard <i/n>', 'evaluate only the i-th of n disjoint slices of the samples (merge with robench report)', parseShard)
     .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones');
   const owners = addAttackOptions(run, registry);
   run.action(async (opts: Record<string, unknown>) => {
@@ -105,6 +107,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
       dataDir: merged.dataDir as string | undefined,
       offline: Boolean(merged.offline),
       sweep: merged.sweep !== false,
+      shard: merged.shard as Shard | undefined,
       attackOptions,
       command: ['robench', ...argv],
     });

@@ -188,6 +188,10 @@ export interface RunResult {
   attack: { id: string; params: Params; budget: Norm | null; perturbation: string };
   backend: string;
   seed: number;
+  /** Whether norm-ball budgets were swept (only survivors of smaller budgets attacked). */
+  sweep: boolean;
+  /** Present when this run evaluated one slice of the samples (`--shard i/n`); `robench report` merges slices. */
+  shard?: { index: number; count: number; start: number; end: number };
   cleanAccuracy: number;
   points: CurvePoint[];
   gradientEvaluations: number;
@@ -200,7 +204,7 @@ export interface RunResult {
 
 export interface ReporterContext {
   outDir: string;
-  /** Whether stdout is a terminal (the table reporter prints there). */
+  /** Prints a line for the user (stdout). */
   log(line: string): void;
 }
 

@@ -9,6 +9,7 @@ import { parseGrid, parseInputRange, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
 import type { AttackPlugin, DatasetPlugin, LoadedModel, RunResult } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
+import { shardRange, type Shard } from '../shards.js';
 import { loadUserModel, looksLikeModelPath } from '../user-model.js';
 
 export interface RunOptions {
@@ -26,6 +27,7 @@ export interface RunOptions {
   dataDir?: string;
   offline?: boolean;
   sweep: boolean;
+  shard?: Shard;
   /** Raw values of attack options, keyed by camelCase flag name. */
   attackOptions: Record<string, unknown>;
   command: string[];
@@ -102,15 +104,19 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
           const what = p.phase === 'clean' ? 'clean accuracy' : `${attack.id} at ${p.perturbation.toPrecision(3)}`;
           spinner.text = `${model.id}: ${what} · ${Math.floor((100 * p.done) / p.total)}% · ${eta} left`;
         };
-        const curve = await evaluateCurve({ model, attack, params, data, grid, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
-        spinner.succeed(`${model.id} under ${attack.id}: ${data.count} samples in ${formatEta(Date.now() - t0)}`);
+        const [start, end] = opts.shard ? shardRange(opts.shard, data.count) : [0, data.count];
+        const indices = Array.from({ length: end - start }, (_, i) => start + i);
+        const curve = await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
+        spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
         results.push({
           robench: robenchVersion,
           model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
-          dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
+          dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },
           attack: { id: attack.id, params, budget: attack.budget(params), perturbation: attack.perturbationLabel?.(params) ?? 'eps' },
           backend: backend.name,
           seed: opts.seed,
+          sweep: opts.sweep && attack.budget(params) !== null,
+          ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
           ...curve,
           durationMs: Date.now() - t0,
           startedAt: new Date(t0).toISOString(),
