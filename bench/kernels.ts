@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
 const batch = Number(args.batch);
 const reps = Number(args.reps);
 
-/** Median wall time of `reps` runs after one warm-up; `fn` must return what it computed. */
+/** Median wall time of `reps` runs after two warm-ups (JIT, XNNPACK operator caches); `fn` returns what it computed. */
 function medianMs(fn: () => tf.Tensor | tf.Tensor[], runs: number): number {
   const once = (): number => {
     const start = performance.now();
@@ -49,6 +49,7 @@ function medianMs(fn: () => tf.Tensor | tf.Tensor[], runs: number): number {
     }
     return performance.now() - start;
   };
+  once();
   once();
   const times = Array.from({ length: runs }, once).sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;

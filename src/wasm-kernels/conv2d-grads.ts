@@ -195,9 +195,35 @@ function backpropInputStrided(s: Scratch, dy: TensorInfo, filter: TensorInfo, in
   const qh = Math.ceil((inHeight + padTop) / sh);
   const qw = Math.ceil((inWidth + padLeft) / sw);
   const q = convWithSignedPadding(s, dy, phased, [1, 1], { top: m! - 1, left: n! - 1, bottom: qh - dh!, right: qw - dw! });
-  const interleaved = s.run(tf.DepthToSpace, { x: q }, { blockSize: sh, dataFormat: 'NHWC' });
-  const [b] = interleaved.shape;
-  return s.run(tf.Slice, { x: interleaved }, { begin: [0, padTop, padLeft, 0], size: [b, inHeight, inWidth, inChannels] });
+  return interleavePhases(s.backend as BackendWasm, q, sh, padTop, padLeft, inHeight, inWidth, inChannels);
+}
+
+/**
+ * dx[b, i, j, c] = q[b, (i+padTop) div s, (j+padLeft) div s, (phase row·s + phase col)·C + c],
+ * i.e. DepthToSpace followed by a crop, in one pass (wasm's DepthToSpace costs ~30 ns per
+ * element, more than the convolution that produced q).
+ */
+function interleavePhases(
+  backend: BackendWasm, q: TensorInfo, stride: number, padTop: number, padLeft: number, height: number, width: number, channels: number,
+): TensorInfo {
+  const [batch, qh, qw, qc] = q.shape as [number, number, number, number];
+  const src = backend.typedArrayFromHeap(q) as Float32Array;
+  const out = backend.makeOutput([batch, height, width, channels], 'float32');
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  let d = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < height; i++) {
+      const row = i + padTop;
+      const rowBase = (b * qh + Math.floor(row / stride)) * qw;
+      const rowPhase = (row % stride) * stride;
+      for (let j = 0; j < width; j++) {
+        const col = j + padLeft;
+        let o = (rowBase + Math.floor(col / stride)) * qc + (rowPhase + (col % stride)) * channels;
+        for (let c = 0; c < channels; c++) dst[d++] = src[o++]!;
+      }
+    }
+  }
+  return out;
 }
 
 function conv2DBackpropInput(builtin: KernelConfig | undefined): KernelFunc {
