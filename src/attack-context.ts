@@ -20,6 +20,7 @@ export interface AttackContextOptions {
   params: Params;
   rng: Rng;
   numClasses: number;
+  dataset: string;
   counters: EvaluationCounters;
 }
 
@@ -66,5 +67,6 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     params: opts.params,
     rng: opts.rng,
     numClasses: opts.numClasses,
+    dataset: opts.dataset,
   };
 }

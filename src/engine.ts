@@ -114,7 +114,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
-      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, counters });
+      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters });
       const returned = await attack.run(ctx);
       const outputs = Array.isArray(returned) ? returned : [returned];
       draws = outputs.length;

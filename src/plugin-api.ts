@@ -71,6 +71,8 @@ export interface AttackContext<P extends Params = Params> {
   rng: Rng;
   /** Class count of the model. */
   numClasses: number;
+  /** Id of the dataset the samples come from (e.g. to load a surrogate model for it). */
+  dataset: string;
 }
 
 export type Norm = 'linf' | 'l2';

@@ -90,6 +90,7 @@ export function contextFor(
     params,
     rng: sampleRng(seed, indices),
     numClasses: model.numClasses,
+    dataset: 'toy',
     counters,
   });
   return { ctx, counters };
