@@ -1,0 +1,117 @@
+/**
+ * The zoo's network layouts. Every model is a single chain of layers (so training
+ * can walk it layer by layer) that starts with the dataset's mean/std normalisation
+ * and ends in logits. A block is either standard (conv -> ReLU -> batch norm) or
+ * HaH (normalised conv -> ReLU -> divisive normalisation -> fractional threshold),
+ * optionally followed by a 2x2 max-pool.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { DivisiveNormalization, FractionalThreshold, Normalize, NormalizedConv2D } from './hah-layers.js';
+import type { ImageShape } from '../src/plugin-api.js';
+
+export type Family = 'baseline' | 'hebbian';
+export type Size = 'compact' | 'vgg16';
+
+export interface BlockSpec {
+  filters: number;
+  hah: boolean;
+  pool: boolean;
+}
+
+export interface Architecture {
+  family: Family;
+  size: Size;
+  blocks: BlockSpec[];
+  /** HaH hyper-parameters; alphas has one entry per HaH block. */
+  hah: { alphas: number[]; lambda: number; ratio: number; sigma: number; thresholdRatio: number };
+}
+
+/** The paper's per-layer HaH weights for its six HaH layers; shallower nets use the first ones. */
+export const PAPER_ALPHAS = [0.0045, 0.0025, 0.0013, 0.001, 0.0008, 0.0005];
+/** The paper's code uses lambda = 1 (its follow-up library 0.1). */
+export const HAH_LAMBDA = 1.0;
+
+type Layout = (number | 'M')[];
+
+const LAYOUTS: Record<Size | 'compact-gray', Layout> = {
+  // 28x28 greyscale: sized so an epoch of 60k images takes minutes on 2 CPU cores; the
+  // full-resolution first block is kept narrow because HaH's per-pixel work is costliest there.
+  'compact-gray': [16, 'M', 32, 'M', 96, 96, 'M'],
+  // 32x32 colour: a small VGG.
+  compact: [32, 32, 'M', 64, 64, 'M', 128, 128, 'M'],
+  // The paper's VGG16 for CIFAR-10 / SVHN.
+  vgg16: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'],
+};
+
+/** The block list for a family and size on images of `shape`: HaH on about the first half of the convs. */
+export function architecture(family: Family, size: Size, shape: ImageShape): Architecture {
+  const layout = size === 'compact' && shape[2] === 1 ? LAYOUTS['compact-gray'] : LAYOUTS[size];
+  const blocks: BlockSpec[] = [];
+  for (const item of layout) {
+    if (item === 'M') blocks[blocks.length - 1].pool = true;
+    else blocks.push({ filters: item, hah: false, pool: false });
+  }
+  // The paper makes 6 of VGG16's 13 convs HaH; the compact nets keep the same share.
+  const hahCount = family === 'hebbian' ? Math.floor(blocks.length / 2) : 0;
+  blocks.forEach((b, i) => (b.hah = i < hahCount));
+  return {
+    family,
+    size,
+    blocks,
+    hah: { alphas: PAPER_ALPHAS.slice(0, hahCount), lambda: HAH_LAMBDA, ratio: 0.1, sigma: 0.1, thresholdRatio: 0.2 },
+  };
+}
+
+/** Name of the layer whose output is block i's post-activation output (for sparsity). */
+export const blockOutputName = (i: number): string => `block${i + 1}_out`;
+
+/** Builds the (untrained) LayersModel of an architecture. */
+export function buildModel(
+  arch: Architecture,
+  shape: ImageShape,
+  numClasses: number,
+  normalization: { mean: number[]; std: number[] },
+): tf.LayersModel {
+  const input = tf.input({ shape, name: 'image' });
+  let x = new Normalize({ ...normalization, name: 'normalize' }).apply(input) as tf.SymbolicTensor;
+  arch.blocks.forEach((b, i) => {
+    const p = `block${i + 1}`;
+    if (b.hah) {
+      x = new NormalizedConv2D({ filters: b.filters, name: `${p}_conv` }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.reLU({ name: `${p}_relu` }).apply(x) as tf.SymbolicTensor;
+      x = new DivisiveNormalization({ sigma: arch.hah.sigma, name: `${p}_divnorm` }).apply(x) as tf.SymbolicTensor;
+      x = new FractionalThreshold({ ratio: arch.hah.thresholdRatio, name: blockOutputName(i) }).apply(x) as tf.SymbolicTensor;
+    } else {
+      x = tf.layers.conv2d({ filters: b.filters, kernelSize: 3, padding: 'same', name: `${p}_conv` }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.reLU({ name: blockOutputName(i) }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.batchNormalization({ name: `${p}_bn` }).apply(x) as tf.SymbolicTensor;
+    }
+    if (b.pool) x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${p}_pool` }).apply(x) as tf.SymbolicTensor;
+  });
+  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: numClasses, name: 'logits' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name: `${arch.family}-${arch.size}` });
+}
+
+/**
+ * Re-draws every kernel from a seeded stream (Glorot uniform), so the same seed
+ * gives the same initial weights on every backend. Biases, batch-norm scales and
+ * moving statistics keep their constant initial values.
+ */
+export function initializeWeights(model: tf.LayersModel, rand: () => number): void {
+  for (const layer of model.layers) {
+    for (const w of layer.weights) {
+      if (!w.name.endsWith('kernel')) continue;
+      const shape = w.shape as number[];
+      const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+      const fanIn = receptive * shape[shape.length - 2];
+      const fanOut = receptive * shape[shape.length - 1];
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = (2 * rand() - 1) * limit;
+      const t = tf.tensor(values, shape);
+      w.write(t);
+      t.dispose();
+    }
+  }
+}

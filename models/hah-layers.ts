@@ -1,0 +1,207 @@
+/**
+ * Custom tfjs layers of the Hebbian/anti-Hebbian (HaH) CNN of Cekic, Bakiskan &
+ * Madhow (2022), plus the input normalisation every zoo model carries. Importing
+ * this module registers the layers with tf.serialization, so a zoo model.json
+ * loads with plain `tf.loadLayersModel` (exported by the package as `robench/layers`).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Kwargs = Record<string, unknown>;
+type Shape = (number | null)[];
+
+const one = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
+const oneShape = (s: Shape | Shape[]): Shape => (Array.isArray(s[0]) ? (s[0] as Shape) : (s as Shape));
+
+/**
+ * Runs `fn` forward but lets no gradient through it (its result is treated as a
+ * constant). tfjs has no gradient for TopK, so thresholds computed with topk must
+ * be wrapped in this before they meet a gradient tape.
+ */
+export function withoutGradient<T extends tf.Tensor>(fn: (x: tf.Tensor) => T): (x: tf.Tensor) => T {
+  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = inputs[0] as tf.Tensor;
+    return { value: fn(x) as tf.Tensor, gradFunc: () => tf.zerosLike(x) };
+  });
+  return (x) => op(x) as T;
+}
+
+/** (x - mean) / std per channel, so a model takes [0, 1] pixels and attacks work in pixel space. */
+export class Normalize extends tf.layers.Layer {
+  static className = 'RobenchNormalize';
+  readonly mean: number[];
+  readonly std: number[];
+
+  constructor(args: { mean: number[]; std: number[]; name?: string }) {
+    super(args);
+    if (args.mean.length !== args.std.length || args.std.some((s) => !(s > 0))) {
+      throw new Error(`Normalize: mean and std need one entry per channel and a positive std, got mean ${args.mean} std ${args.std}`);
+    }
+    this.mean = [...args.mean];
+    this.std = [...args.std];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => tf.div(tf.sub(one(inputs), tf.tensor1d(this.mean)), tf.tensor1d(this.std)));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), mean: this.mean, std: this.std };
+  }
+}
+
+/**
+ * Convolution whose output is divided by each filter's l2 norm, i.e. the
+ * correlation of each patch with a unit-norm filter. No bias (paper).
+ */
+export class NormalizedConv2D extends tf.layers.Layer {
+  static className = 'RobenchNormalizedConv2D';
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly padding: 'same' | 'valid';
+  private kernel: tf.LayerVariable | null = null;
+
+  constructor(args: { filters: number; kernelSize?: number; padding?: 'same' | 'valid'; name?: string }) {
+    super(args);
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize ?? 3;
+    this.padding = args.padding ?? 'same';
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const cin = oneShape(inputShape)[3];
+    if (cin == null) throw new Error('NormalizedConv2D: the channel count of the input must be known');
+    this.kernel = this.addWeight(
+      'kernel',
+      [this.kernelSize, this.kernelSize, cin, this.filters],
+      'float32',
+      tf.initializers.glorotUniform({}),
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const [n, h, w] = oneShape(inputShape);
+    if (this.padding === 'same') return [n, h, w, this.filters];
+    const k = this.kernelSize - 1;
+    return [n, h == null ? null : h - k, w == null ? null : w - k, this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const w = this.kernel!.read() as tf.Tensor4D;
+      const norm = tf.add(tf.sqrt(tf.sum(tf.square(w), [0, 1, 2])), 1e-6);
+      return tf.div(tf.conv2d(one(inputs) as tf.Tensor4D, w, 1, this.padding), norm);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, padding: this.padding };
+  }
+}
+
+/**
+ * Divisive normalisation: the suppression field s is a 3x3 stride-1 max-pool of
+ * |x| averaged over channels; the output is x / (sigma * max_hw s + (1 - sigma) * s + 1e-7).
+ */
+export class DivisiveNormalization extends tf.layers.Layer {
+  static className = 'RobenchDivisiveNormalization';
+  readonly sigma: number;
+
+  constructor(args: { sigma?: number; name?: string } = {}) {
+    super(args);
+    this.sigma = args.sigma ?? 0.1;
+    if (!(this.sigma >= 0 && this.sigma <= 1)) throw new Error(`DivisiveNormalization: sigma must lie in [0, 1], got ${this.sigma}`);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = one(inputs) as tf.Tensor4D;
+      const s = tf.mean(tf.maxPool(tf.abs(x), 3, 1, 'same'), 3, true);
+      const peak = tf.max(s, [1, 2], true);
+      const denom = tf.add(tf.add(tf.mul(peak, this.sigma), tf.mul(s, 1 - this.sigma)), 1e-7);
+      return tf.div(x, denom);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), sigma: this.sigma };
+  }
+}
+
+/**
+ * Per sample and channel, the k-th smallest of the H*W values (k = floor((1 - r) * H * W),
+ * 1-based), shaped [N, 1, 1, C]; -Infinity when k = 0.
+ */
+export function spatialThreshold(x: tf.Tensor4D, ratio: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const k = Math.floor((1 - ratio) * h * w);
+    if (k <= 0) return tf.fill([n, 1, 1, c], -Infinity) as tf.Tensor4D;
+    // The k-th smallest of m values is the (m - k + 1)-th largest; asking topk for
+    // that many keeps it small when the kept ratio is small.
+    const largest = h * w - k + 1;
+    const flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n, c, h * w]);
+    const kth = tf.slice(tf.topk(flat, largest, true).values, [0, 0, largest - 1], [n, c, 1]);
+    return tf.reshape(kth, [n, 1, 1, c]) as tf.Tensor4D;
+  });
+}
+
+/** 1 where x is above its per-channel spatial threshold, else 0; a constant for gradients. */
+const thresholdMask = (x: tf.Tensor4D, ratio: number): tf.Tensor4D =>
+  // step(x - t) rather than greater(x, t): wasm's broadcasting comparisons are ~50x slower than its broadcasting sub.
+  withoutGradient((t) => tf.tidy(() => tf.step(tf.sub(t, spatialThreshold(t as tf.Tensor4D, ratio))) as tf.Tensor4D))(x);
+
+/** Keeps, per sample and channel, the values above the k-th smallest spatial value; zeroes the rest. */
+export class FractionalThreshold extends tf.layers.Layer {
+  static className = 'RobenchFractionalThreshold';
+  readonly ratio: number;
+
+  constructor(args: { ratio?: number; name?: string } = {}) {
+    super(args);
+    this.ratio = args.ratio ?? 0.2;
+    if (!(this.ratio > 0 && this.ratio <= 1)) throw new Error(`FractionalThreshold: ratio must lie in (0, 1], got ${this.ratio}`);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = one(inputs) as tf.Tensor4D;
+      return tf.mul(x, thresholdMask(x, this.ratio));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ratio: this.ratio };
+  }
+}
+
+/**
+ * HaH cost of one layer's (ReLU) output: at every sample and position, the mean of
+ * the K = ceil(ratio * C) largest channels minus lambda times the mean of the rest,
+ * averaged over samples and positions. The top-K mask is a constant (the K-th largest
+ * value carries no gradient), so the gradient flows through the values themselves.
+ */
+export function hahCost(a: tf.Tensor4D, opts: { ratio?: number; lambda?: number } = {}): tf.Scalar {
+  const ratio = opts.ratio ?? 0.1;
+  const lambda = opts.lambda ?? 1.0;
+  return tf.tidy(() => {
+    const c = a.shape[3];
+    const k = Math.ceil(ratio * c);
+    if (k >= c) throw new Error(`hahCost: K = ceil(${ratio} * ${c}) leaves no channels for the rest; use a smaller ratio`);
+    const topMask = withoutGradient((t) =>
+      tf.tidy(() => {
+        const kth = tf.slice(tf.topk(t, k, true).values, [0, 0, 0, k - 1], [-1, -1, -1, 1]);
+        // (t >= kth) as 1 - step(kth - t), for the speed of wasm's broadcasting sub.
+        return tf.sub(1, tf.step(tf.sub(kth, t)));
+      }),
+    )(a);
+    // Ties with the K-th value only occur at 0 after ReLU, where they add nothing to the sum.
+    const top = tf.sum(tf.mul(a, topMask), 3);
+    const rest = tf.sub(tf.sum(a, 3), top);
+    return tf.mean(tf.sub(tf.div(top, k), tf.mul(tf.div(rest, c - k), lambda))) as tf.Scalar;
+  });
+}
+
+tf.serialization.registerClass(Normalize);
+tf.serialization.registerClass(NormalizedConv2D);
+tf.serialization.registerClass(DivisiveNormalization);
+tf.serialization.registerClass(FractionalThreshold);
