@@ -1,24 +1,26 @@
 /**
  * Kernels robench adds to the tfjs `wasm` backend so models train and attacks run fast:
- * the conv2d gradients (one missing, one slow in tfjs-backend-wasm 4.22) and a Tile that
- * batchNorm's gradient leans on. See src/wasm-kernels/ for how each works.
+ * the conv2d gradients (one missing, one slow in tfjs-backend-wasm 4.22), MaxPoolGrad, and
+ * a Tile that batchNorm's gradient leans on (both slow there). See src/wasm-kernels/ for how each works.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { conv2DGradientConfigs } from './wasm-kernels/conv2d-grads.js';
+import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad.js';
 import { fastTileConfig } from './wasm-kernels/tile.js';
 
 let configs: readonly KernelConfig[] | undefined;
 
 /**
- * Installs robench's kernels on the wasm backend, replacing wasm's slow Conv2DBackpropInput
- * and Tile. Safe to call any number of times, before or after the backend is initialised.
+ * Installs robench's kernels on the wasm backend, replacing wasm's slow Conv2DBackpropInput,
+ * MaxPoolGrad and Tile. Safe to call any number of times, before or after the backend is initialised.
  */
 export function registerWasmGradientKernels(): void {
   configs ??= [
     ...conv2DGradientConfigs(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')),
     fastTileConfig(tf.getKernel(tf.Tile, 'wasm')),
+    maxPoolGradConfig,
   ];
   for (const config of configs) {
     const current = tf.getKernel(config.kernelName, config.backendName);

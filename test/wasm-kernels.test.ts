@@ -185,3 +185,35 @@ test.serial('batchNorm gradients (which tile per-channel statistics) on wasm equ
   t.true(relativeError(actual.dx, expected.dx) < 1e-5);
   t.true(relativeError(actual.dScale, expected.dScale) < 1e-5);
 });
+
+test.serial('MaxPoolGrad on wasm matches cpu, including windows with tied maxima', async (t) => {
+  const cases: { shape: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }[] = [
+    { shape: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' },
+    { shape: [3, 7, 9, 2], size: 2, stride: 2, pad: 'same' },
+    { shape: [1, 7, 9, 4], size: 3, stride: 2, pad: 'same' },
+    { shape: [2, 6, 5, 1], size: 3, stride: 1, pad: 'same' },
+    { shape: [1, 9, 7, 2], size: 3, stride: 2, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      // Small integers make windows with several equal maxima, where only the first may win.
+      const x = tf.tensor4d(values(tf.util.sizeFromShape(c.shape), 7).map(Math.round), c.shape);
+      const before = tf.memory().numTensors;
+      const dataBefore = tf.engine().backend.numDataIds();
+      const dx = tf.grad((a: tf.Tensor) => {
+        const pooled = tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad);
+        return tf.mul(pooled, tf.range(1, pooled.size + 1).reshape(pooled.shape)).sum();
+      })(x);
+      const result = Array.from(dx.dataSync());
+      dx.dispose();
+      t.is(tf.memory().numTensors, before);
+      t.is(tf.engine().backend.numDataIds(), dataBefore);
+      x.dispose();
+      return result;
+    };
+    const expected = await run('cpu');
+    t.true(expected.some((v) => v !== 0), 'the case routes some gradient');
+    t.deepEqual(await run('wasm'), expected, `${c.shape} pool ${c.size} stride ${c.stride} ${c.pad}`);
+  }
+});
