@@ -5,6 +5,7 @@ import { runCommand, robenchVersion } from './commands/run.js';
 import { listCommand } from './commands/list.js';
 import { RobenchError, UsageError } from './errors.js';
 import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
+import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
@@ -112,6 +113,38 @@ function buildProgram(registry: Registry, argv: string[]): Command {
       command: ['robench', ...argv],
     });
   });
+
+  program
+    .command('audit')
+    .description('check robustness numbers for gradient masking and weak attacks (Carlini et al. 2019)')
+    .option('--model <id>', 'zoo model id', 'hebbian')
+    .option('--dataset <id>', "dataset (default: the model's own)")
+    .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2']).default('linf'))
+    .option('--eps <x>', 'budget (default: the standard one for the dataset)', (v) => parseNumber(v, '--eps'))
+    .option('--samples <n>', 'test samples', (v) => parsePositiveInt(v, '--samples'), 200)
+    .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'), 100)
+    .option('--seed <n>', 'random seed', parseSeed, 0)
+    .option('--queries <n>', 'Square attack queries', (v) => parsePositiveInt(v, '--queries'), 1000)
+    .option('--transfer-from <id>', 'zoo model to transfer attacks from', 'baseline')
+    .option('--data-dir <dir>', 'folder with the original dataset files')
+    .option('--out <dir>', 'output folder for audit.json')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .action(async (o: Record<string, unknown>) => {
+      await auditCommand(registry, {
+        model: String(o.model),
+        dataset: o.dataset as string | undefined,
+        norm: o.norm as 'linf' | 'l2',
+        eps: o.eps as number | undefined,
+        samples: o.samples as number,
+        batch: o.batch as number,
+        seed: o.seed as number,
+        backend: o.backend as (typeof BACKENDS)[number],
+        queries: o.queries as number,
+        transferFrom: String(o.transferFrom),
+        dataDir: o.dataDir as string | undefined,
+        out: o.out as string | undefined,
+      });
+    });
 
   program
     .command('check')

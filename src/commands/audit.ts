@@ -1,0 +1,70 @@
+/** `robench audit`: check a model's robustness numbers for the classic ways they lie. */
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import ora from 'ora';
+import { writeFileAtomic } from '../atomic.js';
+import { runAudit } from '../audit.js';
+import { useBackend, type BackendName } from '../backends.js';
+import type { Norm } from '../plugin-api.js';
+import type { Registry } from '../registry.js';
+
+export interface AuditCommandOptions {
+  model: string;
+  dataset?: string;
+  norm: Norm;
+  eps?: number;
+  samples: number;
+  batch: number;
+  seed: number;
+  backend: BackendName;
+  queries: number;
+  transferFrom: string;
+  dataDir?: string;
+  out?: string;
+}
+
+/** Budgets at which the literature reports robustness for each dataset. */
+const STANDARD_EPS: Record<Norm, Record<string, number>> = {
+  linf: { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 },
+  l2: { mnist: 2, 'fashion-mnist': 1.5, cifar10: 0.5, svhn: 0.5 },
+};
+
+export async function auditCommand(registry: Registry, opts: AuditCommandOptions): Promise<void> {
+  const backend = await useBackend(opts.backend);
+  const model = await registry.get('model', opts.model).load({ dataset: opts.dataset });
+  const spinner = ora({ stream: process.stderr }).start('loading data');
+  try {
+    const data = await registry.get('dataset', model.dataset).load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir });
+    const eps = opts.eps ?? STANDARD_EPS[opts.norm][model.dataset] ?? 8 / 255;
+    const report = await runAudit(registry, {
+      model,
+      data,
+      norm: opts.norm,
+      eps,
+      seed: opts.seed,
+      batchSize: opts.batch,
+      transferSource: opts.transferFrom,
+      squareQueries: opts.queries,
+      onStep: (label) => (spinner.text = `audit of ${model.id}: ${label}`),
+    });
+    spinner.succeed(`audit of ${model.id} [${model.dataset}] at ${opts.norm} ${Number(eps.toPrecision(4))} on ${data.count} samples (${backend.name})`);
+    const table = new Table({ head: ['check', 'verdict', 'figures'], style: { head: [], border: [] }, wordWrap: true, colWidths: [40, 9, 50] });
+    for (const c of report.checks) {
+      const figures = Object.entries(c.values)
+        .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
+        .join(', ');
+      table.push([c.name, c.verdict === 'pass' ? 'pass' : 'WARN', figures]);
+    }
+    console.log(table.toString());
+    for (const c of report.checks.filter((c) => c.verdict === 'warn')) console.log(`warn: ${c.name}: ${c.detail}`);
+    const out = opts.out ?? join('robench-results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-audit-${model.id}`);
+    const file = join(out, 'audit.json');
+    await writeFileAtomic(file, `${JSON.stringify({ ...report, backend: backend.name }, null, 2)}\n`);
+    console.error(`wrote ${file}`);
+  } catch (err) {
+    spinner.fail();
+    throw err;
+  } finally {
+    model.dispose();
+  }
+}
