@@ -1,0 +1,3 @@
+import { zooModelPlugin } from './zoo.js';
+
+export default zooModelPlugin('baseline-vgg16', 'VGG16 baseline for 32x32 colour images (conv -> ReLU -> batch norm), the layout of Cekic et al. (2022)');

@@ -1,0 +1,6 @@
+import { zooModelPlugin } from './zoo.js';
+
+export default zooModelPlugin(
+  'baseline',
+  'Compact CNN (conv -> ReLU -> batch norm blocks, max-pools, linear classifier): the baseline of Cekic et al. (2022)',
+);

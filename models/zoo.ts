@@ -1,0 +1,96 @@
+/**
+ * Shared loading code of the zoo model plugins: the weights ship in
+ * models/weights/<model>-<dataset>/ (model.json, weights.bin, manifest.json).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import './hah-layers.js';
+import { RobenchError } from '../src/errors.js';
+import { loadLayersModelFrom, sha256OfModelDir } from '../src/model-io.js';
+import { assetPath } from '../src/paths.js';
+import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin } from '../src/plugin-api.js';
+
+export const weightsRoot = (): string => assetPath('models', 'weights');
+
+/** Preferred defaults: the paper's dataset first, then the fast greyscale one. */
+const DEFAULT_ORDER = ['cifar10', 'fashion-mnist', 'mnist', 'svhn'];
+
+/** Datasets with shipped weights for `modelId`, default first. */
+export function shippedDatasets(modelId: string, root = weightsRoot()): string[] {
+  if (!existsSync(root)) return [];
+  const prefix = `${modelId}-`;
+  const found = readdirSync(root)
+    .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'manifest.json')) && existsSync(join(root, d, 'model.json')))
+    .map((d) => d.slice(prefix.length))
+    // 'baseline-vgg16-cifar10' also starts with 'baseline-'.
+    .filter((ds) => !/^vgg16-/.test(ds));
+  const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
+  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** Names of the layers whose outputs are the post-activation outputs of the conv blocks. */
+const blockOutputs = (model: tf.LayersModel): tf.layers.Layer[] => model.layers.filter((l) => /^block\d+_out$/.test(l.name));
+
+/** Wraps a loaded zoo LayersModel in the LoadedModel interface. */
+export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string, weightsSha256: string, info: Record<string, unknown>): LoadedModel {
+  const inputShape = model.inputs[0].shape.slice(1) as ImageShape;
+  const numClasses = model.outputs[0].shape[1] as number;
+  let probe: tf.LayersModel | null = null;
+  return {
+    id,
+    dataset,
+    inputShape,
+    numClasses,
+    weightsSha256,
+    info,
+    logits: (x) => model.apply(x, { training: false }) as tf.Tensor2D,
+    activations: (x) => {
+      const layers = blockOutputs(model);
+      probe ??= tf.model({ inputs: model.inputs, outputs: layers.map((l) => l.output as tf.SymbolicTensor) });
+      const outs = probe.apply(x, { training: false }) as tf.Tensor4D | tf.Tensor4D[];
+      const list = Array.isArray(outs) ? outs : [outs];
+      return list.map((values, i) => ({ name: layers[i].name.replace(/_out$/, ''), values }));
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/** Loads the shipped weights of `modelId` on `dataset`. */
+export async function loadZooModel(modelId: string, dataset: string, root = weightsRoot()): Promise<LoadedModel> {
+  const dir = join(root, `${modelId}-${dataset}`);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const sha = await sha256OfModelDir(dir);
+  if (typeof manifest.weightsSha256 === 'string' && manifest.weightsSha256 !== sha) {
+    throw new RobenchError(
+      `the weights in ${dir} do not match their manifest (sha256 ${sha}, manifest ${manifest.weightsSha256})`,
+      'reinstall robench, or retrain with `robench train`',
+    );
+  }
+  const model = await loadLayersModelFrom(dir);
+  return wrapZooModel(model, modelId, dataset, sha, { weightsDir: dir, manifest });
+}
+
+/** A model plugin for one zoo architecture. */
+export function zooModelPlugin(id: string, description: string): ModelPlugin {
+  const datasets = shippedDatasets(id);
+  return defineModel({
+    id,
+    description,
+    datasets,
+    async load({ dataset }) {
+      const ds = dataset ?? datasets[0];
+      const train = `robench train --model ${id} --dataset ${dataset ?? 'fashion-mnist'}`;
+      if (ds === undefined) {
+        throw new RobenchError(`no weights ship for the model '${id}' yet`, `train them with \`${train}\` and pass the result with --model <dir>/model.json`);
+      }
+      if (!datasets.includes(ds)) {
+        throw new RobenchError(
+          `no weights ship for the model '${id}' on the dataset '${ds}'; weights ship for: ${datasets.join(', ') || 'none'}`,
+          `pick one of those with --dataset, or train with \`robench train --model ${id} --dataset ${ds}\` and pass --model <dir>/model.json`,
+        );
+      }
+      return loadZooModel(id, ds);
+    },
+  });
+}

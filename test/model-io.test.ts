@@ -1,0 +1,97 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { architecture, buildModel, initializeWeights } from '../models/architectures.js';
+import { shippedDatasets, wrapZooModel } from '../models/zoo.js';
+import { loadAnyModel, loadLayersModelFrom, saveLayersModelTo } from '../src/model-io.js';
+import { scalarRng } from '../src/rng.js';
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
+
+const tinyHebbian = () => {
+  const arch = architecture('hebbian', 'compact', [12, 12, 1]);
+  const model = buildModel(arch, [12, 12, 1], 4, { mean: [0.3], std: [0.3] });
+  initializeWeights(model, scalarRng(1, 'io-test'));
+  return model;
+};
+const batch = () => tf.tensor4d(Array.from({ length: 3 * 144 }, (_, i) => ((i * 7919) % 101) / 100), [3, 12, 12, 1]);
+
+test('a saved hebbian model loads back (custom layers via tf.serialization) with identical logits and sha256', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-io-'));
+  const model = tinyHebbian();
+  const x = batch();
+  const before = (model.apply(x, { training: false }) as tf.Tensor).dataSync();
+  const sha = await saveLayersModelTo(model, dir);
+  t.is(sha, createHash('sha256').update(readFileSync(join(dir, 'weights.bin'))).digest('hex'));
+
+  const loaded = await loadLayersModelFrom(join(dir, 'model.json'));
+  t.deepEqual(loaded.layers.map((l) => l.getClassName()), model.layers.map((l) => l.getClassName()));
+  t.true(loaded.layers.some((l) => l.getClassName() === 'RobenchFractionalThreshold'));
+  t.deepEqual((loaded.apply(x, { training: false }) as tf.Tensor).dataSync(), before);
+
+  const any = await loadAnyModel(dir);
+  t.is(any.kind, 'layers');
+  t.is(any.weightsSha256, sha);
+  t.deepEqual(((any.model as tf.LayersModel).apply(x, { training: false }) as tf.Tensor).dataSync(), before);
+
+  // The same files served over http load through tf.io.http.
+  const server = createServer((req, res) => {
+    try {
+      res.end(readFileSync(join(dir, (req.url ?? '/').slice(1))));
+    } catch {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const remote = await loadAnyModel(`http://127.0.0.1:${port}/model.json`);
+  server.close();
+  t.is(remote.kind, 'layers');
+  t.is(remote.weightsSha256, sha);
+  t.deepEqual(((remote.model as tf.LayersModel).apply(x, { training: false }) as tf.Tensor).dataSync(), before);
+
+  const wrapped = wrapZooModel(loaded, 'hebbian', 'test', sha, {});
+  t.deepEqual(wrapped.inputShape, [12, 12, 1]);
+  t.is(wrapped.numClasses, 4);
+  const acts = wrapped.activations!(x);
+  t.deepEqual(acts.map((a) => a.name), ['block1', 'block2', 'block3', 'block4']);
+  t.deepEqual(acts[0].values.shape, [3, 12, 12, 16]);
+  tf.dispose(acts.map((a) => a.values));
+  for (const m of [model, loaded, any.model as tf.LayersModel, remote.model as tf.LayersModel]) m.dispose();
+  x.dispose();
+  await rm(dir, { recursive: true });
+});
+
+test('missing files give errors that name the path', async (t) => {
+  await t.throwsAsync(loadAnyModel('/nonexistent/robench/model.json'), { message: /no model at \/nonexistent/ });
+  const dir = await mkdtemp(join(tmpdir(), 'robench-io-'));
+  const model = tinyHebbian();
+  await saveLayersModelTo(model, dir);
+  await rm(join(dir, 'weights.bin'));
+  await t.throwsAsync(loadLayersModelFrom(dir), { message: /weights\.bin.*missing/ });
+  model.dispose();
+  await rm(dir, { recursive: true });
+});
+
+test('shipped datasets are listed default first and only where a manifest exists', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-zoo-'));
+  const model = tinyHebbian();
+  for (const d of ['hebbian-mnist', 'hebbian-fashion-mnist', 'hebbian-cifar10', 'hebbian-vgg16-cifar10']) {
+    await saveLayersModelTo(model, join(root, d));
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(root, d, 'manifest.json'), '{}');
+  }
+  await saveLayersModelTo(model, join(root, 'hebbian-svhn'));
+  t.deepEqual(shippedDatasets('hebbian', root), ['cifar10', 'fashion-mnist', 'mnist']);
+  t.deepEqual(shippedDatasets('hebbian-vgg16', root), ['cifar10']);
+  model.dispose();
+  await rm(root, { recursive: true });
+});
