@@ -16,6 +16,9 @@ import fashion from '../datasets/fashion-mnist.js';
 import mnist from '../datasets/mnist.js';
 import svhn from '../datasets/svhn.js';
 
+// ROBENCH_DATA overrides the data dirs these tests pass.
+delete process.env.ROBENCH_DATA;
+
 const SHARED = resolve(packageRoot, '..', 'shared', 'data');
 const haveShared = existsSync(SHARED);
 const empty = () => mkdtempSync(join(tmpdir(), 'robench-empty-'));
@@ -136,4 +139,15 @@ test('plugin metadata: ids, shapes, ten class names, per-channel normalisation',
   t.deepEqual(cifar10.imageShape, [32, 32, 3]);
   t.is(fashion.classNames[9], 'Ankle boot');
   t.is(cifar10.classNames[3], 'cat');
+});
+
+withShared('ROBENCH_DATA takes precedence over the data dir passed from --data-dir', async (t) => {
+  process.env.ROBENCH_DATA = SHARED;
+  try {
+    const s = await mnist.load({ split: 'test', dataDir: empty(), offline: true });
+    t.is(s.source.kind, 'file');
+    t.is(s.count, 10000);
+  } finally {
+    delete process.env.ROBENCH_DATA;
+  }
 });

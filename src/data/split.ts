@@ -74,7 +74,8 @@ async function readBundled(m: DatasetManifest, names: string[]): Promise<SplitFi
  */
 export async function openSplit(m: DatasetManifest, opts: DatasetLoadOptions, bundledNames?: string[]): Promise<SplitFiles> {
   checkSamples(opts.samples);
-  const dataDir = opts.dataDir ?? resolveDataDir();
+  // Callers pass the --data-dir flag here; ROBENCH_DATA still takes precedence over it.
+  const dataDir = resolveDataDir(opts.dataDir);
   const names = m.split[opts.split];
   const bundledFits = opts.split === 'test' && bundledNames !== undefined && (opts.samples ?? BUNDLED_COUNT) <= BUNDLED_COUNT;
   if (!filesPresent(dataDir, m, names)) {
