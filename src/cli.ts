@@ -30,7 +30,7 @@ function pluginArgs(argv: string[]): string[] {
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function runOptionNames(): Set<string> {
-  return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'shard', 'plugin', 'verbose']);
+  return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'shard', 'workers', 'plugin', 'verbose']);
 }
 
 /** Every attack's params become `run` options; which apply is checked once the attack is known. */
@@ -79,6 +79,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
     .option('--data-dir <dir>', 'folder with the original dataset files (else ROBENCH_DATA or the cache)')
     .option('--offline', 'never use the network')
+    .option('--workers <n>', 'worker threads (default: one per core on wasm and cpu)', (v) => parsePositiveInt(v, '--workers'))
     .option('--shard <i/n>', 'evaluate only the i-th of n disjoint slices of the samples (merge with robench report)', parseShard)
     .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones');
   const owners = addAttackOptions(run, registry);
@@ -109,6 +110,8 @@ function buildProgram(registry: Registry, argv: string[]): Command {
       offline: Boolean(merged.offline),
       sweep: merged.sweep !== false,
       shard: merged.shard as Shard | undefined,
+      workers: merged.workers as number | undefined,
+      plugins: pluginArgs(argv),
       attackOptions,
       command: ['robench', ...argv],
     });

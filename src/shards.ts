@@ -4,7 +4,8 @@
  * every sample's randomness comes from its own stream.
  */
 import { UsageError } from './errors.js';
-import type { CurvePoint, RunResult } from './plugin-api.js';
+import type { RunResult } from './plugin-api.js';
+import { combineCurves } from './worker-pool.js';
 
 export interface Shard {
   index: number;
@@ -44,12 +45,7 @@ function mergeGroup(parts: RunResult[]): RunResult {
     if (i > 0 && sorted[i - 1].shard!.end !== p.shard!.start) throw new UsageError(`shards of ${p.model.id} / ${p.attack.id} do not tile the samples`, 'merge shards of one run only');
   });
   const samples = sorted.reduce((s, p) => s + p.dataset.samples, 0);
-  const cleanCorrect = sorted.reduce((s, p) => s + Math.round(p.cleanAccuracy * p.dataset.samples), 0);
-  const points: CurvePoint[] = sorted[0].points.map((pt, k) => {
-    const correct = sorted.reduce((s, p) => s + p.points[k].correct, 0);
-    const total = sorted.reduce((s, p) => s + p.points[k].total, 0);
-    return { perturbation: pt.perturbation, accuracy: correct / total, correct, total };
-  });
+  const curve = combineCurves(sorted.map((p) => ({ curve: p, samples: p.dataset.samples })));
   const { shard: _omit, ...first } = sorted[0];
   // Every sample contributes the same number of positions, so sample-weighted means are exact.
   const sparsity = first.sparsity?.map((layer, l) => ({
@@ -63,11 +59,8 @@ function mergeGroup(parts: RunResult[]): RunResult {
   return {
     ...first,
     dataset: { ...first.dataset, samples },
-    cleanAccuracy: cleanCorrect / samples,
-    points,
+    ...curve,
     ...(sparsity ? { sparsity } : {}),
-    gradientEvaluations: sorted.reduce((s, p) => s + p.gradientEvaluations, 0),
-    forwardEvaluations: sorted.reduce((s, p) => s + p.forwardEvaluations, 0),
     durationMs: sorted.reduce((s, p) => s + p.durationMs, 0),
   };
 }

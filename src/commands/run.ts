@@ -1,16 +1,18 @@
 /** `robench run`: evaluate a model under an attack over a grid of perturbation sizes. */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import ora from 'ora';
 import { useBackend, type BackendName } from '../backends.js';
+import { loadModel } from '../load-model.js';
+import { evaluateInWorkers } from '../worker-pool.js';
 import { evaluateCurve, type Progress } from '../engine.js';
-import { UsageError } from '../errors.js';
-import { parseGrid, parseInputRange, resolveParams } from '../parse.js';
+import { parseGrid, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
-import type { AttackPlugin, DatasetPlugin, LoadedModel, RunResult } from '../plugin-api.js';
+import type { AttackPlugin, RunResult } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { shardRange, type Shard } from '../shards.js';
-import { loadUserModel, looksLikeModelPath } from '../user-model.js';
+import { looksLikeModelPath } from '../user-model.js';
 
 export interface RunOptions {
   model: string;
@@ -28,6 +30,10 @@ export interface RunOptions {
   offline?: boolean;
   sweep: boolean;
   shard?: Shard;
+  /** Worker threads (default: one per core on single-threaded backends). */
+  workers?: number;
+  /** Plugin specifiers from --plugin, for the workers to load too. */
+  plugins: string[];
   /** Raw values of attack options, keyed by camelCase flag name. */
   attackOptions: Record<string, unknown>;
   command: string[];
@@ -35,29 +41,8 @@ export interface RunOptions {
 
 export const robenchVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
 
-async function loadModel(
-  registry: Registry,
-  opts: RunOptions,
-): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
-  if (looksLikeModelPath(opts.model)) {
-    if (!opts.dataset) {
-      throw new UsageError(`--dataset is required with a model file (${opts.model})`, 'name the data it classifies, e.g. --dataset mnist');
-    }
-    const dataset = registry.get('dataset', opts.dataset);
-    return { model: await loadUserModel(opts.model, dataset, parseInputRange(opts.inputRange)), dataset };
-  }
-  const plugin = registry.get('model', opts.model);
-  const model = await plugin.load({ dataset: opts.dataset });
-  const dataset = registry.get('dataset', model.dataset);
-  if (model.inputShape.join('x') !== dataset.imageShape.join('x')) {
-    model.dispose();
-    throw new UsageError(
-      `model ${model.id} takes [${model.inputShape}] images but ${dataset.id} has [${dataset.imageShape}]`,
-      `choose one of the model's datasets: ${plugin.datasets.join(', ')}`,
-    );
-  }
-  return { model, dataset };
-}
+/** Native and GPU backends use every core already; wasm and cpu compute on one. */
+const defaultWorkers = (backend: string): number => (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1);
 
 const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
 
@@ -106,7 +91,26 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
         };
         const [start, end] = opts.shard ? shardRange(opts.shard, data.count) : [0, data.count];
         const indices = Array.from({ length: end - start }, (_, i) => start + i);
-        const curve = await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
+        const workers = Math.min(opts.workers ?? defaultWorkers(backend.name), Math.ceil(indices.length / opts.batch));
+        const curve =
+          workers > 1
+            ? await evaluateInWorkers(
+                {
+                  ...opts,
+                  model: modelId,
+                  plugins: opts.plugins,
+                  cwd: process.cwd(),
+                  backend: backend.name as BackendName,
+                  attack: attack.id,
+                  params,
+                  grid,
+                  indices,
+                  batchSize: opts.batch,
+                },
+                workers,
+                onProgress,
+              )
+            : await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
         results.push({
           robench: robenchVersion,

@@ -1,0 +1,33 @@
+/** Resolves `--model`: a zoo id, or a user's model file with its dataset and input range. */
+import { UsageError } from './errors.js';
+import { parseInputRange } from './parse.js';
+import type { DatasetPlugin, LoadedModel } from './plugin-api.js';
+import type { Registry } from './registry.js';
+import { loadUserModel, looksLikeModelPath } from './user-model.js';
+
+export interface ModelSpec {
+  model: string;
+  dataset?: string;
+  inputRange: string;
+}
+
+export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
+  if (looksLikeModelPath(spec.model)) {
+    if (!spec.dataset) {
+      throw new UsageError(`--dataset is required with a model file (${spec.model})`, 'name the data it classifies, e.g. --dataset mnist');
+    }
+    const dataset = registry.get('dataset', spec.dataset);
+    return { model: await loadUserModel(spec.model, dataset, parseInputRange(spec.inputRange)), dataset };
+  }
+  const plugin = registry.get('model', spec.model);
+  const model = await plugin.load({ dataset: spec.dataset });
+  const dataset = registry.get('dataset', model.dataset);
+  if (model.inputShape.join('x') !== dataset.imageShape.join('x')) {
+    model.dispose();
+    throw new UsageError(
+      `model ${model.id} takes [${model.inputShape}] images but ${dataset.id} has [${dataset.imageShape}]`,
+      `choose one of the model's datasets: ${plugin.datasets.join(', ')}`,
+    );
+  }
+  return { model, dataset };
+}
