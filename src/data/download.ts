@@ -5,7 +5,7 @@
  * the final name.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RobenchError } from '../errors.js';
 import { checksumProblem, DigestStream, type Digests } from './checksum.js';
@@ -24,52 +24,62 @@ const describe = (e: unknown): string => {
   return err.cause?.message ? `${err.message}: ${err.cause.message}` : String(err.message ?? e);
 };
 
+async function request(url: string): Promise<Response & { body: ReadableStream<Uint8Array> }> {
+  const retry = 'Check the network connection and run the command again.';
+  let res: Response;
+  try {
+    // Ask for the stored bytes: a decoded body would not match the published checksums.
+    res = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
+  } catch (e) {
+    throw new RobenchError(`could not download ${url} (${describe(e)})`, retry);
+  }
+  if (!res.ok || !res.body) throw new RobenchError(`could not download ${url}: HTTP ${res.status} ${res.statusText}`, retry);
+  return res as Response & { body: ReadableStream<Uint8Array> };
+}
+
+/** Streams the body into `out`, hashing it; returns the byte count and digests. */
+async function receive(url: string, body: ReadableStream<Uint8Array>, out: FileHandle, total: number | undefined, progress?: ProgressSink) {
+  const digests = new DigestStream();
+  const reader = body.getReader();
+  let received = 0;
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      const of = total ? ` of ${total}` : '';
+      throw new RobenchError(`download of ${url} was interrupted after ${received}${of} bytes (${describe(e)})`, 'Run the command again.');
+    }
+    if (chunk.done) return { received, digests: digests.digest() };
+    digests.update(chunk.value);
+    await out.write(chunk.value);
+    received += chunk.value.length;
+    progress?.update(received, total);
+  }
+}
+
 export async function downloadVerified(spec: DownloadSpec, progress?: ProgressSink): Promise<Digests> {
   if (!spec.md5 && !spec.sha256) throw new Error(`downloadVerified: no checksum for ${spec.url}`);
-  const retry = 'Check the network connection and run the command again.';
-  await mkdir(dirname(spec.dest), { recursive: true });
   const tmp = `${spec.dest}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
-  let received = 0;
-  let total: number | undefined;
+  const out = await mkdir(dirname(spec.dest), { recursive: true })
+    .then(() => open(tmp, 'wx'))
+    .catch((e: Error) => {
+      throw new RobenchError(`cannot write ${spec.dest} (${e.message})`, 'Point --data-dir or ROBENCH_DATA at a writable folder.');
+    });
   try {
-    let res: Response;
+    let got: { received: number; digests: Digests };
     try {
-      // Ask for the stored bytes: a decoded body would not match the published checksums.
-      res = await fetch(spec.url, { headers: { 'accept-encoding': 'identity' } });
-    } catch (e) {
-      throw new RobenchError(`could not download ${spec.url} (${describe(e)})`, retry);
-    }
-    if (!res.ok || !res.body) {
-      throw new RobenchError(`could not download ${spec.url}: HTTP ${res.status} ${res.statusText}`, retry);
-    }
-    const length = Number(res.headers.get('content-length'));
-    total = Number.isFinite(length) && length > 0 ? length : spec.bytes;
-    const digests = new DigestStream();
-    const out = await open(tmp, 'wx');
-    try {
-      const reader = res.body.getReader();
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (e) {
-          const of = total ? ` of ${total}` : '';
-          throw new RobenchError(`download of ${spec.url} was interrupted after ${received}${of} bytes (${describe(e)})`, retry);
-        }
-        if (chunk.done) break;
-        digests.update(chunk.value);
-        await out.write(chunk.value);
-        received += chunk.value.length;
-        progress?.update(received, total);
+      const res = await request(spec.url);
+      const length = Number(res.headers.get('content-length'));
+      const total = Number.isFinite(length) && length > 0 ? length : spec.bytes;
+      got = await receive(spec.url, res.body, out, total, progress);
+      if (total !== undefined && got.received !== total) {
+        throw new RobenchError(`download of ${spec.url} is truncated: got ${got.received} of ${total} bytes`, 'Run the command again.');
       }
     } finally {
       await out.close();
     }
-    if (total !== undefined && received !== total) {
-      throw new RobenchError(`download of ${spec.url} is truncated: got ${received} of ${total} bytes`, retry);
-    }
-    const got = digests.digest();
-    const problem = checksumProblem(spec, got, received);
+    const problem = checksumProblem(spec, got.digests, got.received);
     if (problem) {
       throw new RobenchError(
         `download of ${spec.url} is corrupt: ${problem}`,
@@ -77,8 +87,8 @@ export async function downloadVerified(spec: DownloadSpec, progress?: ProgressSi
       );
     }
     await rename(tmp, spec.dest);
-    progress?.finish(true, `${formatBytes(received)}, verified`);
-    return got;
+    progress?.finish(true, `${formatBytes(got.received)}, verified`);
+    return got.digests;
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     progress?.finish(false, e instanceof Error ? e.message : String(e));

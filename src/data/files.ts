@@ -46,6 +46,8 @@ function verify(m: DatasetManifest, expected: DataFile, label: string, buf: Uint
   return got.sha256;
 }
 
+const isOriginal = (expected: DataFile, buf: Uint8Array): boolean => checksumProblem(expected, digestBytes(buf, !expected.sha256), buf.length) === null;
+
 /** True when every named file is in the data dir, extracted or inside the archive. */
 export function filesPresent(dataDir: string, m: DatasetManifest, names: string[]): boolean {
   if (names.every((n) => existsSync(filePath(dataDir, m, n)))) return true;
@@ -100,11 +102,7 @@ export async function fetchFiles(dataDir: string, m: DatasetManifest, names: str
   const needed: string[] = [];
   for (const name of names) {
     const path = filePath(dataDir, m, name);
-    if (existsSync(path)) {
-      const buf = await readFile(path);
-      if (!checksumProblem(spec(m, name), digestBytes(buf, !spec(m, name).sha256), buf.length)) continue;
-    }
-    needed.push(name);
+    if (!existsSync(path) || !isOriginal(spec(m, name), await readFile(path))) needed.push(name);
   }
   if (needed.length === 0) return;
   if (!m.archive) {
@@ -116,14 +114,19 @@ export async function fetchFiles(dataDir: string, m: DatasetManifest, names: str
   }
   const tarPath = filePath(dataDir, m, m.archive.name);
   let tgz = existsSync(tarPath) ? await readFile(tarPath) : undefined;
-  if (!tgz || checksumProblem(m.archive, digestBytes(tgz), tgz.length)) {
+  if (!tgz || !isOriginal(m.archive, tgz)) {
     await downloadVerified({ ...m.archive, dest: tarPath }, progress ? spinnerProgress(`${m.id} ${m.archive.name}`) : undefined);
     tgz = await readFile(tarPath);
   }
   await extractTar(gunzipFile(tgz, tarPath), tarPath, datasetDir(dataDir, m));
   for (const name of names) {
     const path = filePath(dataDir, m, name);
-    verify(m, spec(m, name), path, await readFile(path));
+    try {
+      verify(m, spec(m, name), path, await readFile(path));
+    } catch (e) {
+      await unlink(path).catch(() => undefined);
+      throw e;
+    }
   }
   // The extracted batches are verified against their own checksums, so the tarball is redundant.
   await unlink(tarPath);
