@@ -7,6 +7,7 @@ import { RobenchError, UsageError } from './errors.js';
 import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
+import { sparsityCommand } from './commands/sparsity.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
 import { parseShard, type Shard } from './shards.js';
@@ -145,6 +146,30 @@ function buildProgram(registry: Registry, argv: string[]): Command {
         queries: o.queries as number,
         transferFrom: String(o.transferFrom),
         dataDir: o.dataDir as string | undefined,
+        out: o.out as string | undefined,
+      });
+    });
+
+  program
+    .command('sparsity')
+    .description('per-block activation sparsity (zeros, Hoyer, top-K disparity) on clean test data')
+    .option('--model <ids>', 'zoo model ids, comma-separated', 'baseline,hebbian')
+    .option('--dataset <id>', "dataset (default: each model's own)")
+    .option('--samples <n>', 'test samples (default: every bundled one)', (v) => parsePositiveInt(v, '--samples'))
+    .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'), 100)
+    .option('--data-dir <dir>', 'folder with the original dataset files')
+    .option('--json', 'machine-readable output')
+    .option('--out <file>', 'also write the figures to this JSON file')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .action(async (o: Record<string, unknown>) => {
+      await sparsityCommand(registry, {
+        models: String(o.model).split(',').map((m) => m.trim()),
+        dataset: o.dataset as string | undefined,
+        samples: o.samples as number | undefined,
+        batch: o.batch as number,
+        backend: o.backend as (typeof BACKENDS)[number],
+        dataDir: o.dataDir as string | undefined,
+        json: Boolean(o.json),
         out: o.out as string | undefined,
       });
     });

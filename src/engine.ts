@@ -45,7 +45,8 @@ export interface CurveResult {
   forwardEvaluations: number;
 }
 
-function batchTensors(data: DatasetSplit, positions: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
+/** The samples at `positions` as a batch of images and labels. */
+export function batchTensors(data: DatasetSplit, positions: number[]): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const [h, w, c] = data.shape;
   const size = h * w * c;
   const pixels = new Float32Array(positions.length * size);

@@ -9,7 +9,8 @@ import { evaluateInWorkers } from '../worker-pool.js';
 import { evaluateCurve, type Progress } from '../engine.js';
 import { parseGrid, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
-import type { AttackPlugin, RunResult } from '../plugin-api.js';
+import { measureSparsity } from '../activation-stats.js';
+import type { AttackPlugin, RunResult, SparsityLayer } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { shardRange, type Shard } from '../shards.js';
 import { looksLikeModelPath } from '../user-model.js';
@@ -80,6 +81,7 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
     try {
       spinner.start(`loading ${dataset.id} test data`);
       const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
+      let sparsity: SparsityLayer[] | undefined;
       for (const attack of attacks) {
         const params = paramsOf.get(attack.id)!;
         const grid = explicitGrid ?? attack.defaultGrid(dataset.id, params);
@@ -111,6 +113,8 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
                 onProgress,
               )
             : await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
+        spinner.text = `${model.id}: activation sparsity`;
+        sparsity ??= measureSparsity(model, data, indices, opts.batch);
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
         results.push({
           robench: robenchVersion,
@@ -122,6 +126,7 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
           sweep: opts.sweep && attack.budget(params) !== null,
           ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
           ...curve,
+          ...(sparsity ? { sparsity } : {}),
           durationMs: Date.now() - t0,
           startedAt: new Date(t0).toISOString(),
           command: opts.command,

@@ -1,0 +1,17 @@
+/** Per-layer activation sparsity of a model over clean samples, batch by batch. */
+import * as tf from '@tensorflow/tfjs';
+import { batchTensors } from './engine.js';
+import type { DatasetSplit, LoadedModel, SparsityLayer } from './plugin-api.js';
+import { SparsityAccumulator } from './sparsity.js';
+
+/** Undefined for models that do not expose their block activations. */
+export function measureSparsity(model: LoadedModel, data: DatasetSplit, indices: number[], batchSize: number): SparsityLayer[] | undefined {
+  if (!model.activations) return undefined;
+  const acc = new SparsityAccumulator();
+  for (let i = 0; i < indices.length; i += batchSize) {
+    const { x, y } = batchTensors(data, indices.slice(i, i + batchSize));
+    tf.tidy(() => acc.add(model.activations!(x)));
+    tf.dispose([x, y]);
+  }
+  return acc.result();
+}
