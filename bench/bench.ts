@@ -1,0 +1,143 @@
+/**
+ * `npm run bench`: speed and memory figures per backend and zoo architecture.
+ * Images per second for a forward pass, an input gradient and a training step,
+ * the GFLOP/s they reach by the model's counted FLOPs, PGD images per second end
+ * to end, and the peak resident memory. Not part of `npm test`: it prints figures.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parseArgs } from 'node:util';
+import { architecture, buildModel, initializeWeights, type Family, type Size } from '../models/architectures.js';
+import { useBackend, probeBackends, type BackendName } from '../src/backends.js';
+import { evaluateCurve } from '../src/engine.js';
+import { crossEntropy } from '../src/losses.js';
+import type { DatasetSplit, ImageShape, LoadedModel } from '../src/plugin-api.js';
+import { createRegistry } from '../src/registry.js';
+import { scalarRng } from '../src/rng.js';
+import { trainingLoss } from '../src/train.js';
+
+const { values: args } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'wasm,cpu' },
+    models: { type: 'string', default: 'baseline,hebbian' },
+    sizes: { type: 'string', default: 'compact' },
+    batch: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '3' },
+  },
+});
+const batch = Number(args.batch);
+const budget = Number(args.seconds) * 1000;
+
+/** Multiply-adds x 2 of every conv and dense layer, per image. */
+export function countFlops(model: tf.LayersModel): number {
+  let flops = 0;
+  for (const layer of model.layers) {
+    const kernel = layer.getWeights()[0];
+    if (!kernel || !/conv|dense|logits/i.test(layer.name)) continue;
+    const out = layer.outputShape as number[];
+    const k = kernel.shape;
+    if (k.length === 4) flops += 2 * out[1] * out[2] * k[0] * k[1] * k[2] * k[3];
+    else if (k.length === 2) flops += 2 * k[0] * k[1];
+  }
+  return flops;
+}
+
+/** Runs `step` repeatedly for about `budget` ms after a warm-up; returns ms per call. */
+async function time(step: () => Promise<void>): Promise<number> {
+  await step();
+  let calls = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budget || calls < 2) {
+    await step();
+    calls++;
+  }
+  return (performance.now() - t0) / calls;
+}
+
+const registry = await createRegistry();
+
+async function benchModel(family: Family, size: Size, dataset: string): Promise<string[]> {
+  const plugin = registry.get('dataset', dataset);
+  const shape: ImageShape = plugin.imageShape;
+  const arch = architecture(family, size, shape);
+  const model = buildModel(arch, shape, plugin.classNames.length, plugin.normalization);
+  initializeWeights(model, scalarRng(0, 'bench'));
+  const flops = countFlops(model);
+  const x = tf.randomUniform([batch, ...shape], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+  const forward = await time(async () => {
+    const out = tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor);
+    await out.data();
+    out.dispose();
+  });
+  const gradient = await time(async () => {
+    const g = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(crossEntropy(model.apply(input, { training: false }) as tf.Tensor2D, y)))(x));
+    await g.data();
+    g.dispose();
+  });
+  const optimizer = tf.train.adam(1e-3);
+  const trainStep = await time(async () => {
+    const loss = optimizer.minimize(() => trainingLoss(model, arch, x, y).loss, true);
+    await loss!.data();
+    loss!.dispose();
+  });
+  optimizer.dispose();
+
+  const loaded: LoadedModel = {
+    id: `${family}-${size}`,
+    dataset,
+    inputShape: shape,
+    numClasses: 10,
+    weightsSha256: '-',
+    logits: (input) => model.apply(input, { training: false }) as tf.Tensor2D,
+    dispose: () => undefined,
+  };
+  const n = 4 * batch;
+  const images = new Float32Array(n * shape[0] * shape[1] * shape[2]).map((_, i) => (Math.sin(i) + 1) / 2);
+  // Labels are the model's own predictions, so every sample is attacked.
+  const predicted = tf.tidy(() => tf.argMax(loaded.logits(tf.tensor4d(images, [n, ...shape])), 1));
+  const labels = Int32Array.from(await predicted.data());
+  predicted.dispose();
+  const data: DatasetSplit = { images, labels, count: n, shape, source: { kind: 'file', path: '-', sha256: '-' } };
+  const pgd = registry.get('attack', 'pgd');
+  const params = { norm: 'linf', steps: 20, restarts: 1, 'random-start': true };
+  const pgdStart = performance.now();
+  const curve = await evaluateCurve({ model: loaded, attack: pgd, params, data, grid: [0.03], batchSize: batch, seed: 0, sweep: false });
+  const pgdSeconds = (performance.now() - pgdStart) / 1000;
+  const attacked = curve.gradientEvaluations / params.steps;
+  tf.dispose([x, y]);
+  model.dispose();
+  const ips = (ms: number) => ((1000 * batch) / ms).toFixed(0);
+  const gflops = (ms: number, mult: number) => ((mult * flops * batch) / ms / 1e6).toFixed(1);
+  return [
+    `${family}-${size} [${dataset}]`,
+    (flops / 1e6).toFixed(1),
+    `${ips(forward)} (${gflops(forward, 1)})`,
+    `${ips(gradient)} (${gflops(gradient, 3)})`,
+    `${ips(trainStep)} (${gflops(trainStep, 3)})`,
+    (gradient / forward).toFixed(2),
+    (trainStep / forward).toFixed(2),
+    (attacked / pgdSeconds).toFixed(1),
+  ];
+}
+
+const { default: Table } = await import('cli-table3');
+const probes = await probeBackends();
+console.log(`backends: ${probes.map((p) => `${p.name} ${p.ok ? 'ok' : `unavailable (${p.reason})`}`).join('; ')}`);
+const table = new Table({
+  head: ['backend', 'model', 'MFLOP/img', 'forward img/s (GFLOP/s)', 'input grad img/s (GFLOP/s)', 'train step img/s (GFLOP/s)', 'grad/fwd', 'train/fwd', 'PGD-20 img/s'],
+  style: { head: [], border: [] },
+});
+for (const backend of args.backends.split(',') as BackendName[]) {
+  const info = await useBackend(backend);
+  for (const size of args.sizes.split(',') as Size[]) {
+    for (const family of args.models.split(',') as Family[]) {
+      for (const dataset of size === 'vgg16' ? ['cifar10'] : ['fashion-mnist', 'cifar10']) {
+        table.push([info.name, ...(await benchModel(family, size, dataset))]);
+        process.stderr.write('.');
+      }
+    }
+  }
+}
+console.log(`\nbatch ${batch}, ${args.seconds}s per figure; node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+console.log(table.toString());
+console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
