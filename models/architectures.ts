@@ -101,7 +101,8 @@ export function buildModel(
 export function initializeWeights(model: tf.LayersModel, rand: () => number): void {
   for (const layer of model.layers) {
     for (const w of layer.weights) {
-      if (!w.name.endsWith('kernel')) continue;
+      // originalName: a second model in the same process gets 'kernel_1'-style names.
+      if (!w.originalName.endsWith('/kernel')) continue;
       const shape = w.shape as number[];
       const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
       const fanIn = receptive * shape[shape.length - 2];

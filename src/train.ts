@@ -233,9 +233,19 @@ interface CheckpointState {
   elapsedSeconds: number;
 }
 
+/**
+ * Adam's running beta powers. setWeights recomputes them with pow(), which differs in
+ * the last bits from the step-by-step products, so a checkpoint stores them to make a
+ * resumed run bit-identical to an uninterrupted one.
+ */
+const adamPowers = (optimizer: tf.Optimizer): tf.Variable[] => {
+  const o = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+  return [o.accBeta1, o.accBeta2];
+};
+
 async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: CheckpointState): Promise<void> {
   await saveLayersModelTo(model, join(dir, 'model'));
-  const named = await optimizer.getWeights();
+  const named = [...(await optimizer.getWeights()), ...adamPowers(optimizer).map((v, i) => ({ name: `robench/accBeta${i + 1}`, tensor: v }))];
   const { data, specs } = await tf.io.encodeWeights(named);
   // getWeights makes a fresh scalar for the iteration count; the moments are the live variables.
   tf.dispose(named.filter((w) => w.name === 'iter').map((w) => w.tensor));
@@ -253,7 +263,9 @@ async function loadCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.
   const specs = JSON.parse(await readFile(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const bin = await readFile(join(dir, 'optimizer.bin'));
   const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
-  await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: tensors[s.name] })));
+  const powers = specs.filter((s) => s.name.startsWith('robench/accBeta'));
+  await optimizer.setWeights(specs.filter((s) => !powers.includes(s)).map((s) => ({ name: s.name, tensor: tensors[s.name] })));
+  adamPowers(optimizer).forEach((v, i) => v.assign(tensors[powers[i].name]));
   // setWeights copies the moments into fresh variables.
   tf.dispose(Object.values(tensors));
   return state;
