@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from '../src/atomic.js';
+import { buildCharts, renderSvg, svgToPng } from '../src/charts.js';
+import { defineReporter } from '../src/plugin-api.js';
+
+/** The SVG charts rasterised: curve-<attack>.png per attack and sparsity.png. */
+export default defineReporter({
+  id: 'png',
+  description: 'PNG charts (the SVG charts rasterised by resvg, at twice their size)',
+  async write(results, ctx) {
+    const files: string[] = [];
+    for (const chart of buildCharts(results)) {
+      const file = join(ctx.outDir, `${chart.name}.png`);
+      await writeFileAtomic(file, svgToPng(await renderSvg(chart.spec)));
+      files.push(file);
+    }
+    return files;
+  },
+});

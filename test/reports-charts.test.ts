@@ -1,0 +1,203 @@
+import test from 'ava';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import { compile } from 'vega-lite';
+import pngReporter from '../reports/png.js';
+import svgReporter from '../reports/svg.js';
+import { attackGroups, buildCharts, chartView, curveSpec, renderSvg, sparsityData, wilsonInterval } from '../src/charts.js';
+import { readResults } from '../src/commands/check.js';
+import type { RunResult } from '../src/plugin-api.js';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'results', 'two-models');
+const fixture = (): RunResult[] => readResults(FIXTURE);
+const ctx = (outDir: string) => ({ outDir, log: () => {} });
+
+interface SceneNode {
+  marktype?: string;
+  name?: string;
+  items?: SceneNode[];
+  x?: number;
+  y?: number;
+  y2?: number;
+  datum?: Record<string, unknown>;
+}
+
+/** Every mark node of the scenegraph with the given name (a faceted line has one per series). */
+function marksNamed(node: SceneNode, name: string, out: SceneNode[] = []): SceneNode[] {
+  if (node.marktype && node.name === name) out.push(node);
+  for (const child of node.items ?? []) marksNamed(child, name, out);
+  return out;
+}
+
+test('Wilson interval matches published values and stays inside [0, 1]', (t) => {
+  // 8 of 10: 0.4902-0.9433 (Wilson 1927; Newcombe 1998, table I); 0 of 10: 0-0.2775.
+  const a = wilsonInterval(8, 10);
+  t.true(Math.abs(a.lo - 0.4902) < 1e-4 && Math.abs(a.hi - 0.9433) < 1e-4, JSON.stringify(a));
+  const b = wilsonInterval(0, 10);
+  t.is(b.lo, 0);
+  t.true(Math.abs(b.hi - 0.2775) < 1e-4, JSON.stringify(b));
+  t.deepEqual(wilsonInterval(0, 0), { lo: 0, hi: 1 });
+  const c = wilsonInterval(1000, 1000);
+  t.is(c.hi, 1);
+  t.true(c.lo > 0.995 && c.lo < 1);
+});
+
+test('runs group by attack configuration; ids that repeat get the norm in the file name', (t) => {
+  const runs = fixture();
+  t.deepEqual(
+    attackGroups(runs).map((g) => [g.slug, g.runs.map((r) => r.model.id)]),
+    [
+      ['pgd', ['mlp', 'hah-cnn']],
+      ['gaussian', ['mlp', 'hah-cnn']],
+    ],
+  );
+  const l2 = { ...runs[0], attack: { ...runs[0].attack, budget: 'l2' as const, params: { ...runs[0].attack.params, norm: 'l2' } } };
+  const strange = { ...runs[0], attack: { ...runs[0].attack, id: 'my attack/v2' } };
+  t.deepEqual(
+    attackGroups([runs[0], l2, strange]).map((g) => g.slug),
+    ['pgd-linf', 'pgd-l2', 'my_attack_v2'],
+  );
+});
+
+test('curve chart data are the points of results.json with their Wilson intervals', async (t) => {
+  const runs = fixture();
+  for (const group of attackGroups(runs)) {
+    const view = await chartView(curveSpec(group));
+    try {
+      const rows = view.data('curve') as Record<string, number | string>[];
+      const expected = group.runs.flatMap((r) =>
+        r.points.map((p) => ({ series: `${r.model.id} [${r.model.dataset}]`, perturbation: p.perturbation, accuracy: p.accuracy, correct: p.correct, total: p.total, ...wilsonInterval(p.correct, p.total) })),
+      );
+      t.deepEqual(
+        rows.map(({ series, perturbation, accuracy, correct, total, lo, hi }) => ({ series, perturbation, accuracy, correct, total, lo, hi })),
+        expected,
+      );
+      // The drawn line goes through the points: each vertex sits where the scales put the point.
+      const x = view.scale('x') as (v: number) => number;
+      const y = view.scale('y') as (v: number) => number;
+      const lines = marksNamed(view.scenegraph().root as SceneNode, 'curve_marks');
+      t.is(lines.length, group.runs.length, 'one line per model');
+      for (const line of lines) {
+        for (const item of line.items!) {
+          t.true(Math.abs(item.x! - x(item.datum!.perturbation as number)) < 1e-6);
+          t.true(Math.abs(item.y! - y(item.datum!.accuracy as number)) < 1e-6);
+        }
+      }
+      const bands = marksNamed(view.scenegraph().root as SceneNode, 'band_marks');
+      t.is(bands.length, group.runs.length, 'one band per model');
+      for (const band of bands) {
+        for (const item of band.items!) {
+          t.true(Math.abs(item.y! - y(item.datum!.lo as number)) < 1e-6);
+          t.true(Math.abs(item.y2! - y(item.datum!.hi as number)) < 1e-6);
+        }
+      }
+    } finally {
+      view.finalize();
+    }
+  }
+});
+
+test('curve SVG draws one line and one confidence band per model, in distinct colours', async (t) => {
+  const [pgd] = buildCharts(fixture());
+  const svg = await renderSvg(pgd.spec);
+  t.true(svg.startsWith('<svg'));
+  const groups = (cls: string): string[] => [...svg.matchAll(new RegExp(`<g class="${cls}"[^>]*>(.*?)</g>`, 'g'))].map((m) => m[1]);
+  const lines = groups('mark-line role-mark curve_marks');
+  const bands = groups('mark-area role-mark band_marks');
+  t.is(lines.length, 2);
+  t.is(bands.length, 2);
+  const stroke = (s: string) => /stroke="(#[0-9a-f]+)"/.exec(s)?.[1];
+  const fill = (s: string) => /fill="(#[0-9a-f]+)"/.exec(s)?.[1];
+  t.not(stroke(lines[0]), stroke(lines[1]));
+  t.deepEqual(bands.map(fill), lines.map(stroke), 'each band in its line colour');
+  // Five grid points: a path with four segments; a band is a closed polygon.
+  for (const l of lines) t.is((/ d="([^"]+)"/.exec(l)![1].match(/L/g) ?? []).length, 4);
+  for (const b of bands) t.regex(/ d="([^"]+)"/.exec(b)![1], /Z$/);
+  t.regex(svg, /mlp \[mnist\]/);
+  t.regex(svg, /hah-cnn \[mnist\]/);
+});
+
+test('a model keeps its colour across charts even where another model is missing', async (t) => {
+  const runs = fixture();
+  // Alone under gaussian, mlp would take the first colour; beside hah-cnn under pgd, the second.
+  const charts = buildCharts([runs[0], runs[2], runs[1]]);
+  const colourOf = async (spec: (typeof charts)[number]['spec'], series: string) => {
+    const view = await chartView(spec);
+    try {
+      return (view.scale('color') as (s: string) => string)(series);
+    } finally {
+      view.finalize();
+    }
+  };
+  t.is(await colourOf(charts[0].spec, 'mlp [mnist]'), await colourOf(charts[1].spec, 'mlp [mnist]'));
+});
+
+test('sparsity chart overlays the models per layer with histogram fractions from the results', async (t) => {
+  const runs = fixture();
+  const charts = buildCharts(runs);
+  t.deepEqual(charts.map((c) => c.name), ['curve-pgd', 'curve-gaussian', 'sparsity']);
+  const view = await chartView(charts[2].spec);
+  try {
+    const rows = view.data('histogram') as { series: string; layer: string; binStart: number; binEnd: number; fraction: number }[];
+    // Each model once, although it appears under two attacks.
+    t.is(rows.length, 2 * 2 * 10);
+    for (const r of [runs[0], runs[2]]) {
+      for (const layer of r.sparsity!) {
+        const mine = rows.filter((d) => d.series === `${r.model.id} [mnist]` && d.layer === layer.name);
+        const sum = layer.histogram.counts.reduce((a, b) => a + b, 0);
+        t.deepEqual(mine.map((d) => d.fraction), layer.histogram.counts.map((c) => c / sum));
+        t.deepEqual(mine.map((d) => d.binStart), layer.histogram.edges.slice(0, -1));
+        t.deepEqual(mine.map((d) => d.binEnd), layer.histogram.edges.slice(1));
+      }
+    }
+    t.is(marksNamed(view.scenegraph().root as SceneNode, 'histogram_marks').length, 2, 'one panel per layer');
+  } finally {
+    view.finalize();
+  }
+  const noSparsity = runs.map(({ sparsity: _drop, ...r }) => r);
+  t.deepEqual(buildCharts(noSparsity).map((c) => c.name), ['curve-pgd', 'curve-gaussian']);
+});
+
+test('sparsity histograms with mismatched edges and counts are rejected', (t) => {
+  const [r] = fixture();
+  const bad = { ...r, sparsity: [{ ...r.sparsity![0], histogram: { edges: [0, 1], counts: [1, 2] } }] };
+  t.throws(() => sparsityData([bad]), { message: /2 counts need 3 edges, got 2/ });
+});
+
+test('the specs compile without Vega-Lite warnings', (t) => {
+  for (const chart of buildCharts(fixture())) {
+    const warnings: unknown[] = [];
+    const logger = { level: () => logger, error: (...m: unknown[]) => warnings.push(m), warn: (...m: unknown[]) => warnings.push(m), info: () => logger, debug: () => logger };
+    compile(chart.spec, { logger: logger as never });
+    t.deepEqual(warnings, [], chart.name);
+  }
+});
+
+test('svg and png reporters write one file per chart; the PNG is the SVG at twice its size', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-charts-'));
+  const runs = fixture();
+  const svgs = await svgReporter.write(runs, ctx(dir));
+  const pngs = await pngReporter.write(runs, ctx(dir));
+  t.deepEqual(svgs.map((f) => f.slice(dir.length + 1)), ['curve-pgd.svg', 'curve-gaussian.svg', 'sparsity.svg']);
+  t.deepEqual(pngs.map((f) => f.slice(dir.length + 1)), ['curve-pgd.png', 'curve-gaussian.png', 'sparsity.png']);
+  t.deepEqual((await readdir(dir)).sort(), [...svgs, ...pngs].map((f) => f.slice(dir.length + 1)).sort());
+  const svg = await readFile(join(dir, 'curve-pgd.svg'), 'utf8');
+  const [, w, h] = /<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number);
+  const bytes = await readFile(join(dir, 'curve-pgd.png'));
+  t.deepEqual([...bytes.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
+  const png = decode(bytes);
+  t.is(png.width, 2 * w);
+  t.is(png.height, 2 * h);
+  t.true(png.width > 600 && png.height > 400);
+  // The lines are drawn in the scheme's first two colours (#4c78a8 blue, #f58518 orange).
+  const has = (rgb: number[]): boolean => {
+    for (let i = 0; i < png.data.length; i += png.channels) {
+      if (Math.abs(png.data[i] - rgb[0]) + Math.abs(png.data[i + 1] - rgb[1]) + Math.abs(png.data[i + 2] - rgb[2]) < 12) return true;
+    }
+    return false;
+  };
+  t.true(has([0x4c, 0x78, 0xa8]), 'blue line drawn');
+  t.true(has([0xf5, 0x85, 0x18]), 'orange line drawn');
+});
