@@ -77,7 +77,7 @@ test('robench check exits 1 on a regression, 0 otherwise, and --update rewrites 
   const root = resolve(import.meta.dirname, '..');
   const check = (...args: string[]) =>
     new Promise<{ code: number; stdout: string }>((done) =>
-      execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), 'check', ...args], (err, stdout) =>
+      execFile(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'check', ...args], (err, stdout) =>
         done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
       ),
     );

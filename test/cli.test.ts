@@ -19,7 +19,7 @@ function robench(args: string[], cwd = root): Promise<Outcome> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(root, 'src/cli.ts'), ...args],
+      ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), ...args],
       { cwd, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

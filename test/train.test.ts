@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { learningRateAt, train, type TrainOptions } from '../src/train.js';
+import { learningRateAt, train, trainingLoss, type TrainOptions } from '../src/train.js';
+import { architecture, buildModel } from '../models/architectures.js';
 import type { DatasetSplit } from '../src/plugin-api.js';
 import { useBackend } from '../src/backends.js';
 
@@ -87,4 +88,46 @@ test('bad options are usage errors that name the fix', async (t) => {
 test('the learning rate drops tenfold at half and three quarters of the run', (t) => {
   t.deepEqual([0, 4, 5, 7, 8, 9].map((e) => learningRateAt(1, e, 10)), [1, 1, 0.1, 0.1, 0.01, 0.01]);
   t.is(learningRateAt(1, 0, 1), 1);
+});
+
+test.serial('the VGG16 entries build and train a couple of steps', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const colour = (count: number): DatasetSplit => ({
+    images: Float32Array.from({ length: count * 32 * 32 * 3 }, (_, i) => ((i * 2654435761) % 997) / 997),
+    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
+    count,
+    shape: [32, 32, 3],
+    source: { kind: 'bundled', path: 'synthetic', sha256: '' },
+  });
+  const cifarLike = {
+    plugin: { id: 'synthetic-colour', imageShape: [32, 32, 3] as [number, number, number], normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, classNames: Array.from({ length: 10 }, (_, i) => `c${i}`) },
+    train: colour(4),
+    test: colour(2),
+  };
+  // Full training (with its 180 MB of checkpoints) for the HaH variant only.
+  const hah: number[][] = [];
+  const r = await train({ model: 'hebbian-vgg16', dataset: 'synthetic-colour', epochs: 1, batch: 2, out: root, data: cifarLike, log: () => {}, onEpoch: (e) => hah.push(e.hah) });
+  t.is(r.manifest.architecture.blocks.length, 13);
+  t.is(hah[0].length, 6);
+  t.true(hah[0].every(Number.isFinite));
+  t.deepEqual(r.manifest.hahAlphas, [0.0045, 0.0025, 0.0013, 0.001, 0.0008, 0.0005]);
+
+  // The baseline: one optimiser step through the same training objective.
+  const arch = architecture('baseline', 'vgg16', [32, 32, 3]);
+  const model = buildModel(arch, [32, 32, 3], 10, cifarLike.plugin.normalization);
+  t.is(model.layers.filter((l) => l.getClassName() === 'Conv2D').length, 13);
+  const optimizer = tf.train.adam(1e-3);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const x = tf.tensor4d(cifarLike.train.images.subarray(0, 2 * 3072), [2, 32, 32, 3]);
+  const y = tf.tensor1d([0, 1], 'int32');
+  const lossAt = () => tf.tidy(() => trainingLoss(model, arch, x, y).loss.dataSync()[0]);
+  const first = lossAt();
+  for (let i = 0; i < 2; i++) {
+    tf.tidy(() => optimizer.applyGradients(tf.variableGrads(() => trainingLoss(model, arch, x, y).loss, vars).grads));
+  }
+  t.true(lossAt() < first, 'two steps on one batch lower its loss');
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  await rm(root, { recursive: true });
 });

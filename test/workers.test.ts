@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, '..');
 
 const robench = (args: string[]) =>
   new Promise<void>((done, fail) =>
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), ...args], (err, _out, stderr) => (err ? fail(new Error(stderr)) : done())),
+    execFile(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), ...args], (err, _out, stderr) => (err ? fail(new Error(stderr)) : done())),
   );
 
 test('worker threads give exactly the single-thread result', async (t) => {
