@@ -1,0 +1,15 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from '../src/atomic.js';
+import { readAudits, renderHtmlReport } from '../src/html-report.js';
+import { defineReporter } from '../src/plugin-api.js';
+
+/** report.html, self-contained; shows the audit.json of the output folder when there is one. */
+export default defineReporter({
+  id: 'html',
+  description: 'report.html: manifest, accuracy tables, charts, audit verdicts and image gallery in one self-contained file',
+  async write(results, ctx) {
+    const file = join(ctx.outDir, 'report.html');
+    await writeFileAtomic(file, await renderHtmlReport(results, readAudits(ctx.outDir)));
+    return [file];
+  },
+});

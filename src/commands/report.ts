@@ -1,0 +1,64 @@
+/** `robench report`: rebuild or merge reports from saved results, without evaluating anything. */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic.js';
+import { UsageError } from '../errors.js';
+import { readAudits, type AuditSummary } from '../html-report.js';
+import type { RunResult } from '../plugin-api.js';
+import type { Registry } from '../registry.js';
+import { mergeShards } from '../shards.js';
+import { readResults } from './check.js';
+
+export interface ReportOptions {
+  /** Folder the reports go to (may be one of the inputs, to rebuild its reports). */
+  out: string;
+  /** Comma-separated reporter ids, as `robench run --format`. */
+  format: string;
+}
+
+const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+
+/** Removes entries seen before, so a folder given twice is not reported twice. */
+const unique = <T>(items: T[]): T[] => {
+  const seen = new Set<string>();
+  return items.filter((x) => {
+    const key = JSON.stringify(x);
+    return !seen.has(key) && (seen.add(key), true);
+  });
+};
+
+/**
+ * Reads the runs of every input (a results folder or results.json), merges shards
+ * of one run, and writes the chosen reports of all of them into `opts.out`. Audits
+ * found next to the inputs (audit.json) are copied to `<out>/audit.json`, so the
+ * HTML report shows them and the output folder stays complete. A folder holding
+ * only an audit.json is accepted. Returns the files written.
+ */
+export async function reportCommand(inputs: string[], opts: ReportOptions, registry: Registry): Promise<string[]> {
+  if (inputs.length === 0) throw new UsageError('no results given to report', 'name one or more folders written by robench run (or their results.json)');
+  const ids = opts.format.split(',').map((f) => f.trim()).filter(Boolean);
+  if (ids.length === 0) throw new UsageError(`--format '${opts.format}' names no reporter`, 'e.g. --format table,html; `robench list reporters` shows them all');
+  const reporters = ids.map((id) => registry.get('reporter', id));
+  const runs: RunResult[] = [];
+  const audits: AuditSummary[] = [];
+  for (const input of inputs) {
+    const dir = isDir(input) ? input : dirname(input);
+    const found = readAudits(dir);
+    audits.push(...found);
+    const auditOnly = isDir(input) && !existsSync(join(input, 'results.json')) && found.length > 0;
+    if (!auditOnly) runs.push(...readResults(input));
+  }
+  if (runs.length === 0) throw new UsageError(`${inputs.join(', ')} hold${inputs.length === 1 ? 's' : ''} audits but no runs`, 'add a folder written by robench run');
+  const results = mergeShards(unique(runs));
+  const auditList = unique(audits);
+  const written: string[] = [];
+  if (auditList.length > 0) {
+    const file = join(opts.out, 'audit.json');
+    await writeFileAtomic(file, `${JSON.stringify(auditList.length === 1 ? auditList[0] : auditList, null, 2)}\n`);
+    written.push(file);
+  }
+  const ctx = { outDir: opts.out, log: (line: string) => console.log(line) };
+  for (const reporter of reporters) written.push(...(await reporter.write(results, ctx)));
+  if (written.length > 0) console.error(`wrote ${written.join(', ')}`);
+  return written;
+}

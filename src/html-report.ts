@@ -1,0 +1,262 @@
+/**
+ * report.html: one self-contained page (inline CSS and SVG, images as data URLs,
+ * no script) with the manifest of the runs, accuracy tables, charts, audit
+ * verdicts and a gallery of clean versus perturbed images. Every string that
+ * comes from a plugin, a results file or the command line is escaped.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encode } from 'fast-png';
+import { formatPerturbation } from '../reports/table.js';
+import { attackGroups, buildCharts, renderSvg, seriesName, wilsonInterval } from './charts.js';
+import { UsageError } from './errors.js';
+import type { RunResult } from './plugin-api.js';
+
+/** One clean image and its perturbed version at one budget, with what the model predicted. */
+export interface GalleryItem {
+  /** What the pair shows, e.g. "sample 17". */
+  label: string;
+  perturbation: number;
+  /** data:image/png;base64 URLs (see imageToPngDataUrl). */
+  cleanPng: string;
+  advPng: string;
+  cleanPrediction: string;
+  advPrediction: string;
+  trueLabel: string;
+}
+
+export type ReportRun = RunResult & { gallery?: GalleryItem[] };
+
+/** What report.html shows of `robench audit`'s audit.json (which holds more). */
+export interface AuditSummary {
+  model?: string;
+  dataset?: string;
+  norm?: string;
+  eps?: number;
+  samples?: number;
+  checks: { name: string; verdict: 'pass' | 'warn'; detail: string }[];
+}
+
+export const escapeHtml = (value: unknown): string =>
+  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Encodes NHWC pixels in [0, 1] (one image, 1, 3 or 4 channels) as a PNG data URL. */
+export function imageToPngDataUrl(pixels: Float32Array, h: number, w: number, c: number): string {
+  if (![h, w].every((n) => Number.isInteger(n) && n > 0)) throw new Error(`imageToPngDataUrl: height and width must be positive integers, got ${h}x${w}`);
+  if (![1, 3, 4].includes(c)) throw new Error(`imageToPngDataUrl: ${c} channels given; PNG takes 1 (grey), 3 (RGB) or 4 (RGBA)`);
+  if (pixels.length !== h * w * c) throw new Error(`imageToPngDataUrl: ${pixels.length} values for a ${h}x${w}x${c} image (needs ${h * w * c}); pass one image, not a batch`);
+  const bytes = new Uint8Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) {
+    const v = pixels[i];
+    if (!Number.isFinite(v)) throw new Error(`imageToPngDataUrl: pixel ${i} is ${v}; pixels must be finite values in [0, 1]`);
+    bytes[i] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+  }
+  const png = encode({ width: w, height: h, data: bytes, channels: c, depth: 8 });
+  return `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+}
+
+const isAuditSummary = (a: unknown): a is AuditSummary =>
+  typeof a === 'object' &&
+  a !== null &&
+  Array.isArray((a as AuditSummary).checks) &&
+  (a as AuditSummary).checks.every((c) => typeof c?.name === 'string' && (c.verdict === 'pass' || c.verdict === 'warn') && typeof c.detail === 'string');
+
+/** The audits in `<dir>/audit.json` (one audit or an array of them); none when the file is absent. */
+export function readAudits(dir: string): AuditSummary[] {
+  const file = join(dir, 'audit.json');
+  if (!existsSync(file)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'remove it or write it again with robench audit');
+  }
+  const audits = Array.isArray(parsed) ? parsed : [parsed];
+  if (!audits.every(isAuditSummary)) {
+    throw new UsageError(`${file} does not hold robench audits (each needs checks: {name, verdict: pass|warn, detail}[])`, 'remove it or write it again with robench audit');
+  }
+  return audits;
+}
+
+const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
+const num = (x: number): string => escapeHtml(Number(x.toPrecision(4)));
+const shellArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
+const code = (s: unknown): string => `<code>${escapeHtml(s)}</code>`;
+
+function table(head: string[], rows: string[][], cls = ''): string {
+  const th = head.map((h) => `<th>${h}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
+  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+function manifestSection(results: ReportRun[]): string {
+  const facts: [string, string][] = [
+    ['robench', distinct(results.map((r) => r.robench)).map(code).join(', ')],
+    ['backend', distinct(results.map((r) => r.backend)).map(code).join(', ')],
+    ['seed', distinct(results.map((r) => r.seed)).map(code).join(', ')],
+    ['runs', String(results.length)],
+  ];
+  const commands = distinct(results.map((r) => r.command.map(shellArg).join(' ')));
+  const runs = results.map((r) => {
+    const params = Object.entries(r.attack.params)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    return [
+      escapeHtml(seriesName(r)),
+      `${escapeHtml(r.attack.id)}${r.attack.budget ? ` (${escapeHtml(r.attack.budget)})` : ''}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}`,
+      `${escapeHtml(r.dataset.id)} ${escapeHtml(r.dataset.split)}, ${escapeHtml(r.dataset.samples)} samples${r.shard ? ` (shard ${escapeHtml(r.shard.index)}/${escapeHtml(r.shard.count)})` : ''}<br><small>${escapeHtml(r.dataset.source.kind)}: ${escapeHtml(r.dataset.source.path)}</small>`,
+      `<code class="hash">${escapeHtml(r.model.weightsSha256)}</code>`,
+      `<code class="hash">${escapeHtml(r.dataset.source.sha256)}</code>`,
+      r.sweep ? 'yes' : 'no',
+      `${escapeHtml(r.gradientEvaluations)} / ${escapeHtml(r.forwardEvaluations)}`,
+      `${escapeHtml((r.durationMs / 1000).toFixed(1))} s<br><small>${escapeHtml(r.startedAt)}</small>`,
+    ];
+  });
+  const infos = results.filter((r, i) => r.model.info && results.findIndex((s) => seriesName(s) === seriesName(r)) === i);
+  return `<section id="manifest"><h2>Manifest</h2>
+<dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>
+<h3>Command${commands.length > 1 ? 's' : ''}</h3>
+${commands.map((c) => `<pre>${escapeHtml(c)}</pre>`).join('\n')}
+<h3>Runs</h3>
+<div class="scroll">${table(['model', 'attack', 'data', 'weights sha256', 'data sha256', 'sweep', 'gradient / forward evaluations', 'duration'], runs, 'manifest')}</div>
+${infos.map((r) => `<details><summary>model info: ${escapeHtml(seriesName(r))}</summary><pre>${escapeHtml(JSON.stringify(r.model.info, null, 2))}</pre></details>`).join('\n')}
+</section>`;
+}
+
+function accuracySection(results: ReportRun[]): string {
+  const tables = attackGroups(results).map((g) => {
+    const grid = distinct(g.runs.flatMap((r) => r.points.map((p) => p.perturbation))).sort((a, b) => a - b);
+    const head = ['model', 'clean', ...grid.map((p) => `${escapeHtml(g.perturbation)} ${escapeHtml(formatPerturbation(p, g.perturbation))}`)];
+    const rows = g.runs.map((r) => [
+      escapeHtml(seriesName(r)),
+      pct(r.cleanAccuracy),
+      ...grid.map((p) => {
+        const point = r.points.find((q) => q.perturbation === p);
+        if (!point) return '';
+        const { lo, hi } = wilsonInterval(point.correct, point.total);
+        return `${pct(point.accuracy)}<br><small>${pct(lo, 0)}–${pct(hi, 0)}, n=${escapeHtml(point.total)}</small>`;
+      }),
+    ]);
+    return `<h3>${escapeHtml(g.title)}${g.params ? ` <small>${escapeHtml(g.params)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy')}</div>`;
+  });
+  return `<section id="accuracy"><h2>Accuracy</h2>
+<p>Robust accuracy at each perturbation size, with the Wilson 95% interval of each proportion below it.</p>
+${tables.join('\n')}
+</section>`;
+}
+
+function sparsitySection(results: ReportRun[]): string {
+  const seen = new Set<string>();
+  const rows: string[][] = [];
+  for (const r of results) {
+    if (!r.sparsity || seen.has(seriesName(r))) continue;
+    seen.add(seriesName(r));
+    for (const l of r.sparsity) {
+      rows.push([escapeHtml(seriesName(r)), escapeHtml(l.name), pct(l.zeroFraction), num(l.hoyer), num(l.topKMean), num(l.restMean)]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `<section id="sparsity"><h2>Activation sparsity</h2>
+<p>On clean test images. Hoyer sparsity is 1 for one active channel per position and 0 for equal channels.</p>
+${table(['model', 'layer', 'zeros', 'Hoyer', 'top-K mean', 'rest mean'], rows)}
+</section>`;
+}
+
+async function chartsSection(results: ReportRun[]): Promise<string> {
+  const figures: string[] = [];
+  for (const chart of buildCharts(results)) {
+    figures.push(`<figure class="chart" id="${escapeHtml(chart.name)}">${await renderSvg(chart.spec)}<figcaption>${escapeHtml(chart.title)}</figcaption></figure>`);
+  }
+  return `<section id="charts"><h2>Charts</h2>\n${figures.join('\n')}\n</section>`;
+}
+
+function auditSection(audits: AuditSummary[]): string {
+  if (audits.length === 0) return '';
+  const blocks = audits.map((a) => {
+    const what = [a.model && `${a.model}${a.dataset ? ` [${a.dataset}]` : ''}`, a.norm && a.eps !== undefined && `${a.norm} ${Number(a.eps.toPrecision(4))}`, a.samples !== undefined && `${a.samples} samples`]
+      .filter(Boolean)
+      .join(', ');
+    const warns = a.checks.filter((c) => c.verdict === 'warn').length;
+    const rows = a.checks.map((c) => [escapeHtml(c.name), `<span class="verdict ${c.verdict}">${c.verdict === 'pass' ? 'pass' : 'WARN'}</span>`, escapeHtml(c.detail)]);
+    return `<h3>Audit${what ? ` of ${escapeHtml(what)}` : ''}: ${warns === 0 ? 'all checks pass' : `${warns} warning${warns > 1 ? 's' : ''}`}</h3>\n${table(['check', 'verdict', 'detail'], rows, 'audit')}`;
+  });
+  return `<section id="audit"><h2>Audit</h2>\n${blocks.join('\n')}\n</section>`;
+}
+
+const DATA_PNG = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
+
+function galleryImage(url: string, alt: string, where: string): string {
+  // A URL of any other kind would make the page fetch from elsewhere, or run script.
+  if (!DATA_PNG.test(url)) throw new Error(`gallery of ${where}: images must be data:image/png;base64 URLs (see imageToPngDataUrl), got '${url.slice(0, 40)}'`);
+  return `<img src="${url}" alt="${escapeHtml(alt)}">`;
+}
+
+function gallerySection(results: ReportRun[]): string {
+  const blocks = results
+    .filter((r) => r.gallery && r.gallery.length > 0)
+    .map((r) => {
+      const where = `${seriesName(r)} under ${r.attack.id}`;
+      const items = [...r.gallery!].sort((a, b) => a.perturbation - b.perturbation).map((g) => {
+        const fooled = g.advPrediction !== g.trueLabel;
+        return `<figure class="pair">
+<div>${galleryImage(g.cleanPng, `clean ${g.label}`, where)}${galleryImage(g.advPng, `perturbed ${g.label}`, where)}</div>
+<figcaption>${escapeHtml(g.label)} · ${escapeHtml(r.attack.perturbation)} ${escapeHtml(formatPerturbation(g.perturbation, r.attack.perturbation))}<br>
+true ${escapeHtml(g.trueLabel)} · clean → ${escapeHtml(g.cleanPrediction)} · perturbed → <span class="${fooled ? 'fooled' : 'held'}">${escapeHtml(g.advPrediction)}</span></figcaption>
+</figure>`;
+      });
+      return `<h3>${escapeHtml(where)}</h3>\n<div class="gallery">${items.join('\n')}</div>`;
+    });
+  if (blocks.length === 0) return '';
+  return `<section id="gallery"><h2>Clean and perturbed images</h2>
+<p>Left: clean image; right: perturbed. The perturbed prediction is red where the model was fooled.</p>
+${blocks.join('\n')}
+</section>`;
+}
+
+const CSS = `
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans",sans-serif;color:#1d1d1f;margin:0 auto;padding:1.5rem 2rem 3rem;max-width:1200px}
+h1{font-size:1.6rem;margin:.2rem 0 1rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}h3{font-size:1.05rem;margin:1.4rem 0 .5rem}
+small{color:#666}h3 small{font-weight:normal}
+table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left;vertical-align:top}
+th{background:#f4f5f7}table.accuracy td:not(:first-child){text-align:right;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}code,pre{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.85em}
+pre{background:#f4f5f7;padding:.5rem .7rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+code.hash{word-break:break-all;font-size:.75em}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
+figure.chart{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top}figure.chart svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:.85rem;color:#555}
+.verdict{font-weight:700;padding:0 .35rem;border-radius:3px}.verdict.pass{color:#1a7f37;background:#e6f4ea}.verdict.warn{color:#9a6700;background:#fff4d6}
+.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure.pair{margin:0}
+figure.pair img{width:96px;height:96px;image-rendering:pixelated;border:1px solid #ccc;margin-right:4px}
+.fooled{color:#c62828;font-weight:700}.held{color:#1a7f37}
+`;
+
+/** The whole page. Audits come from audit.json files; the gallery from the runs. */
+export async function renderHtmlReport(results: ReportRun[], audits: AuditSummary[] = []): Promise<string> {
+  if (results.length === 0) throw new UsageError('no runs to report', 'give the results.json of at least one robench run');
+  const models = distinct(results.map(seriesName));
+  const attacks = distinct(results.map((r) => r.attack.id));
+  const title = `robench: ${models.join(', ')} under ${attacks.join(', ')}`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+${manifestSection(results)}
+${accuracySection(results)}
+${await chartsSection(results)}
+${sparsitySection(results)}
+${auditSection(audits)}
+${gallerySection(results)}
+</body>
+</html>
+`;
+}
