@@ -92,8 +92,9 @@ export interface AttackPlugin<P extends Params = Params> {
   gradientFree?: boolean;
   /**
    * Returns the perturbed batch, same shape as ctx.x, in [0, 1], inside the budget.
-   * An array means independent versions of the batch (random draws, or several
-   * corruptions): the engine checks each and averages accuracy over them.
+   * An array means several versions of the batch, each checked. With a norm budget
+   * a sample counts as robust only if it survives every version (the worst case);
+   * without one (noise draws, corruptions) accuracy is averaged over the versions.
    */
   run(ctx: AttackContext<P>): Promise<tf.Tensor4D | tf.Tensor4D[]>;
 }
