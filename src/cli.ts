@@ -7,6 +7,7 @@ import { RobenchError, UsageError } from './errors.js';
 import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
+import { reportCommand } from './commands/report.js';
 import { sparsityCommand } from './commands/sparsity.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
@@ -172,6 +173,16 @@ function buildProgram(registry: Registry, argv: string[]): Command {
         json: Boolean(o.json),
         out: o.out as string | undefined,
       });
+    });
+
+  program
+    .command('report')
+    .description('rebuild or merge reports (and shards) from saved results, without recomputing')
+    .argument('<results...>', 'folders written by robench run, or their results.json')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--format <list>', 'reporters, comma-separated', 'table,json,csv,svg,html')
+    .action(async (inputs: string[], o: { out: string; format: string }) => {
+      await reportCommand(inputs, o, registry);
     });
 
   program
