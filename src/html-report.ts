@@ -167,7 +167,7 @@ ${table(['model', 'layer', 'zeros', 'Hoyer', 'top-K mean', 'rest mean'], rows)}
 async function chartsSection(results: ReportRun[]): Promise<string> {
   const figures: string[] = [];
   for (const chart of buildCharts(results)) {
-    figures.push(`<figure class="chart" id="${escapeHtml(chart.name)}">${await renderSvg(chart.spec)}<figcaption>${escapeHtml(chart.title)}</figcaption></figure>`);
+    figures.push(`<figure class="chart" id="${escapeHtml(chart.name)}" aria-label="${escapeHtml(chart.title)}">${await renderSvg(chart.spec)}</figure>`);
   }
   return `<section id="charts"><h2>Charts</h2>\n${figures.join('\n')}\n</section>`;
 }
