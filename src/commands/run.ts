@@ -10,7 +10,9 @@ import { evaluateCurve, type Progress } from '../engine.js';
 import { parseGrid, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
 import { measureSparsity } from '../activation-stats.js';
-import type { AttackPlugin, RunResult, SparsityLayer } from '../plugin-api.js';
+import { buildGallery, galleryBudgets } from '../gallery.js';
+import type { ReportRun } from '../html-report.js';
+import type { AttackPlugin, SparsityLayer } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { shardRange, type Shard } from '../shards.js';
 import { looksLikeModelPath } from '../user-model.js';
@@ -63,18 +65,19 @@ const idList = (text: string): string[] => (looksLikeModelPath(text) ? [text] : 
  * combined report. Finished pairs are saved as they complete, so a failure
  * later in the run keeps them.
  */
-export async function runCommand(registry: Registry, opts: RunOptions): Promise<RunResult[]> {
+export async function runCommand(registry: Registry, opts: RunOptions): Promise<ReportRun[]> {
   const attacks: AttackPlugin[] = idList(opts.attack).map((id) => registry.get('attack', id));
   const modelIds = idList(opts.model);
   const reporters = opts.format.split(',').map((f) => registry.get('reporter', f.trim()));
   const checkpoint = reporters.find((r) => r.id === 'json');
+  const wantsGallery = reporters.some((r) => r.id === 'html');
   const paramsOf = new Map(attacks.map((a) => [a.id, resolveParams(a.id, a.params, opts.attackOptions)] as const));
   const explicitGrid = opts.eps === undefined ? undefined : parseGrid(opts.eps);
   const backend = await useBackend(opts.backend);
   const startedAt = new Date();
   const outDir = opts.out ?? outDirName(startedAt, modelIds, attacks.map((a) => a.id));
   const ctx = { outDir, log: (line: string) => console.log(line) };
-  const results: RunResult[] = [];
+  const results: ReportRun[] = [];
   const spinner = ora({ stream: process.stderr });
   for (const modelId of modelIds) {
     const { model, dataset } = await loadModel(registry, { ...opts, model: modelId });
@@ -116,6 +119,9 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
         spinner.text = `${model.id}: activation sparsity`;
         sparsity ??= measureSparsity(model, data, indices, opts.batch);
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
+        const gallery = wantsGallery
+          ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: opts.seed, classNames: dataset.classNames })
+          : undefined;
         results.push({
           robench: robenchVersion,
           model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
@@ -127,6 +133,7 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
           ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
           ...curve,
           ...(sparsity ? { sparsity } : {}),
+          ...(gallery ? { gallery } : {}),
           durationMs: Date.now() - t0,
           startedAt: new Date(t0).toISOString(),
           command: opts.command,
