@@ -65,6 +65,8 @@ async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D): 
   return Uint8Array.from(data);
 }
 
+const count = (flags: Uint8Array): number => flags.reduce((s, v) => s + v, 0);
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -94,7 +96,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     progress.done += chunk.length;
     opts.onProgress?.({ phase: 'clean', perturbation: 0, ...progress });
   }
-  const cleanCorrect = clean.reduce((a, b) => a + b, 0);
+  const cleanCorrect = count(clean);
 
   // robust[i]: sample i survived every budget so far (norm-ball attacks only).
   const robust = Uint8Array.from(clean);
@@ -147,9 +149,8 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     progress.done += n - alive.length;
     // Norm-ball attacks: a sample is robust only if it survived every returned batch (worst case).
     // Noise and corruptions: accuracy is averaged over the independent draws.
-    const sum = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
     const total = norm === null ? n * draws : n;
-    const point = norm === null ? correct : sum(sweep ? robust : survived);
+    const point = norm === null ? correct : count(sweep ? robust : survived);
     points.push({ perturbation: eps, accuracy: point / total, correct: point, total });
   }
   return {
