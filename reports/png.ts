@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../src/atomic.js';
-import { buildCharts, renderSvg, svgToPng } from '../src/charts.js';
 import { defineReporter } from '../src/plugin-api.js';
 
 /** The SVG charts rasterised: curve-<attack>.png per attack and sparsity.png. */
@@ -8,6 +7,8 @@ export default defineReporter({
   id: 'png',
   description: 'PNG charts (the SVG charts rasterised by resvg, at twice their size)',
   async write(results, ctx) {
+    // Vega and Vega-Lite take about a second to load, so only commands that draw charts load them.
+    const { buildCharts, renderSvg, svgToPng } = await import('../src/charts.js');
     const files: string[] = [];
     for (const chart of buildCharts(results)) {
       const file = join(ctx.outDir, `${chart.name}.png`);

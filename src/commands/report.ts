@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
-import { readAudits, type AuditSummary } from '../html-report.js';
+import type { AuditSummary } from '../html-report.js';
 import type { RunResult } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { mergeShards } from '../shards.js';
@@ -39,6 +39,8 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   const ids = opts.format.split(',').map((f) => f.trim()).filter(Boolean);
   if (ids.length === 0) throw new UsageError(`--format '${opts.format}' names no reporter`, 'e.g. --format table,html; `robench list reporters` shows them all');
   const reporters = ids.map((id) => registry.get('reporter', id));
+  // Lazily, as the reporters do: the HTML module loads Vega.
+  const { readAudits } = await import('../html-report.js');
   const runs: RunResult[] = [];
   const audits: AuditSummary[] = [];
   for (const input of inputs) {
