@@ -173,6 +173,13 @@ test('robench report rebuilds reports in place and takes a folder holding only a
   t.is(await readFile(join(a, 'results.json'), 'utf8'), before);
   t.regex(await readFile(join(a, 'report.html'), 'utf8'), /id="audit"/);
   t.deepEqual(readAudits(a), readAudits(FIXTURE));
+  // An audit the output folder already holds is kept beside the ones the inputs bring.
+  const other = { model: 'mlp', checks: [{ name: 'large budget reaches chance', verdict: 'pass' as const, detail: 'accuracy 0.0 at eps 0.5' }] };
+  const out = await tmp();
+  await writeFile(join(out, 'audit.json'), JSON.stringify(other));
+  await silently(() => reportCommand([auditOnly, a], { out, format: 'html' }, registry()));
+  t.deepEqual(readAudits(out), [other, ...readAudits(FIXTURE)]);
+  t.regex(await readFile(join(out, 'report.html'), 'utf8'), /large budget reaches chance[^]*black box does not beat white box/);
 });
 
 test('robench report merges the shards of one run', async (t) => {

@@ -23,14 +23,16 @@ const unique = <T>(items: T[]): T[] => {
   const seen = new Set<string>();
   return items.filter((x) => {
     const key = JSON.stringify(x);
-    return !seen.has(key) && (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 };
 
 /**
  * Reads the runs of every input (a results folder or results.json), merges shards
  * of one run, and writes the chosen reports of all of them into `opts.out`. Audits
- * found next to the inputs (audit.json) are copied to `<out>/audit.json`, so the
+ * found next to the inputs (audit.json) are added to `<out>/audit.json`, so the
  * HTML report shows them and the output folder stays complete. A folder holding
  * only an audit.json is accepted. Returns the files written.
  */
@@ -42,7 +44,8 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   // Lazily, as the reporters do: the HTML module loads Vega.
   const { readAudits } = await import('../html-report.js');
   const runs: RunResult[] = [];
-  const audits: AuditSummary[] = [];
+  // An audit already in the output folder (e.g. `robench audit --out` there) stays part of it.
+  const audits: AuditSummary[] = readAudits(opts.out);
   for (const input of inputs) {
     const dir = isDir(input) ? input : dirname(input);
     const found = readAudits(dir);
