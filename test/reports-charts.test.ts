@@ -117,6 +117,7 @@ test('curve SVG draws one line and one confidence band per model, in distinct co
   for (const b of bands) t.regex(/ d="([^"]+)"/.exec(b)![1], /Z$/);
   t.regex(svg, /mlp \[mnist\]/);
   t.regex(svg, /hah-cnn \[mnist\]/);
+  t.is(await renderSvg(pgd.spec), svg, 'the same results give the same file');
 });
 
 test('a model keeps its colour across charts even where another model is missing', async (t) => {
