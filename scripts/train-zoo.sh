@@ -18,8 +18,8 @@ JOBS=(
   "baseline fashion-mnist 8"
   "hebbian mnist 5"
   "baseline mnist 5"
-  "baseline cifar10 40"
-  "hebbian cifar10 40"
+  "baseline cifar10 30"
+  "hebbian cifar10 30"
 )
 
 for job in "${JOBS[@]}"; do

@@ -14,7 +14,7 @@ import { writeFileAtomic } from './atomic.js';
 import { UsageError } from './errors.js';
 import { loadLayersModelFrom, saveLayersModelTo } from './model-io.js';
 import { assetPath } from './paths.js';
-import type { DatasetPlugin, DatasetSplit } from './plugin-api.js';
+import type { DatasetPlugin, DatasetSplit, ImageShape } from './plugin-api.js';
 import { scalarRng } from './rng.js';
 
 export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size }> = {
@@ -100,8 +100,8 @@ interface Hyper {
   lr: number;
 }
 
-const defaults = (size: Size, dataset: string): Hyper =>
-  size === 'vgg16' ? { epochs: 100, batch: 64, lr: 1e-3 } : dataset === 'cifar10' ? { epochs: 40, batch: 64, lr: 1e-3 } : { epochs: 10, batch: 64, lr: 1e-3 };
+const defaults = (size: Size, shape: ImageShape): Hyper =>
+  size === 'vgg16' ? { epochs: 100, batch: 64, lr: 1e-3 } : shape[2] === 3 ? { epochs: 30, batch: 64, lr: 1e-3 } : { epochs: 10, batch: 64, lr: 1e-3 };
 
 /** Learning rate of an epoch: drops tenfold after half and again after three quarters of the run. */
 export const learningRateAt = (base: number, epoch: number, epochs: number): number =>
@@ -295,7 +295,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { plugin } = data;
   const trainCount = Math.min(opts.samples ?? data.train.count, data.train.count);
   const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
-  const hyper = defaults(kind.size, plugin.id);
+  const hyper = defaults(kind.size, plugin.imageShape);
   const epochs = opts.epochs ?? hyper.epochs;
   const batch = opts.batch ?? hyper.batch;
   const baseLr = opts.lr ?? hyper.lr;
