@@ -6,14 +6,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size } from '../models/architectures.js';
 import { hahCost, NormalizedConv2D } from '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
 import { UsageError } from './errors.js';
 import { loadLayersModelFrom, saveLayersModelTo } from './model-io.js';
-import { assetPath } from './paths.js';
+import { createRegistry } from './registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape } from './plugin-api.js';
 import { scalarRng } from './rng.js';
 
@@ -210,15 +209,6 @@ export function evaluate(model: tf.LayersModel, split: DatasetSplit, count = spl
   return correct / count;
 }
 
-/** Imports the dataset plugin module `datasets/<id>`. */
-async function datasetPlugin(id: string): Promise<DatasetPlugin> {
-  const base = assetPath('datasets', id);
-  const file = [`${base}.ts`, `${base}.js`].find(existsSync);
-  if (file === undefined) throw new UsageError(`unknown dataset '${id}'`, 'run `robench list datasets` to see the datasets robench can train on');
-  const mod = (await import(pathToFileURL(file.endsWith('.ts') && !import.meta.url.endsWith('.ts') ? file.replace(/\.ts$/, '.js') : file).href)) as { default: DatasetPlugin };
-  return mod.default;
-}
-
 interface CheckpointState {
   epoch: number;
   model: string;
@@ -287,7 +277,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const data =
     opts.data ??
     (await (async () => {
-      const plugin = await datasetPlugin(opts.dataset);
+      const plugin = (await createRegistry()).get('dataset', opts.dataset);
       const trainSplit = await plugin.load({ split: 'train', samples: opts.samples, dataDir: opts.dataDir });
       const testSplit = await plugin.load({ split: 'test', dataDir: opts.dataDir });
       return { plugin, train: trainSplit, test: testSplit };
