@@ -6,7 +6,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-type Kwargs = Record<string, unknown>;
 type Shape = (number | null)[];
 
 const one = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
