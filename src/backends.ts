@@ -2,7 +2,7 @@
  * Chooses and starts the TensorFlow.js backend robench computes on.
  *
  * 'auto' takes the fastest one that actually starts: native TensorFlow (tfjs-node-gpu or
- * tfjs-node), WebGPU on a hardware adapter, then wasm (with robench's fast conv2d gradient
+ * tfjs-node), WebGPU on a hardware adapter (src/webgpu.ts), then wasm (with robench's fast conv2d gradient
  * kernels), then the plain JavaScript cpu backend. The native and WebGPU packages are
  * optional and not dependencies of robench, so they are loaded by dynamic import and any
  * failure to load simply moves on to the next candidate.
@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobenchError, UsageError } from './errors.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
+import { startWebgpu, WebgpuUnavailable } from './webgpu.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -26,8 +27,11 @@ export interface BackendInfo {
 
 export interface BackendProbe {
   name: Exclude<BackendName, 'auto'>;
+  /** It starts when requested by name. */
   ok: boolean;
-  /** Why it cannot be used, and how to fix that; absent when ok. */
+  /** 'auto' would take it when every backend before it in the order fails. */
+  auto: boolean;
+  /** Why it cannot be used and how to fix that, or, when ok, why 'auto' passes it over. */
   reason?: string;
   detail?: string;
 }
@@ -100,50 +104,26 @@ async function startTensorflow(): Promise<string> {
   );
 }
 
-interface GpuAdapterLike {
-  isFallbackAdapter?: boolean;
-  info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; description?: string };
-}
-interface WebGpuPackage {
-  create(options: string[]): { requestAdapter(options?: object): Promise<GpuAdapterLike | null> };
-  globals: Record<string, unknown>;
+/** A started backend: what it is, and why 'auto' would pass it over if it would. */
+interface Started {
+  detail: string;
+  autoRefusal?: string;
 }
 
-async function startWebgpu(): Promise<string> {
-  const fix = 'install the `webgpu` and `@tensorflow/tfjs-backend-webgpu` packages on a machine with a GPU, or use --backend wasm';
-  let gpuPackage: WebGpuPackage;
+/**
+ * 'auto' takes WebGPU only on a hardware adapter; an explicit request also accepts a software
+ * one (lavapipe), which is how WebGPU is tested on machines without a GPU.
+ */
+async function startWebgpuBackend(explicit: boolean): Promise<Started> {
   try {
-    gpuPackage = (await importOptional('webgpu')) as WebGpuPackage;
+    const adapter = await startWebgpu(explicit);
+    const started: Started = { detail: `${adapter.summary}; read tensors with await data(), dataSync() does not work on this backend` };
+    if (adapter.software) started.autoRefusal = `a software adapter (${adapter.summary}) is slower than wasm`;
+    return started;
   } catch (err) {
-    throw new BackendUnavailable(describeImportError('webgpu', err), fix);
+    if (err instanceof WebgpuUnavailable) throw new BackendUnavailable(err.reason, `${err.fix}, or use --backend wasm`);
+    throw err;
   }
-  const gpu = gpuPackage.create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter === null) throw new BackendUnavailable('no WebGPU adapter was found', fix);
-  if (adapter.isFallbackAdapter === true || adapter.info?.isFallbackAdapter === true) {
-    throw new BackendUnavailable('the only WebGPU adapter is a software fallback, slower than wasm', fix);
-  }
-  // tfjs-backend-webgpu looks for navigator.gpu and the WebGPU constants on globalThis.
-  Object.assign(globalThis, gpuPackage.globals);
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (g.navigator === undefined) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } else if (g.navigator.gpu === undefined) {
-    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
-  }
-  try {
-    await importOptional('@tensorflow/tfjs-backend-webgpu');
-  } catch (err) {
-    throw new BackendUnavailable(describeImportError('@tensorflow/tfjs-backend-webgpu', err), fix);
-  }
-  if (tf.findBackendFactory('webgpu') === null) {
-    throw new BackendUnavailable('@tensorflow/tfjs-backend-webgpu loaded but did not register a backend in this runtime', fix);
-  }
-  if (!(await activate('webgpu'))) {
-    throw new BackendUnavailable('the WebGPU backend failed to initialise on the adapter found', fix);
-  }
-  const info = adapter.info;
-  return ['webgpu', info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ');
 }
 
 async function startWasm(): Promise<string> {
@@ -166,16 +146,19 @@ async function startCpu(): Promise<string> {
   return 'plain JavaScript, about 30x slower than wasm';
 }
 
-const STARTERS: Record<ConcreteBackend, () => Promise<string>> = {
-  tensorflow: startTensorflow,
-  webgpu: startWebgpu,
-  wasm: startWasm,
-  cpu: startCpu,
+const detailOnly = (start: () => Promise<string>) => async (): Promise<Started> => ({ detail: await start() });
+
+/** `explicit`: the user asked for this backend by name, rather than 'auto' trying it. */
+const STARTERS: Record<ConcreteBackend, (explicit: boolean) => Promise<Started>> = {
+  tensorflow: detailOnly(startTensorflow),
+  webgpu: startWebgpuBackend,
+  wasm: detailOnly(startWasm),
+  cpu: detailOnly(startCpu),
 };
 
-async function tryStart(name: ConcreteBackend): Promise<{ ok: true; detail: string } | { ok: false; failure: BackendUnavailable }> {
+async function tryStart(name: ConcreteBackend, explicit: boolean): Promise<({ ok: true } & Started) | { ok: false; failure: BackendUnavailable }> {
   try {
-    return { ok: true, detail: await STARTERS[name]() };
+    return { ok: true, ...(await STARTERS[name](explicit)) };
   } catch (err) {
     const failure = err instanceof BackendUnavailable
       ? err
@@ -192,7 +175,7 @@ async function tryStart(name: ConcreteBackend): Promise<{ ok: true; detail: stri
 export async function useBackend(requested: BackendName): Promise<BackendInfo> {
   const name = parseBackendName(requested);
   if (name !== 'auto') {
-    const result = await tryStart(name);
+    const result = await tryStart(name, true);
     if (!result.ok) {
       const { reason, fix } = result.failure;
       throw new RobenchError(`backend '${name}' is unavailable: ${reason}; ${fix}`, fix);
@@ -201,7 +184,7 @@ export async function useBackend(requested: BackendName): Promise<BackendInfo> {
   }
   const skipped: string[] = [];
   for (const candidate of AUTO_ORDER) {
-    const result = await tryStart(candidate);
+    const result = await tryStart(candidate, false);
     if (result.ok) {
       const detail = skipped.length === 0 ? result.detail : `${result.detail}; skipped ${skipped.join('; ')}`;
       return { name: tf.getBackend(), requested: 'auto', detail };
@@ -212,17 +195,22 @@ export async function useBackend(requested: BackendName): Promise<BackendInfo> {
 }
 
 /**
- * Tries every backend and reports which start, for a diagnostics command. The backend
- * active before the call is restored afterwards.
+ * Tries every backend as an explicit request would, and reports which start and which of
+ * those 'auto' would take, for a diagnostics command. The backend active before the call is
+ * restored afterwards.
  */
 export async function probeBackends(): Promise<BackendProbe[]> {
   const previous = tf.getBackend();
   const probes: BackendProbe[] = [];
   for (const name of AUTO_ORDER) {
-    const result = await tryStart(name);
-    probes.push(result.ok
-      ? { name, ok: true, detail: result.detail }
-      : { name, ok: false, reason: `${result.failure.reason}; ${result.failure.fix}` });
+    const result = await tryStart(name, true);
+    if (!result.ok) {
+      probes.push({ name, ok: false, auto: false, reason: `${result.failure.reason}; ${result.failure.fix}` });
+      continue;
+    }
+    const probe: BackendProbe = { name, ok: true, auto: result.autoRefusal === undefined, detail: result.detail };
+    if (result.autoRefusal !== undefined) probe.reason = `'auto' passes it over: ${result.autoRefusal}`;
+    probes.push(probe);
   }
   if (previous !== undefined && previous !== tf.getBackend()) await activate(previous);
   return probes;

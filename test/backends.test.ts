@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { parseBackendName, probeBackends, useBackend } from '../src/backends.js';
 import { RobenchError, UsageError } from '../src/errors.js';
+import { describeAdapter } from '../src/webgpu.js';
 
 // Backends are process-global, so every test here runs serially.
 
@@ -45,19 +46,42 @@ for (const name of ['tensorflow', 'webgpu'] as const) {
   });
 }
 
-test.serial('auto picks the first backend that probes ok, and wasm is always available here', async (t) => {
+test.serial('auto picks the first backend it may take, and wasm is always available here', async (t) => {
   const probes = await probeBackends();
   t.deepEqual(probes.map((p) => p.name), ['tensorflow', 'webgpu', 'wasm', 'cpu']);
   for (const p of probes) {
     if (!p.ok) t.truthy(p.reason, `${p.name} fails without a reason`);
+    if (!p.ok) t.false(p.auto);
+    // Only a software WebGPU adapter starts on request yet is passed over by auto.
+    if (p.ok && !p.auto) t.regex(`${p.name} ${p.reason}`, /^webgpu 'auto' passes it over: a software adapter/);
   }
-  t.true(probes.find((p) => p.name === 'wasm')!.ok);
-  t.true(probes.find((p) => p.name === 'cpu')!.ok);
+  t.true(probes.find((p) => p.name === 'wasm')!.auto);
+  t.true(probes.find((p) => p.name === 'cpu')!.auto);
   const info = await useBackend('auto');
   t.is(info.requested, 'auto');
-  t.is(info.name, probes.find((p) => p.ok)!.name);
+  t.is(info.name, probes.find((p) => p.auto)!.name);
   t.is(tf.getBackend(), info.name);
   if (info.name === 'wasm') t.regex(info.detail ?? '', /skipped tensorflow \(.+\); webgpu \(.+\)/);
+});
+
+test('adapters are described by vendor and architecture, software ones by their driver', (t) => {
+  const lavapipe = describeAdapter({
+    vendor: 'mesa',
+    architecture: 'software',
+    device: 'llvmpipe-llvm-15-0-6-256-bits-',
+    description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1',
+    isFallbackAdapter: true,
+  });
+  t.true(lavapipe.software);
+  t.is(lavapipe.summary, 'mesa, software (lavapipe): llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1');
+  const nvidia = describeAdapter({ vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100 80GB HBM3', isFallbackAdapter: false });
+  t.false(nvidia.software);
+  t.is(nvidia.summary, 'nvidia hopper, hardware: NVIDIA H100 80GB HBM3');
+  // Older Dawn builds leave isFallbackAdapter out; the driver name still gives SwiftShader away.
+  const swiftshader = describeAdapter({ vendor: 'google', architecture: '', device: 'SwiftShader Device (Subzero)', description: '' });
+  t.true(swiftshader.software);
+  t.is(swiftshader.summary, 'google, software (SwiftShader)');
+  t.is(describeAdapter({ vendor: '', architecture: '', device: '', description: '' }).summary, 'unknown vendor, hardware');
 });
 
 test.serial('probing restores the backend that was active', async (t) => {
