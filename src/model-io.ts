@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+// Registers robench's custom layers, so models written by `robench train` load like any other.
+import '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
 import { RobenchError } from './errors.js';
 
@@ -124,7 +126,7 @@ async function readArtifacts(path: string): Promise<tf.io.ModelArtifacts> {
 
 const fromArtifacts = (artifacts: tf.io.ModelArtifacts): tf.io.IOHandler => ({ load: async () => artifacts });
 
-/** Loads a LayersModel from a directory or model.json path. Import models/hah-layers.ts first for zoo models. */
+/** Loads a LayersModel from a directory or model.json path. */
 export async function loadLayersModelFrom(path: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(fromArtifacts(await readArtifacts(path)));
 }
