@@ -12,19 +12,30 @@ export function formatPerturbation(value: number, label: string): string {
   return Number(value.toPrecision(4)).toString();
 }
 
+/** One table per attack setting, a row per model: columns are that attack's perturbation sizes. */
 export function accuracyTable(results: RunResult[]): string {
-  const perturbations = [...new Set(results.flatMap((r) => r.points.map((p) => p.perturbation)))].sort((a, b) => a - b);
-  const label = results[0]?.attack.perturbation ?? 'eps';
-  const table = new Table({
-    head: ['model', 'attack', ...perturbations.map((p) => `${label} ${formatPerturbation(p, label)}`)],
-    style: { head: [], border: [] },
-  });
+  const groups = new Map<string, RunResult[]>();
   for (const r of results) {
-    const byP = new Map(r.points.map((p) => [p.perturbation, p]));
-    const attack = r.attack.budget ? `${r.attack.id} (${r.attack.budget})` : r.attack.id;
-    table.push([`${r.model.id} [${r.model.dataset}]`, attack, ...perturbations.map((p) => (byP.has(p) ? pct(byP.get(p)!.accuracy) : ''))]);
+    const key = JSON.stringify([r.attack.id, r.attack.params]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  return table.toString();
+  return [...groups.values()]
+    .map((runs) => {
+      const { attack } = runs[0];
+      const label = attack.perturbation;
+      const perturbations = [...new Set(runs.flatMap((r) => r.points.map((p) => p.perturbation)))].sort((a, b) => a - b);
+      const table = new Table({
+        head: ['model', 'attack', ...perturbations.map((p) => `${label} ${formatPerturbation(p, label)}`)],
+        style: { head: [], border: [] },
+      });
+      for (const r of runs) {
+        const byP = new Map(r.points.map((p) => [p.perturbation, p]));
+        const name = attack.budget ? `${attack.id} (${attack.budget})` : attack.id;
+        table.push([`${r.model.id} [${r.model.dataset}]`, name, ...perturbations.map((p) => (byP.has(p) ? pct(byP.get(p)!.accuracy) : ''))]);
+      }
+      return table.toString();
+    })
+    .join('\n');
 }
 
 export default defineReporter({
