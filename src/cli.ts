@@ -77,7 +77,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--seed <n>', 'random seed', parseSeed, 0)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .option('--out <dir>', 'output folder (default: robench-results/<timestamp>-<model>-<attack>/)')
-    .option('--format <list>', 'reporters, comma-separated (`robench list reporters`)', 'table,json,csv')
+    .option('--format <list>', 'reporters, comma-separated (`robench list reporters`)', 'table,json,csv,html')
     .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
     .option('--data-dir <dir>', 'folder with the original dataset files (else ROBENCH_DATA or the cache)')
     .option('--offline', 'never use the network')
