@@ -1,11 +1,11 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UsageError } from '../src/errors.js';
 import type { RunResult } from '../src/plugin-api.js';
 import { compareRuns, dropPValue } from '../src/regression.js';
+import { robench } from './helpers/cli.js';
 
 const opts = { tolerance: 0.01, alpha: 0.01, allowMismatch: false };
 
@@ -74,13 +74,7 @@ test('robench check exits 1 on a regression, 0 otherwise, and --update rewrites 
   const now = join(dir, 'now.json');
   await writeFile(base, JSON.stringify(run([0.9, 0.6], 1000)));
   await writeFile(now, JSON.stringify(run([0.9, 0.5], 1000)));
-  const root = resolve(import.meta.dirname, '..');
-  const check = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string }>((done) =>
-      execFile(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'check', ...args], (err, stdout) =>
-        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
-      ),
-    );
+  const check = (...args: string[]) => robench(['check', ...args]);
   const failing = await check('--baseline', base, now);
   t.is(failing.code, 1);
   t.regex(failing.stdout, /REGRESSED/);

@@ -1,30 +1,10 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { saveLayersModelTo } from '../src/model-io.js';
+import { join } from 'node:path';
+import { robench, root, saveDenseModel } from './helpers/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
 const exampleAttack = join(root, 'test/fixtures/example-attack.mjs');
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function robench(args: string[], cwd = root): Promise<Outcome> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), ...args],
-      { cwd, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 test('list --json names every plugin kind and the built-ins', async (t) => {
   const r = await robench(['list', '--json']);
@@ -78,21 +58,9 @@ test('plugins load from --plugin and from robench.config.json', async (t) => {
   t.regex(missing.stderr, /plugin file not found/);
 });
 
-async function saveUserModel(dir: string, inputShape: number[], softmax: boolean): Promise<string> {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape }),
-      tf.layers.dense({ units: 10, activation: softmax ? 'softmax' : 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
-    ],
-  });
-  await saveLayersModelTo(model, dir);
-  model.dispose();
-  return join(dir, 'model.json');
-}
-
 test('a user model file runs end to end and results.json records the run', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-user-'));
-  const modelJson = await saveUserModel(join(dir, 'model'), [28, 28, 1], true);
+  const modelJson = await saveDenseModel(join(dir, 'model'), [28, 28, 1], { softmax: true });
   const out = join(dir, 'out');
   const args = ['run', '--model', modelJson, '--dataset', 'mnist', '--attack', 'fgsm', '--eps', '0,0.1,0.3'];
   const r = await robench([...args, '--samples', '40', '--input-range', '0,255', '--backend', 'cpu', '--out', out, '--seed', '5']);
@@ -115,7 +83,7 @@ test('a user model file runs end to end and results.json records the run', async
 
 test('a model whose input shape does not fit the dataset is a clear error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-user-'));
-  const modelJson = await saveUserModel(join(dir, 'model'), [32, 32, 3], false);
+  const modelJson = await saveDenseModel(join(dir, 'model'), [32, 32, 3]);
   const r = await robench(['run', '--model', modelJson, '--dataset', 'mnist', '--attack', 'fgsm', '--backend', 'cpu']);
   t.is(r.code, 2);
   t.regex(r.stderr, /takes inputs of shape \[32,32,3\] but mnist images are \[28,28,1\]/);
