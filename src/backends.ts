@@ -118,7 +118,7 @@ async function startWebgpuBackend(explicit: boolean): Promise<Started> {
   try {
     const adapter = await startWebgpu(explicit);
     const started: Started = { detail: `${adapter.summary}; read tensors with await data(), dataSync() does not work on this backend` };
-    if (adapter.software) started.autoRefusal = `a software adapter (${adapter.summary}) is slower than wasm`;
+    if (adapter.software) started.autoRefusal = 'a software adapter is slower than wasm';
     return started;
   } catch (err) {
     if (err instanceof WebgpuUnavailable) throw new BackendUnavailable(err.reason, `${err.fix}, or use --backend wasm`);

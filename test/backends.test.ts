@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseBackendName, probeBackends, useBackend } from '../src/backends.js';
 import { RobenchError, UsageError } from '../src/errors.js';
 import { describeAdapter } from '../src/webgpu.js';
+import { diagnose, formatDoctorReport } from '../src/commands/doctor.js';
 
 // Backends are process-global, so every test here runs serially.
 
@@ -95,4 +96,26 @@ test.serial('backend names are validated with the valid choices in the message',
   t.is(parseBackendName('auto'), 'auto');
   const err = t.throws(() => parseBackendName('gpu'), { instanceOf: UsageError });
   t.regex(err?.message ?? '', /unknown backend 'gpu'.*auto, tensorflow, webgpu, wasm, cpu/);
+});
+
+test.serial('doctor benchmarks every backend that loads, explains the others and names auto\'s choice', async (t) => {
+  const before = tf.memory().numTensors;
+  const report = await diagnose(0.05);
+  t.is(tf.memory().numTensors, before);
+  t.deepEqual(report.probes.map((p) => p.name), ['tensorflow', 'webgpu', 'wasm', 'cpu']);
+  for (const p of report.probes) {
+    if (p.ok) {
+      t.is(p.benchmarkError, undefined);
+      t.true(p.benchmark!.iterations >= 1 && p.benchmark!.seconds >= 0.05 && p.benchmark!.gflops > 0, `${p.name}: ${JSON.stringify(p.benchmark)}`);
+    } else {
+      t.is(p.benchmark, undefined);
+      t.truthy(p.reason);
+    }
+  }
+  t.is(report.auto, report.probes.find((p) => p.auto)!.name);
+  t.is(tf.getBackend(), report.auto);
+  const text = formatDoctorReport(report).join('\n');
+  for (const p of report.probes) t.regex(text, new RegExp(`^${p.name} +${p.ok ? 'loads' : 'does not load'}`, 'm'));
+  t.is(text.match(/GFLOP\/s/g)?.length, report.probes.filter((p) => p.ok).length);
+  t.regex(text, new RegExp(`--backend auto uses ${report.auto} here`));
 });
