@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size } from '../models/architectures.js';
-import { hahCost, NormalizedConv2D } from '../models/hah-layers.js';
+import { hahCost, NormalizedConv2D, withoutGradient } from '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
 import { UsageError } from './errors.js';
 import { loadLayersModelFrom, saveLayersModelTo } from './model-io.js';
@@ -153,8 +153,8 @@ function augmentedBatch(split: DatasetSplit, idx: ArrayLike<number>, aug: Augmen
   return out;
 }
 
-/** A constant copy of a tensor: gradients stop here. */
-const stopGradient = <T extends tf.Tensor>(t: T): T => tf.tensor(t.dataSync(), t.shape, t.dtype) as T;
+/** A copy of a tensor that passes no gradient back; no read, so it stays on a GPU. */
+const stopGradient = <T extends tf.Tensor>(t: T): T => withoutGradient((v) => tf.clone(v))(t) as T;
 
 /**
  * Training-mode forward pass that walks the layer chain and also returns the HaH
@@ -194,17 +194,20 @@ export function trainingLoss(
 const trainableVariables = (model: tf.LayersModel): tf.Variable[] => model.trainableWeights.map((w) => w.read() as tf.Variable);
 
 /** Test-set accuracy in inference mode (batch norm with moving statistics). */
-export function evaluate(model: tf.LayersModel, split: DatasetSplit, count = split.count, batch = 256): number {
+export async function evaluate(model: tf.LayersModel, split: DatasetSplit, count = split.count, batch = 256): Promise<number> {
   const per = split.shape.reduce((a, b) => a * b, 1);
   let correct = 0;
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
-    correct += tf.tidy(() => {
+    const hits = tf.tidy(() => {
       const x = tf.tensor4d(split.images.subarray(start * per, (start + n) * per), [n, ...split.shape]);
       const y = tf.tensor1d(split.labels.subarray(start, start + n), 'int32');
       const pred = tf.argMax(model.apply(x, { training: false }) as tf.Tensor2D, 1);
-      return tf.sum(tf.cast(tf.equal(pred, y), 'int32')).dataSync()[0];
+      return tf.sum(tf.cast(tf.equal(pred, y), 'int32'));
     });
+    // Asynchronous reads are the only ones the webgpu backend supports.
+    correct += (await hits.data())[0];
+    hits.dispose();
   }
   return correct / count;
 }
@@ -342,7 +345,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const idx = order.subarray(s * batch, Math.min((s + 1) * batch, trainCount));
       const xs = augmentedBatch(data.train, idx, aug, augRand);
       const ys = Int32Array.from(idx, (i) => data.train.labels[i]);
-      const stats = tf.tidy(() => {
+      const statsTensor = tf.tidy(() => {
         const x = tf.tensor4d(xs, [idx.length, ...plugin.imageShape]);
         const y = tf.tensor1d(ys, 'int32');
         let kept: tf.Scalar[] = [];
@@ -352,14 +355,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           return r.loss;
         }, vars);
         optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-        const numbers = [value, ...kept].map((t) => t.dataSync()[0]);
+        const stacked = tf.stack([value, ...kept]);
         tf.dispose(kept);
-        return numbers;
+        return stacked;
       });
+      const stats = await statsTensor.data();
+      statsTensor.dispose();
       lossSum += stats[0] * idx.length;
       ceSum += stats[1] * idx.length;
       correct += stats[2];
-      stats.slice(3).forEach((h, i) => (hahSum[i] += h * idx.length));
+      Array.from(stats.subarray(3)).forEach((h, i) => (hahSum[i] += h * idx.length));
     }
     const seconds = (Date.now() - t0) / 1000;
     elapsed += seconds;
@@ -394,7 +399,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     opts.onEpoch?.(report);
   }
 
-  const testAccuracy = evaluate(model, data.test, testCount);
+  const testAccuracy = await evaluate(model, data.test, testCount);
   log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% on ${testCount} ${plugin.id} test images`);
   const weightsSha256 = await saveLayersModelTo(model, out);
   const manifest: TrainManifest = {
