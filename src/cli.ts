@@ -11,6 +11,7 @@ import { reportCommand } from './commands/report.js';
 import { sparsityCommand } from './commands/sparsity.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
+import { doctorCommand } from './commands/doctor.js';
 import { parseShard, type Shard } from './shards.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
 
@@ -232,6 +233,13 @@ function buildProgram(registry: Registry, argv: string[]): Command {
         backend: o.backend as (typeof BACKENDS)[number],
         command: ['robench', ...argv],
       });
+    });
+
+  program
+    .command('doctor')
+    .description('which tfjs backends load here, why the others do not, and a 5-second benchmark of each')
+    .action(async () => {
+      await doctorCommand();
     });
 
   const data = program.command('data').description('the original dataset files: what is cached, and fetching them');
