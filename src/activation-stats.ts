@@ -5,13 +5,17 @@ import type { DatasetSplit, LoadedModel, SparsityLayer } from './plugin-api.js';
 import { SparsityAccumulator } from './sparsity.js';
 
 /** Undefined for models that do not expose their block activations. */
-export function measureSparsity(model: LoadedModel, data: DatasetSplit, indices: number[], batchSize: number): SparsityLayer[] | undefined {
+export async function measureSparsity(model: LoadedModel, data: DatasetSplit, indices: number[], batchSize: number): Promise<SparsityLayer[] | undefined> {
   if (!model.activations) return undefined;
   const acc = new SparsityAccumulator();
   for (let i = 0; i < indices.length; i += batchSize) {
     const { x, y } = batchTensors(data, indices.slice(i, i + batchSize));
-    tf.tidy(() => acc.add(model.activations!(x)));
-    tf.dispose([x, y]);
+    const acts = model.activations(x);
+    try {
+      await acc.add(acts);
+    } finally {
+      tf.dispose([x, y, ...acts.map((a) => a.values)]);
+    }
   }
   return acc.result();
 }

@@ -46,29 +46,34 @@ export class SparsityAccumulator {
     this.edges = Array.from({ length: bins + 1 }, (_, i) => (max * i) / bins);
   }
 
-  /** Adds one batch of activations. The tensors stay owned by the caller. */
-  add(acts: { name: string; values: tf.Tensor4D }[]): void {
+  /**
+   * Adds one batch of activations. The tensors stay owned by the caller. Reads are
+   * asynchronous, the only kind the webgpu backend supports.
+   */
+  async add(acts: { name: string; values: tf.Tensor4D }[]): Promise<void> {
     for (const { name, values } of acts) {
       const c = values.shape[3];
       if (c < 2) throw new Error(`sparsity: layer ${name} has ${c} channel; Hoyer sparsity needs at least 2`);
       const k = Math.ceil(this.ratio * c);
       if (k >= c) throw new Error(`sparsity: K = ceil(${this.ratio} * ${c}) leaves no channels for the rest; use a smaller ratio`);
-      const [zeros, hoyer, top, rest] = tf.tidy(() => {
+      const statsTensor = tf.tidy(() => {
         const l1 = tf.sum(tf.abs(values), 3);
         const l2 = tf.sqrt(tf.sum(tf.square(values), 3));
         const sqrtN = Math.sqrt(c);
         const h = tf.where(tf.greater(l2, 0), tf.div(tf.sub(sqrtN, tf.div(l1, tf.maximum(l2, 1e-30))), sqrtN - 1), tf.onesLike(l2));
         const topSum = tf.sum(tf.topk(values, k, true).values, 3);
         const restSum = tf.sub(tf.sum(values, 3), topSum);
-        return [
+        return tf.stack([
           tf.sum(tf.cast(tf.equal(values, 0), 'float32')),
           tf.sum(h),
           tf.sum(tf.div(topSum, k)),
           tf.sum(tf.div(restSum, c - k)),
-        ].map((t) => t.dataSync()[0]);
+        ]);
       });
+      const [zeros, hoyer, top, rest] = await statsTensor.data();
+      statsTensor.dispose();
       const sums = this.sumsFor(name, c);
-      const data = values.dataSync();
+      const data = await values.data();
       sums.values += data.length;
       sums.zeros += zeros;
       sums.positions += data.length / c;
@@ -125,8 +130,8 @@ export class SparsityAccumulator {
 }
 
 /** Sparsity statistics of one set of activations (one entry per conv block). */
-export function sparsityStats(acts: { name: string; values: tf.Tensor4D }[], opts: SparsityOptions = {}): SparsityLayer[] {
+export async function sparsityStats(acts: { name: string; values: tf.Tensor4D }[], opts: SparsityOptions = {}): Promise<SparsityLayer[]> {
   const acc = new SparsityAccumulator(opts);
-  acc.add(acts);
+  await acc.add(acts);
   return acc.result();
 }

@@ -117,7 +117,7 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
               )
             : await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
         spinner.text = `${model.id}: activation sparsity`;
-        sparsity ??= measureSparsity(model, data, indices, opts.batch);
+        sparsity ??= await measureSparsity(model, data, indices, opts.batch);
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
         const gallery = wantsGallery
           ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: opts.seed, classNames: dataset.classNames })

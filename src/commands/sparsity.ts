@@ -26,7 +26,7 @@ export async function sparsityCommand(registry: Registry, opts: SparsityCommandO
     const { model, dataset } = await loadModel(registry, { model: id, dataset: opts.dataset, inputRange: '0,1' });
     try {
       const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir });
-      const layers = measureSparsity(model, data, Array.from({ length: data.count }, (_, i) => i), opts.batch);
+      const layers = await measureSparsity(model, data, Array.from({ length: data.count }, (_, i) => i), opts.batch);
       if (!layers) throw new UsageError(`model ${id} does not expose its block activations`, 'sparsity is measured on zoo models');
       report.push({ model: model.id, dataset: model.dataset, samples: data.count, layers });
     } finally {
