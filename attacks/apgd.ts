@@ -46,23 +46,24 @@ function initialPoint(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): tf.Ten
 }
 
 /** One run of Algorithm 1 from a random start; every iterate is offered to `worst`. */
-function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, rng: Rng, worst: WorstCase): void {
+async function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, rng: Rng, worst: WorstCase): Promise<void> {
   const { x, y, eps } = ctx;
   const n = x.shape[0];
-  const evaluate = (xk: tf.Tensor4D, withGradient: boolean): { grad?: tf.Tensor4D; values: number[] } => {
+  // Losses are read with await data(), the only read the webgpu backend supports.
+  const evaluate = async (xk: tf.Tensor4D, withGradient: boolean): Promise<{ grad?: tf.Tensor4D; values: number[] }> => {
     const out = tf.tidy(() => {
       if (withGradient) return ctx.inputGradient(xk, loss);
       const logits = ctx.model(xk);
       return { logits, loss: loss(logits, y), grad: undefined };
     });
     worst.update(xk, out.loss, out.logits);
-    const values = Array.from(out.loss.dataSync());
+    const values = Array.from(await out.loss.data());
     tf.dispose([out.loss, out.logits]);
     return { grad: out.grad, values };
   };
 
   let xk = initialPoint(p.norm, x, eps, rng);
-  const start = evaluate(xk, true);
+  const start = await evaluate(xk, true);
   let grad = start.grad!;
   let xPrev = xk.clone();
   let f = start.values;
@@ -89,7 +90,7 @@ function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, rng: Rn
     xk = xNext;
     grad.dispose();
     // The last iterate's gradient would never be used: a forward pass suffices.
-    const { grad: g, values } = evaluate(xk, k < p.steps - 1);
+    const { grad: g, values } = await evaluate(xk, k < p.steps - 1);
     grad = g ?? tf.zerosLike(xk);
     const improved = values.map((v, i) => v > fMax[i]);
     values.forEach((v, i) => {
@@ -159,10 +160,10 @@ export default defineAttack<ApgdParams>({
     if (!Number.isInteger(p.targets) || p.targets < 1) throw new UsageError(`apgd: targets must be a positive integer, got ${p.targets}`, 'pass --targets 9');
     const worst = new WorstCase(ctx.x, ctx.y);
     const targets = p.loss === 'dlr-targeted' ? rankedTargets(ctx, Math.min(p.targets, ctx.numClasses - 1)) : [undefined];
-    targets.forEach((target, t) => {
+    for (const [t, target] of targets.entries()) {
       const loss = target ? dlrTargeted(target) : p.loss === 'dlr' ? dlr : crossEntropy;
-      for (let r = 0; r < p.restarts; r++) apgdRun(ctx, p, loss, ctx.rng.fork(`target-${t}/restart-${r}`), worst);
-    });
+      for (let r = 0; r < p.restarts; r++) await apgdRun(ctx, p, loss, ctx.rng.fork(`target-${t}/restart-${r}`), worst);
+    }
     tf.dispose(targets.filter((t): t is tf.Tensor1D => t !== undefined));
     return worst.result();
   },

@@ -351,11 +351,14 @@ export const corruptions: Record<string, Corruption> = {
 export const commonCorruptions = Object.keys(corruptions).slice(0, 15);
 export const allCorruptions = Object.keys(corruptions);
 
-/** Corrupts one batch (NHWC in [0, 1]) with one corruption at one severity, per-sample streams from `next`. */
-export function corruptBatch(x: tf.Tensor4D, name: string, severity: number, next: (row: number) => number): tf.Tensor4D {
+/**
+ * Corrupts one batch (NHWC in [0, 1]) with one corruption at one severity, per-sample streams
+ * from `next`. The pixels are read with await data(), the only read the webgpu backend supports.
+ */
+export async function corruptBatch(x: tf.Tensor4D, name: string, severity: number, next: (row: number) => number): Promise<tf.Tensor4D> {
   const [n, h, w, c] = x.shape;
   if (c !== 1 && c !== 3) throw new UsageError(`corruption: images have ${c} channels, but corruptions are defined for 1 (grey) or 3 (RGB)`, 'use a greyscale or RGB dataset');
-  const pixels = x.dataSync();
+  const pixels = (await x.data()) as Float32Array;
   const out = new Float32Array(pixels.length);
   const size = h * w * c;
   for (let row = 0; row < n; row++) {
@@ -390,10 +393,11 @@ export default defineAttack<CorruptionParams>({
     const names = choice === 'common' ? commonCorruptions : choice === 'all' ? allCorruptions : [choice];
     const unknown = names.find((name) => !(name in corruptions));
     if (unknown) throw new UsageError(`corruption: unknown corruption "${unknown}"`, `choose one of ${allCorruptions.join(', ')}, common or all`);
-    return names.map((name) => {
-      if (severity === 0) return ctx.x.clone();
+    const out: tf.Tensor4D[] = [];
+    for (const name of names) {
       const rng = ctx.rng.fork(name);
-      return corruptBatch(ctx.x, name, severity, (row) => rng.next(row));
-    });
+      out.push(severity === 0 ? ctx.x.clone() : await corruptBatch(ctx.x, name, severity, (row) => rng.next(row)));
+    }
+    return out;
   },
 });

@@ -183,14 +183,17 @@ function normalised(v: Float64Array): Float64Array {
 
 const clip01 = (v: number): number => Math.min(1, Math.max(0, v));
 
-/** Margins of the given rows of images (one query each). */
-function margins(ctx: AttackContext, rows: number[], images: Float32Array): number[] {
+/** Margins of the given rows of images (one query each), read with await data() as webgpu needs. */
+async function margins(ctx: AttackContext, rows: number[], images: Float32Array): Promise<number[]> {
   const [, h, w, c] = ctx.x.shape;
-  return tf.tidy(() => {
+  const m = tf.tidy(() => {
     const batch = tf.tensor4d(images, [rows.length, h, w, c]);
     const labels = tf.gather(ctx.y, tf.tensor1d(rows, 'int32')) as tf.Tensor1D;
-    return Array.from(margin(ctx.model(batch), labels).dataSync());
+    return margin(ctx.model(batch), labels);
   });
+  const values = Array.from(await m.data());
+  m.dispose();
+  return values;
 }
 
 export default defineAttack<SquareParams>({
@@ -214,7 +217,7 @@ export default defineAttack<SquareParams>({
     if (Math.min(h, w) < 2) throw new UsageError(`square: images of ${h}x${w} pixels are too small for square windows`, 'use an attack without windows, such as pgd');
     const g: Geometry = { h, w, c };
     const d = h * w * c;
-    const x = ctx.x.dataSync() as Float32Array;
+    const x = (await ctx.x.data()) as Float32Array;
     const best = new Float32Array(n * d);
     const streams = Array.from({ length: n }, (_, row) => () => ctx.rng.next(row));
     const row = (a: Float32Array, i: number): Float32Array => a.subarray(i * d, (i + 1) * d);
@@ -223,7 +226,7 @@ export default defineAttack<SquareParams>({
 
     for (let i = 0; i < n; i++) init(row(x, i), row(best, i), g, ctx.eps, streams[i]);
     const all = Array.from({ length: n }, (_, i) => i);
-    const bestMargin = margins(ctx, all, best);
+    const bestMargin = await margins(ctx, all, best);
 
     for (let it = 0; it < p.queries - 1; it++) {
       const active = all.filter((i) => bestMargin[i] > 0);
@@ -231,7 +234,7 @@ export default defineAttack<SquareParams>({
       const frac = pSchedule(p['p-init'], it, p.queries);
       const proposals = new Float32Array(active.length * d);
       active.forEach((i, k) => propose(row(x, i), row(best, i), row(proposals, k), g, ctx.eps, frac, streams[i]));
-      const m = margins(ctx, active, proposals);
+      const m = await margins(ctx, active, proposals);
       active.forEach((i, k) => {
         if (m[k] < bestMargin[i]) {
           bestMargin[i] = m[k];
