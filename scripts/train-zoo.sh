@@ -14,7 +14,7 @@ BACKEND="${BACKEND:-wasm}"
 
 # model dataset epochs, in priority order.
 JOBS=(
-  "hebbian fashion-mnist 6"
+  "hebbian fashion-mnist 10"
   "baseline fashion-mnist 8"
   "hebbian mnist 5"
   "baseline mnist 5"

@@ -23,7 +23,7 @@ const tinyHebbian = () => {
 };
 const batch = () => tf.tensor4d(Array.from({ length: 3 * 144 }, (_, i) => ((i * 7919) % 101) / 100), [3, 12, 12, 1]);
 
-test('a saved hebbian model loads back (custom layers via tf.serialization) with identical logits and sha256', async (t) => {
+test.serial('a saved hebbian model loads back (custom layers via tf.serialization) with identical logits and sha256', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-io-'));
   const model = tinyHebbian();
   const x = batch();
@@ -70,7 +70,7 @@ test('a saved hebbian model loads back (custom layers via tf.serialization) with
   await rm(dir, { recursive: true });
 });
 
-test('missing files give errors that name the path', async (t) => {
+test.serial('missing files give errors that name the path', async (t) => {
   await t.throwsAsync(loadAnyModel('/nonexistent/robench/model.json'), { message: /no model at \/nonexistent/ });
   const dir = await mkdtemp(join(tmpdir(), 'robench-io-'));
   const model = tinyHebbian();
@@ -81,7 +81,7 @@ test('missing files give errors that name the path', async (t) => {
   await rm(dir, { recursive: true });
 });
 
-test('shipped datasets are listed default first and only where a manifest exists', async (t) => {
+test.serial('shipped datasets are listed default first and only where a manifest exists', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-zoo-'));
   const model = tinyHebbian();
   for (const d of ['hebbian-mnist', 'hebbian-fashion-mnist', 'hebbian-cifar10', 'hebbian-vgg16-cifar10']) {
@@ -94,4 +94,30 @@ test('shipped datasets are listed default first and only where a manifest exists
   t.deepEqual(shippedDatasets('hebbian-vgg16', root), ['cifar10']);
   model.dispose();
   await rm(root, { recursive: true });
+});
+
+test.serial('shipped zoo weights load, match their manifest and classify bundled test images', async (t) => {
+  const { useBackend } = await import('../src/backends.js');
+  await useBackend('wasm');
+  const plugins = [(await import('../models/hebbian.js')).default, (await import('../models/baseline.js')).default];
+  t.true(plugins[0].datasets.includes('fashion-mnist'), 'hebbian ships Fashion-MNIST weights');
+  for (const plugin of plugins) {
+    for (const dataset of plugin.datasets) {
+      const before = tf.memory().numTensors;
+      const model = await plugin.load({ dataset });
+      const manifest = (model.info as { manifest: { weightsSha256: string; testAccuracy: number } }).manifest;
+      t.is(model.weightsSha256, manifest.weightsSha256);
+      const ds = (await import(`../datasets/${dataset}.js`)).default;
+      const split = await ds.load({ split: 'test', samples: 200, offline: true });
+      const correct = tf.tidy(() => {
+        const x = tf.tensor4d(split.images, [split.count, ...split.shape] as [number, number, number, number]);
+        const pred = tf.argMax(model.logits(x), 1);
+        return tf.sum(tf.cast(tf.equal(pred, tf.tensor1d(split.labels, 'int32')), 'int32')).dataSync()[0];
+      });
+      t.true(correct / split.count > manifest.testAccuracy - 0.06, `${plugin.id} on ${dataset}: ${correct}/${split.count}`);
+      model.dispose();
+      t.is(tf.memory().numTensors, before, `${plugin.id} on ${dataset} leaks no tensors`);
+    }
+  }
+  await t.throwsAsync(plugins[0].load({ dataset: 'svhn' }), { message: /no weights ship for the model 'hebbian' on the dataset 'svhn'; weights ship for: .*fashion-mnist/ });
 });
