@@ -15,7 +15,7 @@ BACKEND="${BACKEND:-wasm}"
 # model dataset epochs, in priority order.
 JOBS=(
   "hebbian fashion-mnist 10"
-  "baseline fashion-mnist 8"
+  "baseline fashion-mnist 12"
   "hebbian mnist 5"
   "baseline mnist 5"
   "baseline cifar10 30"
