@@ -307,9 +307,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let elapsed = 0;
   if (opts.resume && existsSync(join(ckptDir, 'state.json'))) {
     const state = await loadCheckpoint(ckptDir, model, optimizer);
-    const mismatch = (['model', 'dataset', 'seed', 'batch', 'trainSamples'] as const).filter(
-      (k) => state[k] !== { model: opts.model, dataset: opts.dataset, seed, batch, trainSamples: trainCount }[k],
-    );
+    // The learning-rate schedule depends on epochs and lr, so they must match too.
+    const wanted = { model: opts.model, dataset: opts.dataset, seed, batch, trainSamples: trainCount, epochs, lr: baseLr };
+    const mismatch = (Object.keys(wanted) as (keyof typeof wanted)[]).filter((k) => state[k] !== wanted[k]);
     if (mismatch.length > 0) {
       throw new UsageError(
         `the checkpoint in ${ckptDir} was made with a different ${mismatch.join(', ')}`,
@@ -321,6 +321,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(`resuming ${opts.model} on ${plugin.id} after epoch ${startEpoch}/${epochs}`);
   } else if (opts.resume) {
     log(`no checkpoint in ${ckptDir}; starting from scratch`);
+  } else if (existsSync(join(ckptDir, 'state.json'))) {
+    log(`starting afresh over the checkpoint in ${ckptDir} (pass --resume to continue it)`);
   }
 
   const setLr = (lr: number): void => {

@@ -57,6 +57,7 @@ test.serial('1 epoch + resume 1 epoch gives the same weights as 2 epochs straigh
     }),
     { is: stop },
   );
+  await t.throwsAsync(train({ ...base(join(root, 'b')), resume: true, epochs: 3 }), { message: /different epochs/ });
   const resumed = await train({ ...base(join(root, 'b')), resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256);
   t.deepEqual(readFileSync(join(root, 'b', 'weights.bin')), readFileSync(join(root, 'a', 'weights.bin')));
