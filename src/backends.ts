@@ -117,7 +117,7 @@ interface Started {
 async function startWebgpuBackend(explicit: boolean): Promise<Started> {
   try {
     const adapter = await startWebgpu(explicit);
-    const started: Started = { detail: `${adapter.summary}; read tensors with await data(), dataSync() does not work on this backend` };
+    const started: Started = { detail: adapter.summary };
     if (adapter.software) started.autoRefusal = 'a software adapter is slower than wasm';
     return started;
   } catch (err) {

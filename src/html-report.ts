@@ -93,7 +93,7 @@ function table(head: string[], rows: string[][], cls = ''): string {
 function manifestSection(results: ReportRun[]): string {
   const facts: [string, string][] = [
     ['robench', distinct(results.map((r) => r.robench)).map(code).join(', ')],
-    ['backend', distinct(results.map((r) => r.backend)).map(code).join(', ')],
+    ['backend', distinct(results.map((r) => (r.backendDetail ? `${r.backend} (${r.backendDetail})` : r.backend))).map(code).join(', ')],
     ['seed', distinct(results.map((r) => r.seed)).map(code).join(', ')],
     ['runs', String(results.length)],
   ];

@@ -95,6 +95,8 @@ export interface AttackPlugin<P extends Params = Params> {
    * An array means several versions of the batch, each checked. With a norm budget
    * a sample counts as robust only if it survives every version (the worst case);
    * without one (noise draws, corruptions) accuracy is averaged over the versions.
+   * Read tensor values with `await t.data()`, never `dataSync()`: the WebGPU backend
+   * cannot read synchronously.
    */
   run(ctx: AttackContext<P>): Promise<tf.Tensor4D | tf.Tensor4D[]>;
 }
@@ -190,6 +192,8 @@ export interface RunResult {
   dataset: { id: string; split: Split; samples: number; source: DatasetSource };
   attack: { id: string; params: Params; budget: Norm | null; perturbation: string };
   backend: string;
+  /** What the backend ran on: the WebGPU adapter (vendor, architecture, software or hardware), the native library, or wasm's SIMD and threads. */
+  backendDetail?: string;
   seed: number;
   /** Whether norm-ball budgets were swept (only survivors of smaller budgets attacked). */
   sweep: boolean;

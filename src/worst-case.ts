@@ -42,11 +42,6 @@ export class WorstCase {
     this.fooled = tf.keep(fooled);
   }
 
-  /** Which samples some iterate has misclassified, as plain booleans. */
-  fooledMask(): boolean[] {
-    return Array.from(this.fooled.dataSync(), (v) => v !== 0);
-  }
-
   /** Hands over the worst-case batch and frees the rest; the tracker is spent. */
   result(): tf.Tensor4D {
     const out = this.best.clone();

@@ -128,6 +128,7 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
           dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },
           attack: { id: attack.id, params, budget: attack.budget(params), perturbation: attack.perturbationLabel?.(params) ?? 'eps' },
           backend: backend.name,
+          ...(backend.detail ? { backendDetail: backend.detail } : {}),
           seed: opts.seed,
           sweep: opts.sweep && attack.budget(params) !== null,
           ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
