@@ -158,7 +158,7 @@ export default defineAttack<ApgdParams>({
     const p = ctx.params;
     if (!Number.isInteger(p.steps) || p.steps < 1) throw new UsageError(`apgd: steps must be a positive integer, got ${p.steps}`, 'pass --steps 100');
     if (!Number.isInteger(p.targets) || p.targets < 1) throw new UsageError(`apgd: targets must be a positive integer, got ${p.targets}`, 'pass --targets 9');
-    const worst = new WorstCase(ctx.x, ctx.y);
+    const worst = new WorstCase(ctx.x, ctx.y, ctx.earlyStop);
     const targets = p.loss === 'dlr-targeted' ? rankedTargets(ctx, Math.min(p.targets, ctx.numClasses - 1)) : [undefined];
     for (const [t, target] of targets.entries()) {
       const loss = target ? dlrTargeted(target) : p.loss === 'dlr' ? dlr : crossEntropy;

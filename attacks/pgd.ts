@@ -51,23 +51,26 @@ export default defineAttack<PgdParams>({
   async run(ctx) {
     const { x, y, eps, params: p } = ctx;
     const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
-    const worst = new WorstCase(x, y);
+    const worst = new WorstCase(x, y, ctx.earlyStop);
     for (let r = 0; r < p.restarts; r++) {
-      let xadv = p['random-start'] ? randomStart(p.norm, x, eps, ctx.rng.fork(`restart-${r}`)) : x.clone();
-      for (let t = 0; t < p.steps; t++) {
+      const start = p['random-start'] ? randomStart(p.norm, x, eps, ctx.rng.fork(`restart-${r}`)) : x.clone();
+      // Only samples no earlier iterate has fooled are attacked, each until it is fooled.
+      const a = await worst.remaining(x, start);
+      for (let t = 0; t < p.steps && a.size > 0; t++) {
         const next = tf.tidy(() => {
-          const { grad, loss, logits } = ctx.inputGradient(xadv);
-          worst.update(xadv, loss, logits);
-          return project(p.norm, x, tf.add(xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
+          const { grad, loss, logits } = ctx.inputGradient(a.xadv, crossEntropy, a.y);
+          worst.update(a.xadv, loss, logits, a.rows);
+          return project(p.norm, a.x, tf.add(a.xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
         });
-        xadv.dispose();
-        xadv = next;
+        await a.advance(next);
       }
-      tf.tidy(() => {
-        const logits = ctx.model(xadv);
-        worst.update(xadv, crossEntropy(logits, y), logits);
-      });
-      xadv.dispose();
+      if (a.size > 0) {
+        tf.tidy(() => {
+          const logits = ctx.model(a.xadv);
+          worst.update(a.xadv, crossEntropy(logits, a.y), logits, a.rows);
+        });
+      }
+      a.dispose();
     }
     return worst.result();
   },

@@ -68,6 +68,8 @@ export default defineAttack<TransferParams>({
       dataset: ctx.dataset,
       // The surrogate's evaluations cost nothing on the target: only the target's are counted.
       counters: { forward: 0, gradient: 0 },
+      // Pushing on past the first iterate that fools the surrogate makes examples that transfer better.
+      earlyStop: false,
     });
     return attack.run(inner);
   },

@@ -22,6 +22,8 @@ export interface AttackContextOptions {
   numClasses: number;
   dataset: string;
   counters: EvaluationCounters;
+  /** Default true; see AttackContext.earlyStop. */
+  earlyStop?: boolean;
 }
 
 export function makeAttackContext(opts: AttackContextOptions): AttackContext {
@@ -32,9 +34,9 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     return logits(x);
   };
 
-  const inputGradient = (x: tf.Tensor4D, loss: PerSampleLoss = crossEntropy) => {
-    if (x.shape[0] !== y.shape[0]) {
-      throw new Error(`inputGradient: batch of ${x.shape[0]} images but ${y.shape[0]} labels; pass the whole batch`);
+  const inputGradient = (x: tf.Tensor4D, loss: PerSampleLoss = crossEntropy, labels: tf.Tensor1D = y) => {
+    if (x.shape[0] !== labels.shape[0]) {
+      throw new Error(`inputGradient: batch of ${x.shape[0]} images but ${labels.shape[0]} labels; pass the whole batch, or the labels of the part you pass`);
     }
     counters.gradient += x.shape[0];
     // The gradient tape disposes everything f creates except its result, so the
@@ -43,7 +45,7 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     let keptLoss: tf.Tensor1D | undefined;
     const f = (input: tf.Tensor4D): tf.Scalar => {
       const z = logits(input);
-      const perSampleLoss = loss(z, y);
+      const perSampleLoss = loss(z, labels);
       keptLogits = tf.keep(z);
       keptLoss = tf.keep(perSampleLoss);
       return tf.sum(perSampleLoss);
@@ -68,5 +70,6 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     rng: opts.rng,
     numClasses: opts.numClasses,
     dataset: opts.dataset,
+    earlyStop: opts.earlyStop ?? true,
   };
 }

@@ -58,9 +58,10 @@ export interface AttackContext<P extends Params = Params> {
   /**
    * Gradient of `loss(model(x), y)` summed over the batch with respect to x,
    * together with the per-sample loss and logits. Counts gradient evaluations;
-   * prefer it over calling tf.grad on `model` yourself.
+   * prefer it over calling tf.grad on `model` yourself. `labels` (default `y`) are
+   * the labels of `x` when it holds only some of the batch's samples.
    */
-  inputGradient(x: tf.Tensor4D, loss?: PerSampleLoss): { grad: tf.Tensor4D; loss: tf.Tensor1D; logits: tf.Tensor2D };
+  inputGradient(x: tf.Tensor4D, loss?: PerSampleLoss, labels?: tf.Tensor1D): { grad: tf.Tensor4D; loss: tf.Tensor1D; logits: tf.Tensor2D };
   /** Clean images in [0, 1]. */
   x: tf.Tensor4D;
   /** True labels (int32). */
@@ -73,6 +74,11 @@ export interface AttackContext<P extends Params = Params> {
   numClasses: number;
   /** Id of the dataset the samples come from (e.g. to load a surrogate model for it). */
   dataset: string;
+  /**
+   * Whether an iterative attack may stop working on a sample once an iterate fools it
+   * (keeping that example): off for `--no-sweep`, which measures the naive cost.
+   */
+  earlyStop: boolean;
 }
 
 export type Norm = 'linf' | 'l2';

@@ -13,28 +13,46 @@ export class WorstCase {
   private bestLoss: tf.Tensor1D;
   private fooled: tf.Tensor1D;
 
-  /** Starts from the clean batch, which any evaluated iterate replaces. */
+  /**
+   * Starts from the clean batch, which any evaluated iterate replaces. With
+   * `earlyStop`, Remaining drops each sample as soon as an iterate fools it.
+   */
   constructor(
     x: tf.Tensor4D,
     private readonly y: tf.Tensor1D,
+    readonly earlyStop = true,
   ) {
     this.best = tf.keep(x.clone());
     this.bestLoss = tf.keep(tf.fill([x.shape[0]], -Infinity) as tf.Tensor1D);
     this.fooled = tf.keep(tf.zeros([x.shape[0]], 'bool') as tf.Tensor1D);
   }
 
-  /** Offers an iterate with its per-sample loss (higher = stronger) and logits. */
-  update(xadv: tf.Tensor4D, loss: tf.Tensor1D, logits: tf.Tensor2D): void {
+  /**
+   * Offers an iterate with its per-sample loss (higher = stronger) and logits. With
+   * `rows` the iterate holds only those rows of the batch (see Remaining).
+   */
+  update(xadv: tf.Tensor4D, loss: tf.Tensor1D, logits: tf.Tensor2D, rows?: tf.Tensor1D): void {
     const [best, bestLoss, fooled] = tf.tidy(() => {
-      const fooledNow = tf.notEqual(tf.argMax(logits, 1), tf.cast(this.y, 'int32'));
-      const firstFool = tf.logicalAnd(fooledNow, tf.logicalNot(this.fooled));
-      const higherLoss = tf.logicalAnd(tf.logicalNot(tf.logicalOr(fooledNow, this.fooled)), tf.greater(loss, this.bestLoss));
+      const sub = <T extends tf.Tensor>(t: T): T => (rows ? (tf.gather(t, rows) as T) : t);
+      const wasFooled = sub(this.fooled);
+      const fooledNow = tf.notEqual(tf.argMax(logits, 1), tf.cast(sub(this.y), 'int32'));
+      const firstFool = tf.logicalAnd(fooledNow, tf.logicalNot(wasFooled));
+      const higherLoss = tf.logicalAnd(tf.logicalNot(tf.logicalOr(fooledNow, wasFooled)), tf.greater(loss, sub(this.bestLoss)));
       const take = tf.logicalOr(firstFool, higherLoss);
-      return [
-        tf.where(tf.reshape(take, [-1, 1, 1, 1]), xadv, this.best) as tf.Tensor4D,
-        tf.where(take, loss, this.bestLoss) as tf.Tensor1D,
-        tf.logicalOr(this.fooled, fooledNow) as tf.Tensor1D,
+      const updated: [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D] = [
+        tf.where(tf.reshape(take, [-1, 1, 1, 1]), xadv, sub(this.best)),
+        tf.where(take, loss, sub(this.bestLoss)),
+        tf.logicalOr(wasFooled, fooledNow),
       ];
+      if (!rows) return updated;
+      // scatterND into fresh tensors: tfjs-backend-cpu's tensorScatterUpdate writes into its
+      // input's buffer, which clones share.
+      const at = tf.reshape(rows, [-1, 1]);
+      const n = this.y.shape[0];
+      const inRows = tf.greater(tf.scatterND(at, tf.onesLike(rows), [n]), 0);
+      const scatter = <T extends tf.Tensor>(values: T, old: T): T =>
+        tf.where(tf.reshape(inRows, [n, ...Array(old.rank - 1).fill(1)]), tf.scatterND(at, values, old.shape), old) as T;
+      return [scatter(updated[0], this.best), scatter(updated[1], this.bestLoss), tf.cast(scatter(tf.cast(updated[2], 'int32'), tf.cast(this.fooled, 'int32')), 'bool')];
     });
     tf.dispose([this.best, this.bestLoss, this.fooled]);
     this.best = tf.keep(best);
@@ -42,10 +60,78 @@ export class WorstCase {
     this.fooled = tf.keep(fooled);
   }
 
+  /** The samples no iterate has fooled yet, starting from `start` (taken over: the caller must not dispose it). */
+  async remaining(x: tf.Tensor4D, start: tf.Tensor4D): Promise<Remaining> {
+    const fooled = await this.fooled.data();
+    const rows = [...fooled.keys()].filter((i) => !this.earlyStop || !fooled[i]);
+    return new Remaining(this, rows, x, this.y, start);
+  }
+
+  /** Which of `rows` some iterate has fooled. */
+  async fooledAt(rows: tf.Tensor1D): Promise<boolean[]> {
+    const picked = tf.gather(this.fooled, rows);
+    const values = await picked.data();
+    picked.dispose();
+    return Array.from(values, (v) => v !== 0);
+  }
+
   /** Hands over the worst-case batch and frees the rest; the tracker is spent. */
   result(): tf.Tensor4D {
     const out = this.best.clone();
     tf.dispose([this.best, this.bestLoss, this.fooled]);
     return out;
+  }
+}
+
+/**
+ * The part of a batch an iterative attack still works on: a sample leaves as soon
+ * as an iterate fools it (its adversarial example is already kept by WorstCase), so
+ * gradients are spent only on samples that are still classified correctly.
+ */
+export class Remaining {
+  /** Positions of the remaining samples in the full batch (int32). */
+  rows: tf.Tensor1D;
+  /** Their clean images, labels and current iterate. */
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  xadv: tf.Tensor4D;
+
+  constructor(
+    private readonly worst: WorstCase,
+    rows: number[],
+    x: tf.Tensor4D,
+    y: tf.Tensor1D,
+    start: tf.Tensor4D,
+  ) {
+    const all = rows.length === x.shape[0];
+    this.rows = tf.tensor1d(rows, 'int32');
+    this.x = all ? x.clone() : tf.gather(x, this.rows);
+    this.y = all ? y.clone() : tf.gather(y, this.rows);
+    this.xadv = all ? start : tf.gather(start, this.rows);
+    if (!all) start.dispose();
+  }
+
+  get size(): number {
+    return this.rows.shape[0];
+  }
+
+  /** Moves to the next iterate (taken over), dropping the samples the last update found fooled. */
+  async advance(next: tf.Tensor4D): Promise<void> {
+    this.xadv.dispose();
+    this.xadv = next;
+    if (!this.worst.earlyStop) return;
+    const fooled = await this.worst.fooledAt(this.rows);
+    if (!fooled.includes(true)) return;
+    const keep = tf.tensor1d(
+      [...fooled.keys()].filter((i) => !fooled[i]),
+      'int32',
+    );
+    const old = [this.rows, this.x, this.y, this.xadv];
+    [this.rows, this.x, this.y, this.xadv] = [tf.gather(this.rows, keep), tf.gather(this.x, keep), tf.gather(this.y, keep), tf.gather(this.xadv, keep)];
+    tf.dispose([...old, keep]);
+  }
+
+  dispose(): void {
+    tf.dispose([this.rows, this.x, this.y, this.xadv]);
   }
 }

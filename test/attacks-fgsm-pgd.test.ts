@@ -103,8 +103,11 @@ test('PGD keeps the worst case over restarts: more restarts never help the model
   const fooledOne = tf.tidy(() => Array.from(tf.notEqual(tf.argMax(mlp.logits(one.xadv), 1), batch.y).dataSync()));
   const fooledThree = tf.tidy(() => Array.from(tf.notEqual(tf.argMax(mlp.logits(three.xadv), 1), batch.y).dataSync()));
   fooledOne.forEach((f, i) => t.true(!f || fooledThree[i] === 1, `sample ${i} fooled by restart 0 must stay fooled`));
-  t.is(three.counters.gradient, 3 * 5 * 48);
-  t.is(three.counters.forward, 3 * 48);
+  // Restarts after the first attack only samples no earlier iterate fooled, and each only until it is fooled.
+  const unfooled = fooledOne.filter((f) => !f).length;
+  t.true(unfooled > 0 && unfooled < 48);
+  t.true(three.counters.gradient <= 5 * 48 + 2 * 5 * unfooled);
+  t.true(three.counters.gradient >= 5 * unfooled + 2 * 5 * fooledThree.filter((f) => !f).length);
   tf.dispose([one.xadv, three.xadv, batch.x, batch.y]);
 });
 

@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { evaluateCurve } from '../src/engine.js';
 import { RobenchError } from '../src/errors.js';
+import pgd from '../attacks/pgd.js';
 import { defineAttack, type AttackPlugin, type DatasetSplit, type LoadedModel } from '../src/plugin-api.js';
 
 await tf.setBackend('cpu');
@@ -74,6 +75,19 @@ test('the sweep is never weaker than independent points and needs fewer gradient
   t.true(sweep.gradientEvaluations < full.gradientEvaluations);
 });
 
+test('a 9-point PGD sweep needs at most a third of the gradients of independent points and is never weaker', async (t) => {
+  const { model, data } = fixture(200);
+  const grid = [0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3];
+  const params = { norm: 'linf', steps: 20, restarts: 1, 'random-start': true };
+  const sweep = await evaluateCurve({ ...base, params, model, data, attack: pgd as AttackPlugin, grid, sweep: true });
+  const full = await evaluateCurve({ ...base, params, model, data, attack: pgd as AttackPlugin, grid, sweep: false });
+  sweep.points.forEach((p, i) => t.true(p.accuracy <= full.points[i].accuracy, `eps ${p.perturbation}`));
+  t.true(sweep.points[4].accuracy < sweep.cleanAccuracy / 2, 'the attack breaks most samples by the middle of the grid');
+  t.true(sweep.gradientEvaluations <= full.gradientEvaluations / 3, `${sweep.gradientEvaluations} vs ${full.gradientEvaluations}`);
+  // --no-sweep is the naive loop: every step on every clean-correct sample at every point.
+  t.is(full.gradientEvaluations, 20 * (grid.length - 1) * full.points[0].correct);
+});
+
 test('results depend on the seed, not on the batch size', async (t) => {
   const { model, data } = fixture();
   const grid = [0, 0.15, 0.3];
@@ -97,6 +111,25 @@ test('the engine stops an attack that breaks its contract, naming it', async (t)
     const err = await t.throwsAsync(evaluateCurve({ ...base, model, data, attack, grid: [0, 0.1] }), { instanceOf: RobenchError });
     t.regex(err!.message, message);
   }
+});
+
+test.serial('the tensor count is flat from batch to batch', async (t) => {
+  const { model, data } = fixture(400);
+  const counts: Record<string, number[]> = {};
+  await evaluateCurve({
+    ...base,
+    params: { norm: 'linf', steps: 5, restarts: 2, 'random-start': true },
+    model,
+    data,
+    attack: pgd as AttackPlugin,
+    grid: [0, 0.05],
+    batchSize: 10,
+    onProgress: (p) => (counts[p.phase] ??= []).push(tf.memory().numTensors),
+  });
+  t.is(counts.clean.length, 40);
+  t.is(new Set(counts.clean).size, 1, 'clean pass');
+  t.true(counts.attack.length > 10);
+  t.is(new Set(counts.attack).size, 1, 'attack pass');
 });
 
 test.serial('a run leaks no tensors', async (t) => {
