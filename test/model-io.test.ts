@@ -121,3 +121,38 @@ test.serial('shipped zoo weights load, match their manifest and classify bundled
   }
   await t.throwsAsync(plugins[0].load({ dataset: 'svhn' }), { message: /no weights ship for the model 'hebbian' on the dataset 'svhn'; weights ship for: .*fashion-mnist/ });
 });
+
+test.serial('shipped zoo weights reproduce their manifest accuracy on the full test set', async (t) => {
+  const { existsSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const { packageRoot } = await import('../src/paths.js');
+  const { useBackend } = await import('../src/backends.js');
+  const { batchTensors } = await import('../src/engine.js');
+  const shared = resolve(packageRoot, '..', 'shared', 'data');
+  if (!existsSync(shared)) {
+    // CI and developer machines have ../shared beside the checkout; elsewhere there is nothing to compare with.
+    if (/^(1|true)$/i.test(process.env.CI ?? '')) t.fail(`${shared} is missing`);
+    else t.log(`${shared} is absent: skipped`);
+    t.pass();
+    return;
+  }
+  await useBackend('wasm');
+  for (const plugin of [(await import('../models/hebbian.js')).default, (await import('../models/baseline.js')).default]) {
+    for (const dataset of plugin.datasets) {
+      const model = await plugin.load({ dataset });
+      const manifest = (model.info as { manifest: { testAccuracy: number; testSamples: number } }).manifest;
+      const ds = (await import(`../datasets/${dataset}.js`)).default;
+      const split = await ds.load({ split: 'test', samples: manifest.testSamples, dataDir: shared, offline: true });
+      let correct = 0;
+      for (let start = 0; start < split.count; start += 500) {
+        const { x, y } = batchTensors(split, Array.from({ length: Math.min(500, split.count - start) }, (_, i) => start + i));
+        const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.logits(x), 1), y), 'int32')));
+        correct += (await hits.data())[0];
+        tf.dispose([x, y, hits]);
+      }
+      model.dispose();
+      // The manifest was measured on the same backend; allow a couple of near-ties to flip.
+      t.true(Math.abs(correct / split.count - manifest.testAccuracy) <= 0.0003, `${plugin.id} on ${dataset}: ${correct}/${split.count} vs ${manifest.testAccuracy}`);
+    }
+  }
+});
