@@ -5,7 +5,11 @@
  * to end, and the peak resident memory. Not part of `npm test`: it prints figures.
  */
 import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
 import { architecture, buildModel, initializeWeights, type Family, type Size } from '../models/architectures.js';
 import { useBackend, probeBackends, type BackendName } from '../src/backends.js';
 import { evaluateCurve } from '../src/engine.js';
@@ -14,6 +18,7 @@ import type { DatasetSplit, ImageShape, LoadedModel } from '../src/plugin-api.js
 import { createRegistry } from '../src/registry.js';
 import { scalarRng } from '../src/rng.js';
 import { trainingLoss } from '../src/train.js';
+import { timedRun } from './cli-runs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +27,8 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: 'compact' },
     batch: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '3' },
+    'data-dir': { type: 'string', default: '../shared/data' },
+    'skip-cli': { type: 'boolean', default: false },
   },
 });
 const batch = Number(args.batch);
@@ -120,7 +127,6 @@ async function benchModel(family: Family, size: Size, dataset: string): Promise<
   ];
 }
 
-const { default: Table } = await import('cli-table3');
 const probes = await probeBackends();
 console.log(`backends: ${probes.map((p) => `${p.name} ${p.ok ? 'ok' : `unavailable (${p.reason})`}`).join('; ')}`);
 const table = new Table({
@@ -138,6 +144,25 @@ for (const backend of args.backends.split(',') as BackendName[]) {
     }
   }
 }
-console.log(`\nbatch ${batch}, ${args.seconds}s per figure; node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+console.log(`\nbatch ${batch}, ${args.seconds}s per figure; node ${process.version}, ${availableParallelism()} cores`);
 console.log(table.toString());
 console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+
+if (!args['skip-cli']) {
+  // The shipped hebbian Fashion-MNIST model through the CLI, as a user runs it.
+  const cores = availableParallelism();
+  const pgd = ['run', '--model', 'hebbian', '--dataset', 'fashion-mnist', '--attack', 'pgd', '--eps', '0,0.05', '--steps', '10', '--no-sweep', '--backend', 'wasm', '--format', 'json', '--offline'];
+  const out = mkdtempSync(join(tmpdir(), 'robench-bench-'));
+  const one = await timedRun([...pgd, '--samples', '512', '--workers', '1', '--out', `${out}/one`]);
+  const all = await timedRun([...pgd, '--samples', '512', '--workers', String(cores), '--out', `${out}/all`]);
+  console.log(`\nrobench run, hebbian fashion-mnist, PGD-10 l-inf at eps 0.05 on 512 samples (wasm, wall time with start-up):`);
+  console.log(`  1 worker ${one.seconds.toFixed(1)} s, ${cores} workers ${all.seconds.toFixed(1)} s: ${(one.seconds / all.seconds).toFixed(2)}x`);
+  if (existsSync(args['data-dir'])) {
+    const full = await timedRun([...pgd, '--steps', '5', '--samples', '10000', '--data-dir', args['data-dir'], '--out', `${out}/full`]);
+    const rss = full.peakRssMb === undefined ? 'not measurable here (no /proc)' : `${full.peakRssMb.toFixed(0)} MB`;
+    console.log(`  10,000 samples, PGD-5, ${cores} workers: ${full.seconds.toFixed(0)} s, peak RSS ${rss}`);
+  } else {
+    console.log(`  (no ${args['data-dir']}: skipped the 10,000-sample memory figure; pass --data-dir)`);
+  }
+  rmSync(out, { recursive: true, force: true });
+}
