@@ -209,7 +209,7 @@ test.serial('robench run on webgpu finishes, exits by itself and matches the cpu
   const dir = await mkdtemp(join(tmpdir(), 'robench-webgpu-'));
   try {
     const model = await saveDenseModel(join(dir, 'model'), [28, 28, 1], { seed: 3 });
-    const results: Record<string, { backend: string; points: unknown[] }> = {};
+    const results: Record<string, { backend: string; backendDetail?: string; points: unknown[] }> = {};
     for (const backend of ['cpu', 'webgpu']) {
       const out = join(dir, backend);
       const args = ['run', '--model', model, '--dataset', 'mnist', '--attack', 'pgd', '--steps', '2', '--eps', '0,0.1', '--samples', '16', '--batch', '16', '--seed', '5', '--backend', backend, '--format', 'json', '--out', out];
@@ -219,6 +219,7 @@ test.serial('robench run on webgpu finishes, exits by itself and matches the cpu
       results[backend] = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
     }
     t.is(results.webgpu.backend, 'webgpu');
+    t.regex(results.webgpu.backendDetail ?? '', /(software \(.+\)|hardware)/, 'the adapter is recorded');
     t.deepEqual(results.webgpu.points, results.cpu.points);
   } finally {
     await rm(dir, { recursive: true, force: true });
