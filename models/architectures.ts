@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DivisiveNormalization, FractionalThreshold, Normalize, NormalizedConv2D } from './hah-layers.js';
+import { LazyGradConv2D } from '../src/lazy-conv2d.js';
 import type { ImageShape } from '../src/plugin-api.js';
 
 export type Family = 'baseline' | 'hebbian';
@@ -85,7 +86,7 @@ export function buildModel(
       x = new DivisiveNormalization({ sigma: arch.hah.sigma, name: `${p}_divnorm` }).apply(x) as tf.SymbolicTensor;
       x = new FractionalThreshold({ ratio: arch.hah.thresholdRatio, name: blockOutputName(i) }).apply(x) as tf.SymbolicTensor;
     } else {
-      x = tf.layers.conv2d({ filters: b.filters, kernelSize: 3, padding: 'same', name: `${p}_conv` }).apply(x) as tf.SymbolicTensor;
+      x = new LazyGradConv2D({ filters: b.filters, kernelSize: 3, padding: 'same', name: `${p}_conv` }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.reLU({ name: blockOutputName(i) }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.batchNormalization({ name: `${p}_bn` }).apply(x) as tf.SymbolicTensor;
     }
