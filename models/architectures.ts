@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DivisiveNormalization, FractionalThreshold, Normalize, NormalizedConv2D } from './hah-layers.js';
+import { TrainingBatchNormalization } from '../src/batch-norm-training.js';
 import { LazyGradConv2D } from '../src/lazy-conv2d.js';
 import type { ImageShape } from '../src/plugin-api.js';
 
@@ -88,7 +89,7 @@ export function buildModel(
     } else {
       x = new LazyGradConv2D({ filters: b.filters, kernelSize: 3, padding: 'same', name: `${p}_conv` }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.reLU({ name: blockOutputName(i) }).apply(x) as tf.SymbolicTensor;
-      x = tf.layers.batchNormalization({ name: `${p}_bn` }).apply(x) as tf.SymbolicTensor;
+      x = new TrainingBatchNormalization({ name: `${p}_bn` }).apply(x) as tf.SymbolicTensor;
     }
     if (b.pool) x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${p}_pool` }).apply(x) as tf.SymbolicTensor;
   });

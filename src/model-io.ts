@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 // Registers robench's custom layers, so models written by `robench train` load like any other.
 import '../models/hah-layers.js';
+import './batch-norm-training.js';
 import './lazy-conv2d.js';
 import { writeFileAtomic } from './atomic.js';
 import { RobenchError } from './errors.js';

@@ -1,25 +1,27 @@
 /**
  * Kernels robench adds to the tfjs `wasm` backend so models train and attacks run fast:
- * the conv2d gradients (one missing, one slow in tfjs-backend-wasm 4.22), MaxPoolGrad, and
- * a Tile that batchNorm's gradient leans on (both slow there). See src/wasm-kernels/ for how each works.
+ * the conv2d gradients (one missing, one slow in tfjs-backend-wasm 4.22), MaxPoolGrad, a
+ * Tile that batchNorm's gradient leans on (both slow there), and per-channel sums. See src/wasm-kernels/ for how each works.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { conv2DGradientConfigs } from './wasm-kernels/conv2d-grads.js';
 import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad.js';
+import { fastSumConfig } from './wasm-kernels/sum.js';
 import { fastTileConfig } from './wasm-kernels/tile.js';
 
 let configs: readonly KernelConfig[] | undefined;
 
 /**
  * Installs robench's kernels on the wasm backend, replacing wasm's slow Conv2DBackpropInput,
- * MaxPoolGrad and Tile. Safe to call any number of times, before or after the backend is initialised.
+ * MaxPoolGrad, Tile and leading-axes Sum. Safe to call any number of times, before or after the backend is initialised.
  */
 export function registerWasmGradientKernels(): void {
   configs ??= [
     ...conv2DGradientConfigs(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')),
     fastTileConfig(tf.getKernel(tf.Tile, 'wasm')),
+    fastSumConfig(tf.getKernel(tf.Sum, 'wasm')!, tf.getKernel(tf.BatchMatMul, 'wasm')!),
     maxPoolGradConfig,
   ];
   for (const config of configs) {

@@ -217,3 +217,31 @@ test.serial('MaxPoolGrad on wasm matches cpu, including windows with tied maxima
     t.deepEqual(await run('wasm'), expected, `${c.shape} pool ${c.size} stride ${c.stride} ${c.pad}`);
   }
 });
+
+test.serial('Sum over leading axes on wasm matches cpu, keeps dims when asked, and frees its scratch; other axes still work', async (t) => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [2, 5, 3, 4], axis: [0, 1, 2], keepDims: false },
+    { shape: [2, 5, 3, 4], axis: [2, 0, 1], keepDims: true },
+    { shape: [300, 7], axis: 0, keepDims: true },
+    { shape: [3, 4, 5], axis: [-3, -2], keepDims: false },
+    { shape: [3, 4, 5], axis: [1, 2], keepDims: false },
+    { shape: [3, 4, 5], axis: [0, 2], keepDims: true },
+  ];
+  for (const c of cases) {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(tf.util.sizeFromShape(c.shape), 8), c.shape);
+      const dataBefore = tf.engine().backend.numDataIds();
+      const s = tf.sum(x, c.axis, c.keepDims);
+      const result = { shape: s.shape, values: s.dataSync() as Float32Array };
+      s.dispose();
+      t.is(tf.engine().backend.numDataIds(), dataBefore, `${backend} ${c.shape} ${c.axis}`);
+      x.dispose();
+      return result;
+    };
+    const expected = await run('cpu');
+    const actual = await run('wasm');
+    t.deepEqual(actual.shape, expected.shape);
+    t.true(relativeError(actual.values, expected.values) < 1e-5, `${c.shape} over ${c.axis}`);
+  }
+});
