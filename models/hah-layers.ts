@@ -24,6 +24,38 @@ export function withoutGradient<T extends tf.Tensor>(fn: (x: tf.Tensor) => T): (
   return (x) => op(x) as T;
 }
 
+interface MultiOutputOp {
+  runKernelFunc(op: {
+    inputs: tf.NamedTensorMap;
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
+    backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+  }): tf.Tensor[];
+}
+
+/**
+ * conv2d(x, w) (stride 1) as two equal outputs: `output`, differentiable in x and w, and
+ * `local`, differentiable in w only. The filter gradient takes both outputs' gradients
+ * summed, the input gradient only `output`'s. tf.customGrad has a single output, so this
+ * uses the engine's multi-output form of it (what customGrad itself calls).
+ */
+export function conv2dWithLocalCopy(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'same' | 'valid'): [output: tf.Tensor4D, local: tf.Tensor4D] {
+  const attrs = { strides: 1, pad: padding, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap;
+  const convGradient = tf.getGradient(tf.Conv2D).gradFunc;
+  return (tf.engine() as unknown as MultiOutputOp).runKernelFunc({
+    inputs: { x, filter: w },
+    forwardFunc: (_backend, save) => {
+      const z = tf.conv2d(x, w, 1, padding);
+      save([x, w]);
+      // A clone is a second tensor on the same data, so the tape keeps the two gradients apart.
+      return [z, tf.clone(z)];
+    },
+    backwardsFunc: ([dOutput, dLocal], saved) => ({
+      x: convGradient(dOutput!, saved, attrs)['x']!,
+      filter: () => convGradient(tf.add(dOutput!, dLocal!), saved, attrs)['filter']!(),
+    }),
+  }) as [tf.Tensor4D, tf.Tensor4D];
+}
+
 /** (x - mean) / std per channel, so a model takes [0, 1] pixels and attacks work in pixel space. */
 export class Normalize extends tf.layers.Layer {
   static className = 'RobenchNormalize';
@@ -87,16 +119,46 @@ export class NormalizedConv2D extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const w = this.kernel!.read() as tf.Tensor4D;
-      const norm = tf.add(tf.sqrt(tf.sum(tf.square(w), [0, 1, 2])), 1e-6);
-      return tf.div(tf.conv2d(one(inputs) as tf.Tensor4D, w, 1, this.padding), norm);
+      return tf.conv2d(one(inputs) as tf.Tensor4D, this.unitFilters(), 1, this.padding);
     });
+  }
+
+  /**
+   * The layer's output twice, for HaH training: `output`, and `local`, equal in value, whose
+   * gradient reaches the kernel but not the input, as the layer's HaH cost must. One
+   * convolution serves both; applying the layer to a gradient-stopped copy of its input
+   * would run the convolution and its filter gradient twice.
+   */
+  callWithLocal(x: tf.Tensor4D): [output: tf.Tensor4D, local: tf.Tensor4D] {
+    return tf.tidy(() => conv2dWithLocalCopy(x, this.unitFilters(), this.padding));
+  }
+
+  /** The kernel with each filter divided by its l2 norm: dividing the filters rather than the output keeps the division (and its gradient) off the activations. */
+  private unitFilters(): tf.Tensor4D {
+    const w = this.kernel!.read() as tf.Tensor4D;
+    return tf.div(w, tf.add(tf.sqrt(tf.sum(tf.square(w), [0, 1, 2])), 1e-6));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, padding: this.padding };
   }
 }
+
+/**
+ * max over H and W, keeping dims, with tf.max's gradient (dy to every position holding the
+ * maximum) written as 1 - step(max - s): wasm's broadcasting Equal, which tf.max's gradient
+ * uses, is ~50x slower than its broadcasting Sub.
+ */
+const spatialMax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const s = args[0] as tf.Tensor4D;
+  const save = args[1] as tf.GradSaveFunc;
+  const peak = tf.max(s, [1, 2], true);
+  save([s, peak]);
+  return {
+    value: peak,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], [saved, max]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.sub(1, tf.step(tf.sub(max!, saved!)))),
+  };
+}) as (s: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Divisive normalisation: the suppression field s is a 3x3 stride-1 max-pool of
@@ -115,8 +177,8 @@ export class DivisiveNormalization extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = one(inputs) as tf.Tensor4D;
-      const s = tf.mean(tf.maxPool(tf.abs(x), 3, 1, 'same'), 3, true);
-      const peak = tf.max(s, [1, 2], true);
+      const s = tf.mean(tf.maxPool(tf.abs(x), 3, 1, 'same'), 3, true) as tf.Tensor4D;
+      const peak = spatialMax(s);
       const denom = tf.add(tf.add(tf.mul(peak, this.sigma), tf.mul(s, 1 - this.sigma)), 1e-7);
       return tf.div(x, denom);
     });
@@ -136,12 +198,11 @@ export function spatialThreshold(x: tf.Tensor4D, ratio: number): tf.Tensor4D {
     const [n, h, w, c] = x.shape;
     const k = Math.floor((1 - ratio) * h * w);
     if (k <= 0) return tf.fill([n, 1, 1, c], -Infinity) as tf.Tensor4D;
-    // The k-th smallest of m values is the (m - k + 1)-th largest; asking topk for
-    // that many keeps it small when the kept ratio is small.
+    // The k-th smallest of m values is the (m - k + 1)-th largest, the least of the top
+    // m - k + 1: few when the kept ratio is small, and they need no sorting.
     const largest = h * w - k + 1;
     const flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n, c, h * w]);
-    const kth = tf.slice(tf.topk(flat, largest, true).values, [0, 0, largest - 1], [n, c, 1]);
-    return tf.reshape(kth, [n, 1, 1, c]) as tf.Tensor4D;
+    return tf.reshape(tf.min(tf.topk(flat, largest, false).values, 2), [n, 1, 1, c]) as tf.Tensor4D;
   });
 }
 
@@ -188,7 +249,8 @@ export function hahCost(a: tf.Tensor4D, opts: { ratio?: number; lambda?: number 
     if (k >= c) throw new Error(`hahCost: K = ceil(${ratio} * ${c}) leaves no channels for the rest; use a smaller ratio`);
     const topMask = withoutGradient((t) =>
       tf.tidy(() => {
-        const kth = tf.slice(tf.topk(t, k, true).values, [0, 0, 0, k - 1], [-1, -1, -1, 1]);
+        // min rather than a slice of the last column: wasm slices the innermost axis slowly.
+        const kth = tf.min(tf.topk(t, k, false).values, 3, true);
         // (t >= kth) as 1 - step(kth - t), for the speed of wasm's broadcasting sub.
         return tf.sub(1, tf.step(tf.sub(kth, t)));
       }),

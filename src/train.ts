@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size } from '../models/architectures.js';
-import { hahCost, NormalizedConv2D, withoutGradient } from '../models/hah-layers.js';
+import { hahCost, NormalizedConv2D } from '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
 import { UsageError } from './errors.js';
 import { loadLayersModelFrom, saveLayersModelTo } from './model-io.js';
@@ -153,13 +153,10 @@ function augmentedBatch(split: DatasetSplit, idx: ArrayLike<number>, aug: Augmen
   return out;
 }
 
-/** A copy of a tensor that passes no gradient back; no read, so it stays on a GPU. */
-const stopGradient = <T extends tf.Tensor>(t: T): T => withoutGradient((v) => tf.clone(v))(t) as T;
-
 /**
  * Training-mode forward pass that walks the layer chain and also returns the HaH
- * cost of each HaH layer. Each HaH cost is computed on the layer applied to a
- * gradient-stopped copy of its input, so it only reaches that layer's weights.
+ * cost of each HaH layer. Each HaH cost is computed on the layer's local copy of its
+ * output, whose gradient stops at the layer input, so it only reaches that layer's weights.
  */
 export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): { logits: tf.Tensor2D; hah: tf.Scalar[] } {
   let t: tf.Tensor = x;
@@ -167,8 +164,10 @@ export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Te
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     if (layer instanceof NormalizedConv2D) {
-      const local = tf.relu(layer.apply(stopGradient(t)) as tf.Tensor4D);
-      hah.push(hahCost(local, { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
+      const [output, local] = layer.callWithLocal(t as tf.Tensor4D);
+      hah.push(hahCost(tf.relu(local), { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
+      t = output;
+      continue;
     }
     t = layer.apply(t, { training: true }) as tf.Tensor;
   }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { DivisiveNormalization, FractionalThreshold, hahCost, Normalize, NormalizedConv2D } from '../models/hah-layers.js';
+import { DivisiveNormalization, FractionalThreshold, hahCost, Normalize, NormalizedConv2D, withoutGradient } from '../models/hah-layers.js';
 import { buildModel, initializeWeights, type Architecture } from '../models/architectures.js';
 import { forwardTrain } from '../src/train.js';
 import { scalarRng } from '../src/rng.js';
@@ -235,7 +235,32 @@ test("each HaH term reaches only its own layer's weights", (t) => {
   t.true(norm(hah2[k2.name]) > 0, 'HaH term of layer 2 must reach layer 2');
   const ce = tf.tidy(() => tf.variableGrads(() => tf.sum(forwardTrain(model, arch, x).logits) as tf.Scalar, [k1, k2]).grads);
   t.true(norm(ce[k1.name]) > 0, 'the classifier loss still reaches layer 1');
-  tf.dispose([x, ...Object.values(hah2), ...Object.values(ce)]);
+  // The shared-convolution local copy must give exactly the gradients of the plain
+  // formulation: the layer applied again to a gradient-stopped copy of its input.
+  const reference = (input: tf.Tensor4D) => {
+    let a: tf.Tensor = input;
+    const hah: tf.Scalar[] = [];
+    for (const layer of model.layers.slice(1)) {
+      if (layer instanceof NormalizedConv2D) {
+        const stopped = withoutGradient((v) => tf.clone(v))(a);
+        hah.push(hahCost(tf.relu(layer.apply(stopped) as tf.Tensor4D), { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
+      }
+      a = layer.apply(a, { training: true }) as tf.Tensor;
+    }
+    return { logits: a as tf.Tensor2D, hah };
+  };
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const objective = (f: typeof reference) => () => {
+    const { logits, hah } = f(x);
+    return tf.sub(tf.sum(tf.mul(logits, tf.range(1, logits.size + 1).reshape(logits.shape))), tf.addN(hah.map((h, i) => tf.mul(h, 10 * (i + 1))))) as tf.Scalar;
+  };
+  const got = tf.tidy(() => tf.variableGrads(objective((input) => forwardTrain(model, arch, input)), weights).grads);
+  const want = tf.tidy(() => tf.variableGrads(objective(reference), weights).grads);
+  for (const w of weights) {
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(got[w.name]!, want[w.name]!))).dataSync()[0]! / (tf.max(tf.abs(want[w.name]!)).dataSync()[0]! + 1e-12));
+    t.true(diff < 1e-5, `${w.name}: relative difference ${diff}`);
+  }
+  tf.dispose([x, ...Object.values(hah2), ...Object.values(ce), ...Object.values(got), ...Object.values(want)]);
   t.is(tf.memory().numTensors, before);
   model.dispose();
 });

@@ -29,6 +29,9 @@ const CASES: Case[] = [
   { x: [1, 7, 9, 3], filter: [3, 3, 3, 2], stride: 1, pad: 2 },
   { x: [3, 7, 9, 1], filter: [3, 3, 1, 2], stride: 2, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
   { x: [2, 12, 11, 2], filter: [3, 3, 2, 3], stride: 3, pad: 'same' },
+  // Wider inputs, where the batch-as-channels filter gradient has more than one input map.
+  { x: [2, 7, 9, 5], filter: [3, 3, 5, 3], stride: 1, pad: 'same' },
+  { x: [2, 8, 7, 6], filter: [3, 3, 6, 2], stride: 2, pad: 'valid' },
   // Unequal strides fall back to the built-in input-gradient loop.
   { x: [1, 7, 9, 2], filter: [3, 3, 2, 2], stride: [1, 2], pad: 'same' },
 ];
@@ -243,5 +246,42 @@ test.serial('Sum over leading axes on wasm matches cpu, keeps dims when asked, a
     const actual = await run('wasm');
     t.deepEqual(actual.shape, expected.shape);
     t.true(relativeError(actual.values, expected.values) < 1e-5, `${c.shape} over ${c.axis}`);
+  }
+});
+
+test.serial('TopK on wasm matches cpu: values and indices, ties to the lower index, short and long k, sorted or not', async (t) => {
+  const cases: { shape: number[]; k: number; sorted: boolean }[] = [
+    { shape: [3, 5, 16], k: 2, sorted: true },
+    { shape: [40, 32], k: 4, sorted: false },
+    { shape: [7, 9], k: 9, sorted: true },
+    { shape: [2, 3, 50], k: 16, sorted: true },
+    { shape: [4, 196], k: 41, sorted: false },
+  ];
+  for (const c of cases) {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      // Rounded ReLU-like values tie often, at zero and elsewhere.
+      const x = tf.tensor(values(tf.util.sizeFromShape(c.shape), 5).map((v) => Math.max(0, Math.round(v))), c.shape);
+      const dataBefore = tf.engine().backend.numDataIds();
+      const { values: v, indices: i } = tf.topk(x, c.k, c.sorted);
+      const result = { values: Array.from(v.dataSync()), indices: Array.from(i.dataSync()), shape: v.shape };
+      tf.dispose([v, i]);
+      t.is(tf.engine().backend.numDataIds(), dataBefore);
+      x.dispose();
+      return result;
+    };
+    const expected = await run('cpu');
+    const actual = await run('wasm');
+    t.deepEqual(actual.shape, expected.shape);
+    if (c.sorted) {
+      t.deepEqual(actual, expected, `${c.shape} k ${c.k}`);
+    } else {
+      // Unsorted promises the set of the k largest (ties to the lower index), in no order.
+      const rows = (r: typeof expected) => r.indices.map((_, j) => j).reduce<number[][]>((acc, j) => {
+        (acc[Math.floor(j / c.k)] ??= []).push(r.indices[j]!);
+        return acc;
+      }, []).map((row) => row.sort((a, b) => a - b));
+      t.deepEqual(rows(actual), rows(expected), `${c.shape} k ${c.k}`);
+    }
   }
 });

@@ -5,8 +5,9 @@
  * bias gradients) sum over every axis but the last. tfjs-backend-wasm reduces only
  * innermost axes, so it first transposes the whole activation. A column sum is also
  * xᵀ·1, a matrix-vector product that wasm's BatchMatMul runs in one pass over x, 2-3x
- * faster than the transpose plus sum (and than a JavaScript loop). Other reductions keep
- * the built-in kernel.
+ * faster than the transpose plus sum (and than a JavaScript loop). Not 1ᵀ·x: wasm's
+ * BatchMatMul packs its right operand like a weight matrix, a full extra pass over x on
+ * every call that a repeated-tensor microbenchmark hides. Other reductions keep the built-in kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
