@@ -45,45 +45,73 @@ function initialPoint(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): tf.Ten
   });
 }
 
-/** One run of Algorithm 1 from a random start; every iterate is offered to `worst`. */
-async function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, rng: Rng, worst: WorstCase): Promise<void> {
-  const { x, y, eps } = ctx;
-  const n = x.shape[0];
+/**
+ * One run of Algorithm 1 from a random start; every iterate is offered to `worst`. Only
+ * samples no earlier run fooled take part, and (with ctx.earlyStop) each leaves as soon
+ * as an iterate fools it: every sample's state is its own, so the others' iterates are
+ * exactly those of a run over the whole batch.
+ */
+async function apgdRun(ctx: AttackContext, p: ApgdParams, target: tf.Tensor1D | undefined, rng: Rng, worst: WorstCase): Promise<void> {
+  const { eps } = ctx;
+  const a = await worst.remaining(ctx.x, initialPoint(p.norm, ctx.x, eps, rng));
+  if (a.size === 0) {
+    a.dispose();
+    return;
+  }
+  let targets = target && tf.gather(target, a.rows);
+  const lossOf = (): PerSampleLoss => (targets ? dlrTargeted(targets) : p.loss === 'dlr' ? dlr : crossEntropy);
   // Losses are read with await data(), the only read the webgpu backend supports.
   const evaluate = async (xk: tf.Tensor4D, withGradient: boolean): Promise<{ grad?: tf.Tensor4D; values: number[] }> => {
+    const loss = lossOf();
     const out = tf.tidy(() => {
-      if (withGradient) return ctx.inputGradient(xk, loss);
+      if (withGradient) return ctx.inputGradient(xk, loss, a.y);
       const logits = ctx.model(xk);
-      return { logits, loss: loss(logits, y), grad: undefined };
+      return { logits, loss: loss(logits, a.y), grad: undefined };
     });
-    worst.update(xk, out.loss, out.logits);
+    worst.update(xk, out.loss, out.logits, a.rows);
     const values = Array.from(await out.loss.data());
     tf.dispose([out.loss, out.logits]);
     return { grad: out.grad, values };
   };
 
-  let xk = initialPoint(p.norm, x, eps, rng);
+  let xk = a.xadv.clone();
   const start = await evaluate(xk, true);
   let grad = start.grad!;
   let xPrev = xk.clone();
   let f = start.values;
   let xMax = xk.clone();
   let gradMax = grad.clone();
-  const fMax = f.slice();
-  const eta = new Array<number>(n).fill(2 * eps);
+  let fMax = f.slice();
+  let eta = new Array<number>(a.size).fill(2 * eps);
   const w = checkpoints(p.steps);
   let next = 1;
-  let increases = new Array<number>(n).fill(0);
+  let increases = new Array<number>(a.size).fill(0);
   let fMaxAtCheckpoint = fMax.slice();
-  let halvedAtCheckpoint = new Array<boolean>(n).fill(false);
+  let halvedAtCheckpoint = new Array<boolean>(a.size).fill(false);
 
-  for (let k = 0; k < p.steps; k++) {
-    const a = k === 0 ? 1 : p.momentum;
+  /** Drops the samples the last evaluation fooled from every piece of per-sample state. */
+  const dropFooled = async (): Promise<void> => {
+    const kept = await a.advance(xk.clone());
+    if (kept === undefined) return;
+    const rows = tf.tensor1d(kept, 'int32');
+    const gathered = [xk, xPrev, grad, xMax, gradMax].map((t) => tf.gather(t, rows));
+    const targetsKept = targets && tf.gather(targets, rows);
+    tf.dispose([xk, xPrev, grad, xMax, gradMax, rows, ...(targets ? [targets] : [])]);
+    [xk, xPrev, grad, xMax, gradMax] = gathered as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    targets = targetsKept;
+    const pick = <T>(values: T[]): T[] => kept.map((i) => values[i]!);
+    [f, fMax, eta, increases, fMaxAtCheckpoint] = [pick(f), pick(fMax), pick(eta), pick(increases), pick(fMaxAtCheckpoint)];
+    halvedAtCheckpoint = pick(halvedAtCheckpoint);
+  };
+  await dropFooled();
+
+  for (let k = 0; k < p.steps && a.size > 0; k++) {
+    const m = k === 0 ? 1 : p.momentum;
     const xNext = tf.tidy(() => {
-      const step = tf.mul(tf.tensor(eta, [n, 1, 1, 1]), steepestDirection(p.norm, grad));
-      const z = project(p.norm, x, tf.add(xk, step), eps);
-      const moved: tf.Tensor4D = tf.add(tf.add(xk, tf.mul(a, tf.sub(z, xk))), tf.mul(1 - a, tf.sub(xk, xPrev)));
-      return project(p.norm, x, moved, eps);
+      const step = tf.mul(tf.tensor(eta, [a.size, 1, 1, 1]), steepestDirection(p.norm, grad));
+      const z = project(p.norm, a.x, tf.add(xk, step), eps);
+      const moved: tf.Tensor4D = tf.add(tf.add(xk, tf.mul(m, tf.sub(z, xk))), tf.mul(1 - m, tf.sub(xk, xPrev)));
+      return project(p.norm, a.x, moved, eps);
     });
     xPrev.dispose();
     xPrev = xk;
@@ -92,21 +120,21 @@ async function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, r
     // The last iterate's gradient would never be used: a forward pass suffices.
     const { grad: g, values } = await evaluate(xk, k < p.steps - 1);
     grad = g ?? tf.zerosLike(xk);
-    const improved = values.map((v, i) => v > fMax[i]);
+    const improved = values.map((v, i) => v > fMax[i]!);
     values.forEach((v, i) => {
-      if (v > f[i]) increases[i]++;
+      if (v > f[i]!) increases[i]!++;
       if (improved[i]) fMax[i] = v;
     });
     f = values;
     [xMax, gradMax] = select(improved, [xk, grad], [xMax, gradMax]);
 
     if (k + 1 === w[next]) {
-      const span = w[next] - w[next - 1];
-      const halve = increases.map((c, i) => c < p.rho * span || (!halvedAtCheckpoint[i] && fMax[i] <= fMaxAtCheckpoint[i]));
+      const span = w[next]! - w[next - 1]!;
+      const halve = increases.map((c, i) => c < p.rho * span || (!halvedAtCheckpoint[i] && fMax[i]! <= fMaxAtCheckpoint[i]!));
       halve.forEach((h, i) => {
         if (h) {
-          eta[i] /= 2;
-          f[i] = fMax[i];
+          eta[i]! /= 2;
+          f[i] = fMax[i]!;
         }
       });
       if (halve.some(Boolean)) {
@@ -117,8 +145,11 @@ async function apgdRun(ctx: AttackContext, p: ApgdParams, loss: PerSampleLoss, r
       increases = increases.map(() => 0);
       next++;
     }
+    await dropFooled();
   }
   tf.dispose([xk, xPrev, grad, xMax, gradMax]);
+  if (targets) targets.dispose();
+  a.dispose();
 }
 
 /** Per sample, `chosen` where mask is true else `other`; the tensors of `other` are disposed. */
@@ -161,8 +192,7 @@ export default defineAttack<ApgdParams>({
     const worst = new WorstCase(ctx.x, ctx.y, ctx.earlyStop);
     const targets = p.loss === 'dlr-targeted' ? rankedTargets(ctx, Math.min(p.targets, ctx.numClasses - 1)) : [undefined];
     for (const [t, target] of targets.entries()) {
-      const loss = target ? dlrTargeted(target) : p.loss === 'dlr' ? dlr : crossEntropy;
-      for (let r = 0; r < p.restarts; r++) await apgdRun(ctx, p, loss, ctx.rng.fork(`target-${t}/restart-${r}`), worst);
+      for (let r = 0; r < p.restarts; r++) await apgdRun(ctx, p, target, ctx.rng.fork(`target-${t}/restart-${r}`), worst);
     }
     tf.dispose(targets.filter((t): t is tf.Tensor1D => t !== undefined));
     return worst.result();

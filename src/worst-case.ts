@@ -115,20 +115,23 @@ export class Remaining {
     return this.rows.shape[0];
   }
 
-  /** Moves to the next iterate (taken over), dropping the samples the last update found fooled. */
-  async advance(next: tf.Tensor4D): Promise<void> {
+  /**
+   * Moves to the next iterate (taken over), dropping the samples the last update found
+   * fooled. Returns the positions (among the samples before the call) that remain when
+   * some were dropped, so a caller with per-sample state of its own can drop them too.
+   */
+  async advance(next: tf.Tensor4D): Promise<number[] | undefined> {
     this.xadv.dispose();
     this.xadv = next;
-    if (!this.worst.earlyStop) return;
+    if (!this.worst.earlyStop) return undefined;
     const fooled = await this.worst.fooledAt(this.rows);
-    if (!fooled.includes(true)) return;
-    const keep = tf.tensor1d(
-      [...fooled.keys()].filter((i) => !fooled[i]),
-      'int32',
-    );
+    if (!fooled.includes(true)) return undefined;
+    const kept = [...fooled.keys()].filter((i) => !fooled[i]);
+    const keep = tf.tensor1d(kept, 'int32');
     const old = [this.rows, this.x, this.y, this.xadv];
     [this.rows, this.x, this.y, this.xadv] = [tf.gather(this.rows, keep), tf.gather(this.x, keep), tf.gather(this.y, keep), tf.gather(this.xadv, keep)];
     tf.dispose([...old, keep]);
+    return kept;
   }
 
   dispose(): void {

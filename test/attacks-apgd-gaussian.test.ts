@@ -12,8 +12,8 @@ await tf.setBackend('cpu');
 const mlp = randomMlp(3, [8, 8, 1], 32, 10);
 const batch = selfLabelledBatch(mlp, 48, 7);
 
-async function attack(plugin: AttackPlugin<any>, eps: number, overrides: Params = {}, seed = 1) {
-  const { ctx, counters } = contextFor(mlp, batch.x, batch.y, eps, paramsOf(plugin, overrides), seed);
+async function attack(plugin: AttackPlugin<any>, eps: number, overrides: Params = {}, seed = 1, earlyStop = true) {
+  const { ctx, counters } = contextFor(mlp, batch.x, batch.y, eps, paramsOf(plugin, overrides), seed, earlyStop);
   return { out: await runAttack(plugin, ctx), counters };
 }
 
@@ -66,10 +66,26 @@ test('APGD is at least as strong as PGD on the same batch', async (t) => {
 });
 
 test('APGD counts one gradient per iterate except the last, and one ranking pass for targets', async (t) => {
-  const { out, counters } = await attack(apgd, 0.03, { steps: 10, restarts: 2, loss: 'dlr-targeted', targets: 3 });
+  const { out, counters } = await attack(apgd, 0.03, { steps: 10, restarts: 2, loss: 'dlr-targeted', targets: 3 }, 1, false);
   t.is(counters.gradient, 3 * 2 * 10 * 48);
   t.is(counters.forward, 48 + 3 * 2 * 48);
   tf.dispose(out);
+});
+
+test('APGD stops attacking a sample once fooled, across iterates, restarts and targets, with the same result', async (t) => {
+  const over = { steps: 10, restarts: 2, loss: 'dlr-targeted', targets: 3 };
+  const stopping = await attack(apgd, 0.03, over, 1, true);
+  const full = await attack(apgd, 0.03, over, 1, false);
+  // Samples are independent in APGD: dropping the fooled ones changes no one else's iterates,
+  // and the worst case keeps each fooled sample's first fooling point either way.
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(stopping.out[0]!, full.out[0]!))).dataSync()[0]!);
+  t.true(diff < 1e-6, `largest difference ${diff}`);
+  const robust = accuracy(mlp, full.out[0]!, batch.y);
+  t.true(robust > 0 && robust < 1, 'some samples are fooled and some are not');
+  t.true(stopping.counters.gradient < full.counters.gradient, `${stopping.counters.gradient} vs ${full.counters.gradient} gradients`);
+  // Every run still attacks each sample that is robust at the end for all its iterates.
+  t.true(stopping.counters.gradient >= 3 * 2 * 10 * Math.round(robust * 48));
+  tf.dispose([...stopping.out, ...full.out]);
 });
 
 test('APGD is deterministic for a seed and depends on it', async (t) => {

@@ -79,6 +79,7 @@ export function contextFor(
   eps: number,
   params: Params,
   seed = 1,
+  earlyStop = true,
 ): { ctx: AttackContext; counters: EvaluationCounters } {
   const counters = { forward: 0, gradient: 0 };
   const indices = Array.from({ length: x.shape[0] }, (_, i) => i);
@@ -92,6 +93,7 @@ export function contextFor(
     numClasses: model.numClasses,
     dataset: 'toy',
     counters,
+    earlyStop,
   });
   return { ctx, counters };
 }
