@@ -285,3 +285,58 @@ test.serial('TopK on wasm matches cpu: values and indices, ties to the lower ind
     }
   }
 });
+
+test.serial('kernels stay right when allocating their output grows the wasm heap (which detaches earlier views)', async (t) => {
+  const x4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(values(tf.util.sizeFromShape(shape), seed), shape);
+  type Call = { kernel: string; inputs: () => tf.NamedTensorMap; attrs: tf.NamedAttrMap };
+  const cases: Call[] = [
+    { kernel: tf.MaxPoolGrad, inputs: () => { const input = x4([2, 6, 5, 3], 11); return { dy: x4([2, 6, 5, 3], 12), input, output: tf.maxPool(input, 3, 1, 'same') }; }, attrs: { filterSize: 3, strides: 1, pad: 'same' } },
+    { kernel: tf.Conv2DBackpropInput, inputs: () => ({ dy: x4([2, 4, 3, 2], 13), filter: x4([3, 3, 3, 2], 14) }), attrs: { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 7, 6, 3] } as unknown as tf.NamedAttrMap },
+    { kernel: tf.TopK, inputs: () => ({ x: tf.tensor2d(values(20 * 16, 15), [20, 16]) }), attrs: { k: 3, sorted: true } },
+    { kernel: tf.Sum, inputs: () => ({ x: tf.tensor3d(values(4 * 5 * 6, 16), [4, 5, 6]) }), attrs: { axis: [0, 1], keepDims: false } },
+    { kernel: tf.Tile, inputs: () => ({ x: tf.tensor2d(values(6, 17), [2, 3]) }), attrs: { reps: [3, 2] } },
+  ];
+  const run = (c: Call) => tf.tidy(() => {
+    const out = tf.engine().runKernel(c.kernel, c.inputs(), c.attrs);
+    return Float32Array.from((Array.isArray(out) ? out[0]! : out).dataSync());
+  });
+  await tf.setBackend('cpu');
+  const expected = cases.map(run);
+  await tf.setBackend('wasm');
+  const backend = tf.backend() as unknown as { makeOutput: (...a: unknown[]) => unknown; wasm: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array } };
+  const makeOutput = backend.makeOutput;
+  // Counts a kernel's allocations, then grows the heap right after the last one, where a
+  // kernel that took its input views before allocating would read detached memory.
+  let calls = 0;
+  let growAt = -1;
+  let grew = false;
+  backend.makeOutput = function (this: unknown, ...a: unknown[]) {
+    const out = makeOutput.apply(this, a);
+    if (++calls === growAt) {
+      const before = backend.wasm.HEAPU8.buffer;
+      // A block the size of the whole heap makes it grow, as a big activation can.
+      backend.wasm._free(backend.wasm._malloc(backend.wasm.HEAPU8.length));
+      grew = backend.wasm.HEAPU8.buffer !== before;
+    }
+    return out;
+  };
+  try {
+    cases.forEach((c, i) => {
+      const once = () => tf.tidy(() => {
+        const inputs = c.inputs();
+        calls = 0;
+        const out = tf.engine().runKernel(c.kernel, inputs, c.attrs);
+        const allocations = calls;
+        return { values: Float32Array.from((Array.isArray(out) ? out[0]! : out).dataSync()), allocations };
+      });
+      growAt = once().allocations;
+      grew = false;
+      const actual = once().values;
+      growAt = -1;
+      t.true(grew, `${c.kernel}: the heap grew inside the kernel`);
+      t.true(relativeError(actual, expected[i]!) < 1e-5, c.kernel);
+    });
+  } finally {
+    backend.makeOutput = makeOutput;
+  }
+});

@@ -207,8 +207,9 @@ function interleavePhases(
   backend: BackendWasm, q: TensorInfo, stride: number, padTop: number, padLeft: number, height: number, width: number, channels: number,
 ): TensorInfo {
   const [batch, qh, qw, qc] = q.shape as [number, number, number, number];
-  const src = backend.typedArrayFromHeap(q) as Float32Array;
   const out = backend.makeOutput([batch, height, width, channels], 'float32');
+  // Views after the allocation: growing the wasm heap detaches views taken before it.
+  const src = backend.typedArrayFromHeap(q) as Float32Array;
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
   let d = 0;
   for (let b = 0; b < batch; b++) {

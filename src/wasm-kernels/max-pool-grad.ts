@@ -22,10 +22,11 @@ const maxPoolGrad: KernelFunc = (args) => {
   const top = info.padInfo.top;
   const left = info.padInfo.left;
 
+  const out = backend.makeOutput(input.shape, 'float32');
+  // Views after the allocation: growing the wasm heap detaches views taken before it.
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   const y = backend.typedArrayFromHeap(output) as Float32Array;
-  const out = backend.makeOutput(input.shape, 'float32');
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
   const rowStride = inWidth * channels;

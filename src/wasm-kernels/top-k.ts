@@ -46,7 +46,7 @@ export function fastTopKConfig(builtin: KernelConfig): KernelConfig {
     const outShape = [...x.shape.slice(0, -1), k];
     const valuesOut = backend.makeOutput(outShape, 'float32');
     const indicesOut = backend.makeOutput(outShape, 'int32');
-    // Outputs may grow the wasm heap, detaching views taken before them.
+    // Views after the allocations: growing the wasm heap detaches views taken before it.
     const input = backend.typedArrayFromHeap(x) as Float32Array;
     const vals = backend.typedArrayFromHeap(valuesOut) as Float32Array;
     const idx = backend.typedArrayFromHeap(indicesOut) as Int32Array;
