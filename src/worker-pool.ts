@@ -1,7 +1,10 @@
 /**
- * `--workers N`: splits the samples into N contiguous slices, evaluates each in
- * a worker thread with its own backend, and adds up the counts. The result is
- * identical to a single-thread run with the same seed.
+ * `--workers N`: evaluates the samples on N threads, the main thread (whose model and data
+ * are already loaded) and N - 1 worker threads with their own backends. They take chunks
+ * of the samples from one shared queue, large first and batch-sized at the end (guided
+ * self-scheduling), so a thread that starts late or draws harder samples does not leave
+ * the others idle. Per-sample random streams make the counts identical to a
+ * single-thread run with the same seed, whatever thread takes which chunk.
  */
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -29,12 +32,30 @@ export interface WorkerTask extends ModelSpec {
 
 type Message =
   | { type: 'progress'; done: number; phase: Progress['phase']; perturbation: number }
-  | { type: 'result'; curve: CurveResult }
+  | { type: 'result'; chunk: number; curve: CurveResult }
+  | { type: 'finished' }
   | { type: 'error'; message: string; hint?: string; exitCode: number; stack?: string };
+
+/** What a worker needs beyond the task: the chunks, and the shared counter that hands them out. */
+export interface WorkerQueue {
+  chunks: number[][];
+  /** Int32 counter of chunks taken, shared by all threads (Atomics.add claims the next). */
+  taken: SharedArrayBuffer;
+}
+
+/** Claims the next chunk of the shared queue; undefined when none is left. */
+export function claimChunk(queue: WorkerQueue): number | undefined {
+  const i = Atomics.add(new Int32Array(queue.taken), 0, 1);
+  return i < queue.chunks.length ? i : undefined;
+}
 
 const fromSource = extname(new URL(import.meta.url).pathname) === '.ts';
 
-function runWorker(task: WorkerTask, pool: Worker[], onProgress: (m: Extract<Message, { type: 'progress' }>) => void): Promise<CurveResult> {
+/**
+ * Runs a worker until it has found the queue empty. Chunks are claimed through the shared
+ * counter rather than asked of the main thread, whose event loop is busy while it evaluates.
+ */
+function runWorker(task: WorkerTask & WorkerQueue, pool: Worker[], onResult: (chunk: number, curve: CurveResult) => void, onProgress: (m: Extract<Message, { type: 'progress' }>) => void): Promise<void> {
   const entry = new URL(`./eval-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
   // From TypeScript sources (tests, tsx) the worker must register tsx's loader before importing its entry.
   const worker = fromSource
@@ -48,9 +69,10 @@ function runWorker(task: WorkerTask, pool: Worker[], onProgress: (m: Extract<Mes
     let settled = false;
     worker.on('message', (m: Message) => {
       if (m.type === 'progress') onProgress(m);
-      else if (m.type === 'result') {
+      else if (m.type === 'result') onResult(m.chunk, m.curve);
+      else if (m.type === 'finished') {
         settled = true;
-        resolve(m.curve);
+        resolve();
       } else {
         settled = true;
         const err = m.exitCode === 2 ? new UsageError(m.message, m.hint) : new RobenchError(m.message, m.hint);
@@ -85,25 +107,60 @@ export function combineCurves(parts: { curve: CurveResult; samples: number }[]):
   };
 }
 
-export async function evaluateInWorkers(task: WorkerTask, workers: number, onProgress?: (p: Progress) => void): Promise<CurveResult> {
+/**
+ * Splits `indices` into chunks for `threads` threads: each a multiple of `batch`, about
+ * 1/(2 threads) of what is left, so chunks shrink towards the end.
+ */
+export function guidedChunks(indices: number[], threads: number, batch: number): number[][] {
+  const chunks: number[][] = [];
+  for (let start = 0; start < indices.length; ) {
+    const left = indices.length - start;
+    const size = Math.min(left, Math.max(batch, Math.ceil(left / (2 * threads) / batch) * batch));
+    chunks.push(indices.slice(start, start + size));
+    start += size;
+  }
+  return chunks;
+}
+
+/**
+ * Evaluates `task.indices` on `threads` threads: `local` (the main thread) and
+ * threads - 1 workers, or `threads` workers without `local`.
+ */
+export async function evaluateInWorkers(
+  task: WorkerTask,
+  threads: number,
+  onProgress?: (p: Progress) => void,
+  local?: (indices: number[], onProgress: (p: Progress) => void) => Promise<CurveResult>,
+): Promise<CurveResult> {
   const n = task.indices.length;
-  const slices = Array.from({ length: workers }, (_, w) => task.indices.slice(Math.floor((w * n) / workers), Math.floor(((w + 1) * n) / workers))).filter(
-    (s) => s.length > 0,
-  );
   const attacked = task.grid.filter((e) => e > 0).length;
   const progress = { done: 0, total: n * (1 + attacked) };
+  const report = (m: { done: number; phase: Progress['phase']; perturbation: number }): void => {
+    progress.done += m.done;
+    onProgress?.({ phase: m.phase, perturbation: m.perturbation, ...progress });
+  };
+  const queue: WorkerQueue = { chunks: guidedChunks(task.indices, threads, task.batchSize), taken: new SharedArrayBuffer(4) };
+  const curves = new Map<number, CurveResult>();
+  const workers = Math.min(local ? threads - 1 : threads, queue.chunks.length);
   const pool: Worker[] = [];
   try {
-    const parts = await Promise.all(
-      slices.map(async (indices) => ({
-        samples: indices.length,
-        curve: await runWorker({ ...task, indices }, pool, (m) => {
-          progress.done += m.done;
-          onProgress?.({ phase: m.phase, perturbation: m.perturbation, ...progress });
-        }),
-      })),
+    const running = Array.from({ length: workers }, () =>
+      runWorker({ ...task, indices: [], ...queue }, pool, (chunk, curve) => curves.set(chunk, curve), report),
     );
-    return combineCurves(parts);
+    if (local) {
+      for (let chunk = claimChunk(queue); chunk !== undefined; chunk = claimChunk(queue)) {
+        let reported = 0;
+        curves.set(
+          chunk,
+          await local(queue.chunks[chunk]!, (p) => {
+            report({ done: p.done - reported, phase: p.phase, perturbation: p.perturbation });
+            reported = p.done;
+          }),
+        );
+      }
+    }
+    await Promise.all(running);
+    return combineCurves(queue.chunks.map((indices, i) => ({ samples: indices.length, curve: curves.get(i)! })));
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }

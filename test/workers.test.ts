@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readResults } from '../src/commands/check.js';
 import { robenchOk, saveDenseModel } from './helpers/cli.js';
+import { guidedChunks } from '../src/worker-pool.js';
 
 test('worker threads give exactly the single-thread result', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-workers-'));
@@ -12,10 +13,25 @@ test('worker threads give exactly the single-thread result', async (t) => {
   const rest = ['--eps', '0,0.01,0.03', '--samples', '60', '--batch', '10', '--backend', 'wasm', '--format', 'json', '--seed', '4'];
   await robenchOk([...args, ...rest, '--workers', '1', '--out', join(dir, 'one')]);
   await robenchOk([...args, ...rest, '--workers', '2', '--out', join(dir, 'two')]);
+  await robenchOk([...args, ...rest, '--workers', '3', '--out', join(dir, 'three')]);
   const [one] = readResults(join(dir, 'one'));
-  const [two] = readResults(join(dir, 'two'));
-  t.deepEqual(two.points, one.points);
-  t.is(two.cleanAccuracy, one.cleanAccuracy);
-  t.is(two.gradientEvaluations, one.gradientEvaluations);
+  for (const name of ['two', 'three']) {
+    const [many] = readResults(join(dir, name));
+    t.deepEqual(many.points, one.points, name);
+    t.is(many.cleanAccuracy, one.cleanAccuracy, name);
+    t.is(many.gradientEvaluations, one.gradientEvaluations, name);
+    t.is(many.forwardEvaluations, one.forwardEvaluations, name);
+  }
   t.true(one.points[2].accuracy < one.points[0].accuracy);
+});
+
+test('guided chunks cover the samples in order, in whole batches, shrinking towards the end', (t) => {
+  for (const [n, threads, batch] of [[1000, 2, 64], [60, 2, 10], [7, 3, 4], [64, 2, 64]] as const) {
+    const indices = Array.from({ length: n }, (_, i) => 100 + i);
+    const chunks = guidedChunks(indices, threads, batch);
+    t.deepEqual(chunks.flat(), indices);
+    chunks.slice(0, -1).forEach((c) => t.is(c.length % batch, 0));
+    chunks.slice(1).forEach((c, i) => t.true(c.length <= chunks[i]!.length));
+    if (n >= 4 * threads * batch) t.true(chunks.length >= 2 * threads && chunks.at(-1)!.length <= batch);
+  }
 });

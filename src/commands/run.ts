@@ -114,6 +114,8 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
                 },
                 workers,
                 onProgress,
+                (chunk, onChunkProgress) =>
+                  evaluateCurve({ model, attack, params, data, grid, indices: chunk, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress: onChunkProgress }),
               )
             : await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
         spinner.text = `${model.id}: activation sparsity`;
