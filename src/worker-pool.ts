@@ -144,9 +144,11 @@ export async function evaluateInWorkers(
   const workers = Math.min(local ? threads - 1 : threads, queue.chunks.length);
   const pool: Worker[] = [];
   try {
-    const running = Array.from({ length: workers }, () =>
-      runWorker({ ...task, indices: [], ...queue }, pool, (chunk, curve) => curves.set(chunk, curve), report),
+    const running = Promise.all(
+      Array.from({ length: workers }, () => runWorker({ ...task, indices: [], ...queue }, pool, (chunk, curve) => curves.set(chunk, curve), report)),
     );
+    // A worker may fail while the main thread computes; its error is awaited below, not lost.
+    running.catch(() => undefined);
     if (local) {
       for (let chunk = claimChunk(queue); chunk !== undefined; chunk = claimChunk(queue)) {
         let reported = 0;
@@ -159,7 +161,7 @@ export async function evaluateInWorkers(
         );
       }
     }
-    await Promise.all(running);
+    await running;
     return combineCurves(queue.chunks.map((indices, i) => ({ samples: indices.length, curve: curves.get(i)! })));
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));

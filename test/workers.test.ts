@@ -1,9 +1,9 @@
 import test from 'ava';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readResults } from '../src/commands/check.js';
-import { robenchOk, saveDenseModel } from './helpers/cli.js';
+import { robench, robenchOk, saveDenseModel } from './helpers/cli.js';
 import { guidedChunks } from '../src/worker-pool.js';
 
 test('worker threads give exactly the single-thread result', async (t) => {
@@ -34,4 +34,29 @@ test('guided chunks cover the samples in order, in whole batches, shrinking towa
     chunks.slice(1).forEach((c, i) => t.true(c.length <= chunks[i]!.length));
     if (n >= 4 * threads * batch) t.true(chunks.length >= 2 * threads && chunks.at(-1)!.length <= batch);
   }
+});
+
+test('a worker that fails while the main thread computes fails the run with its message', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-worker-fails-'));
+  const modelJson = await saveDenseModel(join(dir, 'model'), [28, 28, 1], { seed: 3 });
+  const plugin = join(dir, 'fails-in-workers.mjs');
+  // The main thread is slow on purpose, so the worker is sure to claim a chunk and fail on it.
+  await writeFile(
+    plugin,
+    `import { isMainThread } from 'node:worker_threads';
+export default {
+  kind: 'attack', id: 'fails-in-workers', description: 'throws in worker threads', params: {},
+  budget: () => 'linf', defaultGrid: () => [0, 0.1],
+  async run(ctx) {
+    if (!isMainThread) throw new Error('worker-side failure');
+    await new Promise((r) => setTimeout(r, 1500));
+    return ctx.x.clone();
+  },
+};
+`,
+  );
+  const r = await robench(['--plugin', plugin, 'run', '--model', modelJson, '--dataset', 'fashion-mnist', '--attack', 'fails-in-workers', '--samples', '60', '--batch', '10', '--backend', 'wasm', '--workers', '2', '--format', 'json', '--out', join(dir, 'out')]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /worker-side failure/);
+  t.notRegex(r.stderr, /unhandled|node:internal/i);
 });
