@@ -8,11 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-run() { ./bin/robench run --model baseline,hebbian --dataset fashion-mnist --samples 1000 --seed 0 --offline --format json "$@"; }
 
 status=0
-run --attack pgd --eps 0,0.01,0.025,0.05 --steps 20 --out "$out/pgd"
-./bin/robench check --baseline baselines/zoo-pgd.json "$out/pgd" "$@" || status=$?
-run --attack gaussian --eps 0,0.1,0.2 --out "$out/gaussian"
-./bin/robench check --baseline baselines/zoo-gaussian.json "$out/gaussian" "$@" || status=$?
+# dataset, attack, eps grid: PGD-20 up to where both models are near 0%, Gaussian noise.
+while read -r dataset attack eps; do
+  name="$dataset-$attack"
+  ./bin/robench run --model baseline,hebbian --dataset "$dataset" --attack "$attack" --eps "$eps" \
+    --samples 1000 --seed 0 --offline --format json --out "$out/$name"
+  ./bin/robench check --baseline "baselines/zoo-$name.json" "$out/$name" "$@" || status=$?
+done <<'GRID'
+fashion-mnist pgd 0,0.01,0.025,0.05
+fashion-mnist gaussian 0,0.1,0.2
+cifar10 pgd 0,1/255,2/255,4/255
+cifar10 gaussian 0,0.05,0.1
+GRID
 exit "$status"
