@@ -52,16 +52,31 @@ export function countFlops(model: tf.LayersModel): number {
   return flops;
 }
 
-/** Runs `step` repeatedly for about `budget` ms after a warm-up; returns ms per call. */
-async function time(step: () => Promise<void>): Promise<number> {
-  await step();
-  let calls = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budget || calls < 2) {
-    await step();
-    calls++;
+/** Rounds per figure. The figures of one model are taken in turns, ROUNDS times. */
+const ROUNDS = 5;
+
+/**
+ * ms per call of each step, timed for `budget` ms in all over ROUNDS interleaved rounds, each
+ * after one untimed call (the first call after another step's pays for the switch). Each step's
+ * figure is its fastest round: other tenants of a shared machine only ever add time, and taking
+ * the steps in turns exposes them all to the same quiet and busy spells, which keeps ratios such
+ * as train/forward meaningful on a noisy machine.
+ */
+async function timeInTurns(steps: (() => Promise<void>)[]): Promise<number[]> {
+  const best = steps.map(() => Infinity);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, step] of steps.entries()) {
+      await step();
+      let calls = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < budget / ROUNDS || calls < 1) {
+        await step();
+        calls++;
+      }
+      best[i] = Math.min(best[i]!, (performance.now() - t0) / calls);
+    }
   }
-  return (performance.now() - t0) / calls;
+  return best;
 }
 
 const registry = await createRegistry();
@@ -75,22 +90,24 @@ async function benchModel(family: Family, size: Size, dataset: string): Promise<
   const flops = countFlops(model);
   const x = tf.randomUniform([batch, ...shape], 0, 1, 'float32', 1) as tf.Tensor4D;
   const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
-  const forward = await time(async () => {
-    const out = tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor);
-    await out.data();
-    out.dispose();
-  });
-  const gradient = await time(async () => {
-    const g = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(crossEntropy(model.apply(input, { training: false }) as tf.Tensor2D, y)))(x));
-    await g.data();
-    g.dispose();
-  });
   const optimizer = tf.train.adam(1e-3);
-  const trainStep = await time(async () => {
-    const loss = optimizer.minimize(() => trainingLoss(model, arch, x, y).loss, true);
-    await loss!.data();
-    loss!.dispose();
-  });
+  const [forward, gradient, trainStep] = (await timeInTurns([
+    async () => {
+      const out = tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor);
+      await out.data();
+      out.dispose();
+    },
+    async () => {
+      const g = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(crossEntropy(model.apply(input, { training: false }) as tf.Tensor2D, y)))(x));
+      await g.data();
+      g.dispose();
+    },
+    async () => {
+      const loss = optimizer.minimize(() => trainingLoss(model, arch, x, y).loss, true);
+      await loss!.data();
+      loss!.dispose();
+    },
+  ])) as [number, number, number];
   optimizer.dispose();
 
   const loaded: LoadedModel = {
@@ -168,7 +185,7 @@ for (const backend of args.backends.split(',') as BackendName[]) {
     }
   }
 }
-console.log(`\nbatch ${batch}, ${args.seconds}s per figure, each model in a fresh process; node ${process.version}, ${availableParallelism()} cores`);
+console.log(`\nbatch ${batch}, ${args.seconds}s per figure in ${ROUNDS} interleaved rounds (fastest round), each model in a fresh process; node ${process.version}, ${availableParallelism()} cores`);
 console.log(table.toString());
 console.log(`peak RSS of one model's measurements: ${peakRss.toFixed(0)} MB`);
 

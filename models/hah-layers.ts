@@ -11,19 +11,6 @@ type Shape = (number | null)[];
 const one = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
 const oneShape = (s: Shape | Shape[]): Shape => (Array.isArray(s[0]) ? (s[0] as Shape) : (s as Shape));
 
-/**
- * Runs `fn` forward but lets no gradient through it (its result is treated as a
- * constant). tfjs has no gradient for TopK, so thresholds computed with topk must
- * be wrapped in this before they meet a gradient tape.
- */
-export function withoutGradient<T extends tf.Tensor>(fn: (x: tf.Tensor) => T): (x: tf.Tensor) => T {
-  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const x = inputs[0] as tf.Tensor;
-    return { value: fn(x) as tf.Tensor, gradFunc: () => tf.zerosLike(x) };
-  });
-  return (x) => op(x) as T;
-}
-
 interface MultiOutputOp {
   runKernelFunc(op: {
     inputs: tf.NamedTensorMap;
@@ -206,10 +193,20 @@ export function spatialThreshold(x: tf.Tensor4D, ratio: number): tf.Tensor4D {
   });
 }
 
-/** 1 where x is above its per-channel spatial threshold, else 0; a constant for gradients. */
-const thresholdMask = (x: tf.Tensor4D, ratio: number): tf.Tensor4D =>
-  // step(x - t) rather than greater(x, t): wasm's broadcasting comparisons are ~50x slower than its broadcasting sub.
-  withoutGradient((t) => tf.tidy(() => tf.step(tf.sub(t, spatialThreshold(t as tf.Tensor4D, ratio))) as tf.Tensor4D))(x);
+/**
+ * x times the mask of its values above their per-channel spatial threshold. The threshold
+ * carries no gradient, so the gradient is dy times the same mask: written out, it spares the
+ * tape a (zero) gradient for the mask and a product nobody reads.
+ */
+const applyThreshold = (x: tf.Tensor4D, ratio: number): tf.Tensor4D =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor4D;
+    const save = args[1] as tf.GradSaveFunc;
+    // step(x - t) rather than greater(x, t): wasm's broadcasting comparisons are ~50x slower than its broadcasting sub.
+    const mask = tf.step(tf.sub(input, spatialThreshold(input, ratio)));
+    save([mask]);
+    return { value: tf.mul(input, mask), gradFunc: (dy: tf.Tensor | tf.Tensor[], [kept]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, kept!) };
+  })(x) as tf.Tensor4D;
 
 /** Keeps, per sample and channel, the values above the k-th smallest spatial value; zeroes the rest. */
 export class FractionalThreshold extends tf.layers.Layer {
@@ -225,7 +222,7 @@ export class FractionalThreshold extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = one(inputs) as tf.Tensor4D;
-      return tf.mul(x, thresholdMask(x, this.ratio));
+      return applyThreshold(x, this.ratio);
     });
   }
 
@@ -238,28 +235,38 @@ export class FractionalThreshold extends tf.layers.Layer {
  * HaH cost of one layer's (ReLU) output: at every sample and position, the mean of
  * the K = ceil(ratio * C) largest channels minus lambda times the mean of the rest,
  * averaged over samples and positions. The top-K mask is a constant (the K-th largest
- * value carries no gradient), so the gradient flows through the values themselves.
+ * value carries no gradient), so the cost is linear in the values at a fixed mask and its
+ * gradient is written out: (mask / K - lambda * (1 - mask) / (C - K)) / positions.
  */
 export function hahCost(a: tf.Tensor4D, opts: { ratio?: number; lambda?: number } = {}): tf.Scalar {
   const ratio = opts.ratio ?? 0.1;
   const lambda = opts.lambda ?? 1.0;
-  return tf.tidy(() => {
-    const c = a.shape[3];
-    const k = Math.ceil(ratio * c);
-    if (k >= c) throw new Error(`hahCost: K = ceil(${ratio} * ${c}) leaves no channels for the rest; use a smaller ratio`);
-    const topMask = withoutGradient((t) =>
-      tf.tidy(() => {
-        // min rather than a slice of the last column: wasm slices the innermost axis slowly.
-        const kth = tf.min(tf.topk(t, k, false).values, 3, true);
-        // (t >= kth) as 1 - step(kth - t), for the speed of wasm's broadcasting sub.
-        return tf.sub(1, tf.step(tf.sub(kth, t)));
-      }),
-    )(a);
-    // Ties with the K-th value only occur at 0 after ReLU, where they add nothing to the sum.
-    const top = tf.sum(tf.mul(a, topMask), 3);
-    const rest = tf.sub(tf.sum(a, 3), top);
-    return tf.mean(tf.sub(tf.div(top, k), tf.mul(tf.div(rest, c - k), lambda))) as tf.Scalar;
-  });
+  const c = a.shape[3];
+  const k = Math.ceil(ratio * c);
+  if (k >= c) throw new Error(`hahCost: K = ceil(${ratio} * ${c}) leaves no channels for the rest; use a smaller ratio`);
+  const positions = a.size / c;
+  const topWeight = 1 / k;
+  const restWeight = lambda / (c - k);
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const values = args[0] as tf.Tensor4D;
+    const save = args[1] as tf.GradSaveFunc;
+    // min rather than a slice of the last column: wasm slices the innermost axis slowly.
+    const kth = tf.min(tf.topk(values, k, false).values, 3, true);
+    // (values >= kth) as 1 - step(kth - values), for the speed of wasm's broadcasting sub.
+    // Ties with the K-th value only occur at 0 after ReLU, where they add nothing to the sums.
+    const topMask = tf.sub(1, tf.step(tf.sub(kth, values)));
+    save([topMask]);
+    const top = tf.sum(tf.mul(values, topMask));
+    const rest = tf.sub(tf.sum(values), top);
+    const cost = tf.div(tf.sub(tf.mul(top, topWeight), tf.mul(rest, restWeight)), positions) as tf.Scalar;
+    return {
+      value: cost,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [mask]: tf.Tensor[]) => {
+        const scale = tf.div(dy as tf.Tensor, positions);
+        return tf.sub(tf.mul(mask!, tf.mul(scale, topWeight + restWeight)), tf.mul(scale, restWeight));
+      },
+    };
+  })(a) as tf.Scalar;
 }
 
 tf.serialization.registerClass(Normalize);

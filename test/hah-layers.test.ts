@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { DivisiveNormalization, FractionalThreshold, hahCost, Normalize, NormalizedConv2D, withoutGradient } from '../models/hah-layers.js';
+import { DivisiveNormalization, FractionalThreshold, hahCost, Normalize, NormalizedConv2D } from '../models/hah-layers.js';
 import { buildModel, initializeWeights, type Architecture } from '../models/architectures.js';
 import { forwardTrain } from '../src/train.js';
 import { scalarRng } from '../src/rng.js';
@@ -212,6 +212,13 @@ test('hahCost is mean(top K) - lambda * mean(rest) over positions; the gradient 
   }
 });
 
+/** The identity with a zero gradient: the plain way to write a stop-gradient in tfjs. */
+const stopGradient = (x: tf.Tensor): tf.Tensor =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const v = args[0] as tf.Tensor;
+    return { value: tf.clone(v), gradFunc: () => tf.zerosLike(v) };
+  })(x);
+
 test("each HaH term reaches only its own layer's weights", (t) => {
   const arch: Architecture = {
     family: 'hebbian',
@@ -242,7 +249,7 @@ test("each HaH term reaches only its own layer's weights", (t) => {
     const hah: tf.Scalar[] = [];
     for (const layer of model.layers.slice(1)) {
       if (layer instanceof NormalizedConv2D) {
-        const stopped = withoutGradient((v) => tf.clone(v))(a);
+        const stopped = stopGradient(a);
         hah.push(hahCost(tf.relu(layer.apply(stopped) as tf.Tensor4D), { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
       }
       a = layer.apply(a, { training: true }) as tf.Tensor;
