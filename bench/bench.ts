@@ -198,13 +198,19 @@ if (!args['skip-cli']) {
   // a worker thread's start-up (its own backend, model and data) is a small share.
   const samples = existsSync(args['data-dir']) ? '2000' : '1000';
   const data = existsSync(args['data-dir']) ? ['--data-dir', args['data-dir']] : [];
-  const evalSeconds = (dir: string) => readResults(dir)[0]!.durationMs / 1000;
-  const one = await timedRun([...pgd, '--samples', samples, ...data, '--workers', '1', '--out', `${out}/one`]);
-  const all = await timedRun([...pgd, '--samples', samples, ...data, '--workers', String(cores), '--out', `${out}/all`]);
-  const [oneEval, allEval] = [evalSeconds(`${out}/one`), evalSeconds(`${out}/all`)];
-  console.log(`\nrobench run, hebbian fashion-mnist, PGD-10 l-inf at eps 0.05 on ${samples} samples (wasm):`);
-  console.log(`  evaluation: 1 thread ${oneEval.toFixed(1)} s, ${cores} threads ${allEval.toFixed(1)} s: ${(oneEval / allEval).toFixed(2)}x the throughput`);
-  console.log(`  wall time with start-up: ${one.seconds.toFixed(1)} s and ${all.seconds.toFixed(1)} s: ${(one.seconds / all.seconds).toFixed(2)}x`);
+  // In turns, twice, keeping each setting's faster run, for the reason timeInTurns gives.
+  const runs = { one: { eval: Infinity, wall: Infinity }, all: { eval: Infinity, wall: Infinity } };
+  for (let turn = 0; turn < 2; turn++) {
+    for (const [key, workers] of [['one', 1], ['all', cores]] as const) {
+      const dir = `${out}/${key}-${turn}`;
+      const { seconds } = await timedRun([...pgd, '--samples', samples, ...data, '--workers', String(workers), '--out', dir]);
+      runs[key].eval = Math.min(runs[key].eval, readResults(dir)[0]!.durationMs / 1000);
+      runs[key].wall = Math.min(runs[key].wall, seconds);
+    }
+  }
+  console.log(`\nrobench run, hebbian fashion-mnist, PGD-10 l-inf at eps 0.05 on ${samples} samples (wasm), faster of two runs each:`);
+  console.log(`  evaluation: 1 thread ${runs.one.eval.toFixed(1)} s, ${cores} threads ${runs.all.eval.toFixed(1)} s: ${(runs.one.eval / runs.all.eval).toFixed(2)}x the throughput`);
+  console.log(`  wall time with start-up: ${runs.one.wall.toFixed(1)} s and ${runs.all.wall.toFixed(1)} s: ${(runs.one.wall / runs.all.wall).toFixed(2)}x`);
   if (existsSync(args['data-dir'])) {
     const full = await timedRun([...pgd, '--steps', '5', '--samples', '10000', '--data-dir', args['data-dir'], '--out', `${out}/full`]);
     const rss = full.peakRssMb === undefined ? 'not measurable here (no /proc)' : `${full.peakRssMb.toFixed(0)} MB`;
