@@ -208,8 +208,13 @@ if (!args['skip-cli']) {
       runs[key].wall = Math.min(runs[key].wall, seconds);
     }
   }
+  // The machine's own ceiling for the speed-up: the same single-thread run, `cores` copies at once.
+  const copies = await Promise.all(Array.from({ length: cores }, (_, i) =>
+    timedRun([...pgd, '--samples', samples, ...data, '--workers', '1', '--out', `${out}/copy-${i}`])));
+  const slowestCopy = Math.max(...copies.map((_, i) => readResults(`${out}/copy-${i}`)[0]!.durationMs / 1000));
   console.log(`\nrobench run, hebbian fashion-mnist, PGD-10 l-inf at eps 0.05 on ${samples} samples (wasm), faster of two runs each:`);
   console.log(`  evaluation: 1 thread ${runs.one.eval.toFixed(1)} s, ${cores} threads ${runs.all.eval.toFixed(1)} s: ${(runs.one.eval / runs.all.eval).toFixed(2)}x the throughput`);
+  console.log(`  ceiling: ${cores} single-thread processes side by side, ${slowestCopy.toFixed(1)} s each: ${((cores * runs.one.eval) / slowestCopy).toFixed(2)}x`);
   console.log(`  wall time with start-up: ${runs.one.wall.toFixed(1)} s and ${runs.all.wall.toFixed(1)} s: ${(runs.one.wall / runs.all.wall).toFixed(2)}x`);
   if (existsSync(args['data-dir'])) {
     const full = await timedRun([...pgd, '--steps', '5', '--samples', '10000', '--data-dir', args['data-dir'], '--out', `${out}/full`]);
