@@ -132,9 +132,14 @@ export class NormalizedConv2D extends tf.layers.Layer {
 }
 
 /**
+ * 1 where x >= t, else 0 (t broadcast), as 1 - step(t - x): wasm's broadcasting comparisons
+ * (GreaterEqual, Equal) are ~50x slower than its broadcasting Sub.
+ */
+const atLeast = (x: tf.Tensor, t: tf.Tensor): tf.Tensor => tf.sub(1, tf.step(tf.sub(t, x)));
+
+/**
  * max over H and W, keeping dims, with tf.max's gradient (dy to every position holding the
- * maximum) written as 1 - step(max - s): wasm's broadcasting Equal, which tf.max's gradient
- * uses, is ~50x slower than its broadcasting Sub.
+ * maximum) written with atLeast rather than the Equal that tf.max's gradient uses.
  */
 const spatialMax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const s = args[0] as tf.Tensor4D;
@@ -143,7 +148,7 @@ const spatialMax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   save([s, peak]);
   return {
     value: peak,
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], [saved, max]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.sub(1, tf.step(tf.sub(max!, saved!)))),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], [saved, max]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, atLeast(saved!, max!)),
   };
 }) as (s: tf.Tensor4D) => tf.Tensor4D;
 
@@ -202,7 +207,7 @@ const applyThreshold = (x: tf.Tensor4D, ratio: number): tf.Tensor4D =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor4D;
     const save = args[1] as tf.GradSaveFunc;
-    // step(x - t) rather than greater(x, t): wasm's broadcasting comparisons are ~50x slower than its broadcasting sub.
+    // step(x - t) is x > t, for the reason atLeast gives.
     const mask = tf.step(tf.sub(input, spatialThreshold(input, ratio)));
     save([mask]);
     return { value: tf.mul(input, mask), gradFunc: (dy: tf.Tensor | tf.Tensor[], [kept]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, kept!) };
@@ -252,9 +257,8 @@ export function hahCost(a: tf.Tensor4D, opts: { ratio?: number; lambda?: number 
     const save = args[1] as tf.GradSaveFunc;
     // min rather than a slice of the last column: wasm slices the innermost axis slowly.
     const kth = tf.min(tf.topk(values, k, false).values, 3, true);
-    // (values >= kth) as 1 - step(kth - values), for the speed of wasm's broadcasting sub.
     // Ties with the K-th value only occur at 0 after ReLU, where they add nothing to the sums.
-    const topMask = tf.sub(1, tf.step(tf.sub(kth, values)));
+    const topMask = atLeast(values, kth);
     save([topMask]);
     const top = tf.sum(tf.mul(values, topMask));
     const rest = tf.sub(tf.sum(values), top);

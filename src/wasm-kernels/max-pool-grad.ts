@@ -6,7 +6,8 @@
  * suppression field. The forward pool's output is an input here, so each window is scanned,
  * in row-major order, only until its first element equal to that maximum: the element
  * tfjs's cpu kernel picks (strictly greater wins), so tied maxima, common after a ReLU,
- * route the gradient identically. Stopping early reads about half of each window. */
+ * route the gradient identically. Stopping early reads about half of each window.
+ */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs';
