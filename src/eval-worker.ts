@@ -9,7 +9,7 @@ import { useBackend } from './backends.js';
 import { evaluateCurve } from './engine.js';
 import { loadModel } from './load-model.js';
 import { createRegistry } from './registry.js';
-import { claimChunk, type WorkerQueue, type WorkerTask } from './worker-pool.js';
+import { claimChunk, progressSteps, type WorkerQueue, type WorkerTask } from './worker-pool.js';
 
 const task = workerData as WorkerTask & WorkerQueue;
 
@@ -20,7 +20,6 @@ try {
   const data = await dataset.load({ split: 'test', samples: task.samples, dataDir: task.dataDir, offline: task.offline });
   const attack = registry.get('attack', task.attack);
   for (let chunk = claimChunk(task); chunk !== undefined; chunk = claimChunk(task)) {
-    let reported = 0;
     const curve = await evaluateCurve({
       model,
       attack,
@@ -31,10 +30,7 @@ try {
       batchSize: task.batchSize,
       seed: task.seed,
       sweep: task.sweep,
-      onProgress: (p) => {
-        parentPort!.postMessage({ type: 'progress', done: p.done - reported, phase: p.phase, perturbation: p.perturbation });
-        reported = p.done;
-      },
+      onProgress: progressSteps((step) => parentPort!.postMessage({ type: 'progress', ...step })),
     });
     parentPort!.postMessage({ type: 'result', chunk, curve });
   }

@@ -31,7 +31,7 @@ export interface WorkerTask extends ModelSpec {
 }
 
 type Message =
-  | { type: 'progress'; done: number; phase: Progress['phase']; perturbation: number }
+  | ({ type: 'progress' } & ProgressStep)
   | { type: 'result'; chunk: number; curve: CurveResult }
   | { type: 'finished' }
   | { type: 'error'; message: string; hint?: string; exitCode: number; stack?: string };
@@ -41,6 +41,18 @@ export interface WorkerQueue {
   chunks: number[][];
   /** Int32 counter of chunks taken, shared by all threads (Atomics.add claims the next). */
   taken: SharedArrayBuffer;
+}
+
+/** A chunk's progress as increments: evaluateCurve reports its own running totals, the pool adds up the threads'. */
+export type ProgressStep = { done: number; phase: Progress['phase']; perturbation: number };
+
+/** An onProgress for one chunk's evaluateCurve that passes `emit` what was done since its last call. */
+export function progressSteps(emit: (step: ProgressStep) => void): (p: Progress) => void {
+  let reported = 0;
+  return (p) => {
+    emit({ done: p.done - reported, phase: p.phase, perturbation: p.perturbation });
+    reported = p.done;
+  };
 }
 
 /** Claims the next chunk of the shared queue; undefined when none is left. */
@@ -135,7 +147,7 @@ export async function evaluateInWorkers(
   const n = task.indices.length;
   const attacked = task.grid.filter((e) => e > 0).length;
   const progress = { done: 0, total: n * (1 + attacked) };
-  const report = (m: { done: number; phase: Progress['phase']; perturbation: number }): void => {
+  const report = (m: ProgressStep): void => {
     progress.done += m.done;
     onProgress?.({ phase: m.phase, perturbation: m.perturbation, ...progress });
   };
@@ -151,14 +163,7 @@ export async function evaluateInWorkers(
     running.catch(() => undefined);
     if (local) {
       for (let chunk = claimChunk(queue); chunk !== undefined; chunk = claimChunk(queue)) {
-        let reported = 0;
-        curves.set(
-          chunk,
-          await local(queue.chunks[chunk]!, (p) => {
-            report({ done: p.done - reported, phase: p.phase, perturbation: p.perturbation });
-            reported = p.done;
-          }),
-        );
+        curves.set(chunk, await local(queue.chunks[chunk]!, progressSteps(report)));
       }
     }
     await running;

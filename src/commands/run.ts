@@ -97,6 +97,8 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
         const [start, end] = opts.shard ? shardRange(opts.shard, data.count) : [0, data.count];
         const indices = Array.from({ length: end - start }, (_, i) => start + i);
         const workers = Math.min(opts.workers ?? defaultWorkers(backend.name), Math.ceil(indices.length / opts.batch));
+        const evaluateHere = (chunk: number[], onChunkProgress: (p: Progress) => void) =>
+          evaluateCurve({ model, attack, params, data, grid, indices: chunk, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress: onChunkProgress });
         const curve =
           workers > 1
             ? await evaluateInWorkers(
@@ -114,10 +116,9 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
                 },
                 workers,
                 onProgress,
-                (chunk, onChunkProgress) =>
-                  evaluateCurve({ model, attack, params, data, grid, indices: chunk, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress: onChunkProgress }),
+                evaluateHere,
               )
-            : await evaluateCurve({ model, attack, params, data, grid, indices, batchSize: opts.batch, seed: opts.seed, sweep: opts.sweep, onProgress });
+            : await evaluateHere(indices, onProgress);
         spinner.text = `${model.id}: activation sparsity`;
         sparsity ??= await measureSparsity(model, data, indices, opts.batch);
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
