@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
-import { registerWasmGradientKernels } from '../src/wasm-kernels.js';
+import { registerWasmKernels } from '../src/wasm-kernels.js';
 
 interface LayerShape {
   name: string;
@@ -91,7 +91,7 @@ function measure(backend: string, batch: number, layer: LayerShape, runs: number
     // Registered after the backend started, so its wasm function binding was never made.
     builtinInputGrad.setupFunc?.(tf.backend());
     builtinInputGradMs = medianMs(inputGrad, Math.min(runs, 2), 1);
-    registerWasmGradientKernels();
+    registerWasmKernels();
   }
   const flops = 2 * batch * y.shape[1] * y.shape[2] * 9 * ci * co;
   tf.dispose([x, w, y, dy]);
@@ -99,7 +99,7 @@ function measure(backend: string, batch: number, layer: LayerShape, runs: number
 }
 
 const builtinInputGrad = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
-registerWasmGradientKernels();
+registerWasmKernels();
 
 const rows: Row[] = [];
 for (const backend of String(args.backends).split(',')) {

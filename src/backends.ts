@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobenchError, UsageError } from './errors.js';
-import { registerWasmGradientKernels } from './wasm-kernels.js';
+import { registerWasmKernels } from './wasm-kernels.js';
 import { startWebgpu, WebgpuUnavailable } from './webgpu.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -127,7 +127,7 @@ async function startWebgpuBackend(explicit: boolean): Promise<Started> {
 }
 
 async function startWasm(): Promise<string> {
-  registerWasmGradientKernels();
+  registerWasmKernels();
   if (!(await activate('wasm'))) {
     throw new BackendUnavailable(
       'the wasm backend failed to initialise (its .wasm binary could not be loaded or compiled)',

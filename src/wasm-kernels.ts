@@ -19,7 +19,7 @@ let configs: readonly KernelConfig[] | undefined;
  * Installs robench's kernels on the wasm backend, replacing wasm's slow Conv2DBackpropInput,
  * MaxPoolGrad, Tile, leading-axes Sum and TopK. Safe to call any number of times, before or after the backend is initialised.
  */
-export function registerWasmGradientKernels(): void {
+export function registerWasmKernels(): void {
   configs ??= [
     ...conv2DGradientConfigs(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')),
     fastTileConfig(tf.getKernel(tf.Tile, 'wasm')),

@@ -1,9 +1,9 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from '../src/wasm-kernels.js';
+import { registerWasmKernels } from '../src/wasm-kernels.js';
 
-registerWasmGradientKernels();
+registerWasmKernels();
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -125,7 +125,7 @@ test.serial('registration is idempotent and replaces the built-in input gradient
   t.truthy(filter, 'wasm has a Conv2DBackpropFilter kernel');
   // Ours composes other kernels; the built-in one is a single wasm function of that name.
   t.notRegex(String(input?.kernelFunc), /wasmConv2DBackpropInput\(/);
-  registerWasmGradientKernels();
+  registerWasmKernels();
   t.is(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc, input?.kernelFunc);
   t.is(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc, filter?.kernelFunc);
 });
