@@ -14,7 +14,7 @@ export default defineAttack<GaussianParams>({
   id: 'gaussian',
   description: 'Additive Gaussian noise N(0, sigma^2) clipped to [0, 1], accuracy averaged over independent draws',
   params: {
-    draws: { type: 'int', description: 'independent noise draws per image; accuracy is averaged over them', default: 3 },
+    draws: { type: 'int', description: 'independent noise draws per image; accuracy is averaged over them', default: 3, minimum: 1 },
   },
   budget: () => null,
   perturbationLabel: () => 'sigma',

@@ -40,9 +40,9 @@ export default defineAttack<PgdParams>({
   description: 'Projected Gradient Descent (Madry et al. 2018) with random start, l-inf or l2, worst case over steps and restarts',
   params: {
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
-    steps: { type: 'int', description: 'gradient steps per restart', default: 20 },
-    'step-size': { type: 'number', description: 'step size alpha (default 2.5 * eps / steps)' },
-    restarts: { type: 'int', description: 'independent random restarts', default: 1 },
+    steps: { type: 'int', description: 'gradient steps per restart', default: 20, minimum: 1 },
+    'step-size': { type: 'number', description: 'step size alpha (default 2.5 * eps / steps)', exclusiveMinimum: 0 },
+    restarts: { type: 'int', description: 'independent random restarts', default: 1, minimum: 1 },
     'random-start': { type: 'boolean', description: 'start from a uniform point of the eps-ball', default: true },
   },
   budget: (p) => p.norm,

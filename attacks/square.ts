@@ -201,8 +201,8 @@ export default defineAttack<SquareParams>({
   description: 'Square Attack (Andriushchenko et al. 2020): score-based black-box random search, l-inf or l2, margin loss',
   params: {
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
-    queries: { type: 'int', description: 'query budget per sample (the initial point is one)', default: 1000 },
-    'p-init': { type: 'number', description: 'initial fraction of pixels a square window covers', default: 0.8 },
+    queries: { type: 'int', description: 'query budget per sample (the initial point is one)', default: 1000, minimum: 1 },
+    'p-init': { type: 'number', description: 'initial fraction of pixels a square window covers', default: 0.8, exclusiveMinimum: 0, maximum: 1 },
   },
   gradientFree: true,
   budget: (p) => p.norm,

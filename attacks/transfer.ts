@@ -47,7 +47,7 @@ export default defineAttack<TransferParams>({
     'source-model': { type: 'string', description: 'zoo model the examples are crafted on', default: 'baseline' },
     inner: { type: 'string', description: 'white-box attack run on the source model', default: 'pgd' },
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
-    steps: { type: 'int', description: 'steps of the inner attack', default: 20 },
+    steps: { type: 'int', description: 'steps of the inner attack', default: 20, minimum: 1 },
   },
   budget: (p) => p.norm,
   perturbationLabel: () => 'eps',

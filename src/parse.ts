@@ -1,6 +1,6 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
-import type { ParamSpecs, Params } from './plugin-api.js';
+import type { ParamSpec, ParamSpecs, Params } from './plugin-api.js';
 
 /** A number, or a fraction such as `8/255`. */
 export function parseNumber(text: string, what: string): number {
@@ -65,9 +65,43 @@ export function parseSeed(text: string): number {
 export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
+/** The range a numeric param accepts, in words (`at least 1`, `greater than 0 and at most 1`), or undefined when unbounded. */
+export function describeBounds(spec: ParamSpec): string | undefined {
+  const lower =
+    spec.exclusiveMinimum !== undefined ? `greater than ${spec.exclusiveMinimum}` : spec.minimum !== undefined ? `at least ${spec.minimum}` : undefined;
+  const upper = spec.maximum !== undefined ? `at most ${spec.maximum}` : undefined;
+  if (lower && upper) return `${lower} and ${upper}`;
+  return lower ?? upper;
+}
+
+/** Whether a number lies inside a spec's bounds. */
+export function withinBounds(spec: ParamSpec, v: number): boolean {
+  if (spec.minimum !== undefined && v < spec.minimum) return false;
+  if (spec.exclusiveMinimum !== undefined && v <= spec.exclusiveMinimum) return false;
+  return spec.maximum === undefined || v <= spec.maximum;
+}
+
+function numericParam(attackId: string, name: string, spec: ParamSpec, given: unknown): number {
+  const flag = `--${kebab(name)}`;
+  const text = String(given);
+  const whole = spec.type === 'int';
+  const v = typeof given === 'number' ? given : whole ? Number(text.trim() === '' ? NaN : text) : parseNumber(text, flag);
+  const kind = whole ? 'a whole number' : 'a number';
+  const bounds = describeBounds(spec);
+  if (!Number.isFinite(v) || (whole && !Number.isInteger(v)) || !withinBounds(spec, v)) {
+    throw new UsageError(
+      `${flag} '${text}' must be ${kind}${bounds ? ` ${bounds}` : ''}`,
+      `attack ${attackId}: ${spec.description}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`,
+    );
+  }
+  return v;
+}
+
 /**
  * Turns raw option values (strings from the command line or values from a config
- * file) into typed attack params, filling declared defaults.
+ * file) into typed attack params, filling declared defaults. Every value is
+ * checked against its spec's type, bounds and choices, so that a setting that
+ * would make the numbers meaningless (`--steps 0`) fails before any compute.
  */
 export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<string, unknown>): Params {
   const params: Params = {};
@@ -81,14 +115,9 @@ export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<s
     const text = String(given);
     switch (spec.type) {
       case 'number':
-        params[name] = typeof given === 'number' ? given : parseNumber(text, flag);
+      case 'int':
+        params[name] = numericParam(attackId, name, spec, given);
         break;
-      case 'int': {
-        const v = Number(given);
-        if (!Number.isInteger(v)) throw new UsageError(`${flag} '${text}' must be a whole number`, `attack ${attackId}: ${spec.description}`);
-        params[name] = v;
-        break;
-      }
       case 'boolean':
         if (!['true', 'false'].includes(text)) throw new UsageError(`${flag} '${text}' must be true or false`, `attack ${attackId}: ${spec.description}`);
         params[name] = text === 'true';

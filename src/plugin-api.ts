@@ -47,6 +47,11 @@ export interface ParamSpec {
   /** Omitted means "derived by the plugin" (e.g. PGD's step size from eps). */
   default?: number | string | boolean;
   choices?: readonly string[];
+  /** Bounds on a 'number' or 'int' value, enforced before any compute: a value outside them is a usage error. */
+  minimum?: number;
+  maximum?: number;
+  /** The value must be strictly greater (e.g. a step size > 0). */
+  exclusiveMinimum?: number;
 }
 export type ParamSpecs = Record<string, ParamSpec>;
 export type Params = Record<string, number | string | boolean | undefined>;

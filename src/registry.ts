@@ -8,6 +8,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { closest } from 'fastest-levenshtein';
 import { UsageError } from './errors.js';
+import { describeBounds, withinBounds } from './parse.js';
 import { packageRoot } from './paths.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
 
@@ -49,6 +50,7 @@ export class Registry {
         `see src/plugin-api.ts for the ${kind} interface`,
       );
     }
+    if (plugin.kind === 'attack') checkParamSpecs(plugin, origin);
     const map = this.plugins[kind] as Map<string, Plugin>;
     const existing = map.get(plugin.id);
     if (existing && this.origins.get(existing) !== origin) {
@@ -78,6 +80,29 @@ export class Registry {
       `unknown ${kind} '${id}'.${suggestion}`,
       `known ${kind}s: ${known.join(', ') || '(none)'}; \`robench list ${kind}s\` describes them`,
     );
+  }
+}
+
+/**
+ * Bounds are what stops `--steps 0` from reporting 100% robust accuracy, so a
+ * spec whose bounds cannot be enforced (on a string, or excluding its own
+ * default) is a plugin bug caught at registration, not at the first run.
+ */
+function checkParamSpecs(attack: AttackPlugin, origin: string): void {
+  for (const [name, spec] of Object.entries(attack.params)) {
+    const fail = (what: string): never => {
+      throw new UsageError(`plugin ${origin}: the attack '${attack.id}' param '${name}' ${what}`, 'see ParamSpec in src/plugin-api.ts');
+    };
+    const bounds = [spec.minimum, spec.maximum, spec.exclusiveMinimum].filter((b) => b !== undefined);
+    const numeric = spec.type === 'number' || spec.type === 'int';
+    if (bounds.length > 0 && !numeric) fail(`has bounds but is of type '${spec.type}'`);
+    if (bounds.some((b) => !Number.isFinite(b))) fail('has a bound that is not a finite number');
+    if (spec.choices && spec.type !== 'string') fail(`has choices but is of type '${spec.type}'`);
+    if (spec.default === undefined) continue;
+    if (numeric && (typeof spec.default !== 'number' || (spec.type === 'int' && !Number.isInteger(spec.default)) || !withinBounds(spec, spec.default))) {
+      fail(`has the default ${spec.default}, outside its own type or bounds (${describeBounds(spec) ?? spec.type})`);
+    }
+    if (spec.choices && !spec.choices.includes(String(spec.default))) fail(`has the default '${spec.default}', not one of its choices`);
   }
 }
 
