@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack } from '../src/plugin-api.js';
-import { defaultEpsGrid } from '../src/norms.js';
+import { defaultEpsGrid, steepestDirection } from '../src/norms.js';
 
 export default defineAttack({
   id: 'fgsm',
@@ -17,7 +17,7 @@ export default defineAttack({
   async run(ctx) {
     return tf.tidy(() => {
       const { grad } = ctx.inputGradient(ctx.x);
-      return tf.clipByValue(tf.add(ctx.x, tf.mul(ctx.eps, tf.sign(grad))), 0, 1) as tf.Tensor4D;
+      return tf.clipByValue(tf.add(ctx.x, tf.mul(ctx.eps, steepestDirection('linf', grad))), 0, 1) as tf.Tensor4D;
     });
   },
 });

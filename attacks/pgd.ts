@@ -2,18 +2,23 @@
  * Projected Gradient Descent (Madry et al. 2018, "Towards Deep Learning Models
  * Resistant to Adversarial Attacks"): from a random point of the eps-ball, repeat
  *   x_{t+1} = Proj_{B(x, eps) ∩ [0,1]}(x_t + alpha * d(grad_x CE(f(x_t), y)))
- * with d = sign for l-inf and d = g / ||g||_2 for l2. The result is each sample's
+ * with d = sign for l-inf and d = g / ||g||_2 for l2 (`--loss margin` or `dlr` ascends those
+ * losses instead of CE). The result is each sample's
  * worst case over all steps and restarts (see src/worst-case.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type Norm } from '../src/plugin-api.js';
 import { defaultEpsGrid, l2Norms, perSample, project, steepestDirection } from '../src/norms.js';
 import { WorstCase } from '../src/worst-case.js';
-import { crossEntropy } from '../src/losses.js';
-import type { Rng } from '../src/plugin-api.js';
+import { crossEntropy, dlr, marginLoss } from '../src/losses.js';
+import type { PerSampleLoss, Rng } from '../src/plugin-api.js';
+
+type PgdLoss = 'ce' | 'margin' | 'dlr';
+const losses: Record<PgdLoss, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };
 
 type PgdParams = {
   norm: Norm;
+  loss: PgdLoss;
   steps: number;
   'step-size'?: number;
   restarts: number;
@@ -40,6 +45,7 @@ export default defineAttack<PgdParams>({
   description: 'Projected Gradient Descent (Madry et al. 2018) with random start, l-inf or l2, worst case over steps and restarts',
   params: {
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
+    loss: { type: 'string', description: 'loss to maximise: cross-entropy, the margin max_{i!=y} z_i - z_y, or DLR', default: 'ce', choices: ['ce', 'margin', 'dlr'] },
     steps: { type: 'int', description: 'gradient steps per restart', default: 20, minimum: 1 },
     'step-size': { type: 'number', description: 'step size alpha (default 2.5 * eps / steps)', exclusiveMinimum: 0 },
     restarts: { type: 'int', description: 'independent random restarts', default: 1, minimum: 1 },
@@ -51,6 +57,7 @@ export default defineAttack<PgdParams>({
   async run(ctx) {
     const { x, y, eps, params: p } = ctx;
     const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
+    const objective = losses[p.loss];
     const worst = new WorstCase(x, y, ctx.earlyStop);
     for (let r = 0; r < p.restarts; r++) {
       const start = p['random-start'] ? randomStart(p.norm, x, eps, ctx.rng.fork(`restart-${r}`)) : x.clone();
@@ -58,7 +65,7 @@ export default defineAttack<PgdParams>({
       const a = await worst.remaining(x, start);
       for (let t = 0; t < p.steps && a.size > 0; t++) {
         const next = tf.tidy(() => {
-          const { grad, loss, logits } = ctx.inputGradient(a.xadv, crossEntropy, a.y);
+          const { grad, loss, logits } = ctx.inputGradient(a.xadv, objective, a.y);
           worst.update(a.xadv, loss, logits, a.rows);
           return project(p.norm, a.x, tf.add(a.xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
         });
@@ -67,7 +74,7 @@ export default defineAttack<PgdParams>({
       if (a.size > 0) {
         tf.tidy(() => {
           const logits = ctx.model(a.xadv);
-          worst.update(a.xadv, crossEntropy(logits, a.y), logits, a.rows);
+          worst.update(a.xadv, objective(logits, a.y), logits, a.rows);
         });
       }
       a.dispose();

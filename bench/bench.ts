@@ -127,7 +127,7 @@ async function benchModel(family: Family, size: Size, dataset: string): Promise<
   predicted.dispose();
   const data: DatasetSplit = { images, labels, count: n, shape, source: { kind: 'file', path: '-', sha256: '-' } };
   const pgd = registry.get('attack', 'pgd');
-  const params = { norm: 'linf', steps: 20, restarts: 1, 'random-start': true };
+  const params = { norm: 'linf', loss: 'ce', steps: 20, restarts: 1, 'random-start': true };
   const pgdStart = performance.now();
   const curve = await evaluateCurve({ model: loaded, attack: pgd, params, data, grid: [0.03], batchSize: batch, seed: 0, sweep: false });
   const pgdSeconds = (performance.now() - pgdStart) / 1000;

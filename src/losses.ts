@@ -34,9 +34,52 @@ function sortedLogit(logits: tf.Tensor2D, k: number): tf.Tensor1D {
   return tf.max(rest, 1);
 }
 
-/** Cross-entropy -log softmax(z)_y = logsumexp(z) - z_y. */
+/**
+ * log(1 + s) for s >= 0, accurate to float32 rounding for every s. tfjs has no accurate
+ * log1p everywhere (tfjs-backend-wasm's Log1p returns 0 for s = 1e-10), so this uses
+ * Goldberg's identity log1p(s) = log(u) * s / (u - 1) with u = fl(1 + s), where u - 1 is exact.
+ */
+function log1p(s: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const u = tf.add(1, s);
+    const shifted = tf.sub(u, 1);
+    return tf.where(tf.equal(shifted, 0), s, tf.mul(tf.log(u), tf.divNoNan(s, shifted)));
+  });
+}
+
+/**
+ * Cross-entropy -log softmax(z)_y, with its value and gradient exact on confident samples.
+ * The textbook logsumexp(z) - z_y is exactly 0 in float32 once z_y leads by about 17, and so
+ * is its gradient's label entry p_y - 1: attacks then have no loss to rank iterates by and a
+ * gradient that has lost its main term. Where y leads, CE = log1p(s) with
+ * s = sum_{i != y} exp(z_i - z_y), and the gradient p - onehot(y) has label entry
+ * -sum_{i != y} p_i: both are computed directly, never as a difference of numbers near 1.
+ */
 export const crossEntropy: PerSampleLoss = (logits, labels) =>
-  tf.tidy(() => tf.sub(tf.logSumExp(logits, 1), labelLogit(logits, labels)));
+  tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const z = args[0] as tf.Tensor2D;
+      const save = args[1] as tf.GradSaveFunc;
+      const zy = tf.sum(tf.mul(z, onehot), 1, true);
+      const others = tf.mul(tf.exp(tf.sub(z, zy)), tf.sub(1, onehot));
+      const leads = tf.equal(tf.argMax(z, 1), tf.cast(labels, 'int32'));
+      const value = tf.where(leads, log1p(tf.sum(others, 1)), tf.sub(tf.logSumExp(z, 1), tf.squeeze(zy, [1])));
+      // Saved, not captured: the tidy around this loss frees onehot before any backward pass.
+      save([z, onehot]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, [zs, label]: tf.Tensor[]) => {
+          const e = tf.exp(tf.sub(zs!, tf.max(zs!, 1, true)));
+          const p = tf.div(e, tf.sum(e, 1, true));
+          const pOthers = tf.mul(p, tf.sub(1, label!));
+          const g = tf.sub(pOthers, tf.mul(label!, tf.sum(pOthers, 1, true)));
+          return tf.mul(g, tf.reshape(dy, [-1, 1]));
+        },
+      };
+    });
+    return ce(logits) as tf.Tensor1D;
+  });
 
 /**
  * Margin z_y - max_{i != y} z_i: positive while the sample is classified
@@ -44,6 +87,13 @@ export const crossEntropy: PerSampleLoss = (logits, labels) =>
  */
 export const margin: PerSampleLoss = (logits, labels) =>
   tf.tidy(() => tf.sub(labelLogit(logits, labels), maxOtherLogit(logits, labels)));
+
+/**
+ * max_{i != y} z_i - z_y, to be maximised (Carlini & Wagner's f_6 without its clamp): the
+ * margin as an ascent loss. Unlike cross-entropy it does not saturate on confident samples,
+ * so it is the audit's check that cross-entropy's gradients did not vanish.
+ */
+export const marginLoss: PerSampleLoss = (logits, labels) => tf.tidy(() => tf.neg(margin(logits, labels)));
 
 /**
  * Difference of Logits Ratio (Croce & Hein 2020, eq. 6), to be maximised:

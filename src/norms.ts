@@ -49,13 +49,35 @@ export function project(norm: Norm, x: tf.Tensor4D, xadv: tf.Tensor4D, eps: numb
 }
 
 /**
+ * Exact sign of every element: -1, 0 or 1. tf.sign is not: tfjs-backend-wasm's Sign kernel
+ * returns 0 for |x| below float32 epsilon (1.19e-7), and the input gradients of confidently
+ * classified samples are often that small, so an l-inf step built on it freezes those pixels.
+ * Comparisons with zero are exact on every backend, subnormals included.
+ */
+export function exactSign(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), 'float32'), tf.cast(tf.less(t, 0), 'float32')));
+}
+
+/**
+ * g / ||g||_2 per sample, exact whatever the gradient's scale. Each sample is first divided by
+ * its largest |g_i| (an exact positive rescaling that leaves the direction unchanged), so the
+ * squares summed for the norm neither underflow (a gradient of norm 1e-20 would otherwise give
+ * a zero norm) nor need a floor that shortens the step. A zero gradient gives a zero direction.
+ */
+export function unitL2(g: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const scaled = tf.divNoNan(g, perSample(linfNorms(g)));
+    return tf.divNoNan(scaled, perSample(l2Norms(scaled))) as tf.Tensor4D;
+  });
+}
+
+/**
  * The steepest-ascent direction of unit norm for a gradient: sign(g) for l-inf
- * (the maximiser of <g, d> over ||d||_inf <= 1), g / ||g||_2 for l2.
+ * (the maximiser of <g, d> over ||d||_inf <= 1), g / ||g||_2 for l2. Both depend
+ * only on the gradient's direction, so they are computed exactly at any scale.
  */
 export function steepestDirection(norm: Norm, grad: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() =>
-    norm === 'linf' ? tf.sign(grad) : tf.div(grad, perSample(tf.maximum(l2Norms(grad), 1e-12) as tf.Tensor1D)),
-  );
+  return norm === 'linf' ? (exactSign(grad) as tf.Tensor4D) : unitL2(grad);
 }
 
 /** Size of each sample's perturbation in the given norm, as plain numbers. */

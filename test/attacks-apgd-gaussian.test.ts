@@ -7,7 +7,8 @@ import { maxPerturbation } from '../src/norms.js';
 import { accuracy, contextFor, paramsOf, randomMlp, runAttack, selfLabelledBatch } from './helpers/tiny-models.js';
 import type { AttackPlugin, Params } from '../src/plugin-api.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
+import { marginLoss } from '../src/losses.js';
 
 const mlp = randomMlp(3, [8, 8, 1], 32, 10);
 const batch = selfLabelledBatch(mlp, 48, 7);
@@ -76,10 +77,14 @@ test('APGD stops attacking a sample once fooled, across iterates, restarts and t
   const over = { steps: 10, restarts: 2, loss: 'dlr-targeted', targets: 3 };
   const stopping = await attack(apgd, 0.03, over, 1, true);
   const full = await attack(apgd, 0.03, over, 1, false);
-  // Samples are independent in APGD: dropping the fooled ones changes no one else's iterates,
-  // and the worst case keeps each fooled sample's first fooling point either way.
-  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(stopping.out[0]!, full.out[0]!))).dataSync()[0]!);
-  t.true(diff < 1e-6, `largest difference ${diff}`);
+  // Samples are independent in APGD: dropping the fooled ones changes no one else's iterates, so
+  // the same samples are fooled. Pushing on, the full run keeps each one's strongest iterate, which
+  // is misclassified at least as confidently as the first fooling point the stopping run keeps.
+  const verdicts = (out: tf.Tensor4D) => tf.tidy(() => Array.from(tf.equal(tf.argMax(mlp.logits(out), 1), batch.y).dataSync()));
+  t.deepEqual(verdicts(stopping.out[0]!), verdicts(full.out[0]!));
+  const strength = (out: tf.Tensor4D) => tf.tidy(() => Array.from(marginLoss(mlp.logits(out), batch.y).dataSync()));
+  const [first, strongest] = [strength(stopping.out[0]!), strength(full.out[0]!)];
+  first.forEach((m, i) => t.true(m <= 0 || strongest[i]! >= m - 1e-5, `sample ${i}: ${strongest[i]} vs ${m}`));
   const robust = accuracy(mlp, full.out[0]!, batch.y);
   t.true(robust > 0 && robust < 1, 'some samples are fooled and some are not');
   t.true(stopping.counters.gradient < full.counters.gradient, `${stopping.counters.gradient} vs ${full.counters.gradient} gradients`);

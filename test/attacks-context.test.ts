@@ -5,7 +5,7 @@ import { maxPerturbation, projectL2, projectLinf, steepestDirection } from '../s
 import { contextFor, linearModel, paramsOf, selfLabelledBatch } from './helpers/tiny-models.js';
 import fgsm from '../attacks/fgsm.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
 
 const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 

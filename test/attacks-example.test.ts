@@ -5,7 +5,7 @@ import { maxPerturbation } from '../src/norms.js';
 import type { AttackPlugin } from '../src/plugin-api.js';
 import { contextFor, paramsOf, randomMlp, runAttack, selfLabelledBatch } from './helpers/tiny-models.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
 
 const fixture = new URL('./fixtures/example-attack.mjs', import.meta.url);
 

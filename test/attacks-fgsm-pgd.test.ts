@@ -6,7 +6,7 @@ import { maxPerturbation } from '../src/norms.js';
 import { accuracy, contextFor, linearModel, paramsOf, randomMlp, runAttack, selfLabelledBatch } from './helpers/tiny-models.js';
 import type { AttackPlugin, Norm, Params } from '../src/plugin-api.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
 
 const mlp = randomMlp(3, [8, 8, 1], 32, 10);
 

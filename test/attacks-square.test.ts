@@ -5,7 +5,7 @@ import { maxPerturbation } from '../src/norms.js';
 import { accuracy, contextFor, paramsOf, randomMlp, runAttack, selfLabelledBatch } from './helpers/tiny-models.js';
 import type { Params } from '../src/plugin-api.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
 
 const mlp = randomMlp(3, [8, 8, 1], 32, 10);
 const colour = randomMlp(4, [6, 6, 3], 32, 10);

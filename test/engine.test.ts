@@ -5,7 +5,7 @@ import { RobenchError } from '../src/errors.js';
 import pgd from '../attacks/pgd.js';
 import { defineAttack, type AttackPlugin, type DatasetSplit, type LoadedModel } from '../src/plugin-api.js';
 
-await tf.setBackend('cpu');
+import './helpers/backend.js';
 
 const SHAPE: [number, number, number] = [4, 4, 1];
 
@@ -78,7 +78,7 @@ test('the sweep is never weaker than independent points and needs fewer gradient
 test('a 9-point PGD sweep needs at most a third of the gradients of independent points and is never weaker', async (t) => {
   const { model, data } = fixture(200);
   const grid = [0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3];
-  const params = { norm: 'linf', steps: 20, restarts: 1, 'random-start': true };
+  const params = { norm: 'linf', loss: 'ce', steps: 20, restarts: 1, 'random-start': true };
   const sweep = await evaluateCurve({ ...base, params, model, data, attack: pgd as AttackPlugin, grid, sweep: true });
   const full = await evaluateCurve({ ...base, params, model, data, attack: pgd as AttackPlugin, grid, sweep: false });
   sweep.points.forEach((p, i) => t.true(p.accuracy <= full.points[i].accuracy, `eps ${p.perturbation}`));
@@ -118,7 +118,7 @@ test.serial('the tensor count is flat from batch to batch', async (t) => {
   const counts: Record<string, number[]> = {};
   await evaluateCurve({
     ...base,
-    params: { norm: 'linf', steps: 5, restarts: 2, 'random-start': true },
+    params: { norm: 'linf', loss: 'ce', steps: 5, restarts: 2, 'random-start': true },
     model,
     data,
     attack: pgd as AttackPlugin,

@@ -94,7 +94,7 @@ async function workload(): Promise<Outcome> {
     x,
     y,
     eps: 8 / 255,
-    params: { norm: 'linf', steps: 3, restarts: 1, 'random-start': true },
+    params: { norm: 'linf', loss: 'ce', steps: 3, restarts: 1, 'random-start': true },
     rng: sampleRng(SEED, [0, 1, 2, 3]),
     numClasses: CLASSES,
     dataset: 'webgpu-test',
