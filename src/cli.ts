@@ -14,6 +14,8 @@ import { trainCommand } from './commands/train.js';
 import { doctorCommand } from './commands/doctor.js';
 import { parseShard, type Shard } from './shards.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
+import { applyRunConfig } from './run-config.js';
+import { join } from 'node:path';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 
@@ -57,7 +59,9 @@ function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[
 }
 
 function buildProgram(registry: Registry, argv: string[]): Command {
-  const config = readConfig()?.config.run ?? {};
+  const found = readConfig();
+  const config = found?.config.run ?? {};
+  const configFile = found ? join(found.dir, 'robench.config.json') : '';
   const program = new Command('robench')
     .description('Benchmark the robustness of image classifiers (TensorFlow.js)')
     .version(robenchVersion)
@@ -87,7 +91,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones');
   const owners = addAttackOptions(run, registry);
   run.action(async (opts: Record<string, unknown>) => {
-    const merged = { ...config, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+    const merged = applyRunConfig(run, opts, config, configFile, owners, registry);
     const attackId = String(merged.attack);
     const attackOptions: Record<string, unknown> = {};
     for (const [key, ids] of owners) {

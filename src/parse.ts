@@ -1,6 +1,6 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
-import type { ParamSpec, ParamSpecs, Params } from './plugin-api.js';
+import type { ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
 
 /** A number, or a fraction such as `8/255`. */
 export function parseNumber(text: string, what: string): number {
@@ -131,4 +131,26 @@ export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<s
     }
   }
   return params;
+}
+
+/**
+ * Budgets are in [0, 1] pixel units, so an l-inf budget above 1 or an l2 budget
+ * above the image's diameter (the largest distance between two images) allows
+ * every image and says nothing about robustness: almost always `--eps 8` meant
+ * 8/255. Checked once the grid, the norm and the image shape are all known.
+ */
+export function checkBudgets(grid: number[], norm: Norm | null, shape: ImageShape, source: string): void {
+  const negative = grid.find((v) => !(v >= 0));
+  if (negative !== undefined) throw new UsageError(`${source}: perturbation sizes cannot be negative (got ${negative})`, 'use sizes of 0 or more');
+  if (norm === null) return;
+  const diameter = Math.sqrt(shape[0] * shape[1] * shape[2]);
+  const limit = norm === 'linf' ? 1 : diameter;
+  const over = grid.find((v) => v > limit);
+  if (over === undefined) return;
+  const scale = norm === 'linf' ? 'the whole pixel range [0, 1]' : `the diameter of a ${shape.join('x')} image, sqrt(${shape.join('*')}) = ${+diameter.toFixed(3)}`;
+  const guess = over <= 255 ? `; did you mean ${+over.toFixed(6)}/255?` : '';
+  throw new UsageError(
+    `${source}: the ${norm === 'linf' ? 'l-inf' : 'l2'} budget ${over} exceeds ${scale}, so it allows any image`,
+    `budgets are in [0, 1] pixel units${guess}`,
+  );
 }

@@ -180,6 +180,8 @@ export interface ConfigFile {
   run?: Record<string, unknown>;
 }
 
+const CONFIG_KEYS = ['plugins', 'run'];
+
 export function readConfig(cwd = process.cwd()): { config: ConfigFile; dir: string } | undefined {
   const file = join(cwd, 'robench.config.json');
   if (!existsSync(file)) return undefined;
@@ -188,6 +190,16 @@ export function readConfig(cwd = process.cwd()): { config: ConfigFile; dir: stri
     config = JSON.parse(readFileSync(file, 'utf8')) as ConfigFile;
   } catch (err) {
     throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'fix or remove robench.config.json');
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new UsageError(`${file} must hold a JSON object`, 'e.g. {"plugins": ["./my-attack.js"], "run": {"samples": 500}}');
+  }
+  const unknown = Object.keys(config).find((k) => !CONFIG_KEYS.includes(k));
+  if (unknown !== undefined) {
+    throw new UsageError(`${file}: unknown key "${unknown}". Did you mean "${closest(unknown, CONFIG_KEYS)}"?`, `valid keys: ${CONFIG_KEYS.join(', ')}`);
+  }
+  if (config.run !== undefined && (typeof config.run !== 'object' || config.run === null || Array.isArray(config.run))) {
+    throw new UsageError(`${file}: "run" must be an object of run flags and values`, 'e.g. {"run": {"samples": 500, "backend": "wasm"}}');
   }
   if (config.plugins !== undefined && !Array.isArray(config.plugins)) {
     throw new UsageError(`${file}: "plugins" must be an array of file paths or package names`, 'e.g. {"plugins": ["./my-attack.js"]}');

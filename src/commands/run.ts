@@ -7,7 +7,7 @@ import { useBackend, type BackendName } from '../backends.js';
 import { loadModel } from '../load-model.js';
 import { evaluateInWorkers } from '../worker-pool.js';
 import { evaluateCurve, type Progress } from '../engine.js';
-import { parseGrid, resolveParams } from '../parse.js';
+import { checkBudgets, parseGrid, resolveParams } from '../parse.js';
 import { assetPath } from '../paths.js';
 import { measureSparsity } from '../activation-stats.js';
 import { buildGallery, galleryBudgets } from '../gallery.js';
@@ -82,6 +82,11 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
   for (const modelId of modelIds) {
     const { model, dataset } = await loadModel(registry, { ...opts, model: modelId });
     try {
+      for (const attack of attacks) {
+        const params = paramsOf.get(attack.id)!;
+        const source = explicitGrid ? '--eps' : `the default grid of ${attack.id}`;
+        checkBudgets(explicitGrid ?? attack.defaultGrid(dataset.id, params), attack.budget(params), dataset.imageShape, source);
+      }
       spinner.start(`loading ${dataset.id} test data`);
       const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
       let sparsity: SparsityLayer[] | undefined;
