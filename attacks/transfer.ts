@@ -63,12 +63,15 @@ export default defineAttack<TransferParams>({
       y: ctx.y,
       eps: ctx.eps,
       params: innerParams(attack, p),
-      rng: ctx.rng.fork('transfer'),
+      // The target's own streams, so transfer from a model to itself replays the white-box attack.
+      rng: ctx.rng,
       numClasses: source.numClasses,
       dataset: ctx.dataset,
       // The surrogate's evaluations cost nothing on the target: only the target's are counted.
       counters: { forward: 0, gradient: 0 },
-      // Pushing on past the first iterate that fools the surrogate makes examples that transfer better.
+      // Without early stopping the inner attack pushes on past the first iterate that fools the
+      // surrogate and returns each sample's most confidently misclassified one (src/worst-case.ts):
+      // examples just across the surrogate's boundary rarely cross the target's.
       earlyStop: false,
     });
     return attack.run(inner);

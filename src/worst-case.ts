@@ -4,8 +4,16 @@
  * any iterate fooled the model, otherwise its highest-loss point. A sample then
  * counts as robust only if every step of every restart failed, rather than
  * depending on where the last iterate happened to land.
+ *
+ * Without early stopping the attack pushes on past the first fooling iterate, and the
+ * tracker keeps each sample's strongest iterate instead: the one with the largest margin
+ * max_{i != y} z_i - z_y. That point is misclassified whenever any iterate was, so the
+ * robust/broken verdict is the same, but it is the most confidently misclassified one:
+ * what a transfer attack needs, since examples just across the surrogate's boundary
+ * rarely cross the target's.
  */
 import * as tf from '@tensorflow/tfjs';
+import { marginLoss } from './losses.js';
 
 /** Owns its tensors across the caller's tidy scopes (hence tf.keep) until result(). */
 export class WorstCase {
@@ -15,7 +23,8 @@ export class WorstCase {
 
   /**
    * Starts from the clean batch, which any evaluated iterate replaces. With
-   * `earlyStop`, Remaining drops each sample as soon as an iterate fools it.
+   * `earlyStop`, Remaining drops each sample as soon as an iterate fools it;
+   * without, every sample keeps its strongest iterate (see above).
    */
   constructor(
     x: tf.Tensor4D,
@@ -36,12 +45,14 @@ export class WorstCase {
       const sub = <T extends tf.Tensor>(t: T): T => (rows ? (tf.gather(t, rows) as T) : t);
       const wasFooled = sub(this.fooled);
       const fooledNow = tf.notEqual(tf.argMax(logits, 1), tf.cast(sub(this.y), 'int32'));
+      const score = this.earlyStop ? loss : marginLoss(logits, sub(this.y));
+      const higher = tf.greater(score, sub(this.bestLoss));
       const firstFool = tf.logicalAnd(fooledNow, tf.logicalNot(wasFooled));
-      const higherLoss = tf.logicalAnd(tf.logicalNot(tf.logicalOr(fooledNow, wasFooled)), tf.greater(loss, sub(this.bestLoss)));
-      const take = tf.logicalOr(firstFool, higherLoss);
+      const higherUnfooled = tf.logicalAnd(tf.logicalNot(tf.logicalOr(fooledNow, wasFooled)), higher);
+      const take = this.earlyStop ? tf.logicalOr(firstFool, higherUnfooled) : higher;
       const updated: [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D] = [
         tf.where(tf.reshape(take, [-1, 1, 1, 1]), xadv, sub(this.best)),
-        tf.where(take, loss, sub(this.bestLoss)),
+        tf.where(take, score, sub(this.bestLoss)),
         tf.logicalOr(wasFooled, fooledNow),
       ];
       if (!rows) return updated;

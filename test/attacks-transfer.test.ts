@@ -27,3 +27,38 @@ test('a transfer source that is not a white-box norm-ball attack is a usage erro
   t.is(r.code, 2);
   t.regex(r.stderr, /--inner gaussian is not a white-box norm-ball attack/);
 });
+
+test('transfer from a model to itself breaks exactly what white-box PGD breaks, with examples pushed further past the boundary', async (t) => {
+  const { createRegistry } = await import('../src/registry.js');
+  const { makeAttackContext } = await import('../src/attack-context.js');
+  const { batchTensors } = await import('../src/engine.js');
+  const { sampleRng } = await import('../src/rng.js');
+  const { marginLoss } = await import('../src/losses.js');
+  const { paramsOf } = await import('./helpers/tiny-models.js');
+  const tf = await import('@tensorflow/tfjs');
+  await (await import('../src/backends.js')).useBackend('wasm');
+  const registry = await createRegistry();
+  const model = await registry.get('model', 'baseline').load({ dataset: 'fashion-mnist' });
+  const data = await registry.get('dataset', 'fashion-mnist').load({ split: 'test', samples: 48, offline: true });
+  const { x, y } = batchTensors(data, Array.from({ length: 48 }, (_, i) => i));
+  const run = async (id: string, overrides: Record<string, unknown>) => {
+    const attack = registry.get('attack', id);
+    const ctx = makeAttackContext({
+      logits: (input) => model.logits(input), x, y, eps: 0.05, params: paramsOf(attack, overrides as never), rng: sampleRng(0, [...Array(48).keys()]),
+      numClasses: 10, dataset: 'fashion-mnist', counters: { forward: 0, gradient: 0 },
+    });
+    return (await attack.run(ctx)) as import('@tensorflow/tfjs').Tensor4D;
+  };
+  const whiteBox = await run('pgd', { steps: 10 });
+  const transferred = await run('transfer', { 'source-model': 'baseline', steps: 10 });
+  const [wb, tr] = tf.tidy(() => [whiteBox, transferred].map((xa) => Array.from(marginLoss(model.logits(xa), y).dataSync())));
+  const fooled = (m: number[]) => m.map((v) => v > 0);
+  t.deepEqual(fooled(tr!), fooled(wb!), 'the same samples are broken');
+  const broken = wb!.map((_, i) => i).filter((i) => wb![i]! > 0);
+  t.true(broken.length > 5 && broken.length < 48, `${broken.length} broken`);
+  // White-box PGD keeps the first fooling iterate; transfer pushes on to the strongest.
+  t.true(broken.every((i) => tr![i]! >= wb![i]! - 1e-4), 'never less misclassified');
+  const mean = (v: number[]) => v.reduce((s, a) => s + a, 0) / v.length;
+  t.true(mean(broken.map((i) => tr![i]!)) > 2 * mean(broken.map((i) => wb![i]!)), `mean wrong-class margin ${mean(broken.map((i) => tr![i]!))} vs ${mean(broken.map((i) => wb![i]!))}`);
+  tf.dispose([whiteBox, transferred, x, y]);
+});
