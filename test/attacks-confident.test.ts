@@ -5,31 +5,9 @@ import pgd from '../attacks/pgd.js';
 import apgd from '../attacks/apgd.js';
 import { crossEntropy } from '../src/losses.js';
 import { steepestDirection } from '../src/norms.js';
-import { contextFor, linearModel, paramsOf, runAttack } from './helpers/tiny-models.js';
+import { confidentLinear, contextFor, paramsOf, runAttack } from './helpers/tiny-models.js';
 import { testBackend } from './helpers/backend.js';
 import type { AttackPlugin, Params } from '../src/plugin-api.js';
-
-/**
- * A two-class linear model on 4x4 images, f(x) = k w.(x - 1/2), and images at 1/2 + 0.1 c sign(w)
- * (c in +-[0.5, 1]): every clean logit margin is between about 24 and 48, where softmax(z)_y
- * rounds to 1 in float32 and the cross-entropy gradient is 1e-11 to 1e-21. The optimal l-inf attack
- * lowers the margin by eps k ||w||_1 and the optimal l2 attack by eps k ||w||_2 (both inside [0, 1]
- * here), so the budgets at which each sample must break are known in closed form.
- */
-function confidentLinear() {
-  const k = 40;
-  const w = Array.from({ length: 16 }, (_, i) => Math.cos(3 * i + 2) - Math.sin(i + 1));
-  const W = tf.tensor2d(w.flatMap((wi) => [0, k * wi]), [16, 2]);
-  const b = tf.tensor1d([0, (-k * w.reduce((s, v) => s + v, 0)) / 2]);
-  const model = linearModel(W, b, [4, 4, 1]);
-  const c = Array.from({ length: 24 }, (_, i) => (i % 2 ? 1 : -1) * (0.5 + (0.5 * i) / 23));
-  const x = tf.tensor4d(c.flatMap((ci) => w.map((wi) => 0.5 + 0.1 * ci * Math.sign(wi))), [24, 4, 4, 1]);
-  const y = tf.tensor1d(c.map((ci) => (ci > 0 ? 1 : 0)), 'int32');
-  const l1 = w.reduce((s, v) => s + Math.abs(v), 0);
-  const l2 = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
-  const margins = c.map((ci) => k * 0.1 * Math.abs(ci) * l1);
-  return { model, x, y, k, l1, l2, margins, c };
-}
 
 async function fooled(attack: AttackPlugin<any>, eps: number, overrides: Params = {}): Promise<number> {
   const { model, x, y } = confidentLinear();
@@ -125,4 +103,24 @@ test(`[${testBackend}] PGD l2 leaves robust exactly the samples the closed form 
   const mustSurvive = margins.filter((m) => m > eps * k * l2 * 1.02).length;
   const broken = await fooled(pgd, eps, { norm: 'l2', steps: 50 });
   t.true(broken >= mustBreak && broken <= margins.length - mustSurvive, `broken ${broken}, expected ${mustBreak}..${margins.length - mustSurvive}`);
+});
+
+test(`[${testBackend}] the kernels attack maths build on keep tiny values: no threshold like wasm's Sign`, (t) => {
+  const tiny = [1e-40, 1e-30, 1e-20, 1e-10, 1e-7];
+  const v = tf.tensor1d(tiny);
+  const read = (r: tf.Tensor) => Array.from(r.dataSync());
+  tf.tidy(() => {
+    t.deepEqual(read(tf.cast(tf.greater(v, 0), 'float32')), [1, 1, 1, 1, 1], 'comparisons with 0');
+    t.deepEqual(read(tf.cast(tf.less(tf.neg(v), 0), 'float32')), [1, 1, 1, 1, 1], 'comparisons of negatives');
+    read(tf.abs(tf.neg(v))).forEach((a, i) => t.true(a > 0 && Math.abs(a - tiny[i]!) <= 1e-6 * tiny[i]! + 1e-44, `abs ${a}`));
+    t.true(read(tf.max(v))[0] === Math.fround(1e-7), 'max');
+    read(tf.divNoNan(v, tf.max(v))).forEach((a, i) => t.true(Math.abs(a - tiny[i]! / 1e-7) <= 1e-5 * (tiny[i]! / 1e-7) + 1e-38, `divNoNan ${a}`));
+    // exp of the logit gaps cross-entropy sums: e^-80 is 1.8e-35, a normal float32.
+    const e = read(tf.exp(tf.tensor1d([-20, -50, -80])));
+    [-20, -50, -80].forEach((g, i) => t.true(Math.abs(e[i]! - Math.exp(g)) <= 1e-5 * Math.exp(g), `exp(${g}) = ${e[i]}`));
+    // log near 1, which the log1p identity relies on.
+    const l = read(tf.log(tf.tensor1d([1 + 2 ** -20, 1.5])));
+    t.true(Math.abs(l[0]! - Math.log(1 + 2 ** -20)) <= 1e-4 * 2 ** -20 && Math.abs(l[1]! - Math.log(1.5)) < 1e-6, `log ${l}`);
+  });
+  v.dispose();
 });

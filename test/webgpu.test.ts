@@ -11,6 +11,7 @@ import { useBackend } from '../src/backends.js';
 import { trainingLoss } from '../src/train.js';
 import { sampleRng, scalarRng } from '../src/rng.js';
 import { root, saveDenseModel } from './helpers/cli.js';
+import { confidentLinear, contextFor, paramsOf } from './helpers/tiny-models.js';
 
 // Backends are process-global, so every test here runs serially. CI installs lavapipe
 // (scripts/install-lavapipe.sh), where WebGPU must start; elsewhere a machine without it
@@ -223,5 +224,20 @@ test.serial('robench run on webgpu finishes, exits by itself and matches the cpu
     t.deepEqual(results.webgpu.points, results.cpu.points);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.serial('on WebGPU, PGD l-inf and l2 break every confidently classified sample where the closed form says they must', async (t) => {
+  if (!webgpuOrSkip(t)) return;
+  await useBackend('webgpu');
+  for (const [norm, eps] of [['linf', 0.12], ['l2', 0]] as const) {
+    const { model, x, y, margins, k, l2 } = confidentLinear();
+    const budget = norm === 'linf' ? eps : (1.2 * Math.max(...margins)) / (k * l2);
+    const { ctx } = contextFor(model, x, y, budget, paramsOf(pgd, { norm, steps: 20 }), 3);
+    const xadv = (await pgd.run(ctx)) as tf.Tensor4D;
+    const wrong = tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.argMax(model.logits(xadv), 1), y), 'int32')));
+    t.is((await wrong.data())[0], margins.length, `${norm}: every sample broken`);
+    tf.dispose([xadv, wrong, x, y]);
+    model.dispose();
   }
 });

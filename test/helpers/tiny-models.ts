@@ -53,6 +53,28 @@ export function randomMlp(seed: number, inputShape: ImageShape, hidden: number, 
   };
 }
 
+/**
+ * A two-class linear model on 4x4 images, f(x) = k w.(x - 1/2), and images at 1/2 + 0.1 c sign(w)
+ * (c in +-[0.5, 1]): every clean logit margin is between about 24 and 48, where softmax(z)_y
+ * rounds to 1 in float32 and the cross-entropy gradient is 1e-11 to 1e-21. The optimal l-inf attack
+ * lowers the margin by eps k ||w||_1 and the optimal l2 attack by eps k ||w||_2 (both inside [0, 1]
+ * here), so the budgets at which each sample must break are known in closed form.
+ */
+export function confidentLinear() {
+  const k = 40;
+  const w = Array.from({ length: 16 }, (_, i) => Math.cos(3 * i + 2) - Math.sin(i + 1));
+  const W = tf.tensor2d(w.flatMap((wi) => [0, k * wi]), [16, 2]);
+  const b = tf.tensor1d([0, (-k * w.reduce((s, v) => s + v, 0)) / 2]);
+  const model = linearModel(W, b, [4, 4, 1]);
+  const c = Array.from({ length: 24 }, (_, i) => (i % 2 ? 1 : -1) * (0.5 + (0.5 * i) / 23));
+  const x = tf.tensor4d(c.flatMap((ci) => w.map((wi) => 0.5 + 0.1 * ci * Math.sign(wi))), [24, 4, 4, 1]);
+  const y = tf.tensor1d(c.map((ci) => (ci > 0 ? 1 : 0)), 'int32');
+  const l1 = w.reduce((s, v) => s + Math.abs(v), 0);
+  const l2 = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
+  const margins = c.map((ci) => k * 0.1 * Math.abs(ci) * l1);
+  return { model, x, y, k, l1, l2, margins, c };
+}
+
 /** Seeded images with pixels uniform in [lo, hi], labelled with the model's own prediction (clean accuracy 1). */
 export function selfLabelledBatch(model: TinyModel, n: number, seed: number, lo = 0, hi = 1): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const next = scalarRng(seed, 'images');
