@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext } from './attack-context.js';
-import { checkAttackOutput } from './attack-checks.js';
+import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
 import { sampleRng } from './rng.js';
 import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params } from './plugin-api.js';
 
@@ -79,6 +79,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   const { model, attack, params, data, batchSize, seed } = opts;
   const indices = opts.indices ?? Array.from({ length: data.count }, (_, i) => i);
   const n = indices.length;
+  checkSelection(model, data, indices);
   const norm = attack.budget(params);
   const sweep = (opts.sweep ?? true) && norm !== null;
   const grid = [...opts.grid].sort((a, b) => a - b);
@@ -90,7 +91,13 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   const clean = new Uint8Array(n);
   for (const [b, chunk] of chunks(indices, batchSize).entries()) {
     const { x, y } = batchTensors(data, chunk);
-    clean.set(await correctMask(model, x, y), b * batchSize);
+    const logits = await checkedLogits(model, x).catch((err: unknown) => {
+      tf.dispose([x, y]);
+      throw err;
+    });
+    const hits = tf.tidy(() => tf.equal(tf.argMax(logits, 1), y));
+    clean.set(await hits.data(), b * batchSize);
+    tf.dispose([logits, hits]);
     counters.forward += chunk.length;
     opts.onCleanBatch?.(x);
     x.dispose();
@@ -103,6 +110,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   // robust[i]: sample i survived every budget so far (norm-ball attacks only).
   const robust = Uint8Array.from(clean);
   const points: CurvePoint[] = [];
+  let versions: number | undefined;
   for (const eps of grid) {
     if (eps === 0) {
       points.push({ perturbation: 0, accuracy: cleanCorrect / n, correct: cleanCorrect, total: n });
@@ -120,10 +128,13 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
       const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep });
-      const returned = await attack.run(ctx);
-      const outputs = Array.isArray(returned) ? returned : [returned];
+      const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
+        tf.dispose([x, y]);
+        throw err;
+      });
       draws = outputs.length;
       try {
+        versions = checkVersionCount(attack.id, outputs.length, versions);
         const hitsPerSample = new Uint8Array(chunk.length);
         for (const xadv of outputs) {
           await checkAttackOutput(attack.id, x, xadv, eps, norm);
