@@ -17,7 +17,8 @@ export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ 
       throw new UsageError(`--dataset is required with a model file (${spec.model})`, 'name the data it classifies, e.g. --dataset mnist');
     }
     const dataset = registry.get('dataset', spec.dataset);
-    return { model: await loadUserModel(spec.model, dataset, parseInputRange(spec.inputRange)), dataset };
+    const model = await loadUserModel(spec.model, dataset, parseInputRange(spec.inputRange));
+    return { model: checkClassCount(model, dataset, 'name the dataset the model was trained on with --dataset'), dataset };
   }
   const plugin = registry.get('model', spec.model);
   const model = await plugin.load({ dataset: spec.dataset });
@@ -29,5 +30,13 @@ export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ 
       `choose one of the model's datasets: ${plugin.datasets.join(', ')}`,
     );
   }
-  return { model, dataset };
+  return { model: checkClassCount(model, dataset, `choose one of the model's datasets: ${plugin.datasets.join(', ')}`), dataset };
+}
+
+/** A logit per class of the data, or accuracy compares predictions with labels of another meaning. */
+function checkClassCount(model: LoadedModel, dataset: DatasetPlugin, hint: string): LoadedModel {
+  for (const warning of (model.info?.warnings as string[] | undefined) ?? []) console.error(`robench: warning: ${warning}`);
+  if (model.numClasses === dataset.classNames.length) return model;
+  model.dispose();
+  throw new UsageError(`the model ${model.id} returns ${model.numClasses} logits but ${dataset.id} has ${dataset.classNames.length} classes`, hint);
 }

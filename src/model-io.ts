@@ -137,10 +137,24 @@ const isGraph = (a: tf.io.ModelArtifacts): boolean =>
   a.format === 'graph-model' ||
   (a.format === undefined && typeof a.modelTopology === 'object' && a.modelTopology !== null && 'node' in a.modelTopology);
 
+interface GraphNode {
+  name: string;
+  op: string;
+}
+
+/** Names of a graph model's Softmax nodes, in its main graph and its function library (control flow bodies). */
+export function graphSoftmaxNodes(topology: unknown): string[] {
+  const graph = topology as { node?: GraphNode[]; library?: { function?: { nodeDef?: GraphNode[] }[] } };
+  const nodes = [...(graph.node ?? []), ...(graph.library?.function ?? []).flatMap((f) => f.nodeDef ?? [])];
+  return nodes.filter((n) => n.op === 'Softmax').map((n) => n.name);
+}
+
 /** Loads a Layers or Graph model from a directory, a model.json path or an http(s) URL. */
 export async function loadAnyModel(
   pathOrUrl: string,
-): Promise<{ kind: 'layers'; model: tf.LayersModel; weightsSha256: string } | { kind: 'graph'; model: tf.GraphModel; weightsSha256: string }> {
+): Promise<
+  { kind: 'layers'; model: tf.LayersModel; weightsSha256: string } | { kind: 'graph'; model: tf.GraphModel; weightsSha256: string; softmaxNodes: string[] }
+> {
   let artifacts: tf.io.ModelArtifacts;
   if (isUrl(pathOrUrl)) {
     try {
@@ -156,7 +170,7 @@ export async function loadAnyModel(
   }
   const weightsSha256 = sha256OfWeights(artifacts.weightData ?? new Uint8Array(0));
   if (isGraph(artifacts)) {
-    return { kind: 'graph', model: await tf.loadGraphModel(fromArtifacts(artifacts)), weightsSha256 };
+    return { kind: 'graph', model: await tf.loadGraphModel(fromArtifacts(artifacts)), weightsSha256, softmaxNodes: graphSoftmaxNodes(artifacts.modelTopology) };
   }
   return { kind: 'layers', model: await tf.loadLayersModel(fromArtifacts(artifacts)), weightsSha256 };
 }

@@ -24,7 +24,11 @@ export function parseShard(text: string): Shard {
 
 /** The [start, end) sample positions of a shard. */
 export function shardRange(shard: Shard, samples: number): [number, number] {
-  return [Math.floor((shard.index * samples) / shard.count), Math.floor(((shard.index + 1) * samples) / shard.count)];
+  const range: [number, number] = [Math.floor((shard.index * samples) / shard.count), Math.floor(((shard.index + 1) * samples) / shard.count)];
+  if (range[1] === range[0]) {
+    throw new UsageError(`--shard ${shard.index}/${shard.count} of ${samples} samples holds no sample`, `use at most ${samples} shards, or more --samples`);
+  }
+  return range;
 }
 
 const groupKey = (r: RunResult): string =>

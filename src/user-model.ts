@@ -31,6 +31,29 @@ function stripSoftmax(model: tf.LayersModel): boolean {
   return true;
 }
 
+type LayerLike = { name: string; layers?: LayerLike[]; activation?: { getClassName(): string }; getClassName(): string };
+
+/** Layers that apply softmax (a Softmax layer, or a softmax activation), nested submodels included. */
+function softmaxLayers(layers: LayerLike[], prefix = ''): string[] {
+  return layers.flatMap((layer) => {
+    const path = `${prefix}${layer.name}`;
+    if (layer.layers) return softmaxLayers(layer.layers, `${path}/`);
+    const applies = layer.getClassName() === 'Softmax' || layer.activation?.getClassName().toLowerCase() === 'softmax';
+    return applies ? [path] : [];
+  });
+}
+
+/**
+ * Softmax anywhere but at the very end (which is stripped) saturates and can mask
+ * gradients all the same; it may be intended (attention), so it is flagged, not refused.
+ */
+function softmaxWarning(source: string, where: string[]): string[] {
+  if (where.length === 0) return [];
+  return [
+    `the model ${source} applies softmax before its output (${where.join(', ')}): softmax saturates and can mask gradients, overstating robustness; export the model to return logits if that softmax turns logits into probabilities`,
+  ];
+}
+
 export async function loadUserModel(source: string, dataset: DatasetPlugin, range: InputRange): Promise<LoadedModel> {
   let loaded: Awaited<ReturnType<typeof loadAnyModel>>;
   try {
@@ -55,6 +78,7 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
     }
   }
   const softmaxStripped = model instanceof tf.LayersModel && stripSoftmax(model);
+  const warnings = softmaxWarning(source, loaded.kind === 'graph' ? loaded.softmaxNodes : softmaxLayers(loaded.model.layers as unknown as LayerLike[]));
   const [lo, hi] = range;
   const forward = (x: tf.Tensor4D): tf.Tensor2D => {
     const scaled = lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo);
@@ -71,7 +95,7 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
     numClasses,
     weightsSha256,
     logits: forward,
-    info: { source, format: loaded.kind, inputRange: range, softmaxStripped },
+    info: { source, format: loaded.kind, inputRange: range, softmaxStripped, ...(warnings.length > 0 ? { warnings } : {}) },
     dispose: () => model.dispose(),
   };
 }
