@@ -99,3 +99,14 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
     dispose: () => model.dispose(),
   };
 }
+
+/**
+ * A model file fed pixels in the wrong range usually still runs, at chance
+ * accuracy; below twice chance the range is the likeliest cause.
+ */
+export function inputRangeHint(model: LoadedModel, cleanAccuracy: number): string | undefined {
+  const range = model.info?.inputRange as InputRange | undefined;
+  if (range === undefined || cleanAccuracy >= 2 / model.numClasses) return undefined;
+  const others = ['0,1', '0,255', '-1,1'].filter((r) => r !== range.join(','));
+  return `clean accuracy ${(100 * cleanAccuracy).toFixed(1)}% is near chance (${(100 / model.numClasses).toFixed(1)}%) with --input-range ${range.join(',')}: the model probably expects another range; try --input-range ${others.join(' or ')}`;
+}

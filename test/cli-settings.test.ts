@@ -66,6 +66,8 @@ test('robench.config.json values win over defaults and lose to flags given on th
   const model = await saveDenseModel(join(dir, 'model'), [28, 28, 1]);
   const r = await robench(['run', '--model', model, '--dataset', 'mnist', '--attack', 'fgsm', '--seed', '3', '--out', join(dir, 'out')], dir);
   t.is(r.code, 0, r.stderr);
+  // An untrained model scores about 10%: the run says the pixel range is the likely cause.
+  t.regex(r.stderr, /hint: clean accuracy [\d.]+% is near chance \(10\.0%\) with --input-range 0,1.*try --input-range 0,255 or -1,1/);
   const result = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8'));
   t.is(result.seed, 3);
   t.is(result.dataset.samples, 6);

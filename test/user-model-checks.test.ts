@@ -9,7 +9,8 @@ import { loadModel } from '../src/load-model.js';
 import { graphSoftmaxNodes, saveLayersModelTo } from '../src/model-io.js';
 import { createRegistry } from '../src/registry.js';
 import { shardRange } from '../src/shards.js';
-import { loadUserModel } from '../src/user-model.js';
+import { inputRangeHint, loadUserModel } from '../src/user-model.js';
+import type { LoadedModel } from '../src/plugin-api.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -75,4 +76,12 @@ test.serial('a model whose class count differs from the dataset\'s is a usage er
 test('a shard with no sample is a usage error', (t) => {
   t.deepEqual(shardRange({ index: 1, count: 2 }, 2), [1, 2]);
   t.throws(() => shardRange({ index: 0, count: 4 }, 3), { instanceOf: UsageError, message: /--shard 0\/4 of 3 samples holds no sample/ });
+});
+
+test('a clean accuracy below twice chance on a model file hints that --input-range is wrong', (t) => {
+  const model = (info?: Record<string, unknown>) => ({ id: 'm', numClasses: 10, info }) as unknown as LoadedModel;
+  t.regex(inputRangeHint(model({ inputRange: [0, 255] }), 0.11)!, /11\.0% is near chance \(10\.0%\) with --input-range 0,255.*try --input-range 0,1 or -1,1/);
+  t.is(inputRangeHint(model({ inputRange: [0, 255] }), 0.9), undefined);
+  // Zoo models normalise inside themselves and take no range: nothing to hint.
+  t.is(inputRangeHint(model(), 0.05), undefined);
 });

@@ -15,7 +15,7 @@ import type { ReportRun } from '../html-report.js';
 import type { AttackPlugin, SparsityLayer } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 import { shardRange, type Shard } from '../shards.js';
-import { looksLikeModelPath } from '../user-model.js';
+import { inputRangeHint, looksLikeModelPath } from '../user-model.js';
 
 export interface RunOptions {
   model: string;
@@ -127,6 +127,8 @@ export async function runCommand(registry: Registry, opts: RunOptions): Promise<
         spinner.text = `${model.id}: activation sparsity`;
         sparsity ??= await measureSparsity(model, data, indices, opts.batch);
         spinner.succeed(`${model.id} under ${attack.id}: ${indices.length} samples in ${formatEta(Date.now() - t0)}`);
+        const rangeHint = inputRangeHint(model, curve.cleanAccuracy);
+        if (rangeHint) console.error(`robench: hint: ${rangeHint}`);
         const gallery = wantsGallery
           ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: opts.seed, classNames: dataset.classNames })
           : undefined;
