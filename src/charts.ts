@@ -6,7 +6,8 @@
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { RunResult } from './plugin-api.js';
+import type { CurvePoint, RunResult } from './plugin-api.js';
+import { perImage } from './samples.js';
 
 /** Fonts present on Debian and macOS first, so the browser and resvg measure text alike. */
 const FONT = 'DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif';
@@ -19,6 +20,12 @@ export function wilsonInterval(correct: number, total: number, z = 1.959964): { 
   const centre = (p + z2n / 2) / (1 + z2n);
   const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / total + z2n / (4 * total));
   return { lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+}
+
+/** The Wilson interval of a point, the image as the unit (noise draws of one image are correlated). */
+export function pointInterval(point: CurvePoint, images: number): { lo: number; hi: number } {
+  const { correct, total } = perImage(point, images);
+  return wilsonInterval(correct, total);
 }
 
 /** How a run is named in legends and tables. */
@@ -94,7 +101,7 @@ export interface CurveDatum {
 export function curveData(group: AttackGroup): CurveDatum[] {
   const names = uniqueSeries(group.runs);
   return group.runs.flatMap((r, i) =>
-    r.points.map((p) => ({ series: names[i], perturbation: p.perturbation, accuracy: p.accuracy, correct: p.correct, total: p.total, ...wilsonInterval(p.correct, p.total) })),
+    r.points.map((p) => ({ series: names[i], perturbation: p.perturbation, accuracy: p.accuracy, correct: p.correct, total: p.total, ...pointInterval(p, r.dataset.samples) })),
   );
 }
 

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext } from './attack-context.js';
 import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
 import { sampleRng } from './rng.js';
-import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params } from './plugin-api.js';
+import { recordOutcomes } from './samples.js';
+import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params, SampleOutcomes } from './plugin-api.js';
 
 export interface Progress {
   phase: 'clean' | 'attack';
@@ -43,6 +44,7 @@ export interface CurveOptions {
 export interface CurveResult {
   cleanAccuracy: number;
   points: CurvePoint[];
+  outcomes: SampleOutcomes;
   gradientEvaluations: number;
   forwardEvaluations: number;
 }
@@ -110,10 +112,15 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   // robust[i]: sample i survived every budget so far (norm-ball attacks only).
   const robust = Uint8Array.from(clean);
   const points: CurvePoint[] = [];
+  // Per point, the draws each sample survived (norm-ball: 1 where robust there), for the per-sample record.
+  const survivedAt: Int32Array[] = [];
+  const drawsAt: number[] = [];
   let versions: number | undefined;
   for (const eps of grid) {
     if (eps === 0) {
       points.push({ perturbation: 0, accuracy: cleanCorrect / n, correct: cleanCorrect, total: n });
+      survivedAt.push(Int32Array.from(clean));
+      drawsAt.push(1);
       continue;
     }
     // A sample wrong on clean data is wrong under any norm-ball attack (delta = 0 is allowed);
@@ -121,6 +128,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     const eligible = sweep ? robust : clean;
     const alive = norm === null ? indices.map((_, i) => i) : [...eligible.keys()].filter((i) => eligible[i]);
     const survived = new Uint8Array(n);
+    const hitCount = new Int32Array(n);
     let correct = 0;
     let draws = 1;
     for (const chunk of chunks(alive, batchSize)) {
@@ -147,6 +155,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
         }
         chunk.forEach((i, k) => {
           survived[i] = hitsPerSample[k] === outputs.length ? 1 : 0;
+          hitCount[i] = hitsPerSample[k];
         });
       } finally {
         for (const t of outputs) t.dispose();
@@ -165,10 +174,13 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     const total = norm === null ? n * draws : n;
     const point = norm === null ? correct : count(sweep ? robust : survived);
     points.push({ perturbation: eps, accuracy: point / total, correct: point, total });
+    survivedAt.push(norm === null ? hitCount : Int32Array.from(sweep ? robust : survived));
+    drawsAt.push(norm === null ? draws : 1);
   }
   return {
     cleanAccuracy: cleanCorrect / n,
     points,
+    outcomes: recordOutcomes(indices, clean, survivedAt, drawsAt, norm === null ? 'draws' : sweep ? 'sweep' : 'independent'),
     gradientEvaluations: counters.gradient,
     forwardEvaluations: counters.forward,
   };

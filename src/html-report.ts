@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from 'fast-png';
 import { formatPerturbation } from '../reports/table.js';
-import { attackGroups, buildCharts, renderSvg, seriesName, wilsonInterval } from './charts.js';
+import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from './charts.js';
 import { UsageError } from './errors.js';
 import type { RunResult } from './plugin-api.js';
 
@@ -135,14 +135,14 @@ function accuracySection(results: ReportRun[]): string {
       ...grid.map((p) => {
         const point = r.points.find((q) => q.perturbation === p);
         if (!point) return '';
-        const { lo, hi } = wilsonInterval(point.correct, point.total);
-        return `${pct(point.accuracy)}<br><small>${pct(lo, 0)}–${pct(hi, 0)}, n=${escapeHtml(point.total)}</small>`;
+        const { lo, hi } = pointInterval(point, r.dataset.samples);
+        return `${pct(point.accuracy)}<br><small>${pct(lo, 0)}–${pct(hi, 0)}, n=${escapeHtml(Math.min(point.total, r.dataset.samples))}</small>`;
       }),
     ]);
     return `<h3>${escapeHtml(g.title)}${g.params ? ` <small>${escapeHtml(g.params)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy')}</div>`;
   });
   return `<section id="accuracy"><h2>Accuracy</h2>
-<p>Robust accuracy at each perturbation size, with the Wilson 95% interval of each proportion below it.</p>
+<p>Robust accuracy at each perturbation size, with the Wilson 95% interval of each proportion below it; n counts images, since the noise draws of one image are correlated.</p>
 ${tables.join('\n')}
 </section>`;
 }

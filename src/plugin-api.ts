@@ -186,6 +186,26 @@ export interface CurvePoint {
   total: number;
 }
 
+/**
+ * What happened to each evaluated sample, as parallel arrays in evaluation order
+ * (compact: 10,000 samples take a few hundred kilobytes). Every point of the curve
+ * can be recomputed from it exactly.
+ */
+export interface SampleOutcomes {
+  /** Dataset index of each sample. */
+  index: number[];
+  /** 1 where the clean prediction was right, else 0. */
+  clean: number[];
+  /** Norm-ball attacks: position in `points` of the smallest budget at which the sample was misclassified, -1 if none. */
+  brokeAt?: number[];
+  /** Norm-ball attacks with `--no-sweep`, whose budgets are independent: per point, the dataset indices of the samples robust there. */
+  survivors?: number[][];
+  /** Noise and corruptions: per point, the draws made of each image (1 at perturbation 0). */
+  draws?: number[];
+  /** Noise and corruptions: per point, how many of its draws each sample survived (parallel to `index`). */
+  survivedDraws?: number[][];
+}
+
 export interface SparsityLayer {
   name: string;
   zeroFraction: number;
@@ -212,6 +232,8 @@ export interface RunResult {
   shard?: { index: number; count: number; start: number; end: number };
   cleanAccuracy: number;
   points: CurvePoint[];
+  /** Per-sample outcomes; absent in results written before robench recorded them. */
+  outcomes?: SampleOutcomes;
   gradientEvaluations: number;
   forwardEvaluations: number;
   sparsity?: SparsityLayer[];

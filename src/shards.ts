@@ -31,12 +31,59 @@ export function shardRange(shard: Shard, samples: number): [number, number] {
   return range;
 }
 
-const groupKey = (r: RunResult): string =>
-  JSON.stringify([r.model.id, r.model.dataset, r.model.weightsSha256, r.attack.id, r.attack.params, r.seed, r.dataset.source.sha256, r.sweep, r.shard?.count]);
+const groupKey = (r: RunResult): string => JSON.stringify([r.model.id, r.model.dataset, r.attack.id, r.shard?.count]);
+const settingsKey = (r: RunResult): string => JSON.stringify(settings(r));
+
+const runName = (r: RunResult): string => `${r.model.id} [${r.model.dataset}] / ${r.attack.id}`;
+
+/** What the shards of one run must share, so that their union means one evaluation. */
+const settings = (r: RunResult): [string, unknown][] => [
+  ['weights', r.model.weightsSha256],
+  ['attack settings', r.attack.params],
+  ['seed', r.seed],
+  ['data source', [r.dataset.id, r.dataset.source.kind, r.dataset.source.sha256]],
+  ['sweep mode', r.sweep],
+  ['backend', r.backend],
+  ['grid', r.points.map((p) => p.perturbation)],
+  ['per-sample outcomes', r.outcomes !== undefined],
+];
+
+function checkSameSettings(parts: RunResult[]): void {
+  const [first, ...rest] = parts;
+  const want = settings(first);
+  for (const p of rest) {
+    settings(p).forEach(([name, value], k) => {
+      const expected = JSON.stringify(want[k][1]);
+      if (JSON.stringify(value) !== expected) {
+        throw new UsageError(`${runName(p)}: shard ${p.shard!.index} differs from shard ${first.shard!.index} in its ${name} (${JSON.stringify(value)} vs ${expected})`, 'merge shards of one `robench run` command only, run with the same settings and robench version');
+      }
+    });
+  }
+}
+
+/** Every sample of the tiled range recorded exactly once, each by the shard whose slice holds it. */
+function checkSampleBySample(parts: RunResult[]): void {
+  const seen = new Set<number>();
+  for (const p of parts) {
+    const { start, end } = p.shard!;
+    const { index } = p.outcomes!;
+    const name = `${runName(p)}: shard ${p.shard!.index}`;
+    for (const d of index) {
+      if (d < start || d >= end) throw new UsageError(`${name} records sample ${d}, outside its slice [${start}, ${end})`, 'merge shards of one run, unedited');
+      if (seen.has(d)) throw new UsageError(`${name} records sample ${d} twice`, 'merge shards of one run, unedited');
+      seen.add(d);
+    }
+    if (index.length !== end - start) {
+      const missing = Array.from({ length: end - start }, (_, i) => start + i).filter((d) => !seen.has(d));
+      throw new UsageError(`${name} records ${index.length} of the ${end - start} samples of its slice (missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`, 'rerun that shard');
+    }
+  }
+}
 
 function mergeGroup(parts: RunResult[]): RunResult {
   const sorted = [...parts].sort((a, b) => a.shard!.start - b.shard!.start);
   const { count } = sorted[0].shard!;
+  checkSameSettings(sorted);
   const indices = sorted.map((p) => p.shard!.index);
   if (new Set(indices).size !== indices.length || sorted.length !== count) {
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !indices.includes(i));
@@ -48,6 +95,7 @@ function mergeGroup(parts: RunResult[]): RunResult {
   sorted.forEach((p, i) => {
     if (i > 0 && sorted[i - 1].shard!.end !== p.shard!.start) throw new UsageError(`shards of ${p.model.id} / ${p.attack.id} do not tile the samples`, 'merge shards of one run only');
   });
+  if (sorted[0].outcomes) checkSampleBySample(sorted);
   const samples = sorted.reduce((s, p) => s + p.dataset.samples, 0);
   const curve = combineCurves(sorted.map((p) => ({ curve: p, samples: p.dataset.samples })));
   const { shard: _omit, ...first } = sorted[0];
@@ -81,6 +129,13 @@ export function mergeShards(runs: RunResult[]): RunResult[] {
     const key = groupKey(r);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  for (const parts of groups.values()) out.push(mergeGroup(parts));
+  for (const parts of groups.values()) {
+    // Shards of several complete runs of one model and attack (say, two step counts) merge run by run;
+    // anything else is one run whose shards disagree, and checkSameSettings names how.
+    const runs = new Map<string, RunResult[]>();
+    for (const p of parts) runs.set(settingsKey(p), [...(runs.get(settingsKey(p)) ?? []), p]);
+    const complete = [...runs.values()].every((r) => r.length === r[0].shard!.count);
+    for (const run of complete ? runs.values() : [parts]) out.push(mergeGroup(run));
+  }
   return out;
 }

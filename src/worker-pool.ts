@@ -12,7 +12,8 @@ import type { BackendName } from './backends.js';
 import type { CurveResult, Progress } from './engine.js';
 import { RobenchError, UsageError } from './errors.js';
 import type { ModelSpec } from './load-model.js';
-import type { Params } from './plugin-api.js';
+import type { Params, SampleOutcomes } from './plugin-api.js';
+import { concatOutcomes } from './samples.js';
 
 export interface WorkerTask extends ModelSpec {
   plugins: string[];
@@ -102,8 +103,13 @@ function runWorker(task: WorkerTask & WorkerQueue, pool: Worker[], onResult: (ch
   });
 }
 
-/** Adds up the counts of curves computed on disjoint slices of the samples. */
-export function combineCurves(parts: { curve: CurveResult; samples: number }[]): CurveResult {
+/** A curve as saved results hold it: those written before per-sample outcomes have none. */
+export type CountedCurve = Omit<CurveResult, 'outcomes'> & { outcomes?: SampleOutcomes };
+
+/** Adds up the counts of curves computed on consecutive, disjoint slices of the samples, and joins their per-sample outcomes. */
+export function combineCurves(parts: { curve: CurveResult; samples: number }[]): CurveResult;
+export function combineCurves(parts: { curve: CountedCurve; samples: number }[]): CountedCurve;
+export function combineCurves(parts: { curve: CountedCurve; samples: number }[]): CountedCurve {
   const samples = parts.reduce((s, p) => s + p.samples, 0);
   const cleanCorrect = parts.reduce((s, p) => s + Math.round(p.curve.cleanAccuracy * p.samples), 0);
   const first = parts[0].curve;
@@ -114,6 +120,7 @@ export function combineCurves(parts: { curve: CurveResult; samples: number }[]):
       const total = parts.reduce((s, p) => s + p.curve.points[k].total, 0);
       return { perturbation: pt.perturbation, accuracy: correct / total, correct, total };
     }),
+    ...(parts.every((p) => p.curve.outcomes) ? { outcomes: concatOutcomes(parts.map((p) => p.curve.outcomes!)) } : {}),
     gradientEvaluations: parts.reduce((s, p) => s + p.curve.gradientEvaluations, 0),
     forwardEvaluations: parts.reduce((s, p) => s + p.curve.forwardEvaluations, 0),
   };

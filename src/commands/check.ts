@@ -5,7 +5,8 @@ import Table from 'cli-table3';
 import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
 import type { RunResult } from '../plugin-api.js';
-import { compareRuns, type CheckOptions } from '../regression.js';
+import { compareRuns, requireSamples, type CheckOptions } from '../regression.js';
+import { checkOutcomes } from '../samples.js';
 
 /** Reads results.json, or the results.json inside a result folder. */
 export function readResults(path: string): RunResult[] {
@@ -21,6 +22,7 @@ export function readResults(path: string): RunResult[] {
   if (runs.some((r) => !r || !Array.isArray(r.points) || !r.model || !r.attack)) {
     throw new UsageError(`${file} does not hold robench results`, 'give a results.json written by robench run');
   }
+  for (const r of runs) if (r.outcomes) checkOutcomes(r.outcomes, r.points, r.dataset.samples, `${file} (${r.model.id} / ${r.attack.id})`);
   return runs;
 }
 
@@ -29,22 +31,24 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 export async function checkCommand(baselinePath: string, currentPath: string, opts: CheckOptions & { update: boolean }): Promise<number> {
   const current = readResults(currentPath);
   if (opts.update) {
+    requireSamples(current, currentPath);
     const target = existsSync(baselinePath) && statSync(baselinePath).isDirectory() ? join(baselinePath, 'results.json') : baselinePath;
     await writeFileAtomic(target, `${JSON.stringify(current.length === 1 ? current[0] : current, null, 2)}\n`);
     console.log(`baseline ${target} updated from ${currentPath}`);
     return 0;
   }
   const rows = compareRuns(readResults(baselinePath), current, opts);
-  const table = new Table({ head: ['model', 'attack', 'perturbation', 'baseline', 'now', 'difference', 'p', 'verdict'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['model', 'attack', 'perturbation', 'baseline', 'now', 'difference', 'p', 'test', 'verdict'], style: { head: [], border: [] } });
   for (const r of rows) {
     table.push([
       `${r.model} [${r.dataset}]`,
       r.attack,
       Number(r.perturbation.toPrecision(4)),
-      `${pct(r.baseline.accuracy)} (n=${r.baseline.total})`,
-      `${pct(r.current.accuracy)} (n=${r.current.total})`,
+      `${pct(r.baseline.accuracy)} (n=${r.n.baseline})`,
+      `${pct(r.current.accuracy)} (n=${r.n.current})`,
       `${r.drop > 0 ? '-' : '+'}${(100 * Math.abs(r.drop)).toFixed(1)} pt`,
       r.pValue.toPrecision(2),
+      r.test,
       r.verdict === 'regressed' ? 'REGRESSED' : 'ok',
     ]);
   }
