@@ -18,11 +18,15 @@ test('worker threads give exactly the single-thread result', async (t) => {
   for (const name of ['two', 'three']) {
     const [many] = readResults(join(dir, name));
     t.deepEqual(many.points, one.points, name);
+    t.deepEqual(many.outcomes, one.outcomes, name);
     t.is(many.cleanAccuracy, one.cleanAccuracy, name);
     t.is(many.gradientEvaluations, one.gradientEvaluations, name);
     t.is(many.forwardEvaluations, one.forwardEvaluations, name);
   }
   t.true(one.points[2].accuracy < one.points[0].accuracy);
+  // Chunks taken by different threads join into one record in dataset order, every sample once.
+  t.deepEqual(one.outcomes!.index, Array.from({ length: 60 }, (_, i) => i));
+  t.true(one.outcomes!.brokeAt!.some((b) => b > 0));
 });
 
 test('guided chunks cover the samples in order, in whole batches, shrinking towards the end', (t) => {
