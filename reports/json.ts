@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../src/atomic.js';
 import { defineReporter } from '../src/plugin-api.js';
+import { resultsJson } from '../src/results-json.js';
 
 /** results.json: one run as an object, several runs as an array. */
 export default defineReporter({
@@ -8,7 +9,7 @@ export default defineReporter({
   description: 'results.json: every setting, count and figure of the run, for machines and `robench check`',
   async write(results, ctx) {
     const file = join(ctx.outDir, 'results.json');
-    await writeFileAtomic(file, `${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
+    await writeFileAtomic(file, resultsJson(results));
     return [file];
   },
 });

@@ -5,6 +5,7 @@ import pgd from '../attacks/pgd.js';
 import { evaluateCurve, type CurveResult } from '../src/engine.js';
 import { UsageError } from '../src/errors.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params } from '../src/plugin-api.js';
+import { resultsJson } from '../src/results-json.js';
 import { checkOutcomes, pointsFromOutcomes, survivedFromRecord } from '../src/samples.js';
 import { combineCurves } from '../src/worker-pool.js';
 
@@ -113,4 +114,16 @@ test.serial('a record that does not reproduce its curve is refused', async (t) =
   const flipped = { ...curve.outcomes, brokeAt: curve.outcomes.brokeAt!.map((b, i) => (i === first ? 1 : b)) };
   t.throws(() => checkOutcomes(flipped, curve.points, 50, 'here'), { instanceOf: UsageError, message: /do not reproduce/ });
   t.throws(() => checkOutcomes(curve.outcomes, curve.points, 49, 'here'), { instanceOf: UsageError });
+});
+
+test.serial('results.json keeps per-sample records compact and parses back to the same value', async (t) => {
+  const curve = await evaluate(gaussian, { draws: 3 }, true, range(0, 50), noiseGrid);
+  const nested = { a: [1, -2.5, 1e-7], b: [{ c: 'x [1, 2]', d: undefined }, [3, 4]], e: [], f: {} };
+  for (const value of [curve, nested]) t.deepEqual(JSON.parse(resultsJson([value as never])), JSON.parse(JSON.stringify(value)));
+  t.regex(resultsJson([nested as never]), /"a": \[1,-2.5,1e-7\]/);
+  // 10,000 swept samples: dataset index, clean hit and first broken budget in about 9 bytes a sample.
+  const n = 10000;
+  const index = range(0, n);
+  const outcomes = { index, clean: index.map((i) => (i % 10 ? 1 : 0)), brokeAt: index.map((i) => (i % 10 ? (i % 9) - 1 : 0)) };
+  t.true(resultsJson([{ outcomes } as never]).length < 100_000);
 });

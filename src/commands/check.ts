@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
 import type { RunResult } from '../plugin-api.js';
 import { compareRuns, requireSamples, type CheckOptions } from '../regression.js';
+import { resultsJson } from '../results-json.js';
 import { checkOutcomes } from '../samples.js';
 
 /** Reads results.json, or the results.json inside a result folder. */
@@ -33,7 +34,7 @@ export async function checkCommand(baselinePath: string, currentPath: string, op
   if (opts.update) {
     requireSamples(current, currentPath);
     const target = existsSync(baselinePath) && statSync(baselinePath).isDirectory() ? join(baselinePath, 'results.json') : baselinePath;
-    await writeFileAtomic(target, `${JSON.stringify(current.length === 1 ? current[0] : current, null, 2)}\n`);
+    await writeFileAtomic(target, resultsJson(current));
     console.log(`baseline ${target} updated from ${currentPath}`);
     return 0;
   }
