@@ -9,6 +9,8 @@ export interface ModelSpec {
   model: string;
   dataset?: string;
   inputRange: string;
+  /** Refuse model files at URLs: nothing may be downloaded. */
+  offline?: boolean;
 }
 
 export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
@@ -17,7 +19,7 @@ export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ 
       throw new UsageError(`--dataset is required with a model file (${spec.model})`, 'name the data it classifies, e.g. --dataset mnist');
     }
     const dataset = registry.get('dataset', spec.dataset);
-    const model = await loadUserModel(spec.model, dataset, parseInputRange(spec.inputRange));
+    const model = await loadUserModel(spec.model, dataset, parseInputRange(spec.inputRange), { offline: spec.offline });
     return { model: checkClassCount(model, dataset, 'name the dataset the model was trained on with --dataset'), dataset };
   }
   const plugin = registry.get('model', spec.model);

@@ -3,15 +3,18 @@
  * file:// handler): a directory holds model.json and the weight files it names.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 // Registers robench's custom layers, so models written by `robench train` load like any other.
 import '../models/hah-layers.js';
 import './batch-norm-training.js';
 import './lazy-conv2d.js';
 import { writeFileAtomic } from './atomic.js';
-import { RobenchError } from './errors.js';
+import { RobenchError, UsageError } from './errors.js';
+import { fetchModelFile } from './model-http.js';
+import { readRegularFile } from './regular-file.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 
@@ -85,33 +88,103 @@ async function modelJsonPath(path: string): Promise<string> {
   return info.isDirectory() ? join(path, 'model.json') : path;
 }
 
-/** Reads model.json and its weight files from disk into ModelArtifacts. */
-async function readArtifacts(path: string): Promise<tf.io.ModelArtifacts> {
+/** Larger than any model topology; a model.json beyond it is not one. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+/** A cap for weight groups whose size the manifest cannot give (string tensors). */
+const MAX_WEIGHT_BYTES = 2 * 1024 * 1024 * 1024;
+/** How long (ms) a model server may stay silent before the download is given up on. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/** The bytes a manifest group's files must hold together, or undefined when a string tensor makes it variable. */
+export function manifestGroupBytes(weights: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const w of weights) {
+    const size = BYTES_PER_VALUE[w.quantization?.dtype ?? w.dtype];
+    if (size === undefined) return undefined;
+    total += w.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  return total;
+}
+
+/** Where a model's files come from: a folder on disk or an http(s) address. */
+interface ModelFiles {
+  /** model.json, as errors name it. */
+  where: string;
+  json(): Promise<Uint8Array>;
+  /** A weights file named in the manifest, of `bytes` bytes when known, else at most `maxBytes`. */
+  weights(path: string, bytes: number | undefined, maxBytes: number): Promise<Uint8Array>;
+}
+
+const FILES_HINT = 'copy every file that model.json lists next to it, unchanged';
+
+async function localFiles(path: string): Promise<ModelFiles> {
   const jsonPath = await modelJsonPath(path);
+  const folder = resolve(dirname(jsonPath));
+  return {
+    where: jsonPath,
+    json: () => readRegularFile(jsonPath, { maxBytes: MAX_JSON_BYTES, what: 'the model file', hint: 'pass the model.json written by tf.LayersModel.save or tensorflowjs_converter' }),
+    weights: async (p, bytes, maxBytes) => {
+      const file = resolve(folder, p);
+      if (isAbsolute(p) || !file.startsWith(folder + sep)) {
+        throw new RobenchError(`${jsonPath} names the weights file "${p}", outside the model's folder ${folder}`, 'a model.json may only name weight files in its own folder');
+      }
+      if (!existsSync(file)) throw new RobenchError(`the weights file ${file} named by ${jsonPath} is missing`, FILES_HINT);
+      return readRegularFile(file, { bytes, maxBytes, what: `the weights file`, hint: FILES_HINT });
+    },
+  };
+}
+
+function httpFiles(url: string, timeoutMs: number): ModelFiles {
+  const base = new URL(url);
+  return {
+    where: url,
+    json: () => fetchModelFile(url, { maxBytes: MAX_JSON_BYTES, timeoutMs, what: 'the model file' }),
+    weights: (p, bytes, maxBytes) => {
+      const at = new URL(p, base);
+      // A signed URL's query string authorises its weight files too.
+      if (at.search === '') at.search = base.search;
+      if (at.origin !== base.origin) {
+        throw new RobenchError(`${url} names the weights file "${p}" on another server (${at.origin})`, 'a model.json may only name weight files on its own server');
+      }
+      return fetchModelFile(at.href, { bytes, maxBytes, timeoutMs, what: 'the weights file' });
+    },
+  };
+}
+
+/** Reads model.json and its weight files into ModelArtifacts, each file checked against the manifest before it is used. */
+async function readArtifacts(files: ModelFiles): Promise<tf.io.ModelArtifacts> {
   let json: tf.io.ModelJSON;
   try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+    json = JSON.parse(Buffer.from(await files.json()).toString('utf8')) as tf.io.ModelJSON;
   } catch (err) {
+    if (err instanceof RobenchError) throw err;
     throw new RobenchError(
-      `cannot read the model file ${jsonPath}: ${err instanceof Error ? err.message : String(err)}`,
+      `cannot read the model file ${files.where}: ${err instanceof Error ? err.message : String(err)}`,
       'pass the model.json written by tf.LayersModel.save or tensorflowjs_converter',
     );
   }
   if (json.modelTopology === undefined) {
-    throw new RobenchError(`${jsonPath} has no modelTopology`, 'pass a TensorFlow.js model.json (layers or graph model)');
+    throw new RobenchError(`${files.where} has no modelTopology`, 'pass a TensorFlow.js model.json (layers or graph model)');
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest ?? []) {
     specs.push(...group.weights);
-    for (const p of group.paths) {
-      const file = join(dirname(jsonPath), p);
-      try {
-        buffers.push(await readFile(file));
-      } catch {
-        throw new RobenchError(`the weights file ${file} named by ${jsonPath} is missing`, 'copy every file that model.json lists next to it');
-      }
+    const expected = manifestGroupBytes(group.weights);
+    // The manifest gives a group's total, not how it is split into files.
+    const single = group.paths.length === 1 ? expected : undefined;
+    const parts: Uint8Array[] = [];
+    for (const p of group.paths) parts.push(await files.weights(p, single, expected ?? MAX_WEIGHT_BYTES));
+    const got = parts.reduce((n, b) => n + b.length, 0);
+    if (expected !== undefined && got !== expected) {
+      throw new RobenchError(
+        `the weights files ${group.paths.join(', ')} of ${files.where} hold ${got} bytes where the manifest's ${group.weights.length} tensors need ${expected}`,
+        FILES_HINT,
+      );
     }
+    buffers.push(...parts);
   }
   const joined = weightBytes(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
   return {
@@ -130,7 +203,7 @@ const fromArtifacts = (artifacts: tf.io.ModelArtifacts): tf.io.IOHandler => ({ l
 
 /** Loads a LayersModel from a directory or model.json path. */
 export async function loadLayersModelFrom(path: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fromArtifacts(await readArtifacts(path)));
+  return tf.loadLayersModel(fromArtifacts(await readArtifacts(await localFiles(path))));
 }
 
 const isGraph = (a: tf.io.ModelArtifacts): boolean =>
@@ -149,25 +222,25 @@ export function graphSoftmaxNodes(topology: unknown): string[] {
   return nodes.filter((n) => n.op === 'Softmax').map((n) => n.name);
 }
 
+export interface LoadOptions {
+  /** Refuse URLs: nothing may be downloaded. */
+  offline?: boolean;
+  /** Silence from a server longer than this fails the download. */
+  timeoutMs?: number;
+}
+
 /** Loads a Layers or Graph model from a directory, a model.json path or an http(s) URL. */
 export async function loadAnyModel(
   pathOrUrl: string,
+  opts: LoadOptions = {},
 ): Promise<
   { kind: 'layers'; model: tf.LayersModel; weightsSha256: string } | { kind: 'graph'; model: tf.GraphModel; weightsSha256: string; softmaxNodes: string[] }
 > {
-  let artifacts: tf.io.ModelArtifacts;
-  if (isUrl(pathOrUrl)) {
-    try {
-      artifacts = await tf.io.http(pathOrUrl).load!();
-    } catch (err) {
-      throw new RobenchError(
-        `cannot download the model at ${pathOrUrl}: ${err instanceof Error ? err.message : String(err)}`,
-        'check the URL points at a model.json whose weight files sit next to it',
-      );
-    }
-  } else {
-    artifacts = await readArtifacts(pathOrUrl);
+  if (isUrl(pathOrUrl) && opts.offline) {
+    throw new UsageError(`--offline forbids downloading the model at ${pathOrUrl}`, 'download model.json and its weight files into a folder and pass that folder, or drop --offline');
   }
+  const files = isUrl(pathOrUrl) ? httpFiles(pathOrUrl, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) : await localFiles(pathOrUrl);
+  const artifacts = await readArtifacts(files);
   const weightsSha256 = sha256OfWeights(artifacts.weightData ?? new Uint8Array(0));
   if (isGraph(artifacts)) {
     return { kind: 'graph', model: await tf.loadGraphModel(fromArtifacts(artifacts)), weightsSha256, softmaxNodes: graphSoftmaxNodes(artifacts.modelTopology) };
@@ -177,5 +250,5 @@ export async function loadAnyModel(
 
 /** sha256 of the weight files of the model saved in `dir` (or at a model.json path). */
 export async function sha256OfModelDir(path: string): Promise<string> {
-  return sha256OfWeights((await readArtifacts(path)).weightData ?? new Uint8Array(0));
+  return sha256OfWeights((await readArtifacts(await localFiles(path))).weightData ?? new Uint8Array(0));
 }

@@ -4,8 +4,8 @@
  * model expects, and refuses softmax outputs where logits belong.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UsageError } from './errors.js';
-import { loadAnyModel } from './model-io.js';
+import { RobenchError, UsageError } from './errors.js';
+import { loadAnyModel, type LoadOptions } from './model-io.js';
 import type { InputRange } from './parse.js';
 import type { DatasetPlugin, ImageShape, LoadedModel } from './plugin-api.js';
 
@@ -54,14 +54,14 @@ function softmaxWarning(source: string, where: string[]): string[] {
   ];
 }
 
-export async function loadUserModel(source: string, dataset: DatasetPlugin, range: InputRange): Promise<LoadedModel> {
+export async function loadUserModel(source: string, dataset: DatasetPlugin, range: InputRange, opts: LoadOptions = {}): Promise<LoadedModel> {
   let loaded: Awaited<ReturnType<typeof loadAnyModel>>;
   try {
-    loaded = await loadAnyModel(source);
+    loaded = await loadAnyModel(source, opts);
   } catch (err) {
     throw new UsageError(
       `cannot load the model ${source}: ${(err as Error).message}`,
-      'give the path or URL of a TensorFlow.js model.json (LayersModel or GraphModel)',
+      (err instanceof RobenchError ? err.hint : undefined) ?? 'give the path or URL of a TensorFlow.js model.json (LayersModel or GraphModel)',
     );
   }
   const { model, weightsSha256 } = loaded;
