@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `robench` command line. */
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand, robenchVersion } from './commands/run.js';
+import { resumeOptions, runCommand, robenchVersion } from './commands/run.js';
 import { listCommand } from './commands/list.js';
 import { RobenchError, UsageError } from './errors.js';
 import { camel, kebab, parseNumber, parsePositiveInt, parseSeed } from './parse.js';
@@ -88,9 +88,17 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--offline', 'never use the network')
     .option('--workers <n>', 'worker threads (default: one per core on wasm and cpu)', (v) => parsePositiveInt(v, '--workers'))
     .option('--shard <i/n>', 'evaluate only the i-th of n disjoint slices of the samples (merge with robench report)', parseShard)
-    .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones');
+    .option('--no-sweep', 'attack every budget independently instead of only the samples that survived smaller ones')
+    .option('--resume <dir>', 'continue an interrupted run from its output folder, with its own settings')
+    .option('--no-progress', 'no status line (it is off anyway when stderr is not a terminal)');
   const owners = addAttackOptions(run, registry);
   run.action(async (opts: Record<string, unknown>) => {
+    if (opts.resume !== undefined) {
+      const given = run.options.map((o) => o.attributeName()).filter((k) => !['resume', 'workers', 'progress'].includes(k) && run.getOptionValueSource(k) === 'cli');
+      if (given.length > 0) throw new UsageError(`--resume continues a run with its own settings, so --${given.map(kebab).join(', --')} cannot be given with it`, 'drop those flags (only --workers and --no-progress may change), or start a new run');
+      await runCommand(registry, resumeOptions(String(opts.resume), { workers: opts.workers as number | undefined, progress: opts.progress === false ? false : undefined }));
+      return;
+    }
     const merged = applyRunConfig(run, opts, config, configFile, owners, registry);
     const attackId = String(merged.attack);
     const attackOptions: Record<string, unknown> = {};
@@ -121,6 +129,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
       plugins: pluginArgs(argv),
       attackOptions,
       command: ['robench', ...argv],
+      progress: merged.progress === false ? false : undefined,
     });
   });
 

@@ -70,6 +70,8 @@ async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D): 
 }
 
 const count = (flags: Uint8Array): number => flags.reduce((s, v) => s + v, 0);
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -177,6 +179,9 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     survivedAt.push(norm === null ? hitCount : Int32Array.from(sweep ? robust : survived));
     drawsAt.push(norm === null ? draws : 1);
   }
+      // Reads of tensor values resolve as microtasks, so without this a run on the main thread
+      // would never let timers or signal handlers run: no status line, no Ctrl-C until the end.
+      await yieldToEventLoop();
   return {
     cleanAccuracy: cleanCorrect / n,
     points,

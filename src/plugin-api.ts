@@ -255,6 +255,13 @@ export interface ReporterPlugin {
   /** Writes (or prints) a report of one or more runs; returns the files written. */
   write(results: RunResult[], ctx: ReporterContext): Promise<string[]>;
 }
+  /**
+   * false in every result a run writes before it has finished (see src/run-state.ts): report and
+   * check refuse such results, `robench run --resume` continues them. Absent once complete.
+   */
+  complete?: false;
+  /** Of an interrupted pair: the samples still to evaluate (this result holds the others). */
+  pending?: { samples: number };
 
 export type Plugin = ModelPlugin | AttackPlugin<any> | DatasetPlugin | ReporterPlugin;
 

@@ -1,6 +1,6 @@
 /** `robench check`: compare a run with a committed baseline; exit 1 on a robustness regression. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Table from 'cli-table3';
 import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +22,11 @@ export function readResults(path: string): RunResult[] {
   const runs = (Array.isArray(parsed) ? parsed : [parsed]) as RunResult[];
   if (runs.some((r) => !r || !Array.isArray(r.points) || !r.model || !r.attack)) {
     throw new UsageError(`${file} does not hold robench results`, 'give a results.json written by robench run');
+  }
+  const unfinished = runs.find((r) => r.complete === false);
+  if (unfinished) {
+    const what = unfinished.pending ? `${unfinished.model.id} / ${unfinished.attack.id} is missing ${unfinished.pending.samples} samples` : 'the run did not finish';
+    throw new UsageError(`${file} holds an unfinished run (${what})`, `continue it with robench run --resume ${dirname(file)}, then report or check it`);
   }
   for (const r of runs) if (r.outcomes) checkOutcomes(r.outcomes, r.points, r.dataset.samples, `${file} (${r.model.id} / ${r.attack.id})`);
   return runs;
