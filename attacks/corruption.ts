@@ -363,6 +363,9 @@ export const corruptions: Record<string, Corruption> = {
 export const commonCorruptions = Object.keys(corruptions).slice(0, 15);
 export const allCorruptions = Object.keys(corruptions);
 
+/** The corruptions a `--corruption` value stands for, in the order the attack returns their batches. */
+export const corruptionNames = (choice: string): string[] => (choice === 'common' ? commonCorruptions : choice === 'all' ? allCorruptions : [choice]);
+
 /**
  * Corrupts one batch (NHWC in [0, 1]) with one corruption at one severity, per-sample streams
  * from `next`. The pixels are read with await data(), the only read the webgpu backend supports.
@@ -402,7 +405,7 @@ export default defineAttack<CorruptionParams>({
       throw new UsageError(`corruption: severity must be an integer from 0 to 5, got ${severity}`, 'pass --eps 0,1,2,3,4,5 or a subset');
     }
     const choice = ctx.params.corruption;
-    const names = choice === 'common' ? commonCorruptions : choice === 'all' ? allCorruptions : [choice];
+    const names = corruptionNames(choice);
     const unknown = names.find((name) => !(name in corruptions));
     if (unknown) throw new UsageError(`corruption: unknown corruption "${unknown}"`, `choose one of ${allCorruptions.join(', ')}, common or all`);
     const out: tf.Tensor4D[] = [];

@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../src/atomic.js';
 import { defineReporter } from '../src/plugin-api.js';
+import { corruptionCsvRows } from '../src/corruption-report.js';
 
 /** results.csv: one row per model, attack and perturbation point. */
 export default defineReporter({
   id: 'csv',
-  description: 'results.csv: one row per model, attack and perturbation size',
+  description: 'results.csv: one row per model, attack and perturbation size (and corruptions.csv: error per corruption and severity, CE, mCE)',
   async write(results, ctx) {
     const rows = results.flatMap((r) =>
       r.points.map((p) => ({
@@ -25,6 +26,11 @@ export default defineReporter({
     );
     const file = join(ctx.outDir, 'results.csv');
     await writeFileAtomic(file, stringify(rows, { header: true }));
-    return [file];
+    // The corruption table has other columns than the curve, so it gets a file of its own.
+    const corruptionRows = corruptionCsvRows(results);
+    if (corruptionRows.length === 0) return [file];
+    const corruptionFile = join(ctx.outDir, 'corruptions.csv');
+    await writeFileAtomic(corruptionFile, stringify(corruptionRows, { header: true }));
+    return [file, corruptionFile];
   },
 });

@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { defineReporter } from '../src/plugin-api.js';
 import type { RunResult } from '../src/plugin-api.js';
+import { corruptionTables } from '../src/corruption-report.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
@@ -43,6 +44,7 @@ export default defineReporter({
   description: 'terminal table of accuracy at each perturbation size (cli-table3)',
   async write(results, ctx) {
     ctx.log(accuracyTable(results));
+    for (const table of corruptionTables(results)) ctx.log(table);
     return [];
   },
 });

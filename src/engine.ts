@@ -133,6 +133,8 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     const hitCount = new Int32Array(n);
     let correct = 0;
     let draws = 1;
+    // Noise and corruptions: correct predictions per returned batch (one per corruption for `common`).
+    const correctByVersion: number[] = [];
     for (const chunk of chunks(alive, batchSize)) {
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
@@ -146,10 +148,11 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       try {
         versions = checkVersionCount(attack.id, outputs.length, versions);
         const hitsPerSample = new Uint8Array(chunk.length);
-        for (const xadv of outputs) {
+        for (const [v, xadv] of outputs.entries()) {
           await checkAttackOutput(attack.id, x, xadv, eps, norm);
           const hits = await correctMask(model, xadv, y);
           counters.forward += chunk.length;
+          correctByVersion[v] = (correctByVersion[v] ?? 0) + count(hits);
           hits.forEach((h, k) => {
             hitsPerSample[k] += h;
             correct += h;
@@ -175,7 +178,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     // Noise and corruptions: accuracy is averaged over the independent draws.
     const total = norm === null ? n * draws : n;
     const point = norm === null ? correct : count(sweep ? robust : survived);
-    points.push({ perturbation: eps, accuracy: point / total, correct: point, total });
+    points.push({ perturbation: eps, accuracy: point / total, correct: point, total, ...(norm === null && draws > 1 ? { correctByVersion } : {}) });
     survivedAt.push(norm === null ? hitCount : Int32Array.from(sweep ? robust : survived));
     drawsAt.push(norm === null ? draws : 1);
   }

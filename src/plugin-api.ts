@@ -184,6 +184,8 @@ export interface CurvePoint {
   accuracy: number;
   correct: number;
   total: number;
+  /** Attacks without a budget that return several batches (each corruption of `common`): correct predictions in each, in order. */
+  correctByVersion?: number[];
 }
 
 /**

@@ -118,7 +118,9 @@ export function combineCurves(parts: { curve: CountedCurve; samples: number }[])
     points: first.points.map((pt, k) => {
       const correct = parts.reduce((s, p) => s + p.curve.points[k].correct, 0);
       const total = parts.reduce((s, p) => s + p.curve.points[k].total, 0);
-      return { perturbation: pt.perturbation, accuracy: correct / total, correct, total };
+      const byVersion = parts.map((p) => p.curve.points[k].correctByVersion);
+      const correctByVersion = byVersion.every((v) => v) ? byVersion[0]!.map((_, v) => byVersion.reduce((s, c) => s + c![v], 0)) : undefined;
+      return { perturbation: pt.perturbation, accuracy: correct / total, correct, total, ...(correctByVersion ? { correctByVersion } : {}) };
     }),
     ...(parts.every((p) => p.curve.outcomes) ? { outcomes: concatOutcomes(parts.map((p) => p.curve.outcomes!)) } : {}),
     gradientEvaluations: parts.reduce((s, p) => s + p.curve.gradientEvaluations, 0),
