@@ -23,8 +23,8 @@ export function shippedDatasets(modelId: string, root = weightsRoot()): string[]
   const found = readdirSync(root)
     .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'manifest.json')) && existsSync(join(root, d, 'model.json')))
     .map((d) => d.slice(prefix.length))
-    // 'baseline-vgg16-cifar10' also starts with 'baseline-'.
-    .filter((ds) => !/^vgg16-/.test(ds));
+    // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-'.
+    .filter((ds) => !/^(vgg16|sign|backprop)-/.test(ds));
   const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }

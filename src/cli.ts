@@ -220,7 +220,7 @@ function buildProgram(registry: Registry, argv: string[]): Command {
   program
     .command('train')
     .description('train a zoo model on a dataset (checkpoint after every epoch; --resume continues)')
-    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16')
+    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16 | ekdaa | ekdaa-sign | ekdaa-backprop')
     .requiredOption('--dataset <id>', 'mnist | fashion-mnist | cifar10 | svhn')
     .option('--epochs <n>', 'epochs (default: per model and dataset)', (v) => parsePositiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'))
@@ -230,9 +230,13 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--out <dir>', 'output folder (default: robench-train/<model>-<dataset>)')
     .option('--resume', 'continue from the last checkpoint in --out')
     .option('--data-dir <dir>', 'folder with the original dataset files')
+    .option('--activation <f>', 'EKDAA: tanh | sign (--model ekdaa --activation sign trains ekdaa-sign)')
+    .option('--release-forward', "EKDAA: the authors' release's forward (conv pre-activations carried forward)")
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .action(async (o: Record<string, unknown>) => {
       await trainCommand({
+        activation: o.activation as string | undefined,
+        releaseForward: Boolean(o.releaseForward),
         model: String(o.model),
         dataset: String(o.dataset),
         epochs: o.epochs as number | undefined,

@@ -116,7 +116,7 @@ const augmentationFor = (shape: number[]): Augment => (shape[2] === 3 ? { shift:
 const describeAugment = (a: Augment): string => `random shift up to ${a.shift}px (zero fill)${a.flip ? ' + horizontal flip' : ''}`;
 
 /** Fisher-Yates with a seeded stream. */
-function permutation(n: number, rand: () => number): Int32Array {
+export function permutation(n: number, rand: () => number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {

@@ -1,5 +1,7 @@
 /** `robench train`: train a zoo model, with per-epoch checkpoints and a final test evaluation. */
 import { useBackend, type BackendName } from '../backends.js';
+import { UsageError } from '../errors.js';
+import { EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../ekdaa-train.js';
 import { train } from '../train.js';
 
 export interface TrainCommandOptions {
@@ -15,14 +17,23 @@ export interface TrainCommandOptions {
   samples?: number;
   backend: BackendName;
   command: string[];
+  /** EKDAA models only: tanh or sign, and the release's forward. */
+  activation?: string;
+  releaseForward?: boolean;
 }
 
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
+  // Usage errors before the backend starts.
+  const model = ekdaaModelId(opts.model, opts.activation);
+  const ekdaa = model in EKDAA_MODELS;
+  if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
   const backend = await useBackend(opts.backend);
-  console.error(`training ${opts.model} on ${opts.dataset} with the ${backend.name} backend`);
-  const result = await train({ ...opts, command: opts.command.join(' ') });
+  console.error(`training ${model} on ${opts.dataset} with the ${backend.name} backend`);
+  const result = ekdaa
+    ? await trainEkdaa({ ...opts, model, command: opts.command.join(' ') })
+    : await train({ ...opts, command: opts.command.join(' ') });
   console.log(
-    `${opts.model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
+    `${model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
       `after ${result.epochs} epochs (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
   );
 }

@@ -1,0 +1,18 @@
+/**
+ * Zoo plugins of the EKDAA entries: the shipped weights, with the gradient each
+ * white-box attack differentiates recorded in the model's info (results.json).
+ */
+import './ekdaa-net.js';
+import type { ModelPlugin } from '../src/plugin-api.js';
+import { zooModelPlugin } from './zoo.js';
+
+export function ekdaaZooPlugin(id: string, description: string, gradientSurrogate: string): ModelPlugin {
+  const base = zooModelPlugin(id, description);
+  return {
+    ...base,
+    async load(opts) {
+      const model = await base.load(opts);
+      return { ...model, info: { ...model.info, gradientSurrogate } };
+    },
+  };
+}
