@@ -25,8 +25,9 @@ function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
   }
 }
 
-test.serial('resolveDataDir: ROBENCH_DATA, then --data-dir, then $XDG_CACHE_HOME/robench, then ~/.cache/robench', (t) => {
-  t.is(withEnv({ ROBENCH_DATA: '/data/env', XDG_CACHE_HOME: '/xdg' }, () => resolveDataDir('/flag')), '/data/env');
+test.serial('resolveDataDir: --data-dir, then ROBENCH_DATA, then $XDG_CACHE_HOME/robench, then ~/.cache/robench', (t) => {
+  t.is(withEnv({ ROBENCH_DATA: '/data/env', XDG_CACHE_HOME: '/xdg' }, () => resolveDataDir('/flag')), '/flag');
+  t.is(withEnv({ ROBENCH_DATA: '/data/env', XDG_CACHE_HOME: '/xdg' }, () => resolveDataDir()), '/data/env');
   t.is(withEnv({ ROBENCH_DATA: undefined, XDG_CACHE_HOME: '/xdg' }, () => resolveDataDir('rel/flag')), resolve('rel/flag'));
   t.is(withEnv({ ROBENCH_DATA: undefined, XDG_CACHE_HOME: '/xdg' }, () => resolveDataDir()), join('/xdg', 'robench'));
   t.is(withEnv({ ROBENCH_DATA: undefined, XDG_CACHE_HOME: undefined }, () => resolveDataDir()), join(homedir(), '.cache', 'robench'));

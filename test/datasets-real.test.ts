@@ -141,12 +141,14 @@ test('plugin metadata: ids, shapes, ten class names, per-channel normalisation',
   t.is(cifar10.classNames[3], 'cat');
 });
 
-withShared('ROBENCH_DATA takes precedence over the data dir passed from --data-dir', async (t) => {
-  process.env.ROBENCH_DATA = SHARED;
+withShared('an explicit --data-dir takes precedence over ROBENCH_DATA, which applies without one', async (t) => {
+  process.env.ROBENCH_DATA = empty();
   try {
-    const s = await mnist.load({ split: 'test', dataDir: empty(), offline: true });
+    const s = await mnist.load({ split: 'test', dataDir: SHARED, offline: true });
     t.is(s.source.kind, 'file');
     t.is(s.count, 10000);
+    process.env.ROBENCH_DATA = SHARED;
+    t.is((await mnist.load({ split: 'test', offline: true })).count, 10000);
   } finally {
     delete process.env.ROBENCH_DATA;
   }

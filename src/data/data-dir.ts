@@ -7,10 +7,10 @@ export function defaultCacheDir(): string {
   return xdg ? join(resolve(xdg), 'robench') : join(homedir(), '.cache', 'robench');
 }
 
-/** Where dataset files live: `ROBENCH_DATA`, else the `--data-dir` flag, else the cache dir. */
+/** Where dataset files live: the `--data-dir` flag, else `ROBENCH_DATA`, else the cache dir. */
 export function resolveDataDir(flag?: string): string {
+  if (flag) return resolve(flag);
   const env = process.env.ROBENCH_DATA;
   if (env) return resolve(env);
-  if (flag) return resolve(flag);
   return defaultCacheDir();
 }

@@ -3,10 +3,11 @@
  * (`<dataDir>/<folder>/<name>`). CIFAR-10's batches are read either extracted or
  * straight out of the downloaded tarball.
  */
-import { existsSync } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RobenchError } from '../errors.js';
+import { readRegularFile } from '../regular-file.js';
 import { checksumProblem, digestBytes } from './checksum.js';
 import { downloadVerified } from './download.js';
 import { gunzipFile } from './gzip.js';
@@ -48,10 +49,40 @@ function verify(m: DatasetManifest, expected: DataFile, label: string, buf: Uint
 
 const isOriginal = (expected: DataFile, buf: Uint8Array): boolean => checksumProblem(expected, digestBytes(buf, !expected.sha256), buf.length) === null;
 
+/** Larger than any original whose size the manifest does not record (SVHN's train_32x32.mat, 182 MB). */
+const MAX_DATA_FILE_BYTES = 512 * 1024 * 1024;
+
+/** A dataset file's bytes; a non-regular file, or one larger than the original, is refused before it is read. */
+export const readDataFile = (m: DatasetManifest, path: string, expected: DataFile): Promise<Buffer> =>
+  readRegularFile(path, { maxBytes: expected.bytes ?? MAX_DATA_FILE_BYTES, what: `the ${m.id} file`, hint: `It is not the original; ${fetchHint(m)}.` });
+
+/** Whether `path` holds the original; a regular file of the wrong size is not, and is not read. */
+async function holdsOriginal(m: DatasetManifest, path: string, expected: DataFile): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const info = await stat(path);
+  if (info.isFile() && expected.bytes !== undefined && info.size !== expected.bytes) return false;
+  return isOriginal(expected, await readDataFile(m, path, expected));
+}
+
+/** Whether `path` exists; one that cannot be looked at (no permission, a file where a folder belongs) is an error naming it. */
+function lookFor(m: DatasetManifest, path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    throw new RobenchError(`${m.id}: cannot look for ${path} (${code})`, `Make the data dir a readable folder holding ${m.folder}/, or point --data-dir or ROBENCH_DATA at one.`);
+  }
+}
+
+/** The named files that are in the data dir, extracted. */
+export const presentFiles = (dataDir: string, m: DatasetManifest, names: string[]): string[] => names.filter((n) => lookFor(m, filePath(dataDir, m, n)));
+
 /** True when every named file is in the data dir, extracted or inside the archive. */
 export function filesPresent(dataDir: string, m: DatasetManifest, names: string[]): boolean {
-  if (names.every((n) => existsSync(filePath(dataDir, m, n)))) return true;
-  return m.archive !== undefined && existsSync(filePath(dataDir, m, m.archive.name));
+  if (presentFiles(dataDir, m, names).length === names.length) return true;
+  return m.archive !== undefined && lookFor(m, filePath(dataDir, m, m.archive.name));
 }
 
 /** Reads and verifies the named files; call after `filesPresent` is true. */
@@ -60,7 +91,7 @@ export async function openFiles(dataDir: string, m: DatasetManifest, names: stri
   if (names.every((n) => existsSync(filePath(dataDir, m, n)))) {
     for (const name of names) {
       const path = filePath(dataDir, m, name);
-      const buf = await readFile(path);
+      const buf = await readDataFile(m, path, spec(m, name));
       opened.stored.push({ path, sha256: verify(m, spec(m, name), path, buf) });
       opened.bytes.set(name, buf);
       opened.labels.set(name, path);
@@ -69,7 +100,7 @@ export async function openFiles(dataDir: string, m: DatasetManifest, names: stri
   }
   const archive = m.archive!;
   const path = filePath(dataDir, m, archive.name);
-  const tgz = await readFile(path);
+  const tgz = await readDataFile(m, path, archive);
   opened.stored.push({ path, sha256: verify(m, archive, path, tgz) });
   const entries = parseTar(gunzipFile(tgz, path), path);
   for (const name of names) {
@@ -102,7 +133,7 @@ export async function fetchFiles(dataDir: string, m: DatasetManifest, names: str
   const needed: string[] = [];
   for (const name of names) {
     const path = filePath(dataDir, m, name);
-    if (!existsSync(path) || !isOriginal(spec(m, name), await readFile(path))) needed.push(name);
+    if (!(await holdsOriginal(m, path, spec(m, name)))) needed.push(name);
   }
   if (needed.length === 0) return;
   if (!m.archive) {
@@ -113,16 +144,15 @@ export async function fetchFiles(dataDir: string, m: DatasetManifest, names: str
     return;
   }
   const tarPath = filePath(dataDir, m, m.archive.name);
-  let tgz = existsSync(tarPath) ? await readFile(tarPath) : undefined;
-  if (!tgz || !isOriginal(m.archive, tgz)) {
+  if (!(await holdsOriginal(m, tarPath, m.archive))) {
     await downloadVerified({ ...m.archive, dest: tarPath }, progress ? spinnerProgress(`${m.id} ${m.archive.name}`) : undefined);
-    tgz = await readFile(tarPath);
   }
+  const tgz = await readDataFile(m, tarPath, m.archive);
   await extractTar(gunzipFile(tgz, tarPath), tarPath, datasetDir(dataDir, m));
   for (const name of names) {
     const path = filePath(dataDir, m, name);
     try {
-      verify(m, spec(m, name), path, await readFile(path));
+      verify(m, spec(m, name), path, await readDataFile(m, path, spec(m, name)));
     } catch (e) {
       await unlink(path).catch(() => undefined);
       throw e;

@@ -20,6 +20,8 @@ export interface DatasetManifest {
   files: DataFile[];
   /** A download whose members are the files above (CIFAR-10's tarball). */
   archive?: DataFile & { url: string };
+  /** The test subset the package ships (scripts/make-bundled-subsets.ts), checked like the originals. */
+  bundled?: DataFile[];
   split: { train: string[]; test: string[] };
 }
 
@@ -40,6 +42,10 @@ export const MNIST: DatasetManifest = {
     { name: 't10k-images-idx3-ubyte.gz', bytes: 1648877, md5: '9fb629c4189551a2d022fa330f9573f3', sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6' },
     { name: 't10k-labels-idx1-ubyte.gz', bytes: 4542, md5: 'ec29112dd5afa0611ce80d1b7f02629c', sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6' },
   ].map((f) => ({ ...f, url: MNIST_URL + f.name })),
+  bundled: [
+    { name: 't10k-images-idx3-ubyte.gz', bytes: 155601, sha256: 'd1d48b86c4f0486b87f40dcfd016a7e189373c5a3982f7d71598ecad451e0f29' },
+    { name: 't10k-labels-idx1-ubyte.gz', bytes: 479, sha256: '23a794b925ee8ef8df188142122c3af00063bfe1235f0cc888145dacaa742d80' },
+  ],
   split: IDX_SPLITS,
 };
 
@@ -53,6 +59,10 @@ export const FASHION_MNIST: DatasetManifest = {
     { name: 't10k-images-idx3-ubyte.gz', bytes: 4422102, md5: 'bef4ecab320f06d8554ea6380940ec79', sha256: '346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073' },
     { name: 't10k-labels-idx1-ubyte.gz', bytes: 5148, md5: 'bb300cfdad3c16e7a12a480ee83cd310', sha256: '67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5' },
   ].map((f) => ({ ...f, url: FASHION_URL + f.name })),
+  bundled: [
+    { name: 't10k-images-idx3-ubyte.gz', bytes: 441605, sha256: '88b031533d21cfee68065186bbf4196b30cbb1a2fadb1a8650cde5e8ea150504' },
+    { name: 't10k-labels-idx1-ubyte.gz', bytes: 479, sha256: '022859667ecef9511911e2eb65ab155630bd0f6bb0a47bbb1c92c5f91152dd12' },
+  ],
   split: IDX_SPLITS,
 };
 
@@ -72,6 +82,7 @@ export const CIFAR10: DatasetManifest = {
   homepage: 'https://www.cs.toronto.edu/~kriz/cifar.html',
   files: CIFAR_BATCH_SHA256.map(([name, sha256]) => ({ name: CIFAR_BATCHES + name, sha256, bytes: 30730000 })),
   archive: { name: 'cifar-10-binary.tar.gz', url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c58f30108f718f92721af3b95e74349a' },
+  bundled: [{ name: 'test_batch.1000.bin.gz', bytes: 2859887, sha256: 'a8dbb5b22752509c54f045a2f1a6ea40d3c42c864bd733127f68981b7a5a65e8' }],
   split: {
     train: [1, 2, 3, 4, 5].map((i) => `${CIFAR_BATCHES}data_batch_${i}.bin`),
     test: [`${CIFAR_BATCHES}test_batch.bin`],

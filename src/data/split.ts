@@ -2,13 +2,12 @@
  * What every dataset loader shares: checking `samples`, choosing between the
  * original files and the bundled test subset, and describing where a split came from.
  */
-import { readFile } from 'node:fs/promises';
 import { RobenchError, UsageError } from '../errors.js';
 import { assetPath } from '../paths.js';
 import type { DatasetLoadOptions, DatasetSource, ImageShape } from '../plugin-api.js';
-import { digestBytes } from './checksum.js';
+import { checksumProblem, digestBytes } from './checksum.js';
 import { resolveDataDir } from './data-dir.js';
-import { fetchFiles, filesPresent, missingFilesError, openFiles, type StoredFile } from './files.js';
+import { fetchFiles, filesPresent, missingFilesError, openFiles, presentFiles, readDataFile, type StoredFile } from './files.js';
 import type { DatasetManifest } from './manifests.js';
 
 /** How many test images the package ships per dataset (the first ones of the test set). */
@@ -54,15 +53,20 @@ async function readBundled(m: DatasetManifest, names: string[]): Promise<SplitFi
   const stored: StoredFile[] = [];
   for (const name of names) {
     const path = bundledPath(m, name);
+    const expected = m.bundled?.find((f) => f.name === name);
+    if (!expected) throw new Error(`${m.id}: no recorded checksum for the bundled file ${name}`);
     let buf: Buffer;
     try {
-      buf = await readFile(path);
+      buf = await readDataFile(m, path, expected);
     } catch (e) {
-      throw new RobenchError(`${m.id}: the bundled test subset ${path} is missing (${(e as Error).message})`, 'Reinstall robench.');
+      throw new RobenchError(`${m.id}: the bundled test subset ${path} cannot be read (${(e as Error).message})`, 'Reinstall robench.');
     }
+    const got = digestBytes(buf, false);
+    const problem = checksumProblem(expected, got, buf.length);
+    if (problem) throw new RobenchError(`${m.id}: the bundled test subset ${path} is not the one robench shipped: ${problem}`, 'Reinstall robench.');
     bytes.set(name, buf);
     labels.set(name, path);
-    stored.push({ path, sha256: digestBytes(buf, false).sha256 });
+    stored.push({ path, sha256: got.sha256 });
   }
   return { bytes, labels, source: describe('bundled', stored) };
 }
@@ -74,11 +78,13 @@ async function readBundled(m: DatasetManifest, names: string[]): Promise<SplitFi
  */
 export async function openSplit(m: DatasetManifest, opts: DatasetLoadOptions, bundledNames?: string[]): Promise<SplitFiles> {
   checkSamples(opts.samples);
-  // Callers pass the --data-dir flag here; ROBENCH_DATA still takes precedence over it.
   const dataDir = resolveDataDir(opts.dataDir);
   const names = m.split[opts.split];
   const bundledFits = opts.split === 'test' && bundledNames !== undefined && (opts.samples ?? BUNDLED_COUNT) <= BUNDLED_COUNT;
   if (!filesPresent(dataDir, m, names)) {
+    const some = presentFiles(dataDir, m, names);
+    // Falling back to the bundled subset here would hide a half-copied data dir.
+    if (bundledFits && some.length > 0) throw missingFilesError(dataDir, m, names, `the data dir holds only part of the ${opts.split} split (${some.join(', ')})`);
     if (bundledFits) return readBundled(m, bundledNames!);
     if (opts.offline) {
       const why = opts.split === 'test' && bundledNames
