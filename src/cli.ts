@@ -58,8 +58,19 @@ function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[
   return owners;
 }
 
-function buildProgram(registry: Registry, argv: string[]): Command {
-  const found = readConfig();
+/** A broken robench.config.json, or undefined when it is fine or absent. */
+function configProblem(): RobenchError | undefined {
+  try {
+    readConfig();
+    return undefined;
+  } catch (err) {
+    if (err instanceof RobenchError) return err;
+    throw err;
+  }
+}
+
+function buildProgram(registry: Registry, argv: string[], broken: RobenchError | undefined): Command {
+  const found = broken ? undefined : readConfig();
   const config = found?.config.run ?? {};
   const configFile = found ? join(found.dir, 'robench.config.json') : '';
   const program = new Command('robench')
@@ -68,7 +79,13 @@ function buildProgram(registry: Registry, argv: string[]): Command {
     .option('--plugin <file or package>', 'load a plugin (repeatable)', collect, [])
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Help and list must work with a broken config, if only to find what the fix is; the rest would run misconfigured.
+    .hook('preAction', (_program, action) => {
+      if (!broken) return;
+      if (action.name() !== 'list') throw broken;
+      console.error(`robench: warning: ${broken.message}; its plugins and settings are ignored`);
+    });
 
   const run = program
     .command('run')
@@ -286,8 +303,9 @@ function buildProgram(registry: Registry, argv: string[]): Command {
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    const registry = await createRegistry({ plugins: pluginArgs(argv) });
-    await buildProgram(registry, argv).parseAsync(argv, { from: 'user' });
+    const broken = configProblem();
+    const registry = await createRegistry({ plugins: pluginArgs(argv), ignoreConfig: broken !== undefined });
+    await buildProgram(registry, argv, broken).parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -207,12 +207,12 @@ export function readConfig(cwd = process.cwd()): { config: ConfigFile; dir: stri
   return { config, dir: dirname(file) };
 }
 
-/** Built-ins, then the config file's plugins, then `--plugin` ones. */
-export async function createRegistry(opts: { plugins?: string[]; cwd?: string } = {}): Promise<Registry> {
+/** Built-ins, then the config file's plugins (unless `ignoreConfig`: the CLI found it broken), then `--plugin` ones. */
+export async function createRegistry(opts: { plugins?: string[]; cwd?: string; ignoreConfig?: boolean } = {}): Promise<Registry> {
   const cwd = opts.cwd ?? process.cwd();
   const registry = new Registry();
   await loadBuiltins(registry);
-  const cfg = readConfig(cwd);
+  const cfg = opts.ignoreConfig ? undefined : readConfig(cwd);
   for (const spec of cfg?.config.plugins ?? []) await loadPluginModule(registry, spec, cfg!.dir);
   for (const spec of opts.plugins ?? []) await loadPluginModule(registry, spec, cwd);
   return registry;
