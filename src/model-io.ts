@@ -93,7 +93,7 @@ const MAX_JSON_BYTES = 256 * 1024 * 1024;
 /** A cap for weight groups whose size the manifest cannot give (string tensors). */
 const MAX_WEIGHT_BYTES = 2 * 1024 * 1024 * 1024;
 /** How long (ms) a model server may stay silent before the download is given up on. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 

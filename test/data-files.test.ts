@@ -12,9 +12,6 @@ import { CIFAR10, FASHION_MNIST, MNIST } from '../src/data/manifests.js';
 import { bundledPath, openSplit } from '../src/data/split.js';
 import mnist from '../datasets/mnist.js';
 
-// The data dirs these tests pass must be the ones used.
-delete process.env.ROBENCH_DATA;
-
 const IMAGES = 't10k-images-idx3-ubyte.gz';
 const LABELS = 't10k-labels-idx1-ubyte.gz';
 
