@@ -9,6 +9,9 @@ import type { AttackContext, AttackPlugin, DatasetSplit, LoadedModel, Norm } fro
 /** Absolute slack for float32 round-off in projections and clipping. */
 export const BUDGET_TOLERANCE = 1e-6;
 
+/** The largest perturbation that counts as inside the budget eps. */
+export const budgetLimit = (eps: number): number => eps * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE;
+
 /** Per-sample perturbation size ||xadv - x|| in the given norm. */
 export function perturbationNorms(x: tf.Tensor4D, xadv: tf.Tensor4D, norm: Norm): tf.Tensor1D {
   return tf.tidy(() => {
@@ -41,7 +44,7 @@ export async function checkAttackOutput(
   const sizes = perturbationNorms(x, xadv as tf.Tensor4D, norm);
   const data = await sizes.data();
   sizes.dispose();
-  const limit = eps * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE;
+  const limit = budgetLimit(eps);
   const worst = Math.max(0, ...data);
   if (worst > limit) fail(`a perturbation of ${norm} size ${worst} exceeds the budget ${eps}`);
 }

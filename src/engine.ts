@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext } from './attack-context.js';
 import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
+import { minimalCurve } from './minimal-curve.js';
 import { sampleRng } from './rng.js';
 import { recordOutcomes } from './samples.js';
 import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params, SampleOutcomes } from './plugin-api.js';
@@ -110,6 +111,15 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     opts.onProgress?.({ phase: 'clean', perturbation: 0, ...progress });
   }
   const cleanCorrect = count(clean);
+
+  if (attack.strategy === 'minimization') {
+    const onBatch = (samples: number): void => {
+      progress.done += samples * attacked;
+      opts.onProgress?.({ phase: 'attack', perturbation: grid[grid.length - 1]!, ...progress });
+    };
+    const { points, outcomes } = await minimalCurve({ model, attack, params, norm, indices, clean, grid, batchSize, seed, counters, batch: (p) => batchTensors(data, p), onBatch });
+    return { cleanAccuracy: cleanCorrect / n, points, outcomes, gradientEvaluations: counters.gradient, forwardEvaluations: counters.forward };
+  }
 
   // robust[i]: sample i survived every budget so far (norm-ball attacks only).
   const robust = Uint8Array.from(clean);

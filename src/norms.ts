@@ -112,3 +112,17 @@ export function defaultEpsGrid(dataset: string, norm: Norm): number[] {
   }
   return isGreyscaleDigits(dataset) ? [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4] : [0, 0.1, 0.25, 0.5, 0.75, 1, 1.5];
 }
+
+/**
+ * Projects each perturbation onto the ball of its own radius (FMN's adaptive norm constraint):
+ * l-inf clips every coordinate to [-r_i, r_i], l2 rescales a perturbation longer than r_i to
+ * length r_i. Exact at every scale: a perturbation already inside is returned unchanged.
+ */
+export function projectToRadius(norm: Norm, delta: tf.Tensor4D, radius: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const r = perSample(radius);
+    if (norm === 'linf') return tf.minimum(tf.maximum(delta, tf.neg(r)), r) as tf.Tensor4D;
+    const length = l2Norms(delta);
+    return tf.mul(delta, perSample(tf.where(tf.greater(length, radius), tf.div(radius, length), tf.onesLike(length)) as tf.Tensor1D)) as tf.Tensor4D;
+  });
+}

@@ -71,7 +71,10 @@ export interface AttackContext<P extends Params = Params> {
   x: tf.Tensor4D;
   /** True labels (int32). */
   y: tf.Tensor1D;
-  /** The perturbation size of this point on the curve. */
+  /**
+   * The perturbation size of this point on the curve. A minimization attack runs once for
+   * the whole grid and gets its largest budget, a scale it may use (FAB's restart radius).
+   */
   eps: number;
   params: P;
   rng: Rng;
@@ -101,6 +104,14 @@ export interface AttackPlugin<P extends Params = Params> {
   defaultGrid(dataset: string, params: P): number[];
   /** True when the attack never asks for gradients (black box). */
   gradientFree?: boolean;
+  /**
+   * Foolbox's two kinds. 'fixed-epsilon' (the default): `run` is called at every budget and
+   * returns a batch inside it. 'minimization' (FAB, FMN, DeepFool, C&W): `run` is called once
+   * per batch and returns, per sample, the smallest adversarial example it found (or the clean
+   * image where it found none); the engine measures each perturbation in `budget`'s norm and
+   * scores every budget of the grid from that one run, so `--no-sweep` changes nothing.
+   */
+  strategy?: 'fixed-epsilon' | 'minimization';
   /**
    * Returns the perturbed batch, same shape as ctx.x, in [0, 1], inside the budget.
    * An array means several versions of the batch, each checked. With a norm budget
@@ -206,6 +217,8 @@ export interface SampleOutcomes {
   draws?: number[];
   /** Noise and corruptions: per point, how many of its draws each sample survived (parallel to `index`). */
   survivedDraws?: number[][];
+  /** Minimization attacks: each sample's smallest adversarial perturbation found, in the budget's norm (0 when misclassified clean, -1 where none was found). */
+  minimalNorm?: number[];
 }
 
 export interface SparsityLayer {

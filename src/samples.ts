@@ -56,7 +56,7 @@ export function pointsFromOutcomes(o: SampleOutcomes, perturbations: number[]): 
  * hand-edited results.json cannot pair or merge wrongly.
  */
 export function checkOutcomes(o: SampleOutcomes, points: CurvePoint[], samples: number, where: string): void {
-  const lengths = [o.clean.length, o.brokeAt?.length, ...(o.survivedDraws ?? []).map((s) => s.length)].filter((l) => l !== undefined);
+  const lengths = [o.clean.length, o.brokeAt?.length, o.minimalNorm?.length, ...(o.survivedDraws ?? []).map((s) => s.length)].filter((l) => l !== undefined);
   const recomputed = lengths.every((l) => l === o.index.length) && o.index.length === samples ? pointsFromOutcomes(o, points.map((p) => p.perturbation)) : undefined;
   const agrees = recomputed?.every((p, k) => p.correct === points[k].correct && p.total === points[k].total);
   if (!agrees) {
@@ -74,6 +74,7 @@ export function concatOutcomes(parts: SampleOutcomes[]): SampleOutcomes {
     throw new RobenchError('the slices of one run drew different numbers of noise samples per image', 'merge slices computed with the same attack settings');
   }
   const brokeAt = first.brokeAt && parts.flatMap((p) => p.brokeAt!);
+  const minimalNorm = first.minimalNorm && parts.flatMap((p) => p.minimalNorm!);
   const survivors = perPoint((o) => o.survivors);
   const survivedDraws = perPoint((o) => o.survivedDraws);
   return {
@@ -83,6 +84,7 @@ export function concatOutcomes(parts: SampleOutcomes[]): SampleOutcomes {
     ...(survivors ? { survivors } : {}),
     ...(draws ? { draws } : {}),
     ...(survivedDraws ? { survivedDraws } : {}),
+    ...(minimalNorm ? { minimalNorm } : {}),
   };
 }
 
