@@ -3,7 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import fab from '../attacks/fab.js';
 import fmn from '../attacks/fmn.js';
 import { maxPerturbation } from '../src/norms.js';
-import { confidentLinear, contextFor, linearModel, paramsOf, runAttack, type TinyModel } from './helpers/tiny-models.js';
+import { makeAttackContext } from '../src/attack-context.js';
+import { sampleRng } from '../src/rng.js';
+import { confidentLinear, contextFor, linearModel, paramsOf, randomMlp, runAttack, selfLabelledBatch, type TinyModel } from './helpers/tiny-models.js';
 import { testBackend } from './helpers/backend.js';
 import type { AttackPlugin, Norm, Params } from '../src/plugin-api.js';
 
@@ -59,5 +61,40 @@ for (const k of [1, 40]) {
     const { found, expected, fooled } = await minimalNorms(fmn, k, 'l2');
     t.true(fooled.filter(Boolean).length >= found.length / 2, `fooled: ${fooled.map(Number).join('')}`);
     found.forEach((f, i) => t.true(!fooled[i] || (f >= expected[i]! * (1 - 1e-4) && f <= expected[i]! * 1.02), `sample ${i}: ${f} vs minimal ${expected[i]}`));
+  });
+}
+
+for (const [attack, overrides] of [
+  [fab, { norm: 'l2', restarts: 2, steps: 10 }],
+  [fab, { norm: 'linf', targeted: true, targets: 2, steps: 10 }],
+  [fmn, { norm: 'linf', steps: 10 }],
+] as const) {
+  test.serial(`[${testBackend}] ${attack.id} ${JSON.stringify(overrides)}: the same seed gives the same examples in any batch, and no tensor is left behind`, async (t) => {
+    const model = randomMlp(2, [4, 4, 1], 12, 4);
+    const { x, y } = selfLabelledBatch(model, 6, 9, 0.2, 0.8);
+    const params = paramsOf(attack, overrides);
+    const whole = async (): Promise<number[]> => {
+      const { ctx } = contextFor(model, x, y, 0.3, params, 4, false);
+      const [xadv] = await runAttack(attack, ctx);
+      const values = Array.from(await xadv!.data());
+      xadv!.dispose();
+      return values;
+    };
+    const once = await whole();
+    const before = tf.memory().numTensors;
+    t.deepEqual(await whole(), once);
+    t.is(tf.memory().numTensors, before);
+    // Samples 1..4 alone, with their own dataset indices: the same numbers as in the whole batch.
+    const rows = tf.tensor1d([1, 2, 3, 4], 'int32');
+    const [xs, ys] = [tf.gather(x, rows), tf.gather(y, rows)];
+    const counters = { forward: 0, gradient: 0 };
+    const ctx = makeAttackContext({ logits: (input) => model.logits(input), x: xs, y: ys, eps: 0.3, params, rng: sampleRng(4, [1, 2, 3, 4]), numClasses: 4, dataset: 'toy', counters, earlyStop: false });
+    const [part] = await runAttack(attack, ctx);
+    const partValues = Array.from(await part!.data());
+    const clean = Array.from(await xs.data());
+    partValues.forEach((v, i) => t.is(v, once[16 + i], `value ${i}`));
+    t.true(partValues.some((v, i) => v !== clean[i]), 'some sample was perturbed');
+    tf.dispose([part!, rows, xs, ys, x, y]);
+    model.dispose();
   });
 }
