@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackContext, Params, PerSampleLoss, Rng } from './plugin-api.js';
 import { crossEntropy } from './losses.js';
+import { UsageError } from './errors.js';
 
 export interface EvaluationCounters {
   forward: number;
@@ -24,10 +25,14 @@ export interface AttackContextOptions {
   counters: EvaluationCounters;
   /** Default true; see AttackContext.earlyStop. */
   earlyStop?: boolean;
+  /** Default 1; see AttackContext.eot. */
+  eot?: number;
 }
 
 export function makeAttackContext(opts: AttackContextOptions): AttackContext {
   const { logits, y, counters } = opts;
+  const eot = opts.eot ?? 1;
+  if (!Number.isInteger(eot) || eot < 1) throw new UsageError(`--eot must be a positive integer, got ${eot}`, 'pass --eot 20 for a randomised model, 1 (the default) otherwise');
 
   const model = (x: tf.Tensor4D): tf.Tensor2D => {
     counters.forward += x.shape[0];
@@ -38,6 +43,19 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     if (x.shape[0] !== labels.shape[0]) {
       throw new Error(`inputGradient: batch of ${x.shape[0]} images but ${labels.shape[0]} labels; pass the whole batch, or the labels of the part you pass`);
     }
+    if (eot === 1) return gradientOnce(x, loss, labels);
+    // EOT (Athalye et al. 2018): each draw of the model's randomness is one gradient
+    // evaluation; the attack sees the mean gradient, loss and logits over the draws.
+    const draws = Array.from({ length: eot }, () => gradientOnce(x, loss, labels));
+    return tf.tidy(() => {
+      const mean = <T extends tf.Tensor>(pick: (d: (typeof draws)[number]) => T): T => tf.div(tf.addN(draws.map(pick)), eot) as T;
+      const out = { grad: mean((d) => d.grad), loss: mean((d) => d.loss), logits: mean((d) => d.logits) };
+      tf.dispose(draws.flatMap((d) => [d.grad, d.loss, d.logits]));
+      return out;
+    });
+  };
+
+  const gradientOnce = (x: tf.Tensor4D, loss: PerSampleLoss, labels: tf.Tensor1D) => {
     counters.gradient += x.shape[0];
     // The gradient tape disposes everything f creates except its result, so the
     // logits and per-sample loss are kept out of it and re-owned below.
@@ -71,5 +89,8 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     numClasses: opts.numClasses,
     dataset: opts.dataset,
     earlyStop: opts.earlyStop ?? true,
+    eot,
+    // A member's EOT is its own `--eot` (a param of every gradient attack), as the engine reads it.
+    derive: (sub) => makeAttackContext({ ...opts, ...sub, eps: sub.eps ?? opts.eps, eot: typeof sub.params.eot === 'number' ? sub.params.eot : 1 }),
   };
 }

@@ -4,9 +4,10 @@
  * only do the math of one batch at one perturbation size.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeAttackContext } from './attack-context.js';
+import { makeAttackContext, type EvaluationCounters } from './attack-context.js';
 import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
 import { minimalCurve } from './minimal-curve.js';
+import { RobenchError } from './errors.js';
 import { sampleRng } from './rng.js';
 import { recordOutcomes } from './samples.js';
 import type { AttackPlugin, CurvePoint, DatasetSplit, LoadedModel, Params, SampleOutcomes } from './plugin-api.js';
@@ -70,9 +71,27 @@ async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D): 
   return Uint8Array.from(data);
 }
 
-const count = (flags: Uint8Array): number => flags.reduce((s, v) => s + v, 0);
+/** `--eot` where the attack has it (the registry gives every gradient attack one), else 1. */
+const eotOf = (params: Params): number => (typeof params.eot === 'number' ? params.eot : 1);
+
+/**
+ * AutoAttack's run_standard_evaluation_individual: each member as an attack of its own on
+ * the same samples, with the same sweep, seed and checks. Its evaluations count towards the run.
+ */
+async function individualCurves(opts: CurveOptions, attack: AttackPlugin, params: Params, indices: number[], counters: EvaluationCounters): Promise<{ member: string; brokeAt: number[] }[]> {
+  const out: { member: string; brokeAt: number[] }[] = [];
+  for (const member of await attack.individually!(params)) {
+    const curve = await evaluateCurve({ ...opts, attack: member.attack, params: member.params, indices, onProgress: undefined, onCleanBatch: undefined });
+    counters.gradient += curve.gradientEvaluations;
+    counters.forward += curve.forwardEvaluations;
+    out.push({ member: member.name, brokeAt: curve.outcomes.brokeAt! });
+  }
+  return out;
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+const count = (flags: Uint8Array): number => flags.reduce((s, v) => s + v, 0);
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -86,6 +105,8 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   const n = indices.length;
   checkSelection(model, data, indices);
   const norm = attack.budget(params);
+  // A composite attack resolves its members here, so a bad cascade fails before any compute.
+  const members = norm === null ? undefined : attack.members?.(params);
   const sweep = (opts.sweep ?? true) && norm !== null;
   const grid = [...opts.grid].sort((a, b) => a - b);
   const counters = { forward: 0, gradient: 0 };
@@ -128,6 +149,8 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
   const survivedAt: Int32Array[] = [];
   const drawsAt: number[] = [];
   let versions: number | undefined;
+  // Composite attacks: per attacked point, per sample, the first member whose batch fooled the model (-1: none).
+  const brokenByAt: Int32Array[] = [];
   for (const eps of grid) {
     if (eps === 0) {
       points.push({ perturbation: 0, accuracy: cleanCorrect / n, correct: cleanCorrect, total: n });
@@ -145,11 +168,12 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     let draws = 1;
     // Noise and corruptions: correct predictions per returned batch (one per corruption for `common`).
     const correctByVersion: number[] = [];
+    const brokenBy = new Int32Array(n).fill(-1);
     for (const chunk of chunks(alive, batchSize)) {
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
-      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep });
+      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep, eot: eotOf(params) });
       const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
         tf.dispose([x, y]);
         throw err;
@@ -166,6 +190,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
           hits.forEach((h, k) => {
             hitsPerSample[k] += h;
             correct += h;
+            if (h === 0 && brokenBy[chunk[k]!] === -1) brokenBy[chunk[k]!] = v;
           });
         }
         chunk.forEach((i, k) => {
@@ -179,6 +204,9 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       }
       progress.done += chunk.length;
       opts.onProgress?.({ phase: 'attack', perturbation: eps, ...progress });
+      // Reads of tensor values resolve as microtasks, so without this a run on the main thread
+      // would never let timers or signal handlers run: no status line, no Ctrl-C until the end.
+      await yieldToEventLoop();
     }
     if (norm !== null) {
       for (let i = 0; i < n; i++) robust[i] = robust[i] & survived[i];
@@ -191,14 +219,19 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
     points.push({ perturbation: eps, accuracy: point / total, correct: point, total, ...(norm === null && draws > 1 ? { correctByVersion } : {}) });
     survivedAt.push(norm === null ? hitCount : Int32Array.from(sweep ? robust : survived));
     drawsAt.push(norm === null ? draws : 1);
+    brokenByAt[points.length - 1] = brokenBy;
   }
-      // Reads of tensor values resolve as microtasks, so without this a run on the main thread
-      // would never let timers or signal handlers run: no status line, no Ctrl-C until the end.
-      await yieldToEventLoop();
+  const outcomes = recordOutcomes(indices, clean, survivedAt, drawsAt, norm === null ? 'draws' : sweep ? 'sweep' : 'independent');
+  if (members) {
+    if (versions !== undefined && versions !== members.length) throw new RobenchError(`attack '${attack.id}' names ${members.length} members but returned ${versions} batches`, 'return one batch per member, in the order members() lists them');
+    outcomes.members = members;
+    outcomes.brokenBy = outcomes.brokeAt!.map((k, i) => brokenByAt[k]?.[i] ?? -1);
+    if (params.individual === true && attack.individually) outcomes.individual = await individualCurves(opts, attack, params, indices, counters);
+  }
   return {
     cleanAccuracy: cleanCorrect / n,
     points,
-    outcomes: recordOutcomes(indices, clean, survivedAt, drawsAt, norm === null ? 'draws' : sweep ? 'sweep' : 'independent'),
+    outcomes,
     gradientEvaluations: counters.gradient,
     forwardEvaluations: counters.forward,
   };

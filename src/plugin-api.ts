@@ -35,6 +35,11 @@ export interface Rng {
   next(row: number): number;
   /** An independent generator for a named purpose (e.g. one per restart). */
   fork(label: string | number): Rng;
+  /**
+   * The streams named `label` (a root label, not forked from this one) of some rows of the
+   * batch: an ensemble member on the samples left draws exactly what the engine gives it alone.
+   */
+  rows(rows: readonly number[], label: string): Rng;
 }
 
 /** Loss on logits and integer labels, reduced per sample to shape [batch]. */
@@ -87,6 +92,13 @@ export interface AttackContext<P extends Params = Params> {
    * (keeping that example): off for `--no-sweep`, which measures the naive cost.
    */
   earlyStop: boolean;
+  /** Draws of the model's randomness each input gradient averages (Expectation over Transformation); 1 for a deterministic model. */
+  eot: number;
+  /**
+   * The same model and counters on other inputs and params (EOT as their `eot` says): how a composite attack
+   * (autoattack) runs a member attack on the samples no earlier member broke.
+   */
+  derive(opts: { x: tf.Tensor4D; y: tf.Tensor1D; params: Params; rng: Rng; eps?: number }): AttackContext;
 }
 
 export type Norm = 'linf' | 'l2';
@@ -104,6 +116,16 @@ export interface AttackPlugin<P extends Params = Params> {
   defaultGrid(dataset: string, params: P): number[];
   /** True when the attack never asks for gradients (black box). */
   gradientFree?: boolean;
+  /**
+   * Composite attacks (autoattack): the names of the batches `run` returns, one per member
+   * in cascade order. The engine then records, per sample, which member broke it
+   * (SampleOutcomes.brokenBy) and, where the attack offers them, each member run alone.
+   */
+  members?(params: P): string[];
+  /** With `members`: each member as an attack of its own, for `--individual` (AutoAttack's run_standard_evaluation_individual). */
+  individually?(params: P): Promise<{ name: string; attack: AttackPlugin; params: Params }[]>;
+  /** Called once registered, with the registry's lookup: how a composite attack finds its members, third-party ones included. */
+  registered?(find: (id: string) => AttackPlugin): void;
   /**
    * Foolbox's two kinds. 'fixed-epsilon' (the default): `run` is called at every budget and
    * returns a batch inside it. 'minimization' (FAB, FMN, DeepFool, C&W): `run` is called once
@@ -134,6 +156,11 @@ export interface LoadedModel {
   weightsSha256: string;
   /** Logits of a batch of [0, 1] images, inference mode; differentiable. */
   logits(x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * The logits are random (a randomised defence): gradient attacks need `--eot N` to average
+   * over the randomness, and their numbers are reproducible only as far as its source is seeded.
+   */
+  stochastic?: boolean;
   /** Post-activation outputs of each conv block, for sparsity analysis. */
   activations?(x: tf.Tensor4D): { name: string; values: tf.Tensor4D }[];
   /** Extra facts to record (architecture, training manifest). */
@@ -219,6 +246,12 @@ export interface SampleOutcomes {
   survivedDraws?: number[][];
   /** Minimization attacks: each sample's smallest adversarial perturbation found, in the budget's norm (0 when misclassified clean, -1 where none was found). */
   minimalNorm?: number[];
+  /** Composite attacks: the members in cascade order (AttackPlugin.members). */
+  members?: string[];
+  /** With `members`: per sample, the position in `members` of the first member whose example fooled the model at the sample's `brokeAt` budget, -1 where none did (misclassified clean included). */
+  brokenBy?: number[];
+  /** With `--individual`: each member run alone on the same samples, its own `brokeAt` per sample. */
+  individual?: { member: string; brokeAt: number[] }[];
 }
 
 export interface SparsityLayer {
@@ -255,6 +288,13 @@ export interface RunResult {
   durationMs: number;
   startedAt: string;
   command: string[];
+  /**
+   * false in every result a run writes before it has finished (see src/run-state.ts): report and
+   * check refuse such results, `robench run --resume` continues them. Absent once complete.
+   */
+  complete?: false;
+  /** Of an interrupted pair: the samples still to evaluate (this result holds the others). */
+  pending?: { samples: number };
 }
 
 export interface ReporterContext {
@@ -270,13 +310,6 @@ export interface ReporterPlugin {
   /** Writes (or prints) a report of one or more runs; returns the files written. */
   write(results: RunResult[], ctx: ReporterContext): Promise<string[]>;
 }
-  /**
-   * false in every result a run writes before it has finished (see src/run-state.ts): report and
-   * check refuse such results, `robench run --resume` continues them. Absent once complete.
-   */
-  complete?: false;
-  /** Of an interrupted pair: the samples still to evaluate (this result holds the others). */
-  pending?: { samples: number };
 
 export type Plugin = ModelPlugin | AttackPlugin<any> | DatasetPlugin | ReporterPlugin;
 

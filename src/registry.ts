@@ -10,7 +10,7 @@ import { closest } from 'fastest-levenshtein';
 import { UsageError } from './errors.js';
 import { describeBounds, withinBounds } from './parse.js';
 import { packageRoot } from './paths.js';
-import type { AttackPlugin, DatasetPlugin, ModelPlugin, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
+import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
 
 export const KIND_FOLDERS: Record<PluginKind, string> = {
   model: 'models',
@@ -50,7 +50,11 @@ export class Registry {
         `see src/plugin-api.ts for the ${kind} interface`,
       );
     }
-    if (plugin.kind === 'attack') checkParamSpecs(plugin, origin);
+    if (plugin.kind === 'attack') {
+      checkParamSpecs(plugin, origin);
+      plugin = withEot(plugin);
+      plugin.registered?.((id) => this.get('attack', id));
+    }
     const map = this.plugins[kind] as Map<string, Plugin>;
     const existing = map.get(plugin.id);
     if (existing && this.origins.get(existing) !== origin) {
@@ -81,6 +85,18 @@ export class Registry {
       `known ${kind}s: ${known.join(', ') || '(none)'}; \`robench list ${kind}s\` describes them`,
     );
   }
+}
+
+/**
+ * EOT is the attack context's (src/attack-context.ts), so every gradient attack gets the
+ * option. No default: results of deterministic runs keep the params they always had.
+ */
+export const EOT_PARAM: ParamSpec = { type: 'int', description: "EOT: average every input gradient over N draws of a randomised model's randomness (default 1)", minimum: 1 };
+
+function withEot(attack: AttackPlugin): AttackPlugin {
+  const defaults = Object.fromEntries(Object.entries(attack.params).map(([k, s]) => [k, s.default]));
+  if (attack.gradientFree || 'eot' in attack.params || attack.budget(defaults) === null) return attack;
+  return { ...attack, params: { ...attack.params, eot: EOT_PARAM } };
 }
 
 /**

@@ -83,6 +83,10 @@ class SampleStreams implements Rng {
   fork(label: string | number): Rng {
     return new SampleStreams(this.seed, `${this.label}/${label}`, this.indices);
   }
+
+  rows(rows: readonly number[], label: string): Rng {
+    return new SampleStreams(this.seed, label, rows.map((r) => this.indices[r]!));
+  }
 }
 
 /** Streams for the samples at `indices` (their positions in the dataset). */

@@ -56,7 +56,7 @@ export function pointsFromOutcomes(o: SampleOutcomes, perturbations: number[]): 
  * hand-edited results.json cannot pair or merge wrongly.
  */
 export function checkOutcomes(o: SampleOutcomes, points: CurvePoint[], samples: number, where: string): void {
-  const lengths = [o.clean.length, o.brokeAt?.length, o.minimalNorm?.length, ...(o.survivedDraws ?? []).map((s) => s.length)].filter((l) => l !== undefined);
+  const lengths = [o.clean.length, o.brokeAt?.length, o.minimalNorm?.length, o.brokenBy?.length, ...(o.individual ?? []).map((m) => m.brokeAt.length), ...(o.survivedDraws ?? []).map((s) => s.length)].filter((l) => l !== undefined);
   const recomputed = lengths.every((l) => l === o.index.length) && o.index.length === samples ? pointsFromOutcomes(o, points.map((p) => p.perturbation)) : undefined;
   const agrees = recomputed?.every((p, k) => p.correct === points[k].correct && p.total === points[k].total);
   if (!agrees) {
@@ -75,6 +75,12 @@ export function concatOutcomes(parts: SampleOutcomes[]): SampleOutcomes {
   }
   const brokeAt = first.brokeAt && parts.flatMap((p) => p.brokeAt!);
   const minimalNorm = first.minimalNorm && parts.flatMap((p) => p.minimalNorm!);
+  const members = first.members;
+  if (parts.some((p) => JSON.stringify(p.members) !== JSON.stringify(members) || JSON.stringify(p.individual?.map((m) => m.member)) !== JSON.stringify(first.individual?.map((m) => m.member)))) {
+    throw new RobenchError('the slices of one run ran different ensemble members', 'merge slices computed with the same attack settings');
+  }
+  const brokenBy = first.brokenBy && parts.flatMap((p) => p.brokenBy!);
+  const individual = first.individual?.map(({ member }, m) => ({ member, brokeAt: parts.flatMap((p) => p.individual![m]!.brokeAt) }));
   const survivors = perPoint((o) => o.survivors);
   const survivedDraws = perPoint((o) => o.survivedDraws);
   return {
@@ -85,6 +91,9 @@ export function concatOutcomes(parts: SampleOutcomes[]): SampleOutcomes {
     ...(draws ? { draws } : {}),
     ...(survivedDraws ? { survivedDraws } : {}),
     ...(minimalNorm ? { minimalNorm } : {}),
+    ...(members ? { members } : {}),
+    ...(brokenBy ? { brokenBy } : {}),
+    ...(individual ? { individual } : {}),
   };
 }
 
