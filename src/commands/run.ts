@@ -174,7 +174,8 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
             backend: backend.name,
             ...(backend.detail ? { backendDetail: backend.detail } : {}),
             seed: opts.seed,
-            sweep: opts.sweep && attack.budget(params) !== null,
+            // A minimization attack's curve is the same either way (one run scores every budget).
+            sweep: opts.sweep && attack.budget(params) !== null && attack.strategy !== 'minimization',
             ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
             startedAt: new Date(t0).toISOString(),
             command: opts.command,
