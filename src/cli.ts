@@ -12,6 +12,9 @@ import { sparsityCommand } from './commands/sparsity.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
 import { trainCommand } from './commands/train.js';
 import { doctorCommand } from './commands/doctor.js';
+import { exportCommand } from './commands/export.js';
+import { leaderboardCommand } from './commands/leaderboard.js';
+import { writeFileAtomic } from './atomic.js';
 import { parseShard, type Shard } from './shards.js';
 import { createRegistry, readConfig, type Registry } from './registry.js';
 import { applyRunConfig } from './run-config.js';
@@ -214,6 +217,32 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--format <list>', 'reporters, comma-separated', 'table,json,csv,svg,html')
     .action(async (inputs: string[], o: { out: string; format: string }) => {
       await reportCommand(inputs, o, registry);
+    });
+
+  program
+    .command('export')
+    .description("write saved results in another tool's format: RobustBench's model_info JSON and corruptions CSV")
+    .argument('<results...>', 'folders written by robench run, or their results.json')
+    .requiredOption('--format <name>', 'robustbench')
+    .requiredOption('--out <dir>', 'output folder (RobustBench layout: <dataset>/<Linf|L2|corruptions>/<model>.json)')
+    .option('--eps <x>', "budget of the autoattack runs to export (default: each run's largest)", (v) => parseNumber(v, '--eps'))
+    .action(async (inputs: string[], o: { format: string; out: string; eps?: number }) => {
+      console.error(`wrote ${(await exportCommand(inputs, o)).join(', ')}`);
+    });
+
+  program
+    .command('leaderboard')
+    .description('one table of models x threat models from saved results')
+    .argument('<results...>', 'folders written by robench run, or their results.json')
+    .option('--format <name>', 'table | md | html', 'table')
+    .option('--out <file>', 'write the table to a file instead of printing it')
+    .action(async (inputs: string[], o: { format: string; out?: string }) => {
+      const text = leaderboardCommand(inputs, o.format);
+      if (o.out === undefined) console.log(text);
+      else {
+        await writeFileAtomic(o.out, text);
+        console.error(`wrote ${o.out}`);
+      }
     });
 
   program
