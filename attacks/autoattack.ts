@@ -6,7 +6,7 @@
  * so each member attacks only what every earlier member failed to break, and a sample is
  * robust iff it is in R_M: the worst case over the members, per sample.
  *
- * Versions (autoattack.py set_version):
+ * Versions (--aa-version; autoattack.py set_version):
  *   standard  APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5,000 queries); 1 restart each
  *   plus      APGD-CE and APGD-DLR (5 restarts), FAB (5 restarts), Square, APGD-T, FAB-T
  *   rand      APGD-CE and APGD-DLR with EOT over 20 draws, for randomised models
@@ -18,7 +18,7 @@
  * samples (run_standard_evaluation_individual).
  *
  * Example:
- *   robench run --model hebbian --attack autoattack --version custom --attacks apgd-ce,apgd-t --eps 0,2/255
+ *   robench run --model hebbian --attack autoattack --aa-version custom --attacks apgd-ce,apgd-t --eps 0,2/255
  *   robench run --model hebbian --attack autoattack --norm l2 --eps 0,0.25 --individual true
  */
 import * as tf from '@tensorflow/tfjs';
@@ -28,15 +28,16 @@ import { UsageError } from '../src/errors.js';
 import { defaultEpsGrid } from '../src/norms.js';
 import { defineAttack, type AttackContext, type AttackPlugin, type Norm } from '../src/plugin-api.js';
 
-type AutoAttackParams = { norm: Norm; version: Version; attacks: string; individual: boolean; eot?: number };
+type AutoAttackParams = { norm: Norm; 'aa-version': Version; attacks: string; individual: boolean; eot?: number };
 
 let find: ((id: string) => AttackPlugin) | undefined;
 
 function members(p: AutoAttackParams): Member[] {
   if (!find) throw new Error('autoattack: not registered, so its members cannot be looked up');
-  if (p.version !== 'custom' && p.attacks !== '') throw new UsageError(`--attacks is for --version custom, not ${p.version}`, 'add --version custom, or drop --attacks');
-  if (p.version === 'custom' && p.attacks === '') throw new UsageError('--version custom needs --attacks', 'e.g. --attacks apgd-ce,apgd-t (what the HaH paper ran)');
-  const specs = p.version === 'custom' ? parseMembers(p.attacks) : versionMembers(p.version);
+  const version = p['aa-version'];
+  if (version !== 'custom' && p.attacks !== '') throw new UsageError(`--attacks is for --aa-version custom, not ${version}`, 'add --aa-version custom, or drop --attacks');
+  if (version === 'custom' && p.attacks === '') throw new UsageError('--aa-version custom needs --attacks', 'e.g. --attacks apgd-ce,apgd-t (what the HaH paper ran)');
+  const specs = version === 'custom' ? parseMembers(p.attacks) : versionMembers(version);
   return specs.map((s) => resolveMember(s, p.norm, p.eot, find!));
 }
 
@@ -100,10 +101,11 @@ export default defineAttack<AutoAttackParams>({
   description: 'AutoAttack (Croce & Hein 2020): a cascade of attacks, each on what the earlier ones left robust; worst case per sample',
   params: {
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
-    version: { type: 'string', description: 'standard | plus | rand (EOT 20) | custom (--attacks)', default: 'standard', choices: ['standard', 'plus', 'rand', 'custom'] },
+    // AutoAttack's `version`; --version is robench's own flag.
+    'aa-version': { type: 'string', description: "AutoAttack's version: standard | plus | rand (EOT 20) | custom (--attacks)", default: 'standard', choices: ['standard', 'plus', 'rand', 'custom'] },
     attacks: { type: 'string', description: 'custom cascade, in order: apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square, or any attack id with params as id:param=value', default: '' },
     individual: { type: 'boolean', description: 'also run every member alone on the same samples (per-member curves in results.json)', default: false },
-    eot: { type: 'int', description: "EOT draws for the gradient members (default 1, 20 for --version rand)", minimum: 1 },
+    eot: { type: 'int', description: "EOT draws for the gradient members (default 1, 20 for --aa-version rand)", minimum: 1 },
   },
   budget: (p) => p.norm,
   perturbationLabel: () => 'eps',

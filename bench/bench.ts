@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     'data-dir': { type: 'string', default: '../shared/data' },
     'skip-cli': { type: 'boolean', default: false },
+    'skip-ensemble': { type: 'boolean', default: false },
+    'ensemble-samples': { type: 'string', default: '16' },
     /** Internal: measure one backend:family:size:dataset and print it as JSON. */
     case: { type: 'string' },
   },
@@ -188,6 +190,34 @@ for (const backend of args.backends.split(',') as BackendName[]) {
 console.log(`\nbatch ${batch}, ${args.seconds}s per figure in ${ROUNDS} interleaved rounds (fastest round), each model in a fresh process; node ${process.version}, ${availableParallelism()} cores`);
 console.log(table.toString());
 console.log(`peak RSS of one model's measurements: ${peakRss.toFixed(0)} MB`);
+
+if (!args['skip-ensemble']) {
+  // AutoAttack's cost per sample against its members run independently (each on every
+  // clean-correct sample), on the shipped hebbian Fashion-MNIST model: what the cascade saves.
+  await useBackend('wasm');
+  const model = await registry.get('model', 'hebbian').load({ dataset: 'fashion-mnist' });
+  const data = await registry.get('dataset', 'fashion-mnist').load({ split: 'test', samples: Number(args['ensemble-samples']), offline: true });
+  const autoattack = registry.get('attack', 'autoattack');
+  const params = { norm: 'linf', 'aa-version': 'standard', attacks: '', individual: false };
+  const measure = async (attack: typeof autoattack, p: typeof params | Record<string, unknown>) => {
+    const start = performance.now();
+    const curve = await evaluateCurve({ model, attack, params: p as typeof params, data, grid: [0, 0.05], batchSize: batch, seed: 0 });
+    return { curve, seconds: (performance.now() - start) / 1000 };
+  };
+  const ensemble = await measure(autoattack, params);
+  const members = await Promise.all((await autoattack.individually!(params)).map(async (m) => ({ name: m.name, ...(await measure(m.attack, m.params)) })));
+  const n = data.count;
+  const cost = new Table({ head: ['attack', 'robust at 0.05', 'grad evals / sample', 'fwd evals / sample', 's / sample'], style: { head: [], border: [] } });
+  const row = (name: string, r: { curve: { points: { correct: number }[]; gradientEvaluations: number; forwardEvaluations: number }; seconds: number }) =>
+    [name, `${r.curve.points[1]!.correct}/${n}`, (r.curve.gradientEvaluations / n).toFixed(0), (r.curve.forwardEvaluations / n).toFixed(0), (r.seconds / n).toFixed(2)];
+  cost.push(row('autoattack standard (cascade)', ensemble));
+  for (const m of members) cost.push(row(`  ${m.name} alone`, m));
+  const sum = (pick: (r: (typeof members)[number]) => number) => members.reduce((s, m) => s + pick(m), 0);
+  cost.push(['members independently, total', '', (sum((m) => m.curve.gradientEvaluations) / n).toFixed(0), (sum((m) => m.curve.forwardEvaluations) / n).toFixed(0), (sum((m) => m.seconds) / n).toFixed(2)]);
+  console.log(`\nAutoAttack (standard, l-inf eps 0.05) on ${n} hebbian Fashion-MNIST test images, wasm, batch ${batch}:`);
+  console.log(cost.toString());
+  model.dispose();
+}
 
 if (!args['skip-cli']) {
   // The shipped hebbian Fashion-MNIST model through the CLI, as a user runs it.

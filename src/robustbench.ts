@@ -58,8 +58,8 @@ export function modelInfo(run: RunResult, eps?: number): ModelInfo {
     const all = ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!);
     return { threatModel: 'corruptions', info: { ...base, eps: null, clean_acc: percent(run.cleanAccuracy), corruptions_acc: percent(all.reduce((s, a) => s + a, 0) / all.length) } };
   }
-  if (run.attack.id !== 'autoattack' || run.attack.params.version !== 'standard') {
-    throw new UsageError(`${where}: RobustBench reports AutoAttack (standard version) accuracy, not ${run.attack.id}${run.attack.id === 'autoattack' ? ` --version ${run.attack.params.version}` : ''}`, 'run --attack autoattack (its default version is standard), or export a corruption run');
+  if (run.attack.id !== 'autoattack' || run.attack.params['aa-version'] !== 'standard') {
+    throw new UsageError(`${where}: RobustBench reports AutoAttack (standard version) accuracy, not ${run.attack.id}${run.attack.id === 'autoattack' ? ` --aa-version ${run.attack.params['aa-version']}` : ''}`, 'run --attack autoattack (its default --aa-version is standard), or export a corruption run');
   }
   const attacked = run.points.filter((p) => p.perturbation > 0);
   const point = eps === undefined ? attacked[attacked.length - 1] : attacked.find((p) => Math.abs(p.perturbation - eps) <= 1e-9);

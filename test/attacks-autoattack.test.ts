@@ -28,7 +28,7 @@ const { model, data } = fixture();
 const grid = [0, 0.01, 0.03, 0.06];
 // A short APGD-CE leaves samples for Square to break: both members matter.
 const cascade = 'apgd-ce:steps=3,square:queries=60';
-const ensembleParams = (overrides: Params = {}): Params => ({ ...paramsOf(autoattack), version: 'custom', attacks: cascade, ...overrides });
+const ensembleParams = (overrides: Params = {}): Params => ({ ...paramsOf(autoattack), 'aa-version': 'custom', attacks: cascade, ...overrides });
 
 const run = (attack: AttackPlugin, params: Params, extra: { batchSize?: number; indices?: number[]; sweep?: boolean } = {}) =>
   evaluateCurve({ model, data, attack, params, grid, seed: 4, batchSize: extra.batchSize ?? 16, indices: extra.indices, sweep: extra.sweep });
@@ -123,8 +123,8 @@ test('the versions are AutoAttack\'s: standard, plus and rand resolve to its mem
 
 test('bad cascades are usage errors before any compute', async (t) => {
   const bad: [Params, RegExp][] = [
-    [{ attacks: '' }, /--version custom needs --attacks/],
-    [{ version: 'standard', attacks: 'apgd-ce' }, /--attacks is for --version custom/],
+    [{ attacks: '' }, /--aa-version custom needs --attacks/],
+    [{ 'aa-version': 'standard', attacks: 'apgd-ce' }, /--attacks is for --aa-version custom/],
     [{ attacks: 'apgd-ce,nope' }, /needs the attack 'nope'/],
     [{ attacks: 'apgd-ce:stpes=5' }, /has no param 'stpes'/],
     [{ attacks: 'apgd-ce:steps=0' }, /steps/],

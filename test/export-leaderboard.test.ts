@@ -39,10 +39,10 @@ const corruption = run('baseline', 'corruption', { corruption: 'common' }, null,
 ]);
 
 const runs = {
-  hebbianAA: run('hebbian', 'autoattack', { norm: 'linf', version: 'standard', attacks: '', individual: false }, 'linf', [point(0, 162), point(2 / 255, 43), point(8 / 255, 6)]),
+  hebbianAA: run('hebbian', 'autoattack', { norm: 'linf', 'aa-version': 'standard', attacks: '', individual: false }, 'linf', [point(0, 162), point(2 / 255, 43), point(8 / 255, 6)]),
   hebbianPgd: run('hebbian', 'pgd', { norm: 'linf', steps: 20 }, 'linf', [point(0, 162), point(2 / 255, 50), point(4 / 255, 20)]),
-  baselineAA: run('baseline', 'autoattack', { norm: 'l2', version: 'standard', attacks: '', individual: false }, 'l2', [point(0, 170), point(0.25, 28)]),
-  custom: run('baseline', 'autoattack', { norm: 'linf', version: 'custom', attacks: 'apgd-ce,apgd-t', individual: false }, 'linf', [point(0, 170), point(2 / 255, 21)]),
+  baselineAA: run('baseline', 'autoattack', { norm: 'l2', 'aa-version': 'standard', attacks: '', individual: false }, 'l2', [point(0, 170), point(0.25, 28)]),
+  custom: run('baseline', 'autoattack', { norm: 'linf', 'aa-version': 'custom', attacks: 'apgd-ce,apgd-t', individual: false }, 'linf', [point(0, 170), point(2 / 255, 21)]),
   corruption,
 };
 
@@ -86,7 +86,7 @@ test('export picks the budget asked for, and refuses what RobustBench does not r
   const out = mkdtempSync(join(tmpdir(), 'robench-rb-'));
   await robenchOk(['export', '--format', 'robustbench', '--out', out, '--eps', String(2 / 255), saved(runs.hebbianAA)]);
   t.like(JSON.parse(readFileSync(join(out, 'cifar10', 'Linf', 'hebbian.json'), 'utf8')), { eps: '2/255', autoattack_acc: '21.50' });
-  for (const [r, message] of [[runs.hebbianPgd, /not pgd/], [runs.custom, /not autoattack --version custom/]] as const) {
+  for (const [r, message] of [[runs.hebbianPgd, /not pgd/], [runs.custom, /not autoattack --aa-version custom/]] as const) {
     const res = await robench(['export', '--format', 'robustbench', '--out', out, saved(r)]);
     t.is(res.code, 2);
     t.regex(res.stderr, message);
