@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { encode } from 'fast-png';
 import { formatPerturbation } from '../reports/table.js';
 import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from './charts.js';
+import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
 import type { RunResult } from './plugin-api.js';
 
@@ -147,6 +148,30 @@ ${tables.join('\n')}
 </section>`;
 }
 
+/** CIFAR-10-C's table for each corruption run: error per corruption and severity, and CE/mCE where the baseline model ran too. */
+function corruptionSection(results: ReportRun[]): string {
+  const blocks = results.flatMap((r) => {
+    const t = corruptionErrors(r, results);
+    if (!t) return [];
+    const ce = t.mce !== undefined;
+    const head = ['corruption', ...t.severities.map((s) => `severity ${escapeHtml(s)}`), 'mean', ...(ce ? ['CE'] : [])];
+    const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rows = t.corruptions.map((c) => [escapeHtml(c.name), ...c.errors.map((e) => pct(e)), pct(meanOf(c.errors)), ...(ce ? [pct(c.ce!)] : [])]);
+    rows.push([
+      `<strong>mean${ce ? ` (mCE vs ${escapeHtml(t.baseline)})` : ''}</strong>`,
+      ...t.severities.map((_, s) => pct(meanOf(t.corruptions.map((c) => c.errors[s])))),
+      pct(t.meanError),
+      ...(ce ? [`<strong>${pct(t.mce!)}</strong>`] : []),
+    ]);
+    return [`<h3>${escapeHtml(seriesName(r))}${ce ? ` <small>mCE ${pct(t.mce!)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy corruption')}</div>`];
+  });
+  if (blocks.length === 0) return '';
+  return `<section id="corruptions"><h2>Corruption errors</h2>
+<p>Error (1 - accuracy) of each corruption at each severity, as CIFAR-10-C reports it. CE is a corruption's error summed over the severities, divided by the same sum for the <code>baseline</code> model on the same samples; the mCE is the mean CE (Hendrycks &amp; Dietterich 2019). Without the baseline's run in the report there is no CE.</p>
+${blocks.join('\n')}
+</section>`;
+}
+
 function sparsitySection(results: ReportRun[]): string {
   const seen = new Set<string>();
   const rows: string[][] = [];
@@ -252,6 +277,7 @@ export async function renderHtmlReport(results: ReportRun[], audits: AuditSummar
 <h1>${escapeHtml(title)}</h1>
 ${manifestSection(results)}
 ${accuracySection(results)}
+${corruptionSection(results)}
 ${await chartsSection(results)}
 ${sparsitySection(results)}
 ${auditSection(audits)}
