@@ -205,7 +205,9 @@ if (!args['skip-ensemble']) {
     return { curve, seconds: (performance.now() - start) / 1000 };
   };
   const ensemble = await measure(autoattack, params);
-  const members = await Promise.all((await autoattack.individually!(params)).map(async (m) => ({ name: m.name, ...(await measure(m.attack, m.params)) })));
+  // One after another: timed concurrently, each would be charged the others' time.
+  const members = [];
+  for (const m of await autoattack.individually!(params)) members.push({ name: m.name, ...(await measure(m.attack, m.params)) });
   const n = data.count;
   const cost = new Table({ head: ['attack', 'robust at 0.05', 'grad evals / sample', 'fwd evals / sample', 's / sample'], style: { head: [], border: [] } });
   const row = (name: string, r: { curve: { points: { correct: number }[]; gradientEvaluations: number; forwardEvaluations: number }; seconds: number }) =>
