@@ -206,7 +206,7 @@ if (!args['skip-ensemble']) {
   };
   const ensemble = await measure(autoattack, params);
   // One after another: timed concurrently, each would be charged the others' time.
-  const members = [];
+  const members: ({ name: string } & Awaited<ReturnType<typeof measure>>)[] = [];
   for (const m of await autoattack.individually!(params)) members.push({ name: m.name, ...(await measure(m.attack, m.params)) });
   const n = data.count;
   const cost = new Table({ head: ['attack', 'robust at 0.05', 'grad evals / sample', 'fwd evals / sample', 's / sample'], style: { head: [], border: [] } });
