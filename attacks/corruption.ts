@@ -22,9 +22,9 @@
  *   the zero side of the jump at severities 1-2, but mostly on the liquid side and
  *   sometimes inside at severity 3, whose liquid varies more (noise scale 0.3); the
  *   boundary gave 8.9 against the reference's 7.1 grey levels there.
- * - jpeg_compression uses jpeg-js instead of PIL's libjpeg; quality settings are
- *   the published ones, but jpeg-js does not subsample chroma as PIL does (4:2:0), so
- *   it changes images less than the reference (5.1 against 6.8 grey levels at severity 1).
+ * - jpeg_compression computes PIL's libjpeg round trip (src/libjpeg-roundtrip.ts: 4:2:0
+ *   chroma, libjpeg's integer DCTs and quality tables) instead of calling PIL; its bytes
+ *   are PIL's.
  * - glass_blur: on colour images the reference's pixel "swap" copies the neighbour
  *   over the pixel (numpy views), on grey images it swaps; robench does the same.
  * - test/fixtures/corruptions-reference.json holds statistics of the reference
@@ -38,8 +38,8 @@
  * - Outputs stay in float; the published arrays are additionally truncated to uint8.
  */
 import * as tf from '@tensorflow/tfjs';
-import jpeg from 'jpeg-js';
 import { canny } from '../src/canny.js';
+import { libjpegRoundTrip } from '../src/libjpeg-roundtrip.js';
 import { defineAttack } from '../src/plugin-api.js';
 import { UsageError } from '../src/errors.js';
 import {
@@ -305,16 +305,8 @@ const pixelate: Corruption = (x, s) => {
 
 const jpeg_compression: Corruption = colour((x, s) => {
   const quality = pick([80, 65, 58, 50, 40], s);
-  const rgba = new Uint8Array(x.h * x.w * 4);
-  for (let k = 0; k < x.h * x.w; k++) {
-    for (let ch = 0; ch < 3; ch++) rgba[4 * k + ch] = Math.round(clip01(x.data[3 * k + ch]) * 255);
-    rgba[4 * k + 3] = 255;
-  }
-  const encoded = jpeg.encode({ data: rgba, width: x.w, height: x.h }, quality);
-  const decoded = jpeg.decode(encoded.data, { useTArray: true, formatAsRGBA: true });
-  const out = image(x.h, x.w, 3);
-  for (let k = 0; k < x.h * x.w; k++) for (let ch = 0; ch < 3; ch++) out.data[3 * k + ch] = decoded.data[4 * k + ch] / 255;
-  return out;
+  const bytes = Uint8Array.from(x.data, (v) => Math.round(clip01(v) * 255));
+  return image(x.h, x.w, 3, Float64Array.from(libjpegRoundTrip(bytes, x.h, x.w, quality), (v) => v / 255));
 });
 
 const spatter: Corruption = colour((x, s, r) => {

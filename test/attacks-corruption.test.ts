@@ -171,11 +171,9 @@ const reference = JSON.parse(readFileSync(new URL('./fixtures/corruptions-refere
 
 /**
  * Severities where robench does not follow the reference yet, so the check would fail: frost blends
- * photographs robench does not ship (it synthesises a layer); jpeg-js encodes without PIL's 4:2:0
- * chroma subsampling, so it changes images less (5.1 against 6.8 grey levels at quality 80 on the
- * first image).
+ * photographs robench does not ship (it synthesises a layer).
  */
-const unmatched: Record<string, number[]> = { frost: [1, 2, 3, 4, 5], jpeg_compression: [1, 2, 3, 4, 5] };
+const unmatched: Record<string, number[]> = { frost: [1, 2, 3, 4, 5] };
 const checked = (name: string): number[] => [1, 2, 3, 4, 5].filter((s) => !unmatched[name]?.includes(s));
 /** PIL and ImageMagick hand back rounded 8-bit pixels; the generator truncates its float outputs to uint8. */
 const roundedByLibrary = new Set(['pixelate', 'jpeg_compression', 'motion_blur']);
