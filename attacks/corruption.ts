@@ -8,10 +8,9 @@
  * size, so 28x28 images get the same relative corruption.
  *
  * Where this differs from the reference, and why:
- * - frost: the reference blends crops of six frost photographs that are not
- *   redistributable here; a frost layer is synthesised instead (a rough plasma
- *   fractal with bright crystalline streaks, tinted ice-blue on colour images,
- *   mean brightness ~0.5 as in the photos) and blended with the published weights.
+ * - frost blends a random crop of one of the reference's frost photographs, shipped
+ *   shrunk as the generator shrinks them before cropping (src/frost-images.ts); a
+ *   crop is the image's size, so 28x28 images get 28x28 crops.
  * - motion_blur and snow: ImageMagick's MotionBlurImage is reimplemented
  *   (src/image-ops.ts motionBlur: the same one-sided Gaussian tap weights and
  *   offsets) instead of calling ImageMagick; the PNG round trips are 8-bit
@@ -29,7 +28,7 @@
  *   over the pixel (numpy views), on grey images it swaps; robench does the same.
  * - test/fixtures/corruptions-reference.json holds statistics of the reference
  *   generator itself on two CIFAR-10 images (scripts/reference-corruptions.py);
- *   the tests hold every corruption to them except where noted there.
+ *   the tests hold every corruption to them at every severity.
  * - Greyscale images: colour corruptions (brightness, saturate, spatter, frost,
  *   jpeg) run on the grey image as grey RGB and return its luma, like PIL's 'L'
  *   conversion; snow's greyscale step is the image itself.
@@ -39,6 +38,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { canny } from '../src/canny.js';
+import { frostPhotos } from '../src/frost-images.js';
 import { libjpegRoundTrip } from '../src/libjpeg-roundtrip.js';
 import { defineAttack } from '../src/plugin-api.js';
 import { UsageError } from '../src/errors.js';
@@ -219,23 +219,15 @@ const snow: Corruption = (x, s, r) => {
   return out;
 };
 
-/** Synthetic frost (see the module comment): rough plasma with crystalline streaks, ~0.5 mean. */
-function frostLayer(h: number, w: number, r: Random): Img {
-  const size = 2 ** Math.ceil(Math.log2(Math.max(h, w)));
-  const plasma = plasmaFractal(size, 1.5, () => r.uniform());
-  const layer = image(h, w, 1);
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) layer.data[i * w + j] = 0.35 + 0.3 * plasma[i * size + j];
-  const streaks = image(h, w, 1);
-  for (let n = 0; n < Math.round((h * w) / 40); n++) streaks.data[r.randint(0, h) * w + r.randint(0, w)] = 1;
-  const crystals = motionBlur(streaks, 2, 1.5, r.uniform(0, 360));
-  return mapPixels(layer, (v, k) => clip01(v + 0.8 * crystals.data[k]));
-}
-
 const frost: Corruption = colour((x, s, r) => {
   const [keep, weight] = pick([[1, 0.2], [1, 0.3], [0.9, 0.4], [0.85, 0.4], [0.75, 0.45]], s);
-  const layer = frostLayer(x.h, x.w, r);
-  const tint = [0.85, 0.93, 1];
-  return mapPixels(x, (v, k) => clip01(keep * v + weight * tint[k % 3] * layer.data[Math.floor(k / 3)]));
+  // As the reference draws: np.random.randint(5) for the photo, then the crop's top and left.
+  const photo = frostPhotos()[r.randint(0, 5)];
+  const [top, left] = [r.randint(0, photo.h - x.h), r.randint(0, photo.w - x.w)];
+  return mapPixels(x, (v, k) => {
+    const p = Math.floor(k / 3);
+    return clip01(keep * v + weight * photo.data[idx(photo, top + Math.floor(p / x.w), left + (p % x.w), k % 3)]);
+  });
 });
 
 const fog: Corruption = (x, s, r) => {
