@@ -155,9 +155,11 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
 
   program
     .command('audit')
-    .description('check robustness numbers for gradient masking and weak attacks (Carlini et al. 2019)')
-    .option('--model <id>', 'zoo model id', 'hebbian')
-    .option('--dataset <id>', "dataset (default: the model's own)")
+    .description('check robustness numbers for gradient masking and weak attacks (Carlini et al. 2019); exit 1 when a check warns or fails')
+    .option('--model <id or model.json>', 'zoo model id, or the path/URL of a TensorFlow.js model.json', 'hebbian')
+    .option('--dataset <id>', "dataset (default: the model's own; required with a model file)")
+    .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
+    .option('--offline', 'never use the network')
     .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2']).default('linf'))
     .option('--eps <x>', 'budget (default: the standard one for the dataset)', (v) => parseNumber(v, '--eps'))
     .option('--samples <n>', 'test samples', (v) => parsePositiveInt(v, '--samples'), 200)
@@ -169,9 +171,11 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--out <dir>', 'output folder for audit.json')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .action(async (o: Record<string, unknown>) => {
-      await auditCommand(registry, {
+      exitCode = await auditCommand(registry, {
         model: String(o.model),
         dataset: o.dataset as string | undefined,
+        inputRange: String(o.inputRange),
+        offline: Boolean(o.offline),
         norm: o.norm as 'linf' | 'l2',
         eps: o.eps as number | undefined,
         samples: o.samples as number,

@@ -12,6 +12,7 @@ import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from 
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
 import type { RunResult } from './plugin-api.js';
+import type { Verdict } from './audit.js';
 
 /** One clean image and its perturbed version at one budget, with what the model predicted. */
 export interface GalleryItem {
@@ -35,8 +36,13 @@ export interface AuditSummary {
   norm?: string;
   eps?: number;
   samples?: number;
-  checks: { name: string; verdict: 'pass' | 'warn'; detail: string }[];
+  checks: { name: string; verdict: Verdict; detail: string }[];
+  /** Why no attack comparison could warn at this budget (see src/audit.ts). */
+  trivialBudget?: string;
 }
+
+const VERDICT_LABEL: Record<Verdict, string> = { pass: 'pass', warn: 'WARN', error: 'ERROR', skipped: 'skipped' };
+const VERDICTS = Object.keys(VERDICT_LABEL);
 
 export const escapeHtml = (value: unknown): string =>
   String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -60,7 +66,7 @@ const isAuditSummary = (a: unknown): a is AuditSummary =>
   typeof a === 'object' &&
   a !== null &&
   Array.isArray((a as AuditSummary).checks) &&
-  (a as AuditSummary).checks.every((c) => typeof c?.name === 'string' && (c.verdict === 'pass' || c.verdict === 'warn') && typeof c.detail === 'string');
+  (a as AuditSummary).checks.every((c) => typeof c?.name === 'string' && VERDICTS.includes(c.verdict) && typeof c.detail === 'string');
 
 /** The audits in `<dir>/audit.json` (one audit or an array of them); none when the file is absent. */
 export function readAudits(dir: string): AuditSummary[] {
@@ -74,7 +80,7 @@ export function readAudits(dir: string): AuditSummary[] {
   }
   const audits = Array.isArray(parsed) ? parsed : [parsed];
   if (!audits.every(isAuditSummary)) {
-    throw new UsageError(`${file} does not hold robench audits (each needs checks: {name, verdict: pass|warn, detail}[])`, 'remove it or write it again with robench audit');
+    throw new UsageError(`${file} does not hold robench audits (each needs checks: {name, verdict: pass|warn|error|skipped, detail}[])`, 'remove it or write it again with robench audit');
   }
   return audits;
 }
@@ -203,9 +209,13 @@ function auditSection(audits: AuditSummary[]): string {
     const what = [a.model && `${a.model}${a.dataset ? ` [${a.dataset}]` : ''}`, a.norm && a.eps !== undefined && `${a.norm} ${Number(a.eps.toPrecision(4))}`, a.samples !== undefined && `${a.samples} samples`]
       .filter(Boolean)
       .join(', ');
-    const warns = a.checks.filter((c) => c.verdict === 'warn').length;
-    const rows = a.checks.map((c) => [escapeHtml(c.name), `<span class="verdict ${c.verdict}">${c.verdict === 'pass' ? 'pass' : 'WARN'}</span>`, escapeHtml(c.detail)]);
-    return `<h3>Audit${what ? ` of ${escapeHtml(what)}` : ''}: ${warns === 0 ? 'all checks pass' : `${warns} warning${warns > 1 ? 's' : ''}`}</h3>\n${table(['check', 'verdict', 'detail'], rows, 'audit')}`;
+    const counts = (['warn', 'error', 'skipped'] as const)
+      .map((v) => [v, a.checks.filter((c) => c.verdict === v).length] as const)
+      .filter(([, k]) => k > 0)
+      .map(([v, k]) => `${k} ${v === 'warn' ? 'warning' : v}${k > 1 && v !== 'skipped' ? 's' : ''}`);
+    const rows = a.checks.map((c) => [escapeHtml(c.name), `<span class="verdict ${c.verdict}">${VERDICT_LABEL[c.verdict]}</span>`, escapeHtml(c.detail)]);
+    const note = a.trivialBudget ? `\n<p class="audit-note">${escapeHtml(a.trivialBudget)}</p>` : '';
+    return `<h3>Audit${what ? ` of ${escapeHtml(what)}` : ''}: ${counts.length === 0 ? 'all checks pass' : counts.join(', ')}</h3>${note}\n${table(['check', 'verdict', 'detail'], rows, 'audit')}`;
   });
   return `<section id="audit"><h2>Audit</h2>\n${blocks.join('\n')}\n</section>`;
 }
@@ -252,7 +262,7 @@ code.hash{word-break:break-all;font-size:.75em}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
 figure.chart{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top}figure.chart svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:.85rem;color:#555}
-.verdict{font-weight:700;padding:0 .35rem;border-radius:3px}.verdict.pass{color:#1a7f37;background:#e6f4ea}.verdict.warn{color:#9a6700;background:#fff4d6}
+.verdict{font-weight:700;padding:0 .35rem;border-radius:3px}.verdict.pass{color:#1a7f37;background:#e6f4ea}.verdict.warn{color:#9a6700;background:#fff4d6}.verdict.error{color:#cf222e;background:#ffebe9}.verdict.skipped{color:#57606a;background:#eaeef2}
 .gallery{display:flex;flex-wrap:wrap;gap:1rem}figure.pair{margin:0}
 figure.pair img{width:96px;height:96px;image-rendering:pixelated;border:1px solid #ccc;margin-right:4px}
 .fooled{color:#c62828;font-weight:700}.held{color:#1a7f37}

@@ -3,14 +3,18 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import ora from 'ora';
 import { writeFileAtomic } from '../atomic.js';
-import { runAudit } from '../audit.js';
+import { runAudit, type AuditReport } from '../audit.js';
 import { useBackend, type BackendName } from '../backends.js';
+import { loadModel } from '../load-model.js';
 import type { Norm } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
 
 export interface AuditCommandOptions {
+  /** A zoo id, or the path or URL of a model.json (with dataset and inputRange, as for `run`). */
   model: string;
   dataset?: string;
+  inputRange: string;
+  offline?: boolean;
   norm: Norm;
   eps?: number;
   samples: number;
@@ -18,7 +22,7 @@ export interface AuditCommandOptions {
   seed: number;
   backend: BackendName;
   queries: number;
-  transferFrom: string;
+  transferFrom?: string;
   dataDir?: string;
   out?: string;
 }
@@ -29,12 +33,18 @@ const STANDARD_EPS: Record<Norm, Record<string, number>> = {
   l2: { mnist: 2, 'fashion-mnist': 1.5, cifar10: 0.5, svhn: 0.5 },
 };
 
-export async function auditCommand(registry: Registry, opts: AuditCommandOptions): Promise<void> {
+const VERDICT_LABEL = { pass: 'pass', warn: 'WARN', error: 'ERROR', skipped: 'skipped' } as const;
+
+/** A check that warns or could not run leaves the audit unproven, so either fails it. */
+export const auditExitCode = (report: AuditReport): number => (report.checks.some((c) => c.verdict === 'warn' || c.verdict === 'error') ? 1 : 0);
+
+/** Runs the audit, prints its table and writes audit.json; returns the exit code (1 when a check warns or failed). */
+export async function auditCommand(registry: Registry, opts: AuditCommandOptions): Promise<number> {
   const backend = await useBackend(opts.backend);
-  const model = await registry.get('model', opts.model).load({ dataset: opts.dataset });
+  const { model, dataset } = await loadModel(registry, { model: opts.model, dataset: opts.dataset, inputRange: opts.inputRange, offline: opts.offline });
   const spinner = ora({ stream: process.stderr }).start('loading data');
   try {
-    const data = await registry.get('dataset', model.dataset).load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir });
+    const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
     const eps = opts.eps ?? STANDARD_EPS[opts.norm][model.dataset] ?? 8 / 255;
     const report = await runAudit(registry, {
       model,
@@ -53,14 +63,16 @@ export async function auditCommand(registry: Registry, opts: AuditCommandOptions
       const figures = Object.entries(c.values)
         .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
         .join(', ');
-      table.push([c.name, c.verdict === 'pass' ? 'pass' : 'WARN', figures]);
+      table.push([c.name, VERDICT_LABEL[c.verdict], figures]);
     }
     console.log(table.toString());
-    for (const c of report.checks.filter((c) => c.verdict === 'warn')) console.log(`warn: ${c.name}: ${c.detail}`);
-    const out = opts.out ?? join('robench-results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-audit-${model.id}`);
+    for (const c of report.checks.filter((c) => c.verdict !== 'pass')) console.log(`${c.verdict}: ${c.name}: ${c.detail}`);
+    if (report.trivialBudget) console.log(`note: ${report.trivialBudget}`);
+    const out = opts.out ?? join('robench-results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-audit-${model.id.replace(/[^\w.+-]+/g, '_')}`);
     const file = join(out, 'audit.json');
     await writeFileAtomic(file, `${JSON.stringify({ ...report, backend: backend.name }, null, 2)}\n`);
     console.error(`wrote ${file}`);
+    return auditExitCode(report);
   } catch (err) {
     spinner.fail();
     throw err;
