@@ -1,11 +1,13 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { runAudit, type AuditReport } from '../src/audit.js';
 import { auditExitCode } from '../src/commands/audit.js';
+import { readResults } from '../src/commands/check.js';
 import { gradientHealth } from '../src/gradient-health.js';
+import { readAudits, renderHtmlReport } from '../src/html-report.js';
 import { saveLayersModelTo } from '../src/model-io.js';
 import { defineAttack, type DatasetSplit, type LoadedModel } from '../src/plugin-api.js';
 import type { Registry } from '../src/registry.js';
@@ -165,4 +167,23 @@ test('robench audit takes a model file, writes every row to audit.json and exits
   t.is(report.checks.length, 11);
   for (const name of GRADIENT_ROWS) t.is(verdict(report, name), 'warn', name);
   t.regex(r.stdout, /softmax not saturated/);
+});
+
+test('report.html shows error and skipped rows with their reasons, and the trivial-budget note', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'robench-audit-html-'));
+  const audit = {
+    model: 'm',
+    checks: [
+      { name: 'softmax not saturated', verdict: 'warn', detail: 'saturated' },
+      { name: 'black box no stronger than white box', verdict: 'error', detail: 'square-50: returned NaN' },
+      { name: 'transfer no stronger than white box', verdict: 'skipped', detail: 'no weights of the surrogate baseline for toy' },
+    ],
+    trivialBudget: 'PGD-20 leaves 0.0% <at> linf 0.5',
+  };
+  writeFileSync(join(dir, 'audit.json'), JSON.stringify(audit));
+  const html = await renderHtmlReport(readResults(join(import.meta.dirname, 'fixtures', 'results', 'two-models')), readAudits(dir));
+  t.regex(html, /<h3>Audit of m: 1 warning, 1 error, 1 skipped<\/h3>/);
+  t.regex(html, /<span class="verdict error">ERROR<\/span><\/td><td>square-50: returned NaN/);
+  t.regex(html, /<span class="verdict skipped">skipped<\/span><\/td><td>no weights of the surrogate baseline for toy/);
+  t.regex(html, /<p class="audit-note">PGD-20 leaves 0\.0% &lt;at&gt; linf 0\.5<\/p>/);
 });
