@@ -4,6 +4,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import apgd from '../attacks/apgd.js';
+import fgsm from '../attacks/fgsm.js';
 import pgd from '../attacks/pgd.js';
 import { buildModel, initializeWeights, type Architecture } from '../models/architectures.js';
 import { makeAttackContext } from '../src/attack-context.js';
@@ -227,16 +229,16 @@ test.serial('robench run on webgpu finishes, exits by itself and matches the cpu
   }
 });
 
-test.serial('on WebGPU, PGD l-inf and l2 break every confidently classified sample where the closed form says they must', async (t) => {
+test.serial('on WebGPU, FGSM, PGD and APGD break every confidently classified sample where the closed form says they must', async (t) => {
   if (!webgpuOrSkip(t)) return;
   await useBackend('webgpu');
-  for (const [norm, eps] of [['linf', 0.12], ['l2', 0]] as const) {
+  for (const [attack, norm] of [[fgsm, 'linf'], [pgd, 'linf'], [pgd, 'l2'], [apgd, 'linf'], [apgd, 'l2']] as const) {
     const { model, x, y, margins, k, l2 } = confidentLinear();
-    const budget = norm === 'linf' ? eps : (1.2 * Math.max(...margins)) / (k * l2);
-    const { ctx } = contextFor(model, x, y, budget, paramsOf(pgd, { norm, steps: 20 }), 3);
-    const xadv = (await pgd.run(ctx)) as tf.Tensor4D;
+    const budget = norm === 'linf' ? 0.12 : (1.2 * Math.max(...margins)) / (k * l2);
+    const { ctx } = contextFor(model, x, y, budget, paramsOf(attack, attack === fgsm ? {} : { norm, steps: 20 }), 3);
+    const xadv = (await attack.run(ctx as never)) as tf.Tensor4D;
     const wrong = tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.argMax(model.logits(xadv), 1), y), 'int32')));
-    t.is((await wrong.data())[0], margins.length, `${norm}: every sample broken`);
+    t.is((await wrong.data())[0], margins.length, `${attack.id} ${norm}: every sample broken`);
     tf.dispose([xadv, wrong, x, y]);
     model.dispose();
   }
