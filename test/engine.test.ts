@@ -3,29 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { evaluateCurve } from '../src/engine.js';
 import { RobenchError } from '../src/errors.js';
 import pgd from '../attacks/pgd.js';
-import { defineAttack, type AttackPlugin, type DatasetSplit, type LoadedModel } from '../src/plugin-api.js';
+import { defineAttack, type AttackPlugin } from '../src/plugin-api.js';
 
 import './helpers/backend.js';
+import { linearFixture as fixture } from './helpers/tiny-models.js';
 
-const SHAPE: [number, number, number] = [4, 4, 1];
-
-/** A fixed linear classifier on 4x4 images and data it mostly gets right. */
-function fixture(n = 60): { model: LoadedModel; data: DatasetSplit } {
-  const w = tf.tensor2d(Array.from({ length: 16 * 3 }, (_, i) => Math.sin(i * 1.7)), [16, 3]);
-  const model: LoadedModel = {
-    id: 'linear',
-    dataset: 'toy',
-    inputShape: SHAPE,
-    numClasses: 3,
-    weightsSha256: '0',
-    logits: (x) => tf.matMul(tf.reshape(x, [x.shape[0], 16]), w),
-    dispose: () => w.dispose(),
-  };
-  const images = new Float32Array(n * 16).map((_, i) => 0.5 + 0.3 * Math.sin(i * 12.9898));
-  const labels = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(images, [n, ...SHAPE])), 1).dataSync());
-  const y = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? (l + 1) % 3 : l));
-  return { model, data: { images, labels: y, count: n, shape: SHAPE, source: { kind: 'file', path: '-', sha256: '-' } } };
-}
 
 /** Random signs of size eps: a weak but seeded attack, independent per sample. */
 const randomSign = defineAttack({

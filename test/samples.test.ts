@@ -4,32 +4,14 @@ import gaussian from '../attacks/gaussian.js';
 import pgd from '../attacks/pgd.js';
 import { evaluateCurve, type CurveResult } from '../src/engine.js';
 import { UsageError } from '../src/errors.js';
-import type { AttackPlugin, DatasetSplit, LoadedModel, Params } from '../src/plugin-api.js';
+import type { AttackPlugin, Params } from '../src/plugin-api.js';
 import { resultsJson } from '../src/results-json.js';
 import { checkOutcomes, pointsFromOutcomes, survivedFromRecord } from '../src/samples.js';
 import { combineCurves } from '../src/worker-pool.js';
 
 import './helpers/backend.js';
+import { linearFixture as fixture } from './helpers/tiny-models.js';
 
-const SHAPE: [number, number, number] = [4, 4, 1];
-
-/** A fixed linear classifier on 4x4 images, with every tenth label wrong so some samples fail clean. */
-function fixture(n: number): { model: LoadedModel; data: DatasetSplit } {
-  const w = tf.tensor2d(Array.from({ length: 16 * 3 }, (_, i) => Math.sin(i * 1.7)), [16, 3]);
-  const model: LoadedModel = {
-    id: 'linear',
-    dataset: 'toy',
-    inputShape: SHAPE,
-    numClasses: 3,
-    weightsSha256: '0',
-    logits: (x) => tf.matMul(tf.reshape(x, [x.shape[0], 16]), w),
-    dispose: () => w.dispose(),
-  };
-  const images = new Float32Array(n * 16).map((_, i) => 0.5 + 0.3 * Math.sin(i * 12.9898));
-  const labels = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(images, [n, ...SHAPE])), 1).dataSync());
-  const y = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? (l + 1) % 3 : l));
-  return { model, data: { images, labels: y, count: n, shape: SHAPE, source: { kind: 'file', path: '-', sha256: '-' } } };
-}
 
 // The linear model's margins are small: these budgets take PGD from 90% to 0%.
 const grid = [0, 0.001, 0.003, 0.01, 0.03];

@@ -4,7 +4,7 @@
  * models classify correctly by construction, and an attack context around them.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AttackContext, AttackPlugin, ImageShape, Params } from '../../src/plugin-api.js';
+import type { AttackContext, AttackPlugin, DatasetSplit, ImageShape, LoadedModel, Params } from '../../src/plugin-api.js';
 import { makeAttackContext, type EvaluationCounters } from '../../src/attack-context.js';
 import { sampleRng, scalarRng } from '../../src/rng.js';
 
@@ -124,4 +124,26 @@ export function contextFor(
 export async function runAttack(attack: AttackPlugin<any>, ctx: AttackContext): Promise<tf.Tensor4D[]> {
   const out = await attack.run(ctx);
   return Array.isArray(out) ? out : [out];
+}
+
+/**
+ * A fixed linear 3-class classifier on 4x4 images as a LoadedModel, and a dataset for it on
+ * which every tenth label is wrong (so some samples fail clean): an engine-level fixture.
+ */
+export function linearFixture(n = 60): { model: LoadedModel; data: DatasetSplit } {
+  const shape: ImageShape = [4, 4, 1];
+  const w = tf.tensor2d(Array.from({ length: 16 * 3 }, (_, i) => Math.sin(i * 1.7)), [16, 3]);
+  const model: LoadedModel = {
+    id: 'linear',
+    dataset: 'toy',
+    inputShape: shape,
+    numClasses: 3,
+    weightsSha256: '0',
+    logits: (x) => tf.matMul(tf.reshape(x, [x.shape[0], 16]), w),
+    dispose: () => w.dispose(),
+  };
+  const images = new Float32Array(n * 16).map((_, i) => 0.5 + 0.3 * Math.sin(i * 12.9898));
+  const labels = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(images, [n, ...shape])), 1).dataSync());
+  const y = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? (l + 1) % 3 : l));
+  return { model, data: { images, labels: y, count: n, shape, source: { kind: 'file', path: '-', sha256: '-' } } };
 }
