@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { useBackend } from './backends.js';
 import { evaluateCurve } from './engine.js';
 import { loadModel } from './load-model.js';
+import { RobenchError } from './errors.js';
 import { createRegistry } from './registry.js';
 import { claimChunk, progressSteps, type WorkerQueue, type WorkerTask } from './worker-pool.js';
 
@@ -18,6 +19,15 @@ try {
   const registry = await createRegistry({ plugins: task.plugins, cwd: task.cwd });
   const { model, dataset } = await loadModel(registry, task);
   const data = await dataset.load({ split: 'test', samples: task.samples, dataDir: task.dataDir, offline: task.offline });
+  // Each worker loads the model and data again: files or a URL that changed since the main
+  // thread loaded them would mix two models (or data sets) under one recorded hash.
+  const changed = [
+    model.weightsSha256 !== task.expect.weightsSha256 && `the model's weights (sha256 ${model.weightsSha256.slice(0, 12)}... here, ${task.expect.weightsSha256.slice(0, 12)}... in the main thread)`,
+    data.source.sha256 !== task.expect.dataSha256 && `the test data (${data.source.path})`,
+  ].filter(Boolean);
+  if (changed.length > 0) {
+    throw new RobenchError(`${changed.join(' and ')} changed while the run was starting its worker threads`, 'keep model and data files unchanged during a run (copy them first), or run with --workers 1');
+  }
   const attack = registry.get('attack', task.attack);
   for (let chunk = claimChunk(task); chunk !== undefined; chunk = claimChunk(task)) {
     const curve = await evaluateCurve({

@@ -29,6 +29,8 @@ export interface WorkerTask extends ModelSpec {
   samples?: number;
   dataDir?: string;
   offline?: boolean;
+  /** What the main thread loaded: a worker that loads anything else refuses to evaluate it. */
+  expect: { weightsSha256: string; dataSha256: string };
 }
 
 type Message =

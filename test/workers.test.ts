@@ -64,3 +64,10 @@ export default {
   t.regex(r.stderr, /worker-side failure/);
   t.notRegex(r.stderr, /unhandled|node:internal/i);
 });
+
+test('a worker that loads other weights than the main thread refuses to evaluate them', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-workers-'));
+  const r = await robench(['run', '--plugin', 'test/fixtures/shifting-model.mjs', '--model', 'shifting', '--dataset', 'mnist', '--attack', 'fgsm', '--samples', '200', '--batch', '20', '--workers', '2', '--backend', 'wasm', '--offline', '--format', 'json', '--out', join(dir, 'out')]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /the model's weights \(sha256 bbbbbbbbbbbb\.\.\. here, aaaaaaaaaaaa\.\.\. in the main thread\) changed while the run was starting its worker threads/);
+});

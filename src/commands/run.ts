@@ -196,7 +196,7 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
             const curve =
               workers > 1
                 ? await evaluateInWorkers(
-                    { ...opts, model: modelId, plugins: opts.plugins, cwd: process.cwd(), backend: backend.name as BackendName, attack: attack.id, params, grid, indices: slice, batchSize: opts.batch },
+                    { ...opts, model: modelId, plugins: opts.plugins, cwd: process.cwd(), backend: backend.name as BackendName, attack: attack.id, params, grid, indices: slice, batchSize: opts.batch, expect: { weightsSha256: model.weightsSha256, dataSha256: data.source.sha256 } },
                     workers,
                     onProgress,
                     evaluateHere,
