@@ -4,12 +4,12 @@
  * the release's) and epochs, differing only in the learning rule. A checkpoint after
  * every epoch (resumable, bit-identical), a manifest and a final test evaluation.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel, convSpecs, ekdaaArchitecture, forward, initParams, SIGN_SURROGATE, type Activation, type EkdaaArchitecture, type EkdaaParams } from '../models/ekdaa-net.js';
 import { writeFileAtomic } from './atomic.js';
+import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
 import { UsageError } from './errors.js';
 import { saveLayersModelTo } from './model-io.js';
@@ -83,6 +83,7 @@ interface State {
   epoch: number;
   model: string;
   dataset: string;
+  architecture: EkdaaArchitecture;
   seed: number;
   epochs: number;
   batch: number;
@@ -107,14 +108,14 @@ function stateTensors(p: EkdaaParams, e: ErrorKernels | null, opt: MomentumSGD):
 
 async function saveCheckpoint(dir: string, named: { name: string; tensor: tf.Variable }[], state: State): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(named);
-  await writeFileAtomic(join(dir, 'state.bin'), new Uint8Array(data as ArrayBuffer));
-  await writeFileAtomic(join(dir, 'state-weights.json'), JSON.stringify(specs));
-  // state.json last: it marks the checkpoint complete.
-  await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  await writeCheckpoint(dir, state, async (folder) => {
+    await writeFileAtomic(join(folder, 'state.bin'), new Uint8Array(data as ArrayBuffer));
+    await writeFileAtomic(join(folder, 'state-weights.json'), JSON.stringify(specs));
+  });
 }
 
-async function loadCheckpoint(dir: string, named: { name: string; tensor: tf.Variable }[]): Promise<State> {
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as State;
+/** Loads the tensors of the (checked) checkpoint set in `dir`. */
+async function loadCheckpoint(dir: string, named: { name: string; tensor: tf.Variable }[]): Promise<void> {
   const specs = JSON.parse(await readFile(join(dir, 'state-weights.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const bin = await readFile(join(dir, 'state.bin'));
   const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
@@ -126,7 +127,6 @@ async function loadCheckpoint(dir: string, named: { name: string; tensor: tf.Var
     tensor.assign(saved);
   }
   tf.dispose(Object.values(tensors));
-  return state;
 }
 
 /** Trains ekdaa, ekdaa-sign or ekdaa-backprop and writes model.json, weights.bin and manifest.json. */
@@ -173,13 +173,11 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
   let startEpoch = 0;
   let elapsed = 0;
   try {
-    if (opts.resume && existsSync(join(ckptDir, 'state.json'))) {
-      const state = await loadCheckpoint(ckptDir, named);
-      const wanted = { model: opts.model, dataset: opts.dataset, seed, batch, trainSamples: trainCount, epochs, lr, releaseForward };
-      const mismatch = (Object.keys(wanted) as (keyof typeof wanted)[]).filter((k) => state[k] !== wanted[k]);
-      if (mismatch.length > 0) {
-        throw new UsageError(`the checkpoint in ${ckptDir} was made with a different ${mismatch.join(', ')}`, 'resume with the same options, or drop --resume to start afresh');
-      }
+    const found = findCheckpoint(ckptDir);
+    if (opts.resume && found !== null) {
+      const settings = { seed, batch, trainSamples: trainCount, epochs, lr };
+      const state = await readCheckpointState<State>(found, { model: opts.model, dataset: opts.dataset, architecture: arch }, settings);
+      await loadCheckpoint(found, named);
       startEpoch = state.epoch;
       elapsed = state.elapsedSeconds;
       log(`resuming ${opts.model} on ${plugin.id} after epoch ${startEpoch}/${epochs}`);
@@ -230,7 +228,7 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
       const seconds = (Date.now() - t0) / 1000;
       elapsed += seconds;
       const report = { epoch: epoch + 1, epochs, loss: lossSum / trainCount, trainAccuracy: correct / trainCount, seconds };
-      await saveCheckpoint(ckptDir, named, { epoch: epoch + 1, model: opts.model, dataset: opts.dataset, seed, epochs, batch, lr, trainSamples: trainCount, releaseForward, elapsedSeconds: elapsed });
+      await saveCheckpoint(ckptDir, named, { epoch: epoch + 1, model: opts.model, dataset: opts.dataset, architecture: arch, seed, epochs, batch, lr, trainSamples: trainCount, releaseForward, elapsedSeconds: elapsed });
       const left = ((Date.now() - runStart) / 1000 / (epoch + 1 - startEpoch)) * (epochs - epoch - 1);
       log(`epoch ${epoch + 1}/${epochs}  loss ${report.loss.toFixed(4)}  train acc ${(100 * report.trainAccuracy).toFixed(2)}%  ${seconds.toFixed(0)}s/epoch  ~${Math.round(left)}s left`);
       opts.onEpoch?.(report);
@@ -266,7 +264,7 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
         trainedAt: new Date().toISOString(),
       };
       await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      await rm(ckptDir, { recursive: true, force: true });
+      await removeCheckpoint(ckptDir);
       return { testAccuracy, testSamples: testCount, dir: out, epochs, wallSeconds: elapsed, weightsSha256, manifest };
     } finally {
       model.dispose();

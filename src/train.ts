@@ -3,13 +3,13 @@
  * augmentation, the HaH local losses, a checkpoint after every epoch (resumable)
  * and a final evaluation on the test split.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size } from '../models/architectures.js';
 import { hahCost, NormalizedConv2D } from '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
+import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { loadLayersModelFrom, saveLayersModelTo } from './model-io.js';
 import { createRegistry } from './registry.js';
@@ -215,6 +215,7 @@ interface CheckpointState {
   epoch: number;
   model: string;
   dataset: string;
+  architecture: Architecture;
   seed: number;
   epochs: number;
   batch: number;
@@ -236,31 +237,30 @@ const adamPowers = (optimizer: tf.Optimizer): tf.Variable[] => {
 };
 
 async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: CheckpointState): Promise<void> {
-  await saveLayersModelTo(model, join(dir, 'model'));
   const named = [...(await optimizer.getWeights()), ...adamPowers(optimizer).map((v, i) => ({ name: `robench/accBeta${i + 1}`, tensor: v }))];
   const { data, specs } = await tf.io.encodeWeights(named);
   // getWeights makes a fresh scalar for the iteration count; the moments are the live variables.
   tf.dispose(named.filter((w) => w.name === 'iter').map((w) => w.tensor));
-  await writeFileAtomic(join(dir, 'optimizer.bin'), new Uint8Array(data as ArrayBuffer));
-  await writeFileAtomic(join(dir, 'optimizer.json'), JSON.stringify(specs));
-  // state.json last: it is what marks the checkpoint complete.
-  await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  await writeCheckpoint(dir, state, async (folder) => {
+    await saveLayersModelTo(model, join(folder, 'model'));
+    await writeFileAtomic(join(folder, 'optimizer.bin'), new Uint8Array(data as ArrayBuffer));
+    await writeFileAtomic(join(folder, 'optimizer.json'), JSON.stringify(specs));
+  });
 }
 
-async function loadCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<CheckpointState> {
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointState;
-  const saved = await loadLayersModelFrom(join(dir, 'model'));
+/** Loads the weights and optimiser state of the (checked) checkpoint set in `folder`. */
+async function loadCheckpoint(folder: string, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<void> {
+  const saved = await loadLayersModelFrom(join(folder, 'model'));
   model.setWeights(saved.getWeights());
   saved.dispose();
-  const specs = JSON.parse(await readFile(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
-  const bin = await readFile(join(dir, 'optimizer.bin'));
+  const specs = JSON.parse(await readFile(join(folder, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const bin = await readFile(join(folder, 'optimizer.bin'));
   const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
   const powers = specs.filter((s) => s.name.startsWith('robench/accBeta'));
   await optimizer.setWeights(specs.filter((s) => !powers.includes(s)).map((s) => ({ name: s.name, tensor: tensors[s.name] })));
   adamPowers(optimizer).forEach((v, i) => v.assign(tensors[powers[i].name]));
   // setWeights copies the moments into fresh variables.
   tf.dispose(Object.values(tensors));
-  return state;
 }
 
 const fmtTime = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
@@ -304,23 +304,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   let startEpoch = 0;
   let elapsed = 0;
-  if (opts.resume && existsSync(join(ckptDir, 'state.json'))) {
-    const state = await loadCheckpoint(ckptDir, model, optimizer);
+  const found = findCheckpoint(ckptDir);
+  if (opts.resume && found !== null) {
     // The learning-rate schedule depends on epochs and lr, so they must match too.
-    const wanted = { model: opts.model, dataset: opts.dataset, seed, batch, trainSamples: trainCount, epochs, lr: baseLr };
-    const mismatch = (Object.keys(wanted) as (keyof typeof wanted)[]).filter((k) => state[k] !== wanted[k]);
-    if (mismatch.length > 0) {
-      throw new UsageError(
-        `the checkpoint in ${ckptDir} was made with a different ${mismatch.join(', ')}`,
-        'resume with the same options, or drop --resume to start afresh',
-      );
-    }
+    const settings = { seed, batch, trainSamples: trainCount, epochs, lr: baseLr };
+    const state = await readCheckpointState<CheckpointState>(found, { model: opts.model, dataset: opts.dataset, architecture: arch }, settings);
+    await loadCheckpoint(found, model, optimizer);
     startEpoch = state.epoch;
     elapsed = state.elapsedSeconds;
     log(`resuming ${opts.model} on ${plugin.id} after epoch ${startEpoch}/${epochs}`);
   } else if (opts.resume) {
     log(`no checkpoint in ${ckptDir}; starting from scratch`);
-  } else if (existsSync(join(ckptDir, 'state.json'))) {
+  } else if (found !== null) {
     log(`starting afresh over the checkpoint in ${ckptDir} (pass --resume to continue it)`);
   }
 
@@ -384,6 +379,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       epoch: epoch + 1,
       model: opts.model,
       dataset: opts.dataset,
+      architecture: arch,
       seed,
       epochs,
       batch,
@@ -426,7 +422,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     trainedAt: new Date().toISOString(),
   };
   await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await rm(ckptDir, { recursive: true, force: true });
+  await removeCheckpoint(ckptDir);
   optimizer.dispose();
   model.dispose();
   return { testAccuracy, testSamples: testCount, dir: out, epochs, wallSeconds: elapsed, weightsSha256, manifest };
