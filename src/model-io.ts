@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 // Registers robench's custom layers, so models written by `robench train` load like any other.
 import '../models/hah-layers.js';
@@ -203,7 +204,38 @@ const fromArtifacts = (artifacts: tf.io.ModelArtifacts): tf.io.IOHandler => ({ l
 
 /** Loads a LayersModel from a directory or model.json path. */
 export async function loadLayersModelFrom(path: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fromArtifacts(await readArtifacts(await localFiles(path))));
+  return tf.loadLayersModel(localModelHandler(path));
+}
+
+/** An IOHandler reading a model.json (or its folder) from disk, with the checks of every robench model load. */
+export function localModelHandler(path: string): tf.io.IOHandler {
+  return { load: async () => readArtifacts(await localFiles(path)) };
+}
+
+let fileRouterRegistered = false;
+
+/**
+ * Makes `tf.loadLayersModel('file://...')` and `tf.loadGraphModel('file://...')` work in plain
+ * Node: tfjs only has a file:// handler with tfjs-node, which robench does not require.
+ */
+export function registerFileRouter(): void {
+  if (fileRouterRegistered) return;
+  fileRouterRegistered = true;
+  // tfjs-node, once imported (--backend tensorflow), has a file:// router of its own, and tfjs
+  // refuses a URL two routers claim; `asking` keeps the question of whether one does from recursing.
+  let asking = false;
+  const route = (url: string | string[]): tf.io.IOHandler | null => {
+    if (asking || typeof url !== 'string' || !url.startsWith('file://')) return null;
+    asking = true;
+    try {
+      if (tf.io.getLoadHandlers(url).length > 0) return null;
+    } finally {
+      asking = false;
+    }
+    return localModelHandler(fileURLToPath(url));
+  };
+  // tfjs's own routers return null for URLs they do not handle, though IORouter's type says otherwise.
+  tf.io.registerLoadRouter(route as Parameters<typeof tf.io.registerLoadRouter>[0]);
 }
 
 const isGraph = (a: tf.io.ModelArtifacts): boolean =>

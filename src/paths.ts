@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,3 +18,6 @@ export const packageRoot: string = (() => {
 })();
 
 export const assetPath = (...parts: string[]): string => join(packageRoot, ...parts);
+
+/** The version in robench's package.json, recorded in every result. */
+export const robenchVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;

@@ -10,6 +10,7 @@ import { closest } from 'fastest-levenshtein';
 import { UsageError } from './errors.js';
 import { describeBounds, withinBounds } from './parse.js';
 import { packageRoot } from './paths.js';
+import { shareModulesWithPlugins } from './shared-modules.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
 
 export const KIND_FOLDERS: Record<PluginKind, string> = {
@@ -159,6 +160,8 @@ function resolvePluginSpecifier(spec: string, base: string): string {
 export async function loadPluginModule(registry: Registry, spec: string, base = process.cwd()): Promise<Plugin[]> {
   const url = resolvePluginSpecifier(spec, base);
   if (/\.(m|c)?ts$/.test(url)) await ensureTypeScriptLoader();
+  // After tsx, so that its hooks run first and see the .ts format the resolution decides.
+  shareModulesWithPlugins();
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;

@@ -64,13 +64,39 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
       (err instanceof RobenchError ? err.hint : undefined) ?? 'give the path or URL of a TensorFlow.js model.json (LayersModel or GraphModel)',
     );
   }
-  const { model, weightsSha256 } = loaded;
+  try {
+    return wrapTfModel(loaded.model, { id: source, dataset, range, weightsSha256: loaded.weightsSha256, format: loaded.kind, softmaxNodes: loaded.kind === 'graph' ? loaded.softmaxNodes : undefined });
+  } catch (err) {
+    loaded.model.dispose();
+    throw err;
+  }
+}
+
+/** How a tfjs model in memory or from a file is to be evaluated. */
+export interface TfModelSpec {
+  /** The model's name in results (the file it came from, or one the caller chose). */
+  id: string;
+  dataset: DatasetPlugin;
+  /** The pixel range the model expects; robench attacks in [0, 1] and maps to it. */
+  range: InputRange;
+  weightsSha256: string;
+  format: 'layers' | 'graph';
+  /** A graph model's Softmax ops (a LayersModel's softmax layers are found in it). */
+  softmaxNodes?: string[];
+}
+
+/**
+ * A LayersModel or GraphModel as a LoadedModel: checked against the dataset's image shape,
+ * its final softmax switched to linear (a LayersModel's; this changes the model object),
+ * softmax elsewhere recorded in `info.warnings`, inputs mapped from [0, 1] to `range`.
+ */
+export function wrapTfModel(model: tf.LayersModel | tf.GraphModel, spec: TfModelSpec): LoadedModel {
+  const { id: source, dataset, range } = spec;
   const expected: ImageShape = dataset.imageShape;
   const declared = declaredInputShape(model);
   if (declared && declared.length === 4) {
     const mismatch = declared.slice(1).some((d, i) => d !== null && d !== expected[i]);
     if (mismatch) {
-      model.dispose();
       throw new UsageError(
         `the model ${source} takes inputs of shape [${declared.slice(1).map((d) => d ?? '?')}] but ${dataset.id} images are [${expected}]`,
         'name the dataset the model was trained on with --dataset',
@@ -78,7 +104,7 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
     }
   }
   const softmaxStripped = model instanceof tf.LayersModel && stripSoftmax(model);
-  const warnings = softmaxWarning(source, loaded.kind === 'graph' ? loaded.softmaxNodes : softmaxLayers(loaded.model.layers as unknown as LayerLike[]));
+  const warnings = softmaxWarning(source, model instanceof tf.LayersModel ? softmaxLayers(model.layers as unknown as LayerLike[]) : (spec.softmaxNodes ?? []));
   const [lo, hi] = range;
   const forward = (x: tf.Tensor4D): tf.Tensor2D => {
     const scaled = lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo);
@@ -93,9 +119,9 @@ export async function loadUserModel(source: string, dataset: DatasetPlugin, rang
     dataset: dataset.id,
     inputShape: expected,
     numClasses,
-    weightsSha256,
+    weightsSha256: spec.weightsSha256,
     logits: forward,
-    info: { source, format: loaded.kind, inputRange: range, softmaxStripped, ...(warnings.length > 0 ? { warnings } : {}) },
+    info: { source, format: spec.format, inputRange: range, softmaxStripped, ...(warnings.length > 0 ? { warnings } : {}) },
     dispose: () => model.dispose(),
   };
 }

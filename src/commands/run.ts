@@ -1,5 +1,4 @@
 /** `robench run`: evaluate a model under an attack over a grid of perturbation sizes. */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { useBackend, type BackendName } from '../backends.js';
@@ -7,7 +6,8 @@ import { loadModel } from '../load-model.js';
 import { evaluateInWorkers } from '../worker-pool.js';
 import { evaluateCurve, type Progress } from '../engine.js';
 import { checkBudgets, parseGrid, resolveParams } from '../parse.js';
-import { assetPath } from '../paths.js';
+import { robenchVersion } from '../paths.js';
+import { resultHeader } from '../benchmark.js';
 import { measureSparsity } from '../activation-stats.js';
 import { buildGallery, galleryBudgets } from '../gallery.js';
 import type { ReportRun } from '../html-report.js';
@@ -49,7 +49,7 @@ export interface RunOptions {
   progress?: boolean;
 }
 
-export const robenchVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+export { robenchVersion };
 
 /** Native and GPU backends use every core already; wasm and cpu compute on one. */
 const defaultWorkers = (backend: string): number => (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1);
@@ -168,14 +168,7 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
           const threads = Math.max(1, Math.min(opts.workers ?? defaultWorkers(backend.name), Math.ceil(todo.length / opts.batch)));
           const parts: { curve: CountedCurve; samples: number }[] = earlier ? [earlier] : [];
           const base = {
-            robench: robenchVersion,
-            model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
-            attack: { id: attack.id, params, budget: attack.budget(params), perturbation: attack.perturbationLabel?.(params) ?? 'eps' },
-            backend: backend.name,
-            ...(backend.detail ? { backendDetail: backend.detail } : {}),
-            seed: opts.seed,
-            // A minimization attack's curve is the same either way (one run scores every budget).
-            sweep: opts.sweep && attack.budget(params) !== null && attack.strategy !== 'minimization',
+            ...resultHeader({ model, attack, params, backend, seed: opts.seed, sweep: opts.sweep }),
             ...(opts.shard ? { shard: { ...opts.shard, start, end } } : {}),
             startedAt: new Date(t0).toISOString(),
             command: opts.command,

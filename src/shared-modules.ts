@@ -1,0 +1,35 @@
+/**
+ * A plugin imports `@tensorflow/tfjs` and `robench` from wherever its file lies. A second copy
+ * of tfjs is a second engine (its tensors are foreign to robench's, and every kernel registers
+ * twice) and a folder without node_modules has none at all, so once a plugin is loaded these
+ * specifiers resolve, in every module outside node_modules, to the copies robench runs on.
+ */
+import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from './paths.js';
+
+// Module hooks run on their own thread and cannot import robench's TypeScript, so they are plain JavaScript.
+const HOOKS = `
+const shared = /^(@tensorflow\\/tfjs(-[a-z-]+)?|robench)(\\/.*)?$/;
+let parentURL;
+export function initialize(data) { parentURL = data.parentURL; }
+export async function resolve(specifier, context, next) {
+  // Installed packages resolve as npm laid them out (a plugin package has tfjs as a peer, so shares it).
+  const own = context.parentURL === undefined || context.parentURL.includes('/node_modules/');
+  const found = await next(specifier, shared.test(specifier) && !own ? { ...context, parentURL } : context);
+  // A .ts plugin is written in import syntax whatever its folder's package.json says: as CommonJS
+  // it would require() robench's ES modules while they are still being evaluated.
+  if (found.format === 'commonjs' && /\\.tsx?$/.test(new URL(found.url).pathname) && !found.url.includes('/node_modules/')) return { ...found, format: 'module' };
+  return found;
+}
+`;
+
+let registered = false;
+
+/** Installs the resolution of tfjs and robench for every module loaded from now on (idempotent). */
+export function shareModulesWithPlugins(): void {
+  if (registered) return;
+  registered = true;
+  register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: { parentURL: pathToFileURL(join(packageRoot, 'package.json')).href } });
+}
