@@ -2,13 +2,14 @@
  * Verified downloads: the body streams into a temporary file next to the target,
  * hashed on the way, and is renamed to the final name only after the length and
  * checksums match. An interrupted or corrupt download never leaves a file under
- * the final name.
+ * the final name, and a signal removes the temporary one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RobenchError } from '../errors.js';
 import { checksumProblem, DigestStream, type Digests } from './checksum.js';
+import { trackPartial } from './partial-downloads.js';
 import { formatBytes, type ProgressSink } from './progress.js';
 
 export interface DownloadSpec {
@@ -66,6 +67,7 @@ export async function downloadVerified(spec: DownloadSpec, progress?: ProgressSi
     .catch((e: Error) => {
       throw new RobenchError(`cannot write ${spec.dest} (${e.message})`, 'Point --data-dir or ROBENCH_DATA at a writable folder.');
     });
+  const partial = trackPartial(tmp, spec.url);
   try {
     let got: { received: number; digests: Digests };
     try {
@@ -93,5 +95,7 @@ export async function downloadVerified(spec: DownloadSpec, progress?: ProgressSi
     await unlink(tmp).catch(() => undefined);
     progress?.finish(false, e instanceof Error ? e.message : String(e));
     throw e;
+  } finally {
+    partial.settled();
   }
 }
