@@ -1,7 +1,7 @@
-import Table from 'cli-table3';
 import { defineReporter } from '../src/plugin-api.js';
 import type { RunResult } from '../src/plugin-api.js';
 import { corruptionTables } from '../src/corruption-report.js';
+import { fitsWrapped, fitTable, terminalColumns } from '../src/terminal-table.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
@@ -13,8 +13,12 @@ export function formatPerturbation(value: number, label: string): string {
   return Number(value.toPrecision(4)).toString();
 }
 
-/** One table per attack setting, a row per model: columns are that attack's perturbation sizes. */
-export function accuracyTable(results: RunResult[]): string {
+/**
+ * One table per attack setting, a row per model: columns are that attack's perturbation sizes.
+ * Where that many columns cannot fit `width` even wrapped, the table is transposed: a row per
+ * perturbation size, a column per model.
+ */
+export function accuracyTable(results: RunResult[], width: number | undefined = terminalColumns()): string {
   const groups = new Map<string, RunResult[]>();
   for (const r of results) {
     const key = JSON.stringify([r.attack.id, r.attack.params]);
@@ -24,17 +28,21 @@ export function accuracyTable(results: RunResult[]): string {
     .map((runs) => {
       const { attack } = runs[0];
       const label = attack.perturbation;
+      const name = attack.budget ? `${attack.id} (${attack.budget})` : attack.id;
       const perturbations = [...new Set(runs.flatMap((r) => r.points.map((p) => p.perturbation)))].sort((a, b) => a - b);
-      const table = new Table({
-        head: ['model', 'attack', ...perturbations.map((p) => `${label} ${formatPerturbation(p, label)}`)],
-        style: { head: [], border: [] },
+      const accuracies = runs.map((r) => {
+        const byP = new Map(r.points.map((p) => [p.perturbation, p.accuracy]));
+        return perturbations.map((p) => (byP.has(p) ? pct(byP.get(p)!) : ''));
       });
-      for (const r of runs) {
-        const byP = new Map(r.points.map((p) => [p.perturbation, p]));
-        const name = attack.budget ? `${attack.id} (${attack.budget})` : attack.id;
-        table.push([`${r.model.id} [${r.model.dataset}]`, name, ...perturbations.map((p) => (byP.has(p) ? pct(byP.get(p)!.accuracy) : ''))]);
-      }
-      return table.toString();
+      const models = runs.map((r) => `${r.model.id} [${r.model.dataset}]`);
+      const head = ['model', 'attack', ...perturbations.map((p) => `${label} ${formatPerturbation(p, label)}`)];
+      const rows = runs.map((_, i) => [models[i], name, ...accuracies[i]]);
+      if (fitsWrapped(head, rows, width)) return fitTable(head, rows, width);
+      return fitTable(
+        [`${name}: ${label}`, ...models],
+        perturbations.map((p, j) => [formatPerturbation(p, label), ...accuracies.map((a) => a[j])]),
+        width,
+      );
     })
     .join('\n');
 }

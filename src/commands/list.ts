@@ -1,8 +1,8 @@
 /** `robench list [kind] [--json]`: every registered plugin with a one-line description. */
-import Table from 'cli-table3';
 import { UsageError } from '../errors.js';
 import type { PluginKind } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
+import { fitTable, terminalColumns } from '../terminal-table.js';
 
 const KINDS: Record<string, PluginKind> = {
   model: 'model',
@@ -37,11 +37,8 @@ export function listCommand(registry: Registry, kind: string | undefined, json: 
     return;
   }
   for (const k of kinds) {
-    const table = new Table({ head: [`${k}s`, 'description'], style: { head: [], border: [] }, wordWrap: true, colWidths: [22, 78] });
-    for (const p of registry.list(k)) {
-      const extra = p.kind === 'model' ? ` (weights: ${p.datasets.join(', ') || 'none shipped'})` : '';
-      table.push([p.id, p.description + extra]);
-    }
-    console.log(table.toString());
+    const rows = registry.list(k).map((p) => [p.id, p.description + (p.kind === 'model' ? ` (weights: ${p.datasets.join(', ') || 'none shipped'})` : '')]);
+    // Descriptions are prose: piped, they still wrap at a readable width.
+    console.log(fitTable([`${k}s`, 'description'], rows, terminalColumns() ?? 100));
   }
 }
