@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobenchError, UsageError } from './errors.js';
 import { registerWasmKernels } from './wasm-kernels.js';
-import { startWebgpu, WebgpuUnavailable } from './webgpu.js';
+import { ADAPTER_FIX, startWebgpu, WebgpuUnavailable } from './webgpu.js';
+import { probeWebgpuInChild } from './webgpu-probe.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -112,10 +113,17 @@ interface Started {
 
 /**
  * 'auto' takes WebGPU only on a hardware adapter; an explicit request also accepts a software
- * one (lavapipe), which is how WebGPU is tested on machines without a GPU.
+ * one (lavapipe), which is how WebGPU is tested on machines without a GPU. 'auto' looks for
+ * the adapter in a child process first, so that Dawn starts here (printing its warnings)
+ * only when it is to be used.
  */
 async function startWebgpuBackend(explicit: boolean): Promise<Started> {
   try {
+    if (!explicit) {
+      const { adapter } = await probeWebgpuInChild();
+      if (adapter === null) throw new WebgpuUnavailable('no WebGPU adapter was found (Dawn found no Vulkan, Metal or D3D12 device)', ADAPTER_FIX);
+      if (adapter.software) throw new WebgpuUnavailable(`the only WebGPU adapter is ${adapter.summary}, slower than wasm`, 'pass --backend webgpu to use it anyway');
+    }
     const adapter = await startWebgpu(explicit);
     const started: Started = { detail: adapter.summary };
     if (adapter.software) started.autoRefusal = 'a software adapter is slower than wasm';
@@ -143,6 +151,9 @@ async function startCpu(): Promise<string> {
   if (!(await activate('cpu'))) {
     throw new BackendUnavailable('the cpu backend failed to initialise', 'reinstall @tensorflow/tfjs');
   }
+  // Its first tensor would print tfjs's "install our node backend" banner: advice robench
+  // already gives in its own words (robench doctor, and the detail below), not on every run.
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   return 'plain JavaScript, about 30x slower than wasm';
 }
 
