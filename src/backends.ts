@@ -120,7 +120,7 @@ interface Started {
 async function startWebgpuBackend(explicit: boolean): Promise<Started> {
   try {
     if (!explicit) {
-      const { adapter } = await probeWebgpuInChild();
+      const adapter = await probeWebgpuInChild();
       if (adapter === null) throw new WebgpuUnavailable('no WebGPU adapter was found (Dawn found no Vulkan, Metal or D3D12 device)', ADAPTER_FIX);
       if (adapter.software) throw new WebgpuUnavailable(`the only WebGPU adapter is ${adapter.summary}, slower than wasm`, 'pass --backend webgpu to use it anyway');
     }

@@ -2,17 +2,11 @@
  * Asks a child process which WebGPU adapter Dawn would give, so that 'auto' can pass over
  * WebGPU without Dawn starting here: Dawn and the Vulkan loader print their warnings
  * ("... artificially reduced ...") from native code straight to file descriptor 2, where
- * this process cannot filter them. In the child they land in a pipe, and are returned.
+ * this process cannot filter them. In the child they land in a pipe; the last one says why
+ * Dawn could not start, where it could not.
  */
 import { execFile } from 'node:child_process';
 import { ADAPTER_FIX, describeAdapter, INSTALL_FIX, WebgpuUnavailable, type AdapterInfo, type WebgpuAdapter } from './webgpu.js';
-
-/** The adapter, or null where Dawn found none, and what Dawn printed while looking. */
-export interface ChildProbe {
-  adapter: WebgpuAdapter | null;
-  /** Dawn's and the Vulkan loader's stderr lines. */
-  messages: string[];
-}
 
 const SCRIPT = `
 const dawn = await import(process.argv[1]);
@@ -25,7 +19,8 @@ process.exit(0);
 /** Long enough for Dawn to enumerate a slow software driver; a hung driver must not hang robench. */
 const TIMEOUT_MS = 30_000;
 
-export async function probeWebgpuInChild(): Promise<ChildProbe> {
+/** The adapter Dawn would give, or null where it finds none. */
+export async function probeWebgpuInChild(): Promise<WebgpuAdapter | null> {
   let entry: string;
   try {
     entry = import.meta.resolve('webgpu');
@@ -40,5 +35,5 @@ export async function probeWebgpuInChild(): Promise<ChildProbe> {
     throw new WebgpuUnavailable(`Dawn could not start: ${messages.at(-1) ?? failure.message}`, ADAPTER_FIX);
   }
   const info = JSON.parse(stdout) as AdapterInfo | null;
-  return { adapter: info === null ? null : describeAdapter(info), messages };
+  return info === null ? null : describeAdapter(info);
 }
