@@ -68,19 +68,19 @@ export function flatSize(arch: EkdaaArchitecture, shape: ImageShape): number {
 }
 
 /**
- * sign(x) forward; backward the gradient of the clipped identity (1 on |x| <= 1, else 0).
- * sign's true gradient is zero almost everywhere, so white-box attacks need this
- * straight-through surrogate (BPDA, Athalye et al. 2018) to see anything.
+ * sign(x) forward; backward the identity (BPDA with g(x) = x, Athalye et al. 2018).
+ * sign's true gradient is zero almost everywhere, so white-box attacks need a
+ * surrogate to see anything. Not the clipped identity of STE training: sign is
+ * blind to scale, so a trained net's pre-activations sit far outside [-1, 1] (the
+ * shipped Fashion-MNIST sign model's fc layer: mean |h| 7.1, none within 1), where a
+ * clipped identity passes no gradient at all.
  */
-export const signSTE = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x]);
-  return {
-    value: tf.sign(x),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), 1), 'float32')),
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+export const signSTE = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.sign(x),
+  gradFunc: (dy: tf.Tensor) => dy,
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
-export const SIGN_SURROGATE = 'straight-through (BPDA): sign forward, gradient of the identity clipped to [-1, 1] backward';
+export const SIGN_SURROGATE = 'straight-through (BPDA): sign forward, identity backward';
 
 export const activate = (f: Activation, x: tf.Tensor): tf.Tensor => (f === 'tanh' ? tf.tanh(x) : signSTE(x));
 

@@ -1,6 +1,7 @@
 /**
  * Zoo plugins of the EKDAA entries: the shipped weights, with the gradient each
- * white-box attack differentiates recorded in the model's info (results.json).
+ * white-box attack differentiates recorded in the model's info (results.json). It
+ * is the loading code's, not the manifest's: the surrogate lives in the layer code.
  */
 import './ekdaa-net.js';
 import type { ModelPlugin } from '../src/plugin-api.js';

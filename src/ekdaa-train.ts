@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel, convSpecs, ekdaaArchitecture, forward, initParams, SIGN_SURROGATE, type Activation, type EkdaaArchitecture, type EkdaaParams } from '../models/ekdaa-net.js';
+import { buildLayersModel, convSpecs, ekdaaArchitecture, forward, initParams, type Activation, type EkdaaArchitecture, type EkdaaParams } from '../models/ekdaa-net.js';
 import { writeFileAtomic } from './atomic.js';
 import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
@@ -60,7 +60,6 @@ export interface EkdaaManifest {
   rule: 'ekdaa' | 'backprop';
   architecture: EkdaaArchitecture & { convs: ReturnType<typeof convSpecs>; input: string };
   ekdaa: { beta: number; gamma: number } | null;
-  gradientSurrogate: string | null;
   command: string;
   seed: number;
   epochs: number;
@@ -245,7 +244,6 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
         rule: kind.rule,
         architecture: { ...arch, convs: convSpecs(arch, shape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
         ekdaa: kernels ? { ...EKDAA_HYPER } : null,
-        gradientSurrogate: kind.activation === 'sign' ? SIGN_SURROGATE : null,
         command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${releaseForward ? ' --release-forward' : ''}`,
         seed,
         epochs,
