@@ -53,7 +53,7 @@ export default {
   budget: () => 'linf', defaultGrid: () => [0, 0.1],
   async run(ctx) {
     if (!isMainThread) throw new Error('worker-side failure');
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 4000));
     return ctx.x.clone();
   },
 };
