@@ -274,7 +274,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .requiredOption('--dataset <id>', 'mnist | fashion-mnist | cifar10 | svhn')
     .option('--epochs <n>', 'epochs (default: per model and dataset)', (v) => parsePositiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'))
-    .option('--lr <x>', 'initial Adam learning rate', (v) => parseNumber(v, '--lr'))
+    .option('--lr <x>', 'initial learning rate (Adam for the HaH models, SGD with momentum for EKDAA)', (v) => parseNumber(v, '--lr'))
     .option('--samples <n>', 'train on the first n training images only', (v) => parsePositiveInt(v, '--samples'))
     .option('--seed <n>', 'random seed', parseSeed, 0)
     .option('--out <dir>', 'output folder (default: robench-train/<model>-<dataset>)')
