@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/plugin-api.js';
 import { defaultEpsGrid, l2Norms, linfNorms, perSample, project, steepestDirection } from '../src/norms.js';
-import { crossEntropy, dlr, dlrTargeted } from '../src/losses.js';
+import { crossEntropy, dlr, dlrTargeted, rankedTargets } from '../src/losses.js';
 import { WorstCase } from '../src/worst-case.js';
 import { UsageError } from '../src/errors.js';
 
@@ -162,13 +162,6 @@ function select(mask: boolean[], chosen: tf.Tensor4D[], other: tf.Tensor4D[]): t
   return out;
 }
 
-/** The classes ranked 2nd, 3rd, ... by the clean logits: APGD-T's targets. */
-function rankedTargets(ctx: AttackContext, count: number): tf.Tensor1D[] {
-  return tf.tidy(() => {
-    const { indices } = tf.topk(ctx.model(ctx.x), count + 1);
-    return Array.from({ length: count }, (_, t) => tf.squeeze(tf.slice(indices, [0, t + 1], [-1, 1]), [1]) as tf.Tensor1D);
-  });
-}
 
 export default defineAttack<ApgdParams>({
   id: 'apgd',

@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type AttackContext, type Norm } from '../src/plugin-api.js';
 import { projectOntoBoxHyperplane } from '../src/box-hyperplane.js';
 import { defaultEpsGrid } from '../src/norms.js';
+import { rankedTargets } from '../src/losses.js';
 
 type FabParams = { norm: Norm; steps: number; restarts: number; 'alpha-max': number; eta: number; beta: number; targeted: boolean; targets: number };
 
@@ -145,13 +146,6 @@ async function randomStart(ctx: AttackContext<FabParams>, label: string): Promis
   return values;
 }
 
-/** The classes ranked 2nd, 3rd, ... by the clean logits: FAB-T's targets, most likely first. */
-function rankedTargets(ctx: AttackContext<FabParams>, count: number): tf.Tensor1D[] {
-  return tf.tidy(() => {
-    const { indices } = tf.topk(ctx.model(ctx.x), count + 1);
-    return Array.from({ length: count }, (_, t) => tf.squeeze(tf.slice(indices, [0, t + 1], [-1, 1]), [1]) as tf.Tensor1D);
-  });
-}
 
 export default defineAttack<FabParams>({
   id: 'fab',

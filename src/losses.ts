@@ -5,7 +5,7 @@
  * predictions), while log-sum-exp on logits stays exact.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PerSampleLoss } from './plugin-api.js';
+import type { AttackContext, PerSampleLoss } from './plugin-api.js';
 import { UsageError } from './errors.js';
 
 /** Logit of each sample's own label, shape [batch]. */
@@ -122,6 +122,14 @@ export function dlrTargeted(targets: tf.Tensor1D): PerSampleLoss {
       return tf.div(tf.neg(gap), scale);
     });
   };
+}
+
+/** The classes ranked 2nd, 3rd, ... by the clean logits: the targets of APGD-T and FAB-T, most likely first. */
+export function rankedTargets(ctx: AttackContext<any>, count: number): tf.Tensor1D[] {
+  return tf.tidy(() => {
+    const { indices } = tf.topk(ctx.model(ctx.x), count + 1);
+    return Array.from({ length: count }, (_, t) => tf.squeeze(tf.slice(indices, [0, t + 1], [-1, 1]), [1]) as tf.Tensor1D);
+  });
 }
 
 function requireClasses(logits: tf.Tensor2D, needed: number, name: string): void {
