@@ -6,20 +6,9 @@ import pgd from '../attacks/pgd.js';
 import { defineAttack, type AttackPlugin } from '../src/plugin-api.js';
 
 import './helpers/backend.js';
-import { linearFixture as fixture } from './helpers/tiny-models.js';
+import { linearFixture as fixture, randomSignAttack as randomSign } from './helpers/tiny-models.js';
 
 
-/** Random signs of size eps: a weak but seeded attack, independent per sample. */
-const randomSign = defineAttack({
-  id: 'random-sign',
-  description: 'test attack',
-  params: {},
-  budget: () => 'linf',
-  defaultGrid: () => [0, 0.1],
-  async run({ x, eps, rng }) {
-    return tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.sub(rng.uniform(x.shape, 0, 1), 0.5)), eps)), 0, 1)) as tf.Tensor4D;
-  },
-});
 
 /** Steepest l-inf ascent on the linear model's margin: breaks samples as eps grows. */
 const fgsmLike = defineAttack({

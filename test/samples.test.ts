@@ -10,7 +10,7 @@ import { checkOutcomes, pointsFromOutcomes, survivedFromRecord } from '../src/sa
 import { combineCurves } from '../src/worker-pool.js';
 
 import './helpers/backend.js';
-import { linearFixture as fixture } from './helpers/tiny-models.js';
+import { linearFixture as fixture, randomSignAttack as randomSign } from './helpers/tiny-models.js';
 
 
 // The linear model's margins are small: these budgets take PGD from 90% to 0%.
@@ -72,18 +72,6 @@ for (const [name, attack, params, sweep, points] of cases) {
   });
 }
 
-/** Random signs of size eps from each budget's own streams: which samples break is not monotone in eps. */
-const randomSign = {
-  kind: 'attack',
-  id: 'random-sign',
-  description: 'test attack',
-  params: {},
-  budget: () => 'linf',
-  defaultGrid: () => [0, 0.1],
-  async run({ x, eps, rng }) {
-    return tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.sub(rng.uniform(x.shape, 0, 1), 0.5)), eps)), 0, 1)) as tf.Tensor4D;
-  },
-} satisfies AttackPlugin;
 
 test.serial('--no-sweep records what a first-broken budget cannot: samples broken at one budget and robust at a larger one', async (t) => {
   const curve = await evaluate(randomSign, {}, false, range(0, 50));

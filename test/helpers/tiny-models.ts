@@ -147,3 +147,16 @@ export function linearFixture(n = 60): { model: LoadedModel; data: DatasetSplit 
   const y = Int32Array.from(labels, (l, i) => (i % 10 === 0 ? (l + 1) % 3 : l));
   return { model, data: { images, labels: y, count: n, shape, source: { kind: 'file', path: '-', sha256: '-' } } };
 }
+
+/** Random signs of size eps from each budget's own streams: a weak but seeded attack, independent per sample, whose broken samples are not monotone in eps. */
+export const randomSignAttack: AttackPlugin = {
+  kind: 'attack',
+  id: 'random-sign',
+  description: 'test attack',
+  params: {},
+  budget: () => 'linf',
+  defaultGrid: () => [0, 0.1],
+  async run({ x, eps, rng }) {
+    return tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.sub(rng.uniform(x.shape, 0, 1), 0.5)), eps)), 0, 1)) as tf.Tensor4D;
+  },
+};
