@@ -6,9 +6,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext } from './attack-context.js';
 import { batchTensors } from './engine.js';
-import { imageToPngDataUrl, type GalleryItem } from './html-report.js';
-import type { AttackPlugin, DatasetSplit, LoadedModel, Params } from './plugin-api.js';
+import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from './plugin-api.js';
+import { imageToPngDataUrl } from './png-data-url.js';
 import { sampleRng } from './rng.js';
+
+/** One clean image and its perturbed version at one budget, with what the model predicted. */
+export interface GalleryItem {
+  /** What the pair shows, e.g. "sample 17". */
+  label: string;
+  perturbation: number;
+  /** data:image/png;base64 URLs (see imageToPngDataUrl). */
+  cleanPng: string;
+  advPng: string;
+  cleanPrediction: string;
+  advPrediction: string;
+  trueLabel: string;
+}
+
+/** A result with the gallery `robench run` adds for the HTML report. */
+export type ReportRun = RunResult & { gallery?: GalleryItem[] };
 
 export interface GalleryOptions {
   model: LoadedModel;

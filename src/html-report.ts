@@ -6,28 +6,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from 'fast-png';
 import { formatPerturbation } from '../reports/table.js';
 import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from './charts.js';
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
-import type { RunResult } from './plugin-api.js';
+import type { ReportRun } from './gallery.js';
 import type { Verdict } from './audit.js';
 
-/** One clean image and its perturbed version at one budget, with what the model predicted. */
-export interface GalleryItem {
-  /** What the pair shows, e.g. "sample 17". */
-  label: string;
-  perturbation: number;
-  /** data:image/png;base64 URLs (see imageToPngDataUrl). */
-  cleanPng: string;
-  advPng: string;
-  cleanPrediction: string;
-  advPrediction: string;
-  trueLabel: string;
-}
-
-export type ReportRun = RunResult & { gallery?: GalleryItem[] };
+// Defined beside the gallery, which a run builds without loading this report (nor the plugins it imports).
+export type { GalleryItem, ReportRun } from './gallery.js';
+export { imageToPngDataUrl } from './png-data-url.js';
 
 /** What report.html shows of `robench audit`'s audit.json (which holds more). */
 export interface AuditSummary {
@@ -46,21 +34,6 @@ const VERDICTS = Object.keys(VERDICT_LABEL);
 
 export const escapeHtml = (value: unknown): string =>
   String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** Encodes NHWC pixels in [0, 1] (one image, 1, 3 or 4 channels) as a PNG data URL. */
-export function imageToPngDataUrl(pixels: Float32Array, h: number, w: number, c: number): string {
-  if (![h, w].every((n) => Number.isInteger(n) && n > 0)) throw new Error(`imageToPngDataUrl: height and width must be positive integers, got ${h}x${w}`);
-  if (![1, 3, 4].includes(c)) throw new Error(`imageToPngDataUrl: ${c} channels given; PNG takes 1 (grey), 3 (RGB) or 4 (RGBA)`);
-  if (pixels.length !== h * w * c) throw new Error(`imageToPngDataUrl: ${pixels.length} values for a ${h}x${w}x${c} image (needs ${h * w * c}); pass one image, not a batch`);
-  const bytes = new Uint8Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) {
-    const v = pixels[i];
-    if (!Number.isFinite(v)) throw new Error(`imageToPngDataUrl: pixel ${i} is ${v}; pixels must be finite values in [0, 1]`);
-    bytes[i] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-  }
-  const png = encode({ width: w, height: h, data: bytes, channels: c, depth: 8 });
-  return `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
-}
 
 const isAuditSummary = (a: unknown): a is AuditSummary =>
   typeof a === 'object' &&
