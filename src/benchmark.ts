@@ -4,17 +4,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, type BackendInfo, type BackendName } from './backends.js';
-import { evaluateCurve, type Progress } from './engine.js';
+import type { Progress } from './engine.js';
 import { UsageError } from './errors.js';
+import { evaluateRun } from './evaluate-run.js';
 import { loadModel } from './load-model.js';
 import { sha256OfWeights } from './model-io.js';
-import { checkBudgets, parseGrid, resolveParams, type InputRange } from './parse.js';
-import { robenchVersion } from './paths.js';
-import { measureSparsity } from './activation-stats.js';
+import { parseGrid, resolveParams, type InputRange } from './parse.js';
 import type { AttackPlugin, DatasetPlugin, ImageShape, LoadedModel, Plugin, RunResult } from './plugin-api.js';
 import { createRegistry, type Registry } from './registry.js';
-import { inputRangeHint, wrapTfModel } from './user-model.js';
-import { evaluateInWorkers } from './worker-pool.js';
+import type { ModelSource, RunHooks, RunPlan } from './run-plan.js';
+import { wrapTfModel } from './user-model.js';
 
 /** A differentiable function from a batch of images (NHWC, pixels in its `inputRange`) to logits, with what robench cannot read off a function. */
 export interface LogitsModel {
@@ -86,86 +85,35 @@ export interface BenchmarkOptions {
  *   await benchmark({ model: { logits: (x) => myNet(x), inputShape: [28, 28, 1], numClasses: 10 }, dataset: 'mnist', attack: 'gaussian' });
  */
 export async function benchmark(opts: BenchmarkOptions): Promise<RunResult> {
-  const startedAt = Date.now();
   const registry = await registryFor(opts.plugins ?? []);
   const attack = typeof opts.attack === 'string' ? registry.get('attack', opts.attack) : registered(registry, opts.attack, 'benchmark() attack');
   const params = resolveParams(attack.id, attack.params, opts.params ?? {});
   const backend = await activeBackend(opts.backend);
-  const { model, dataset, owned } = await modelAndData(registry, opts);
-  try {
-    const grid = opts.eps === undefined ? attack.defaultGrid(dataset.id, params) : typeof opts.eps === 'string' ? parseGrid(opts.eps) : [...opts.eps];
-    checkBudgets(grid, attack.budget(params), dataset.imageShape, opts.eps === undefined ? `the default grid of ${attack.id}` : 'eps');
-    const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
-    const indices = Array.from({ length: data.count }, (_, i) => i);
-    const batchSize = opts.batch ?? 100;
-    const seed = opts.seed ?? 0;
-    const sweep = opts.sweep ?? true;
-    const workers = Math.min(opts.workers ?? 1, Math.ceil(indices.length / batchSize));
-    const evaluateHere = (chunk: number[], onProgress?: (p: Progress) => void) =>
-      evaluateCurve({ model, attack, params, data, grid, indices: chunk, batchSize, seed, sweep, onProgress });
-    let curve;
-    if (workers > 1) {
-      if (typeof opts.model !== 'string' || typeof opts.attack !== 'string' || typeof opts.dataset === 'object' || opts.plugins?.some((p) => typeof p !== 'string')) {
-        throw new UsageError('workers > 1 needs the model, attack, dataset and plugins by id, file or package: each thread loads them itself', 'pass ids and file names, or evaluate with workers: 1');
-      }
-      curve = await evaluateInWorkers(
-        {
-          model: opts.model,
-          dataset: dataset.id,
-          inputRange: (opts.inputRange ?? [0, 1]).join(','),
-          offline: opts.offline,
-          plugins: (opts.plugins ?? []) as string[],
-          cwd: process.cwd(),
-          backend: backend.name as BackendName,
-          attack: attack.id,
-          params,
-          grid,
-          indices,
-          batchSize,
-          seed,
-          sweep,
-          samples: opts.samples,
-          dataDir: opts.dataDir,
-          expect: { weightsSha256: model.weightsSha256, dataSha256: data.source.sha256 },
-        },
-        workers,
-        opts.onProgress,
-        evaluateHere,
-      );
-    } else {
-      curve = await evaluateHere(indices, opts.onProgress);
-    }
-    const hint = inputRangeHint(model, curve.cleanAccuracy);
-    if (hint) console.error(`robench: hint: ${hint}`);
-    const sparsity = await measureSparsity(model, data, indices, batchSize);
-    return {
-      ...resultHeader({ model, attack, params, backend, seed, sweep }),
-      dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },
-      ...curve,
-      ...(sparsity ? { sparsity } : {}),
-      durationMs: Date.now() - startedAt,
-      startedAt: new Date(startedAt).toISOString(),
-      command: opts.command ?? process.argv.slice(1),
-    };
-  } finally {
-    if (owned) model.dispose();
-  }
-}
-
-/** The settings part of a result: what was evaluated, how, and with which robench. */
-export function resultHeader(run: { model: LoadedModel; attack: AttackPlugin; params: RunResult['attack']['params']; backend: BackendInfo; seed: number; sweep: boolean }) {
-  const { model, attack, params, backend } = run;
-  const budget = attack.budget(params);
-  return {
-    robench: robenchVersion,
-    model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
-    attack: { id: attack.id, params, budget, perturbation: attack.perturbationLabel?.(params) ?? 'eps' },
-    backend: backend.name,
-    ...(backend.detail ? { backendDetail: backend.detail } : {}),
-    seed: run.seed,
-    // A minimization attack's curve is the same either way (one run scores every budget).
-    sweep: run.sweep && budget !== null && attack.strategy !== 'minimization',
+  const plan: RunPlan = {
+    models: [modelSource(registry, opts)],
+    attacks: [{ attack, params }],
+    grid: opts.eps === undefined ? undefined : typeof opts.eps === 'string' ? parseGrid(opts.eps) : [...opts.eps],
+    gridName: 'eps',
+    backend,
+    batch: opts.batch ?? 100,
+    seed: opts.seed ?? 0,
+    sweep: opts.sweep ?? true,
+    samples: opts.samples,
+    dataDir: opts.dataDir,
+    offline: opts.offline,
+    workers: opts.workers ?? 1,
+    // Each thread loads the attack, dataset and plugins itself, so only those given by name.
+    threads:
+      typeof opts.attack === 'string' && typeof opts.dataset !== 'object' && (opts.plugins ?? []).every((p) => typeof p === 'string')
+        ? { plugins: (opts.plugins ?? []) as string[], cwd: process.cwd() }
+        : undefined,
+    gallery: false,
+    command: opts.command ?? process.argv.slice(1),
   };
+  const onProgress = opts.onProgress;
+  const hooks: RunHooks = onProgress ? { onProgress: ({ phase, perturbation, done, total }) => onProgress({ phase, perturbation, done, total }) } : {};
+  const [result] = await evaluateRun(plan, hooks);
+  return result!;
 }
 
 async function registryFor(plugins: (string | Plugin)[]): Promise<Registry> {
@@ -189,29 +137,30 @@ async function activeBackend(requested: BackendName | undefined): Promise<Backen
 const isLayersModel = (m: object): m is tf.LayersModel => m instanceof tf.LayersModel;
 const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.GraphModel;
 
-async function modelAndData(registry: Registry, opts: BenchmarkOptions): Promise<{ model: LoadedModel; dataset: DatasetPlugin; owned: boolean }> {
-  const datasetOf = (): DatasetPlugin => {
-    if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
-    return typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
-  };
+/** The model to benchmark: by id or file as `robench run --model` takes it, or one held in memory. */
+function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
   const range = opts.inputRange ?? [0, 1];
-  if (typeof opts.model === 'string') {
-    if (typeof opts.dataset === 'object') registered(registry, opts.dataset, 'benchmark() dataset');
-    const dataset = typeof opts.dataset === 'object' ? opts.dataset.id : opts.dataset;
-    const loaded = await loadModel(registry, { model: opts.model, dataset, inputRange: range.join(','), offline: opts.offline });
-    return { ...loaded, owned: true };
-  }
-  const dataset = datasetOf();
   const held = opts.model;
-  let model: LoadedModel;
-  if (isLayersModel(held) || isGraphModel(held)) {
-    const id = opts.modelId ?? (isLayersModel(held) ? held.name : 'graph-model');
-    const wrapped = wrapTfModel(held, { id, dataset, range, weightsSha256: await weightsSha256(held), format: isLayersModel(held) ? 'layers' : 'graph' });
-    model = { ...wrapped, info: { ...wrapped.info, source: 'memory' } };
-  } else {
-    model = fromLogits(held, dataset);
+  if (typeof held === 'string') {
+    // Registered so that loading finds the dataset by its id.
+    if (typeof opts.dataset === 'object') registered(registry, opts.dataset, 'benchmark() dataset');
+    const spec = { model: held, dataset: typeof opts.dataset === 'object' ? opts.dataset.id : opts.dataset, inputRange: range.join(','), offline: opts.offline };
+    return { spec, load: async () => ({ ...(await loadModel(registry, spec)), owned: true }) };
   }
-  return { model: checkModelFits(model, dataset), dataset, owned: false };
+  const load = async () => {
+    if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
+    const dataset = typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
+    let model: LoadedModel;
+    if (isLayersModel(held) || isGraphModel(held)) {
+      const id = opts.modelId ?? (isLayersModel(held) ? held.name : 'graph-model');
+      const wrapped = wrapTfModel(held, { id, dataset, range, weightsSha256: await weightsSha256(held), format: isLayersModel(held) ? 'layers' : 'graph' });
+      model = { ...wrapped, info: { ...wrapped.info, source: 'memory' } };
+    } else {
+      model = fromLogits(held, dataset);
+    }
+    return { model: checkModelFits(model, dataset), dataset, owned: false };
+  };
+  return { load };
 }
 
 /** The sha256 the model's weights would have saved to a model.json folder, so a file and its model in memory record the same. */
