@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import './hah-layers.js';
+import { FractionalThreshold } from './hah-layers.js';
 import { RobenchError } from '../src/errors.js';
 import { loadLayersModelFrom, sha256OfModelDir } from '../src/model-io.js';
 import { assetPath } from '../src/paths.js';
@@ -32,6 +32,10 @@ export function shippedDatasets(modelId: string, root = weightsRoot()): string[]
 /** Names of the layers whose outputs are the post-activation outputs of the conv blocks. */
 const blockOutputs = (model: tf.LayersModel): tf.layers.Layer[] => model.layers.filter((l) => /^block\d+_out$/.test(l.name));
 
+/** The ReLU layer before a HaH block's threshold (its output layer); undefined for blocks without one. */
+const preThresholdLayer = (model: tf.LayersModel, out: tf.layers.Layer): tf.layers.Layer | undefined =>
+  out instanceof FractionalThreshold ? model.layers.find((l) => l.name === out.name.replace(/_out$/, '_relu')) : undefined;
+
 /** Wraps a loaded zoo LayersModel in the LoadedModel interface. */
 export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string, weightsSha256: string, info: Record<string, unknown>): LoadedModel {
   const inputShape = model.inputs[0].shape.slice(1) as ImageShape;
@@ -47,10 +51,18 @@ export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string,
     logits: (x) => model.apply(x, { training: false }) as tf.Tensor2D,
     activations: (x) => {
       const layers = blockOutputs(model);
-      probe ??= tf.model({ inputs: model.inputs, outputs: layers.map((l) => l.output as tf.SymbolicTensor) });
+      const pre = layers.map((l) => preThresholdLayer(model, l));
+      // One pass gives the block outputs, then the pre-threshold activations of the blocks that have them.
+      const outputs = [...layers, ...pre.filter((l) => l !== undefined)].map((l) => l.output as tf.SymbolicTensor);
+      probe ??= tf.model({ inputs: model.inputs, outputs });
       const outs = probe.apply(x, { training: false }) as tf.Tensor4D | tf.Tensor4D[];
       const list = Array.isArray(outs) ? outs : [outs];
-      return list.map((values, i) => ({ name: layers[i].name.replace(/_out$/, ''), values }));
+      let next = layers.length;
+      return layers.map((l, i) => ({
+        name: l.name.replace(/_out$/, ''),
+        values: list[i],
+        ...(pre[i] ? { preThreshold: list[next++] } : {}),
+      }));
     },
     dispose: () => model.dispose(),
   };

@@ -14,7 +14,7 @@ export async function measureSparsity(model: LoadedModel, data: DatasetSplit, in
     try {
       await acc.add(acts);
     } finally {
-      tf.dispose([x, y, ...acts.map((a) => a.values)]);
+      tf.dispose([x, y, ...acts.flatMap((a) => [a.values, a.preThreshold ?? []])]);
     }
   }
   return acc.result();

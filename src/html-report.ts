@@ -11,6 +11,7 @@ import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from 
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
 import type { ReportRun } from './gallery.js';
+import { disparity } from './sparsity-format.js';
 import type { Verdict } from './audit.js';
 
 // Defined beside the gallery, which a run builds without loading this report (nor the plugins it imports).
@@ -158,13 +159,25 @@ function sparsitySection(results: ReportRun[]): string {
     if (!r.sparsity || seen.has(seriesName(r))) continue;
     seen.add(seriesName(r));
     for (const l of r.sparsity) {
-      rows.push([escapeHtml(seriesName(r)), escapeHtml(l.name), pct(l.zeroFraction), num(l.hoyer), num(l.topKMean), num(l.restMean)]);
+      const pre = l.preThreshold ?? l;
+      rows.push([
+        escapeHtml(seriesName(r)),
+        escapeHtml(l.name),
+        pct(l.zeroFraction),
+        num(l.hoyer),
+        num(l.topKMean),
+        num(l.restMean),
+        disparity(l.topKMean, l.restMean),
+        pct(pre.zeroFraction),
+        num(pre.hoyer),
+        disparity(pre.topKMean, pre.restMean),
+      ]);
     }
   }
   if (rows.length === 0) return '';
   return `<section id="sparsity"><h2>Activation sparsity</h2>
-<p>On clean test images. Hoyer sparsity is 1 for one active channel per position and 0 for equal channels.</p>
-${table(['model', 'layer', 'zeros', 'Hoyer', 'top-K mean', 'rest mean'], rows)}
+<p>On clean test images. Hoyer sparsity is 1 for one active channel per position and 0 for equal channels; top-K / rest is the mean of each position's K = ceil(0.1 C) largest channels over the mean of the others. The pre-threshold columns measure a HaH block's ReLU output before its fractional threshold, which forces about 80% zeros; a block without a threshold repeats its output's figures there.</p>
+${table(['model', 'layer', 'zeros', 'Hoyer', 'top-K mean', 'rest mean', 'top-K / rest', 'zeros pre-threshold', 'Hoyer pre-threshold', 'top-K / rest pre-threshold'], rows)}
 </section>`;
 }
 

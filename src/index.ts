@@ -41,6 +41,7 @@ export {
   type RunResult,
   type SampleOutcomes,
   type SparsityLayer,
+  type SparsityMeasures,
   type Split,
 } from './plugin-api.js';
 

@@ -161,8 +161,13 @@ export interface LoadedModel {
    * over the randomness, and their numbers are reproducible only as far as its source is seeded.
    */
   stochastic?: boolean;
-  /** Post-activation outputs of each conv block, for sparsity analysis. */
-  activations?(x: tf.Tensor4D): { name: string; values: tf.Tensor4D }[];
+  /**
+   * Post-activation outputs of each conv block, for sparsity analysis. A block that thresholds
+   * its output (a HaH block keeps about the top 20% of each channel) also gives `preThreshold`,
+   * its ReLU output before the threshold, whose sparsity the threshold does not force. The
+   * caller disposes every tensor returned.
+   */
+  activations?(x: tf.Tensor4D): { name: string; values: tf.Tensor4D; preThreshold?: tf.Tensor4D }[];
   /** Extra facts to record (architecture, training manifest). */
   info?: Record<string, unknown>;
   dispose(): void;
@@ -254,14 +259,22 @@ export interface SampleOutcomes {
   individual?: { member: string; brokeAt: number[] }[];
 }
 
-export interface SparsityLayer {
-  name: string;
+/** Sparsity of one set of activations, over the channels at each position. */
+export interface SparsityMeasures {
   zeroFraction: number;
+  /** Mean over positions of the Hoyer sparsity of the channel vector, (sqrt(n) - l1/l2) / (sqrt(n) - 1). */
   hoyer: number;
-  /** Mean of the top-K channels minus mean of the rest, averaged over positions. */
+  /** Mean over positions of the mean of the top K = ceil(0.1 C) channels; topKMean / restMean is the top-K disparity. */
   topKMean: number;
+  /** Mean over positions of the mean of the other C - K channels. */
   restMean: number;
+}
+
+export interface SparsityLayer extends SparsityMeasures {
+  name: string;
   histogram: { edges: number[]; counts: number[] };
+  /** The same measures of the block's ReLU output before its threshold, for blocks that threshold. */
+  preThreshold?: SparsityMeasures;
 }
 
 /** The content of results.json. */

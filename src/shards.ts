@@ -4,7 +4,7 @@
  * every sample's randomness comes from its own stream.
  */
 import { UsageError } from './errors.js';
-import type { RunResult } from './plugin-api.js';
+import type { RunResult, SparsityMeasures } from './plugin-api.js';
 import { combineCurves } from './worker-pool.js';
 
 export interface Shard {
@@ -80,6 +80,13 @@ function checkSampleBySample(parts: RunResult[]): void {
   }
 }
 
+/** Sample-weighted means of the shards' sparsity measures of one layer. */
+function meanMeasures(parts: SparsityMeasures[], samples: number[]): SparsityMeasures {
+  const total = samples.reduce((a, b) => a + b, 0);
+  const mean = (k: keyof SparsityMeasures): number => parts.reduce((s, m, i) => s + m[k] * samples[i], 0) / total;
+  return { zeroFraction: mean('zeroFraction'), hoyer: mean('hoyer'), topKMean: mean('topKMean'), restMean: mean('restMean') };
+}
+
 function mergeGroup(parts: RunResult[]): RunResult {
   const sorted = [...parts].sort((a, b) => a.shard!.start - b.shard!.start);
   const { count } = sorted[0].shard!;
@@ -107,6 +114,7 @@ function mergeGroup(parts: RunResult[]): RunResult {
     topKMean: sorted.reduce((s, p) => s + p.sparsity![l].topKMean * p.dataset.samples, 0) / samples,
     restMean: sorted.reduce((s, p) => s + p.sparsity![l].restMean * p.dataset.samples, 0) / samples,
     histogram: { edges: layer.histogram.edges, counts: layer.histogram.counts.map((_, b) => sorted.reduce((s, p) => s + p.sparsity![l].histogram.counts[b], 0)) },
+    ...(layer.preThreshold ? { preThreshold: meanMeasures(sorted.map((p) => p.sparsity![l].preThreshold!), sorted.map((p) => p.dataset.samples)) } : {}),
   }));
   return {
     ...first,

@@ -64,7 +64,9 @@ test.serial('a saved hebbian model loads back (custom layers via tf.serializatio
   const acts = wrapped.activations!(x);
   t.deepEqual(acts.map((a) => a.name), ['block1', 'block2', 'block3', 'block4']);
   t.deepEqual(acts[0].values.shape, [3, 12, 12, 16]);
-  tf.dispose(acts.map((a) => a.values));
+  // A loaded model's HaH blocks still give their ReLU output before the threshold.
+  t.deepEqual(acts.map((a) => a.preThreshold?.shape), [[3, 12, 12, 16], [3, 6, 6, 32], undefined, undefined]);
+  tf.dispose(acts.flatMap((a) => [a.values, a.preThreshold ?? []]));
   for (const m of [model, loaded, any.model as tf.LayersModel, remote.model as tf.LayersModel]) m.dispose();
   x.dispose();
   await rm(dir, { recursive: true });

@@ -1,5 +1,4 @@
 /** `robench sparsity`: per-block activation sparsity of zoo models on clean test data. */
-import Table from 'cli-table3';
 import { measureSparsity } from '../activation-stats.js';
 import { writeFileAtomic } from '../atomic.js';
 import { useBackend, type BackendName } from '../backends.js';
@@ -7,6 +6,8 @@ import { UsageError } from '../errors.js';
 import { loadModel } from '../load-model.js';
 import type { SparsityLayer } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
+import { disparity } from '../sparsity-format.js';
+import { fitTable } from '../terminal-table.js';
 
 export interface SparsityCommandOptions {
   models: string[];
@@ -19,9 +20,42 @@ export interface SparsityCommandOptions {
   out?: string;
 }
 
+export interface SparsityReport {
+  model: string;
+  dataset: string;
+  samples: number;
+  layers: SparsityLayer[];
+}
+
+/**
+ * The report as a table: each block's output, then its ReLU output before the threshold. A
+ * block without a threshold has no other activation: its output's figures fill both.
+ */
+export function sparsityTable(report: SparsityReport[], width?: number): string {
+  const head = ['model', 'block', 'zeros', 'Hoyer', 'top-K mean', 'rest mean', 'top-K / rest', 'zeros pre-threshold', 'Hoyer pre-threshold', 'top-K / rest pre-threshold'];
+  const rows = report.flatMap((r) =>
+    r.layers.map((l) => {
+      const pre = l.preThreshold ?? l;
+      return [
+        `${r.model} [${r.dataset}]`,
+        l.name,
+        `${(100 * l.zeroFraction).toFixed(1)}%`,
+        l.hoyer.toFixed(3),
+        l.topKMean.toFixed(3),
+        l.restMean.toFixed(4),
+        disparity(l.topKMean, l.restMean),
+        `${(100 * pre.zeroFraction).toFixed(1)}%`,
+        pre.hoyer.toFixed(3),
+        disparity(pre.topKMean, pre.restMean),
+      ];
+    }),
+  );
+  return fitTable(head, rows, width);
+}
+
 export async function sparsityCommand(registry: Registry, opts: SparsityCommandOptions): Promise<void> {
   await useBackend(opts.backend);
-  const report: { model: string; dataset: string; samples: number; layers: SparsityLayer[] }[] = [];
+  const report: SparsityReport[] = [];
   for (const id of opts.models) {
     const { model, dataset } = await loadModel(registry, { model: id, dataset: opts.dataset, inputRange: '0,1' });
     try {
@@ -38,11 +72,8 @@ export async function sparsityCommand(registry: Registry, opts: SparsityCommandO
     console.log(JSON.stringify(report, null, 2));
     return;
   }
-  const table = new Table({ head: ['model', 'block', 'zeros', 'Hoyer', 'top-K mean', 'rest mean', 'top-K / rest'], style: { head: [], border: [] } });
-  for (const r of report) {
-    for (const l of r.layers) {
-      table.push([`${r.model} [${r.dataset}]`, l.name, `${(100 * l.zeroFraction).toFixed(1)}%`, l.hoyer.toFixed(3), l.topKMean.toFixed(3), l.restMean.toFixed(4), (l.topKMean / l.restMean).toFixed(1)]);
-    }
+  console.log(sparsityTable(report));
+  if (report.some((r) => r.layers.some((l) => l.preThreshold))) {
+    console.log("pre-threshold: a HaH block's ReLU output before its fractional threshold, which forces about 80% zeros; blocks without a threshold repeat their output's figures");
   }
-  console.log(table.toString());
 }

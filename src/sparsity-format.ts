@@ -1,0 +1,7 @@
+/** Text of sparsity figures, apart from src/sparsity.ts so the HTML report loads no tfjs. */
+
+/** The top-K disparity, top-K mean / rest mean; a zero rest mean gives 'inf', or '-' when the top-K mean is zero too. */
+export function disparity(top: number, rest: number): string {
+  if (rest > 0) return (top / rest).toFixed(1);
+  return top > 0 ? 'inf' : '-';
+}
