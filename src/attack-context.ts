@@ -4,7 +4,7 @@
  * compare across batch sizes), and the input gradient of a per-sample loss.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AttackContext, Params, PerSampleLoss, Rng } from './plugin-api.js';
+import type { AttackContext, LoadedModel, Params, PerSampleLoss, Rng } from './plugin-api.js';
 import { crossEntropy } from './losses.js';
 import { UsageError } from './errors.js';
 
@@ -15,6 +15,8 @@ export interface EvaluationCounters {
 
 export interface AttackContextOptions {
   logits: (x: tf.Tensor4D) => tf.Tensor2D;
+  /** The model's BPDA stand-in: input gradients are taken through it (LoadedModel.gradientSurrogate). */
+  gradientLogits?: (x: tf.Tensor4D) => tf.Tensor2D;
   x: tf.Tensor4D;
   y: tf.Tensor1D;
   eps: number;
@@ -29,8 +31,14 @@ export interface AttackContextOptions {
   eot?: number;
 }
 
+/** What an attack context needs of a loaded model: its logits, and its BPDA stand-in if it has one. */
+export const modelFunctions = (model: LoadedModel): Pick<AttackContextOptions, 'logits' | 'gradientLogits'> => ({
+  logits: (t) => model.logits(t),
+  ...(model.gradientSurrogate ? { gradientLogits: (t: tf.Tensor4D) => model.gradientSurrogate!.logits(t) } : {}),
+});
+
 export function makeAttackContext(opts: AttackContextOptions): AttackContext {
-  const { logits, y, counters } = opts;
+  const { logits, gradientLogits, y, counters } = opts;
   const eot = opts.eot ?? 1;
   if (!Number.isInteger(eot) || eot < 1) throw new UsageError(`--eot must be a positive integer, got ${eot}`, 'pass --eot 20 for a randomised model, 1 (the default) otherwise');
 
@@ -68,6 +76,7 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
       keptLoss = tf.keep(perSampleLoss);
       return tf.sum(perSampleLoss);
     };
+    if (gradientLogits) return throughStandIn(x, loss, labels, gradientLogits);
     const { value, grad } = tf.valueAndGrad(f)(x);
     value.dispose();
     // Clones share the data but are ordinary tensors again, so a caller's
@@ -75,6 +84,25 @@ export function makeAttackContext(opts: AttackContextOptions): AttackContext {
     const out = { grad: grad as tf.Tensor4D, loss: keptLoss!.clone(), logits: keptLogits!.clone() };
     keptLoss!.dispose();
     keptLogits!.dispose();
+    return out;
+  };
+
+  /**
+   * BPDA: the loss and its gradient in the logits at the model's own logits, carried back to the
+   * input through the stand-in's Jacobian (two gradients in turn: tfjs cannot take one inside a
+   * custom gradient's backward pass).
+   */
+  const throughStandIn = (x: tf.Tensor4D, loss: PerSampleLoss, labels: tf.Tensor1D, standIn: (x: tf.Tensor4D) => tf.Tensor2D) => {
+    const z = logits(x);
+    let keptLoss: tf.Tensor1D | undefined;
+    const { value, grad: dz } = tf.valueAndGrad((zi: tf.Tensor2D): tf.Scalar => {
+      const perSample = loss(zi, labels);
+      keptLoss = tf.keep(perSample);
+      return tf.sum(perSample);
+    })(z);
+    const grad = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(standIn(xi as tf.Tensor4D), dz)))(x);
+    const out = { grad: grad as tf.Tensor4D, loss: keptLoss!.clone(), logits: z };
+    tf.dispose([value, dz, keptLoss!]);
     return out;
   };
 

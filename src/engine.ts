@@ -4,7 +4,7 @@
  * only do the math of one batch at one perturbation size.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeAttackContext, type EvaluationCounters } from './attack-context.js';
+import { makeAttackContext, modelFunctions, type EvaluationCounters } from './attack-context.js';
 import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
 import { minimalCurve } from './minimal-curve.js';
 import { RobenchError } from './errors.js';
@@ -173,7 +173,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
-      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep, eot: eotOf(params) });
+      const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep, eot: eotOf(params) });
       const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
         tf.dispose([x, y]);
         throw err;

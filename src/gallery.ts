@@ -4,7 +4,7 @@
  * evaluation, so the pictures show exactly what was evaluated.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeAttackContext } from './attack-context.js';
+import { makeAttackContext, modelFunctions } from './attack-context.js';
 import { batchTensors } from './engine.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from './plugin-api.js';
 import { imageToPngDataUrl } from './png-data-url.js';
@@ -59,7 +59,7 @@ export async function buildGallery(opts: GalleryOptions): Promise<GalleryItem[]>
     cleanPred.dispose();
     for (const eps of opts.budgets) {
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
-      const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters: { forward: 0, gradient: 0 } });
+      const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters: { forward: 0, gradient: 0 } });
       const returned = await attack.run(ctx);
       const [first, ...rest] = Array.isArray(returned) ? returned : [returned];
       tf.dispose(rest);

@@ -6,7 +6,7 @@
  * fixed-budget attack bounded by eps and returning that example would score, at each budget.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeAttackContext, type EvaluationCounters } from './attack-context.js';
+import { makeAttackContext, modelFunctions, type EvaluationCounters } from './attack-context.js';
 import { budgetLimit, checkAttackOutput, perturbationNorms, runAttack } from './attack-checks.js';
 import { RobenchError, UsageError } from './errors.js';
 import { sampleRng } from './rng.js';
@@ -68,7 +68,7 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
     const positions = chunk.map((i) => indices[i]!);
     const { x, y } = opts.batch(positions);
     const rng = sampleRng(opts.seed, positions, `${attack.id}@minimal`);
-    const ctx = makeAttackContext({ logits: (t) => model.logits(t), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: false });
+    const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: false });
     const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
       tf.dispose([x, y]);
       throw err;

@@ -162,6 +162,19 @@ export interface LoadedModel {
    */
   stochastic?: boolean;
   /**
+   * The forward pass is an iterative solver (the fixed point of neural dynamics, an inner
+   * optimisation). Attacks follow the gradient named here, which a solver can make misleading,
+   * so the audit also attacks it without gradients and by transfer from a conventional model.
+   */
+  iterative?: { solver: string; gradient: string };
+  /**
+   * BPDA (Athalye et al. 2018): a differentiable stand-in for a model with parts that have no
+   * useful gradient (sign, quantisation, a non-differentiable solver). Gradient attacks take
+   * input gradients through `logits` here, while every logit they see and every verdict is the
+   * model's own. `description` is recorded with the results.
+   */
+  gradientSurrogate?: { description: string; logits(x: tf.Tensor4D): tf.Tensor2D };
+  /**
    * Post-activation outputs of each conv block, for sparsity analysis. A block that thresholds
    * its output (a HaH block keeps about the top 20% of each channel) also gives `preThreshold`,
    * its ReLU output before the threshold, whose sparsity the threshold does not force. The
@@ -280,7 +293,14 @@ export interface SparsityLayer extends SparsityMeasures {
 /** The content of results.json. */
 export interface RunResult {
   robench: string;
-  model: { id: string; dataset: string; weightsSha256: string; info?: Record<string, unknown> };
+  model: {
+    id: string;
+    dataset: string;
+    weightsSha256: string;
+    info?: Record<string, unknown>;
+    /** The gradient attacks followed when it is not the model's own: its BPDA stand-in, or its solver's. */
+    gradient?: string;
+  };
   dataset: { id: string; split: Split; samples: number; source: DatasetSource };
   attack: { id: string; params: Params; budget: Norm | null; perturbation: string };
   backend: string;
