@@ -23,8 +23,9 @@ export function shippedDatasets(modelId: string, root = weightsRoot()): string[]
   const found = readdirSync(root)
     .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'manifest.json')) && existsSync(join(root, d, 'model.json')))
     .map((d) => d.slice(prefix.length))
-    // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-'.
-    .filter((ds) => !/^(vgg16|sign|backprop)-/.test(ds));
+    // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-',
+    // 'hebbian-deep-alpha0-cifar10' with 'hebbian-' and 'hebbian-deep-'.
+    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first)-/.test(ds));
   const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -83,8 +84,8 @@ export async function loadZooModel(modelId: string, dataset: string, root = weig
   return wrapZooModel(model, modelId, dataset, sha, { weightsDir: dir, manifest });
 }
 
-/** A model plugin for one zoo architecture. */
-export function zooModelPlugin(id: string, description: string): ModelPlugin {
+/** A model plugin for one zoo architecture; `trainOn` is the dataset the no-weights hint trains on (default Fashion-MNIST, the fastest). */
+export function zooModelPlugin(id: string, description: string, opts: { trainOn?: string } = {}): ModelPlugin {
   const datasets = shippedDatasets(id);
   return defineModel({
     id,
@@ -92,7 +93,7 @@ export function zooModelPlugin(id: string, description: string): ModelPlugin {
     datasets,
     async load({ dataset }) {
       const ds = dataset ?? datasets[0];
-      const train = `robench train --model ${id} --dataset ${dataset ?? 'fashion-mnist'}`;
+      const train = `robench train --model ${id} --dataset ${dataset ?? opts.trainOn ?? 'fashion-mnist'}`;
       if (ds === undefined) {
         throw new RobenchError(`no weights ship for the model '${id}' yet`, `train them with \`${train}\` and pass the result with --model <dir>/model.json`);
       }

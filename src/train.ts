@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size } from '../models/architectures.js';
+import { architecture, blockConvName, buildModel, initializeWeights, type Architecture, type Family, type Size, type Variant } from '../models/architectures.js';
 import { hahCost, NormalizedConv2D } from '../models/hah-layers.js';
 import { writeFileAtomic } from './atomic.js';
 import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -16,11 +16,15 @@ import { createRegistry } from './registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape } from './plugin-api.js';
 import { scalarRng } from './rng.js';
 
-export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size }> = {
+export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size; variant?: Variant }> = {
   baseline: { family: 'baseline', size: 'compact' },
   hebbian: { family: 'hebbian', size: 'compact' },
   'baseline-vgg16': { family: 'baseline', size: 'vgg16' },
   'hebbian-vgg16': { family: 'hebbian', size: 'vgg16' },
+  'baseline-deep': { family: 'baseline', size: 'deep' },
+  'hebbian-deep': { family: 'hebbian', size: 'deep' },
+  'hebbian-deep-alpha0': { family: 'hebbian', size: 'deep', variant: 'alpha0' },
+  'hebbian-deep-first': { family: 'hebbian', size: 'deep', variant: 'first' },
 };
 
 export interface EpochReport {
@@ -97,15 +101,27 @@ interface Hyper {
   epochs: number;
   batch: number;
   lr: number;
+  /** Fractions of the run after each of which the learning rate drops tenfold. */
+  drops: number[];
 }
 
+const STEP_HALF = [0.5, 0.75];
+// The authors' MultiStepLR milestones, 3/5 and 4/5 of the epochs.
+const STEP_AUTHORS = [0.6, 0.8];
 const defaults = (size: Size, shape: ImageShape): Hyper =>
-  size === 'vgg16' ? { epochs: 100, batch: 64, lr: 1e-3 } : shape[2] === 3 ? { epochs: 30, batch: 64, lr: 1e-3 } : { epochs: 10, batch: 64, lr: 1e-3 };
+  size === 'deep'
+    ? { epochs: 30, batch: 128, lr: 1e-3, drops: STEP_AUTHORS }
+    : size === 'vgg16'
+      ? { epochs: 100, batch: 64, lr: 1e-3, drops: STEP_HALF }
+      : shape[2] === 3
+        ? { epochs: 30, batch: 64, lr: 1e-3, drops: STEP_HALF }
+        : { epochs: 10, batch: 64, lr: 1e-3, drops: STEP_HALF };
 
-/** Learning rate of an epoch: drops tenfold after half and again after three quarters of the run. */
-export const learningRateAt = (base: number, epoch: number, epochs: number): number =>
-  base * (epoch >= 0.75 * epochs ? 0.01 : epoch >= 0.5 * epochs ? 0.1 : 1);
-const SCHEDULE = 'step: x0.1 at 50% and x0.01 at 75% of the epochs';
+/** Learning rate of an epoch: drops tenfold after each fraction of the run in `drops` (default half and three quarters). */
+export const learningRateAt = (base: number, epoch: number, epochs: number, drops = STEP_HALF): number =>
+  base * 10 ** -drops.filter((f) => epoch >= f * epochs).length;
+const describeSchedule = (drops: number[]): string =>
+  `step: ${drops.map((f, i) => `x${10 ** -(i + 1)} at ${100 * f}%`).join(' and ')} of the epochs`;
 
 interface Augment {
   shift: number;
@@ -161,9 +177,11 @@ function augmentedBatch(split: DatasetSplit, idx: ArrayLike<number>, aug: Augmen
 export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): { logits: tf.Tensor2D; hah: tf.Scalar[] } {
   let t: tf.Tensor = x;
   const hah: tf.Scalar[] = [];
+  // The deep hebbian models' standard blocks have normalised convs too, without a HaH cost.
+  const hahConvs = new Set(arch.blocks.flatMap((b, i) => (b.hah ? [blockConvName(i)] : [])));
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
-    if (layer instanceof NormalizedConv2D) {
+    if (layer instanceof NormalizedConv2D && hahConvs.has(layer.name)) {
       const [output, local] = layer.callWithLocal(t as tf.Tensor4D);
       hah.push(hahCost(tf.relu(local), { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
       t = output;
@@ -296,7 +314,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   if (!(baseLr > 0)) throw new UsageError(`the learning rate must be positive, got ${baseLr}`, 'pass e.g. --lr 0.001');
 
-  const arch = architecture(kind.family, kind.size, plugin.imageShape);
+  const arch = architecture(kind.family, kind.size, plugin.imageShape, kind.variant);
   const model = buildModel(arch, plugin.imageShape, plugin.classNames.length, plugin.normalization);
   initializeWeights(model, scalarRng(seed, `init/${opts.model}`));
   const optimizer = tf.train.adam(baseLr);
@@ -329,7 +347,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const runStart = Date.now();
   for (let epoch = startEpoch; epoch < epochs; epoch++) {
     const t0 = Date.now();
-    const lr = learningRateAt(baseLr, epoch, epochs);
+    const lr = learningRateAt(baseLr, epoch, epochs, hyper.drops);
     setLr(lr);
     const order = permutation(trainCount, scalarRng(seed, `shuffle/${epoch}`));
     const augRand = scalarRng(seed, `augment/${epoch}`);
@@ -408,7 +426,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     epochs,
     batch,
     learningRate: baseLr,
-    schedule: SCHEDULE,
+    schedule: describeSchedule(hyper.drops),
     augmentation: describeAugment(aug),
     trainSamples: trainCount,
     backend: tf.getBackend(),

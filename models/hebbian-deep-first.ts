@@ -1,0 +1,7 @@
+import { zooModelPlugin } from './zoo.js';
+
+export default zooModelPlugin(
+  'hebbian-deep-first',
+  'Ablation of hebbian-deep: HaH blocks at the first resolution (32x32) only, standard blocks elsewhere, to show whether the depth of HaH matters',
+  { trainOn: 'cifar10' },
+);
