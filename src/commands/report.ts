@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
+import { prepareOutDir } from '../out-dir.js';
 import type { AuditSummary } from '../html-report.js';
 import type { RunResult } from '../plugin-api.js';
 import type { Registry } from '../registry.js';
@@ -56,6 +57,8 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   if (runs.length === 0) throw new UsageError(`${inputs.join(', ')} hold${inputs.length === 1 ? 's' : ''} audits but no runs`, 'add a folder written by robench run');
   const results = mergeShards(unique(runs));
   const auditList = unique(audits);
+  // What a reporter's ctx.outDir guarantees in `robench run` too: a writable folder that exists.
+  await prepareOutDir(opts.out);
   const written: string[] = [];
   if (auditList.length > 0) {
     const file = join(opts.out, 'audit.json');
