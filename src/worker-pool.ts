@@ -6,6 +6,7 @@
  * the others idle. Per-sample random streams make the counts identical to a
  * single-thread run with the same seed, whatever thread takes which chunk.
  */
+import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from './backends.js';
@@ -66,19 +67,27 @@ export function claimChunk(queue: WorkerQueue): number | undefined {
 
 const fromSource = extname(new URL(import.meta.url).pathname) === '.ts';
 
+/** Starts the worker thread whose entry is the module `name` beside this one (eval-worker, train-worker). */
+export function spawnWorker(name: string, workerData: unknown): Worker {
+  const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
+  // From TypeScript sources (tests, tsx) the worker must register tsx's loader before importing its entry.
+  return fromSource
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, {
+        eval: true,
+        workerData,
+      })
+    : new Worker(entry, { workerData });
+}
+
+/** Threads a command uses when --workers is not given: one per core where tfjs computes on the CPU, else 1 (one GPU or native runtime per process). */
+export const defaultThreads = (backend: string): number => (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1);
+
 /**
  * Runs a worker until it has found the queue empty. Chunks are claimed through the shared
  * counter rather than asked of the main thread, whose event loop is busy while it evaluates.
  */
 function runWorker(task: WorkerTask & WorkerQueue, pool: Worker[], onResult: (chunk: number, curve: CurveResult) => void, onProgress: (m: Extract<Message, { type: 'progress' }>) => void): Promise<void> {
-  const entry = new URL(`./eval-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-  // From TypeScript sources (tests, tsx) the worker must register tsx's loader before importing its entry.
-  const worker = fromSource
-    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, {
-        eval: true,
-        workerData: task,
-      })
-    : new Worker(entry, { workerData: task });
+  const worker = spawnWorker('eval-worker', task);
   pool.push(worker);
   return new Promise((resolve, reject) => {
     let settled = false;
