@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { TrainingBatchNormalization } from '../src/batch-norm-training.js';
+import { recomputeMovingStatistics, TrainingBatchNormalization } from '../src/batch-norm-training.js';
 import { useBackend } from '../src/backends.js';
 
 const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 2 + 0.5);
@@ -66,4 +66,40 @@ test('it saves as BatchNormalization and the stock class name loads as it', (t) 
   t.is(ours.getClassName(), 'BatchNormalization');
   const restored = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization![0];
   t.is(restored, TrainingBatchNormalization as unknown as typeof restored);
+});
+
+test.serial('recomputeMovingStatistics sets the moving mean and variance to those of all the images, over batches of any size', async (t) => {
+  await useBackend('wasm');
+  const input = tf.input({ shape: [3, 2, 4] });
+  const bn = new TrainingBatchNormalization({ name: 'first_bn' });
+  const after = new TrainingBatchNormalization({ name: 'second_bn' });
+  const model = tf.model({ inputs: input, outputs: after.apply(tf.layers.dense({ units: 2 }).apply(bn.apply(input)) as tf.SymbolicTensor) as tf.SymbolicTensor });
+  // Offset channels and batches of 5, 2 and 9 images: per-batch means differ, so averaging them (or their variances) would be wrong.
+  const sizes = [5, 2, 9];
+  const all = values(16 * 24, 3).map((v, i) => v * (1 + (i % 4)) + 10 * (i % 4) + (i < 5 * 24 ? 3 : 0));
+  const before = tf.memory().numTensors;
+  const probe = tf.tensor4d(all.subarray(0, 48), [2, 3, 2, 4]);
+  tf.dispose(bn.apply(probe, { training: true, updateMovingAverages: false }));
+  probe.dispose();
+  t.deepEqual(bn.getWeights().slice(2).map((w) => Array.from(w.dataSync())), [[0, 0, 0, 0], [1, 1, 1, 1]], 'a training pass without moving averages leaves them alone');
+  let start = 0;
+  const batches = sizes.map((n) => {
+    const x = tf.tensor4d(all.subarray(start * 24, (start + n) * 24), [n, 3, 2, 4]);
+    start += n;
+    return x;
+  });
+  await recomputeMovingStatistics(model, batches);
+  tf.dispose(batches);
+  t.is(tf.memory().numTensors, before, 'no tensor left behind');
+  const [mean, variance] = bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
+  for (let c = 0; c < 4; c++) {
+    const column = Array.from(all).filter((_, i) => i % 4 === c);
+    const m = column.reduce((a, b) => a + b, 0) / column.length;
+    const v = column.reduce((a, b) => a + (b - m) ** 2, 0) / column.length;
+    t.true(Math.abs(mean![c]! - m) < 1e-4 * Math.abs(m), `mean[${c}] ${mean![c]} vs ${m}`);
+    t.true(Math.abs(variance![c]! - v) < 1e-4 * v, `variance[${c}] ${variance![c]} vs ${v}`);
+  }
+  const second = after.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
+  t.notDeepEqual(second, [[0, 0], [1, 1]], 'the later layer is set too');
+  model.dispose();
 });
