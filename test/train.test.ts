@@ -1,10 +1,13 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { learningRateAt, train, trainingLoss, type TrainOptions } from '../src/train.js';
+import { learningRateAt, train, trainingLoss, type EpochReport, type StepReport, type TrainOptions } from '../src/train.js';
+import { loadLayersModelFrom } from '../src/model-io.js';
+import { robench } from './helpers/cli.js';
+import { GradientPool } from '../src/train-parallel.js';
 import { architecture, buildModel } from '../models/architectures.js';
 import type { DatasetSplit } from '../src/plugin-api.js';
 import { useBackend } from '../src/backends.js';
@@ -131,4 +134,144 @@ test.serial('the VGG16 entries build and train a couple of steps', async (t) => 
   optimizer.dispose();
   model.dispose();
   await rm(root, { recursive: true });
+});
+
+/** Micro-batches of 4 in batches of 8: two per step, so a second thread has one to take. */
+const parallel = (out: string, workers: number): TrainOptions => ({ ...base(out), microBatch: 4, workers });
+
+test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-epoch and resumed on another thread count gives them too', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const epochsOf = (into: EpochReport[]) => (r: EpochReport) => void into.push(r);
+  const one: EpochReport[] = [];
+  const single = await train({ ...parallel(join(root, 'one'), 1), onEpoch: epochsOf(one) });
+  t.is(single.workerShare, 0);
+
+  const before = tf.memory().numTensors;
+  const during: number[] = [];
+  const progress: StepReport[] = [];
+  const two = await train({
+    ...parallel(join(root, 'two'), 2),
+    onStep: (r) => {
+      during.push(tf.memory().numTensors);
+      progress.push(r);
+    },
+  });
+  t.is(tf.memory().numTensors, before, 'training on two threads leaks no tensors');
+  t.true(during.every((n) => n === during[0]), `tensors after each step: ${during}`);
+  t.true(two.workerShare > 0, 'the worker thread computed micro-batches');
+  t.deepEqual(progress.map((r) => `${r.epoch}.${r.step}/${r.steps}`), ['1.1/3', '1.2/3', '1.3/3', '2.1/3', '2.2/3', '2.3/3']);
+  t.true(progress.every((r) => r.imagesPerSecond > 0 && r.secondsLeft >= r.epochSecondsLeft));
+  t.deepEqual([progress[2]!.epochSecondsLeft, progress[5]!.secondsLeft], [0, 0], 'nothing left at the end of an epoch and of the run');
+  t.is(two.weightsSha256, single.weightsSha256);
+  t.deepEqual(readFileSync(join(root, 'two', 'weights.bin')), readFileSync(join(root, 'one', 'weights.bin')));
+  t.is(two.manifest.microBatch, 4);
+
+  // Checkpoints after global steps 2 and 4 (mid-epoch) and after epoch 1 (step 3); stop after step 5.
+  const stop = new Error('interrupted');
+  const dir = join(root, 'cut');
+  await t.throwsAsync(
+    train({
+      ...parallel(dir, 2),
+      checkpointEvery: 2,
+      onStep: (r) => {
+        if (r.epoch === 2 && r.step === 2) throw stop;
+      },
+    }),
+    { is: stop },
+  );
+  const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8'));
+  t.like(state, { epoch: 1, step: 1, microBatch: 4 }, 'the last checkpoint is the mid-epoch one');
+  await t.throwsAsync(train({ ...parallel(dir, 1), microBatch: 8, resume: true }), { message: /micro-batches of 4, not 8/ });
+  const resumedEpochs: EpochReport[] = [];
+  const resumed = await train({ ...parallel(dir, 1), resume: true, onEpoch: epochsOf(resumedEpochs) });
+  t.is(resumed.weightsSha256, single.weightsSha256);
+  t.deepEqual(
+    resumedEpochs.map((r) => [r.epoch, r.loss, r.trainAccuracy, r.hah]),
+    one.slice(1).map((r) => [r.epoch, r.loss, r.trainAccuracy, r.hah]),
+    "epoch 2's report counts the steps before the interruption",
+  );
+  await rm(root, { recursive: true });
+});
+
+test.serial("a finished run keeps its checkpoint and trains further with a larger --epochs, at its schedule's final learning rate", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const first = await train(base(root));
+  t.true(existsSync(join(root, 'checkpoint', 'state.json')));
+
+  const again: EpochReport[] = [];
+  const same = await train({ ...base(root), resume: true, onEpoch: (r) => again.push(r) });
+  t.is(again.length, 0, 'nothing left to train');
+  t.is(same.weightsSha256, first.weightsSha256);
+  await t.throwsAsync(train({ ...base(root), resume: true, epochs: 1 }), { message: /already trained 2 epochs, more than --epochs 1/ });
+
+  const more: EpochReport[] = [];
+  const longer = await train({ ...base(root), resume: true, epochs: 3, onEpoch: (r) => more.push(r) });
+  t.deepEqual(more.map((r) => r.epoch), [3]);
+  // Past the 2-epoch schedule, both its steps apply: x0.01 (its own second epoch was at x0.1).
+  t.true(Math.abs(more[0]!.learningRate - 1e-5) < 1e-12, `lr ${more[0]!.learningRate}`);
+  t.not(longer.weightsSha256, first.weightsSha256);
+  t.regex(longer.manifest.schedule, /over the first 2; epochs 3-3 \(added to the finished run\) at its final rate/);
+  t.is(longer.manifest.epochs, 3);
+  await rm(root, { recursive: true });
+});
+
+test.serial("the saved batch-norm statistics are the training images' population statistics, even after a few steps", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  // 3 steps: momentum-0.99 moving averages would still be 97% their initial 0 and 1.
+  await train({ ...base(root), model: 'baseline', epochs: 1, lr: 3e-3 });
+  const model = await loadLayersModelFrom(root);
+  const split = data.train;
+  const norms = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+  t.is(norms.length, 4);
+  // Inference-mode inputs of each batch-norm layer, through the saved statistics of the layers before it.
+  let x: tf.Tensor = tf.tensor4d(split.images, [split.count, ...split.shape]);
+  for (const layer of model.layers.slice(1)) {
+    if (layer.getClassName() === 'BatchNormalization') {
+      const channels = x.shape[x.rank - 1]!;
+      const rows = Array.from(x.dataSync());
+      const n = rows.length / channels;
+      const [movingMean, movingVariance] = layer.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
+      for (let c = 0; c < channels; c++) {
+        let mean = 0;
+        for (let r = 0; r < n; r++) mean += rows[r * channels + c]! / n;
+        let variance = 0;
+        for (let r = 0; r < n; r++) variance += (rows[r * channels + c]! - mean) ** 2 / n;
+        const scale = Math.sqrt(variance) + 1e-3;
+        t.true(Math.abs(movingMean![c]! - mean) < 1e-3 * scale, `${layer.name} mean[${c}]: saved ${movingMean![c]}, data ${mean}`);
+        t.true(Math.abs(movingVariance![c]! - variance) < 1e-3 * scale * scale, `${layer.name} variance[${c}]: saved ${movingVariance![c]}, data ${variance}`);
+      }
+    }
+    const next = layer.apply(x, { training: false }) as tf.Tensor;
+    x.dispose();
+    x = next;
+  }
+  x.dispose();
+  model.dispose();
+  await rm(root, { recursive: true });
+});
+
+test('bad parallel and checkpoint options are usage errors that name the fix, before any training', async (t) => {
+  await t.throwsAsync(train({ ...base('unused'), workers: 0 }), { message: /--workers must be a whole number of at least 1, got 0/ });
+  await t.throwsAsync(train({ ...base('unused'), checkpointEvery: 0 }), { message: /--checkpoint-every must be a whole number of at least 1, got 0/ });
+  await t.throwsAsync(train({ ...base('unused'), microBatch: 2.5 }), { message: /--micro-batch must be a whole number/ });
+  await t.throwsAsync(train({ ...base('unused'), microBatch: 16 }), { message: /--micro-batch 16 is larger than the batch \(8\)/ });
+});
+
+test('the CLI refuses --workers 0, --checkpoint-every 0 and zoo-only flags on other models, naming the fix', async (t) => {
+  const zero = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--checkpoint-every', '0']);
+  t.is(zero.code, 2);
+  t.regex(zero.stderr, /--checkpoint-every '0' must be a whole number of at least 1/);
+  const workers = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--workers', '0']);
+  t.is(workers.code, 2);
+  t.regex(workers.stderr, /--workers '0' must be a whole number of at least 1/);
+  const ekdaa = await robench(['train', '--model', 'ekdaa', '--dataset', 'fashion-mnist', '--workers', '2', '--micro-batch', '8']);
+  t.is(ekdaa.code, 2);
+  t.regex(ekdaa.stderr, /--workers, --micro-batch only apply to the zoo CNNs \(baseline, .*\), not 'ekdaa'\n {2}fix: drop --workers, --micro-batch/);
+});
+
+test.serial('a training worker that cannot build the same model fails the start with its reason, and stops', async (t) => {
+  const arch = architecture('baseline', 'compact', [8, 8, 1]);
+  const task = { backend: 'wasm' as const, architecture: arch, numClasses: 3, normalization: data.plugin.normalization, statsSize: 3, imageShape: [8, 8, 1] as [number, number, number], microBatch: 4 };
+  const never = async () => t.fail('no step runs');
+  await t.throwsAsync(GradientPool.start({ ...task, params: 7 }, 2, 8, never), { message: /a training worker built a model with \d+ parameters, the main thread 7/ });
 });
