@@ -278,7 +278,11 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--samples <n>', 'train on the first n training images only', (v) => parsePositiveInt(v, '--samples'))
     .option('--seed <n>', 'random seed', parseSeed, 0)
     .option('--out <dir>', 'output folder (default: robench-train/<model>-<dataset>)')
-    .option('--resume', 'continue from the last checkpoint in --out')
+    .option('--resume', 'continue from the last checkpoint in --out (of a finished run too, with a larger --epochs)')
+    .option('--workers <n>', 'zoo CNNs: threads computing each batch (default: one per core on wasm and cpu); the weights do not depend on it', (v) => parsePositiveInt(v, '--workers'))
+    .option('--micro-batch <n>', 'zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread\'s share (default 16)', (v) => parsePositiveInt(v, '--micro-batch'))
+    .option('--checkpoint-every <steps>', 'zoo CNNs: a checkpoint every this many steps as well as after every epoch (default: every 5 minutes)', (v) => parsePositiveInt(v, '--checkpoint-every'))
+    .option('--no-progress', 'no progress within an epoch on stderr')
     .option('--data-dir <dir>', 'folder with the original dataset files')
     .option('--activation <f>', 'EKDAA: tanh | sign (--model ekdaa --activation sign trains ekdaa-sign)')
     .option('--release-forward', "EKDAA: the authors' release's forward (conv pre-activations carried forward)")
@@ -296,6 +300,10 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
         seed: o.seed as number,
         out: o.out as string | undefined,
         resume: Boolean(o.resume),
+        workers: o.workers as number | undefined,
+        microBatch: o.microBatch as number | undefined,
+        checkpointEvery: o.checkpointEvery as number | undefined,
+        progress: o.progress === false ? false : undefined,
         dataDir: o.dataDir as string | undefined,
         backend: o.backend as (typeof BACKENDS)[number],
         command: ['robench', ...argv],

@@ -2,7 +2,8 @@
 import { useBackend, type BackendName } from '../backends.js';
 import { UsageError } from '../errors.js';
 import { EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../ekdaa-train.js';
-import { train } from '../train.js';
+import { kebab } from '../parse.js';
+import { train, TRAINABLE_MODELS } from '../train.js';
 
 export interface TrainCommandOptions {
   model: string;
@@ -20,6 +21,12 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
+  /** The zoo CNNs only: threads, micro-batch size, steps between checkpoints. */
+  workers?: number;
+  microBatch?: number;
+  checkpointEvery?: number;
+  /** false: no progress within an epoch (--no-progress). */
+  progress?: boolean;
 }
 
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
@@ -27,6 +34,10 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const model = ekdaaModelId(opts.model, opts.activation);
   const ekdaa = model in EKDAA_MODELS;
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
+  const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
+  if (zooOnly.length > 0 && !(model in TRAINABLE_MODELS)) {
+    throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
+  }
   const backend = await useBackend(opts.backend);
   console.error(`training ${model} on ${opts.dataset} with the ${backend.name} backend`);
   const result = ekdaa
