@@ -4,7 +4,6 @@
  * and its state file started, before any model loads: a run that cannot write its results
  * fails in a second, not after an hour of attacks.
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { useBackend, type BackendName } from './backends.js';
 import type { ReportRun } from './gallery.js';
@@ -18,6 +17,7 @@ import type { RunPlan } from './run-plan.js';
 import { RunState, readRunRecord } from './run-state.js';
 import type { Shard } from './shards.js';
 import { looksLikeModelPath } from './user-model.js';
+import { defaultThreads } from './worker-pool.js';
 
 export interface RunSpec {
   /** Zoo ids, comma-separated, or one model file path or URL. */
@@ -56,9 +56,6 @@ export interface PlannedRun {
   /** Whether results.json is written as the run goes (the json reporter is one of them): only then can it resume. */
   resumable: boolean;
 }
-
-/** Native and GPU backends use every core already; wasm and cpu compute on one. */
-const defaultWorkers = (backend: string): number => (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1);
 
 const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
 
@@ -109,7 +106,7 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
     dataDir: spec.dataDir,
     offline: spec.offline,
     shard: spec.shard,
-    workers: spec.workers ?? defaultWorkers(backend.name),
+    workers: spec.workers ?? defaultThreads(backend.name),
     threads: { plugins: spec.plugins, cwd: process.cwd() },
     gallery: reporters.some((r) => r.id === 'html'),
     command: spec.command,
