@@ -6,6 +6,7 @@
  * Every check is a row: one that cannot run is 'skipped' and one whose attack
  * failed is 'error', each with the reason, so no check disappears.
  */
+import * as tf from '@tensorflow/tfjs';
 import { evaluateCurve } from './engine.js';
 import { UsageError } from './errors.js';
 import { FLOAT32_EPSILON, gradientHealth, type GradientHealth } from './gradient-health.js';
@@ -105,6 +106,7 @@ export async function runAudit(registry: Registry, opts: AuditOptions): Promise<
 
   opts.onStep?.('gradients at the clean points');
   const health = await gradientHealth(model, data, batchSize);
+  const varying = await varyingLogits(model, data, batchSize);
   const pgd = await at('pgd-20', 'pgd', { steps: 20, restarts: 1 });
   const pgdMargin = await at('pgd-20 margin loss', 'pgd', { steps: 20, restarts: 1, loss: 'margin' });
   const fgsm = norm === 'linf' ? await at('fgsm', 'fgsm', {}) : new Missing('skipped', 'FGSM is an l-inf attack; nothing to compare at l2');
@@ -135,6 +137,23 @@ export async function runAudit(registry: Registry, opts: AuditOptions): Promise<
   };
 
   gradientChecks(health).forEach((c) => checks.push(c));
+  checks.push(
+    varying.share === 0 || model.stochastic
+      ? {
+          name: 'logits repeat, or the model says it is random',
+          verdict: 'pass',
+          detail: model.stochastic
+            ? 'declared stochastic: gradient attacks need --eot N to average over its randomness'
+            : 'two identical calls gave identical logits',
+          values: { share: varying.share },
+        }
+      : {
+          name: 'logits repeat, or the model says it is random',
+          verdict: 'warn',
+          detail: `${varying.differ} of the first ${varying.checked} samples got different logits from two identical calls: a randomised model that does not say so (LoadedModel.stochastic); its gradient attacks need --eot N, and its numbers change from run to run`,
+          values: { share: varying.share },
+        },
+  );
   const chance = 1 / model.numClasses;
   check(
     'falls to chance at a large budget',
@@ -176,6 +195,19 @@ export async function runAudit(registry: Registry, opts: AuditOptions): Promise<
   );
   const trivialBudget = trivialBudgetNote(pgd, n, norm, eps, independent instanceof Missing ? undefined : grid.map((e, i) => [e, independent[i]] as const));
   return { model: model.id, dataset: model.dataset, norm, eps, samples: n, seed, checks, accuracies, ...(trivialBudget ? { trivialBudget } : {}) };
+}
+
+/** Of the first batch, the samples whose logits differ between two identical calls. */
+async function varyingLogits(model: LoadedModel, data: DatasetSplit, batchSize: number): Promise<{ checked: number; differ: number; share: number }> {
+  const n = Math.min(batchSize, data.count);
+  const per = data.shape.reduce((a, b) => a * b, 1);
+  const differs = tf.tidy(() => {
+    const x = tf.tensor4d(data.images.subarray(0, n * per), [n, ...data.shape]);
+    return tf.sum(tf.cast(tf.any(tf.notEqual(model.logits(x), model.logits(x)), 1), 'int32'));
+  });
+  const differ = (await differs.data())[0];
+  differs.dispose();
+  return { checked: n, differ, share: differ / n };
 }
 
 /** The three clean-point symptoms, as shares of the clean-correct samples. */

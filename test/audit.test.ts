@@ -63,6 +63,7 @@ test('an honest linear model passes the audit', async (t) => {
   t.is(verdict(r, 'accuracy non-increasing in the budget'), 'pass');
   t.is(verdict(r, 'cross-entropy PGD as strong as margin-loss PGD'), 'pass');
   for (const name of GRADIENT_ROWS) t.is(verdict(r, name), 'pass', name);
+  t.is(verdict(r, 'logits repeat, or the model says it is random'), 'pass');
   t.true(r.accuracies['pgd-20 @ 0.1'] < r.accuracies['pgd-20 no sweep @ 0']);
   // PGD-20 leaves 2 of 60 (3.3%), within noise of 0%, where the no-sweep curve still has 41.7% at 0.05.
   t.regex(r.trivialBudget ?? '', /--eps 0\.05$/);
@@ -114,11 +115,26 @@ test.serial('clean-point gradient shares match closed form: margins 16 (not satu
   scaled.dispose();
 });
 
+test('a model whose logits change between identical calls is flagged unless it says it is random', async (t) => {
+  const { model, data } = toy(randomLinear(6, [4, 4, 1], 3), 40);
+  let calls = 0;
+  // A random defence in miniature: every other call adds a small offset to the logits.
+  const noisy: LoadedModel = { ...model, logits: (x) => tf.tidy(() => (calls++ % 2 === 1 ? tf.add(model.logits(x), 1e-3) : model.logits(x)) as tf.Tensor2D) };
+  const name = 'logits repeat, or the model says it is random';
+  const quiet = await runAudit(registry, { ...toyOptions, model: noisy, data, eps: 0.05 });
+  t.is(verdict(quiet, name), 'warn');
+  t.is(row(quiet, name)!.values.share, 1);
+  const declared = await runAudit(registry, { ...toyOptions, model: { ...noisy, stochastic: true }, data, eps: 0.05 });
+  t.is(verdict(declared, name), 'pass');
+  t.regex(row(declared, name)!.detail, /--eot/);
+  model.dispose();
+});
+
 test('no check disappears: one that cannot run is a skipped row with the reason', async (t) => {
   // Two classes: APGD's DLR loss needs three, and no zoo surrogate has weights for this data.
   const { model, data } = toy(randomLinear(5, [4, 4, 1], 2), 40);
   const r = await runAudit(registry, { ...toyOptions, model, data, eps: 0.05, transferSource: 'baseline' });
-  t.is(r.checks.length, 11);
+  t.is(r.checks.length, 12);
   t.is(verdict(r, 'APGD not far below PGD'), 'skipped');
   t.regex(row(r, 'APGD not far below PGD')!.detail, /DLR loss needs at least 3 classes/);
   t.is(verdict(r, 'transfer no stronger than white box'), 'skipped');
@@ -164,7 +180,7 @@ test('robench audit takes a model file, writes every row to audit.json and exits
   t.is(r.code, 1, r.stderr);
   const report = JSON.parse(readFileSync(join(out, 'audit.json'), 'utf8')) as AuditReport;
   t.is(report.model, file);
-  t.is(report.checks.length, 11);
+  t.is(report.checks.length, 12);
   for (const name of GRADIENT_ROWS) t.is(verdict(report, name), 'warn', name);
   t.regex(r.stdout, /softmax not saturated/);
 });

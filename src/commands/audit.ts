@@ -33,6 +33,12 @@ const STANDARD_EPS: Record<Norm, Record<string, number>> = {
   l2: { mnist: 2, 'fashion-mnist': 1.5, cifar10: 0.5, svhn: 0.5 },
 };
 
+/**
+ * A model solving at inference is also attacked by transfer from this conventional zoo model
+ * unless --transfer-from names another: the solver's gradient may mislead white-box attacks.
+ */
+const ITERATIVE_SURROGATE = 'baseline';
+
 const VERDICT_LABEL = { pass: 'pass', warn: 'WARN', error: 'ERROR', skipped: 'skipped' } as const;
 
 /** A check that warns or could not run leaves the audit unproven, so either fails it. */
@@ -53,7 +59,7 @@ export async function auditCommand(registry: Registry, opts: AuditCommandOptions
       eps,
       seed: opts.seed,
       batchSize: opts.batch,
-      transferSource: opts.transferFrom,
+      transferSource: opts.transferFrom ?? (model.iterative ? ITERATIVE_SURROGATE : undefined),
       squareQueries: opts.queries,
       onStep: (label) => (spinner.text = `audit of ${model.id}: ${label}`),
     });
@@ -68,6 +74,7 @@ export async function auditCommand(registry: Registry, opts: AuditCommandOptions
     console.log(table.toString());
     for (const c of report.checks.filter((c) => c.verdict !== 'pass')) console.log(`${c.verdict}: ${c.name}: ${c.detail}`);
     if (report.trivialBudget) console.log(`note: ${report.trivialBudget}`);
+    if (model.iterative) console.log(`note: ${model.id} solves at inference (${model.iterative.solver}); attacks follow its ${model.iterative.gradient} gradient`);
     const out = opts.out ?? join('robench-results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-audit-${model.id.replace(/[^\w.+-]+/g, '_')}`);
     const file = join(out, 'audit.json');
     await writeFileAtomic(file, `${JSON.stringify({ ...report, backend: backend.name }, null, 2)}\n`);
