@@ -24,8 +24,9 @@ export function shippedDatasets(modelId: string, root = weightsRoot()): string[]
     .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'manifest.json')) && existsSync(join(root, d, 'model.json')))
     .map((d) => d.slice(prefix.length))
     // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-',
-    // 'hebbian-deep-alpha0-cifar10' with 'hebbian-' and 'hebbian-deep-'.
-    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first)-/.test(ds));
+    // 'hebbian-deep-alpha0-cifar10' with 'hebbian-' and 'hebbian-deep-', 'similarity-matching-8-mnist'
+    // with 'similarity-matching-'.
+    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first|\d+)-/.test(ds));
   const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }

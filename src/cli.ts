@@ -270,7 +270,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
   program
     .command('train')
     .description('train a zoo model on a dataset (checkpoint after every epoch; --resume continues)')
-    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16 | ekdaa | ekdaa-sign | ekdaa-backprop')
+    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16 | ekdaa | ekdaa-sign | ekdaa-backprop | similarity-matching')
     .requiredOption('--dataset <id>', 'mnist | fashion-mnist | cifar10 | svhn')
     .option('--epochs <n>', 'epochs (default: per model and dataset)', (v) => parsePositiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'))
@@ -286,11 +286,17 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--data-dir <dir>', 'folder with the original dataset files')
     .option('--activation <f>', 'EKDAA: tanh | sign (--model ekdaa --activation sign trains ekdaa-sign)')
     .option('--release-forward', "EKDAA: the authors' release's forward (conv pre-activations carried forward)")
+    .option('--neurons-per-site <n>', 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)', (v) => parsePositiveInt(v, '--neurons-per-site'))
+    .option('--layers <n>', 'similarity matching: layers of sites (default 1)', (v) => parsePositiveInt(v, '--layers'))
+    .option('--gamma <x>', 'similarity matching: feedback strength (default 0, the authors\' MNIST setting)', (v) => parseNumber(v, '--gamma'))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .action(async (o: Record<string, unknown>) => {
       await trainCommand({
         activation: o.activation as string | undefined,
         releaseForward: Boolean(o.releaseForward),
+        neuronsPerSite: o.neuronsPerSite as number | undefined,
+        layers: o.layers as number | undefined,
+        gamma: o.gamma as number | undefined,
         model: String(o.model),
         dataset: String(o.dataset),
         epochs: o.epochs as number | undefined,

@@ -45,6 +45,19 @@ export const smLearningRate = (t: number): number => Math.max(SM_SCHEDULE.lr / (
 /** MNIST test error (%) of the poster's Table, by neurons per site (one layer, R 4, stride 2). */
 export const POSTER_TEST_ERROR: Record<number, number> = { 4: 3.87, 8: 2.41, 16: 1.73, 32: 1.6, 64: 1.47, 100: 1.4 };
 
+/** The zoo ids: 'similarity-matching' has the authors' 4 neurons per site, 'similarity-matching-N' has N. */
+export const isSimilarityMatching = (model: string): boolean => /^similarity-matching(-\d+)?$/.test(model);
+export const smNeurons = (model: string): number => Number(/-(\d+)$/.exec(model)?.[1] ?? 4);
+
+/** The id `--model m --neurons-per-site n` trains. */
+export function smModelId(model: string, neuronsPerSite: number | undefined): string {
+  if (neuronsPerSite === undefined) return model;
+  if (/-\d+$/.test(model) && smNeurons(model) !== neuronsPerSite) {
+    throw new UsageError(`${model} has ${smNeurons(model)} neurons per site, not ${neuronsPerSite}`, `use --model similarity-matching --neurons-per-site ${neuronsPerSite}`);
+  }
+  return neuronsPerSite === 4 ? 'similarity-matching' : `similarity-matching-${neuronsPerSite}`;
+}
+
 export interface SmTrainOptions {
   model: string;
   dataset: string;
@@ -251,6 +264,7 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
   for (const [flag, v] of [['--batch', batch], ['--chunks', chunks], ['--chunk-size', chunkSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`, `pass e.g. ${flag} 100`);
   }
+  if (opts.gamma !== undefined && !(opts.gamma >= 0 && Number.isFinite(opts.gamma))) throw new UsageError(`--gamma must be a feedback strength of 0 or more, got ${opts.gamma}`, 'pass e.g. --gamma 0.5, or leave it out for 0');
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const data =
     opts.data ??

@@ -19,7 +19,8 @@ import { useBackend } from '../src/backends.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../src/model-io.js';
 import type { DatasetSplit } from '../src/plugin-api.js';
 import { scalarRng } from '../src/rng.js';
-import { hebbianUpdate, trainSimilarityMatching } from '../src/similarity-matching-train.js';
+import { hebbianUpdate, smModelId, trainSimilarityMatching } from '../src/similarity-matching-train.js';
+import { robench } from './helpers/cli.js';
 
 test.before(async () => {
   await useBackend('cpu');
@@ -292,4 +293,17 @@ test('buildSmModel gives logits from the fixed point through the readout', (t) =
   t.true(diff < 1e-5, `${diff}`);
   tf.dispose([x, got, want, kernel, bias, ...p.W, ...p.L]);
   model.dispose();
+});
+
+test('train names the model by its neurons per site, and refuses what does not apply before any compute', async (t) => {
+  t.is(smModelId('similarity-matching', undefined), 'similarity-matching');
+  t.is(smModelId('similarity-matching', 4), 'similarity-matching');
+  t.is(smModelId('similarity-matching', 16), 'similarity-matching-16');
+  t.throws(() => smModelId('similarity-matching-8', 16), { message: /has 8 neurons per site, not 16/ });
+  const epochs = await robench(['train', '--model', 'similarity-matching', '--dataset', 'mnist', '--epochs', '3']);
+  t.is(epochs.code, 2);
+  t.regex(epochs.stderr, /--epochs and --lr do not apply/);
+  const other = await robench(['train', '--model', 'hebbian', '--dataset', 'mnist', '--neurons-per-site', '8']);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /apply to similarity matching only/);
 });

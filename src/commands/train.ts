@@ -2,6 +2,7 @@
 import { useBackend, type BackendName } from '../backends.js';
 import { UsageError } from '../errors.js';
 import { EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../ekdaa-train.js';
+import { isSimilarityMatching, smModelId, smNeurons, trainSimilarityMatching } from '../similarity-matching-train.js';
 import { kebab } from '../parse.js';
 import { train, TRAINABLE_MODELS } from '../train.js';
 
@@ -21,6 +22,10 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
+  /** Similarity matching only. */
+  neuronsPerSite?: number;
+  layers?: number;
+  gamma?: number;
   /** The zoo CNNs only: threads, micro-batch size, steps between checkpoints. */
   workers?: number;
   microBatch?: number;
@@ -31,7 +36,14 @@ export interface TrainCommandOptions {
 
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Usage errors before the backend starts.
-  const model = ekdaaModelId(opts.model, opts.activation);
+  const sm = isSimilarityMatching(opts.model);
+  if (!sm && (opts.neuronsPerSite !== undefined || opts.layers !== undefined || opts.gamma !== undefined)) {
+    throw new UsageError(`--neurons-per-site, --layers and --gamma apply to similarity matching only, not '${opts.model}'`, 'drop them, or use --model similarity-matching');
+  }
+  if (sm && (opts.epochs !== undefined || opts.lr !== undefined)) {
+    throw new UsageError('similarity matching trains by local rules on 120 chunks of 1,000 images with its own rate schedule: --epochs and --lr do not apply', 'drop --epochs and --lr');
+  }
+  const model = sm ? smModelId(opts.model, opts.neuronsPerSite) : ekdaaModelId(opts.model, opts.activation);
   const ekdaa = model in EKDAA_MODELS;
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
   const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
@@ -40,11 +52,13 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
   const backend = await useBackend(opts.backend);
   console.error(`training ${model} on ${opts.dataset} with the ${backend.name} backend`);
-  const result = ekdaa
-    ? await trainEkdaa({ ...opts, model, command: opts.command.join(' ') })
-    : await train({ ...opts, command: opts.command.join(' ') });
+  const result = sm
+    ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? smNeurons(model), command: opts.command.join(' ') })
+    : ekdaa
+      ? await trainEkdaa({ ...opts, model, command: opts.command.join(' ') })
+      : await train({ ...opts, command: opts.command.join(' ') });
   console.log(
     `${model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
-      `after ${result.epochs} epochs (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
+      `after ${result.epochs} ${sm ? 'chunks of 1,000 images' : 'epochs'} (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
   );
 }

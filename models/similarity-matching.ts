@@ -1,0 +1,3 @@
+import { smZooPlugin } from './similarity-matching-zoo.js';
+
+export default smZooPlugin(4);
