@@ -2,10 +2,11 @@
  * `npm run bench`: speed and memory figures per backend and zoo architecture.
  * Images per second for a forward pass, an input gradient and a training step,
  * the GFLOP/s they reach by the model's counted FLOPs, PGD images per second end
- * to end, and the peak resident memory. Not part of `npm test`: it prints figures.
+ * to end, the peak resident memory, and `robench train`'s images per second on 1 and 2 threads.
+ * Not part of `npm test`: it prints figures.
  */
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { crossEntropy } from '../src/losses.js';
 import type { DatasetSplit, ImageShape, LoadedModel } from '../src/plugin-api.js';
 import { createRegistry } from '../src/registry.js';
 import { scalarRng } from '../src/rng.js';
-import { trainingLoss } from '../src/train.js';
+import { DEFAULT_MICRO_BATCH, train, trainingLoss } from '../src/train.js';
 import { timedRun } from './cli-runs.js';
 import { readResults } from '../src/commands/check.js';
 
@@ -32,6 +33,10 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string', default: '../shared/data' },
     'skip-cli': { type: 'boolean', default: false },
     'skip-ensemble': { type: 'boolean', default: false },
+    'skip-train': { type: 'boolean', default: false },
+    'train-steps': { type: 'string', default: '24' },
+    /** Internal: robench train's images/s on this many threads, printed as JSON. */
+    'train-case': { type: 'string' },
     'ensemble-samples': { type: 'string', default: '16' },
     /** Internal: measure one backend:family:size:dataset and print it as JSON. */
     case: { type: 'string' },
@@ -156,6 +161,46 @@ interface CaseResult {
   rssMb: number;
 }
 
+/**
+ * robench train's images per second on `workers` threads: the compact baseline on Fashion-MNIST-sized
+ * images for one epoch of `--train-steps` steps, timed over the training steps alone (after two
+ * warm-up steps), not worker start-up, the batch-norm pass or saving.
+ */
+async function trainImagesPerSecond(workers: number): Promise<number> {
+  await useBackend('wasm');
+  const shape: ImageShape = [28, 28, 1];
+  const per = shape[0] * shape[1] * shape[2];
+  const split = (n: number): DatasetSplit => ({
+    images: Float32Array.from({ length: n * per }, (_, i) => (Math.sin(i * 0.37) + 1) / 2),
+    labels: Int32Array.from({ length: n }, (_, i) => i % 10),
+    count: n,
+    shape,
+    source: { kind: 'bundled', path: 'synthetic', sha256: '' },
+  });
+  const data = {
+    plugin: { id: 'synthetic', imageShape: shape, normalization: { mean: [0.5], std: [0.35] }, classNames: Array.from({ length: 10 }, (_, i) => `c${i}`) },
+    train: split(Number(args['train-steps']) * batch),
+    test: split(batch),
+  };
+  const out = mkdtempSync(join(tmpdir(), 'robench-bench-train-'));
+  const times: number[] = [];
+  await train({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch, workers, data, out, progress: false, log: () => {}, onStep: () => void times.push(performance.now()) });
+  rmSync(out, { recursive: true, force: true });
+  return ((times.length - 2) * batch * 1000) / (times.at(-1)! - times[1]!);
+}
+
+const trainCase = (workers: number): Promise<number> =>
+  new Promise((resolve, reject) =>
+    execFile(process.execPath, [import.meta.filename, '--batch', args.batch, '--train-steps', args['train-steps'], '--train-case', String(workers)], (err, stdout) =>
+      err ? reject(err) : resolve((JSON.parse(stdout.trim().split('\n').at(-1)!) as { imagesPerSecond: number }).imagesPerSecond),
+    ),
+  );
+
+if (args['train-case'] !== undefined) {
+  console.log(JSON.stringify({ imagesPerSecond: await trainImagesPerSecond(Number(args['train-case'])) }));
+  process.exit(0);
+}
+
 if (args.case !== undefined) {
   const [backend, family, size, dataset] = args.case.split(':') as [BackendName, Family, Size, string];
   const info = await useBackend(backend);
@@ -190,6 +235,18 @@ for (const backend of args.backends.split(',') as BackendName[]) {
 console.log(`\nbatch ${batch}, ${args.seconds}s per figure in ${ROUNDS} interleaved rounds (fastest round), each model in a fresh process; node ${process.version}, ${availableParallelism()} cores`);
 console.log(table.toString());
 console.log(`peak RSS of one model's measurements: ${peakRss.toFixed(0)} MB`);
+
+if (!args['skip-train']) {
+  // In turns, twice, keeping each setting's faster run, for the reason timeInTurns gives; each
+  // run in a fresh process, as the table's cases.
+  const best = { 1: 0, 2: 0 };
+  for (let turn = 0; turn < 2; turn++) for (const w of [1, 2] as const) best[w] = Math.max(best[w], await trainCase(w));
+  // The machine's own ceiling for the speed-up: two single-thread runs side by side.
+  const copies = await Promise.all([trainCase(1), trainCase(1)]);
+  console.log(`\nrobench train, baseline on 28x28 greyscale, batch ${batch} in micro-batches of ${Math.min(DEFAULT_MICRO_BATCH, batch)} (wasm), ${args['train-steps']} steps, faster of two runs each:`);
+  console.log(`  1 thread ${best[1].toFixed(0)} img/s, 2 threads ${best[2].toFixed(0)} img/s: ${(best[2] / best[1]).toFixed(2)}x`);
+  console.log(`  ceiling: 2 single-thread runs side by side, ${copies.map((c) => c.toFixed(0)).join(' and ')} img/s: ${((copies[0]! + copies[1]!) / best[1]).toFixed(2)}x`);
+}
 
 if (!args['skip-ensemble']) {
   // AutoAttack's cost per sample against its members run independently (each on every
