@@ -136,8 +136,11 @@ test.serial('the VGG16 entries build and train a couple of steps', async (t) => 
   await rm(root, { recursive: true });
 });
 
-/** Micro-batches of 4 in batches of 8: two per step, so a second thread has one to take. */
-const parallel = (out: string, workers: number): TrainOptions => ({ ...base(out), microBatch: 4, workers });
+/**
+ * Micro-batches of 3, 3 and 2 in batches of 8, so a second thread has some to take, and 26 images,
+ * so each epoch ends with a batch of 2: uneven micro-batches, weighted by their size.
+ */
+const parallel = (out: string, workers: number): TrainOptions => ({ ...base(out), data: { ...data, train: synthetic(26, 0) }, microBatch: 3, workers });
 
 test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-epoch and resumed on another thread count gives them too', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
@@ -159,14 +162,14 @@ test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-e
   t.is(tf.memory().numTensors, before, 'training on two threads leaks no tensors');
   t.true(during.every((n) => n === during[0]), `tensors after each step: ${during}`);
   t.true(two.workerShare > 0, 'the worker thread computed micro-batches');
-  t.deepEqual(progress.map((r) => `${r.epoch}.${r.step}/${r.steps}`), ['1.1/3', '1.2/3', '1.3/3', '2.1/3', '2.2/3', '2.3/3']);
+  t.deepEqual(progress.map((r) => `${r.epoch}.${r.step}/${r.steps}`), ['1.1/4', '1.2/4', '1.3/4', '1.4/4', '2.1/4', '2.2/4', '2.3/4', '2.4/4']);
   t.true(progress.every((r) => r.imagesPerSecond > 0 && r.secondsLeft >= r.epochSecondsLeft));
-  t.deepEqual([progress[2]!.epochSecondsLeft, progress[5]!.secondsLeft], [0, 0], 'nothing left at the end of an epoch and of the run');
+  t.deepEqual([progress[3]!.epochSecondsLeft, progress[7]!.secondsLeft], [0, 0], 'nothing left at the end of an epoch and of the run');
   t.is(two.weightsSha256, single.weightsSha256);
   t.deepEqual(readFileSync(join(root, 'two', 'weights.bin')), readFileSync(join(root, 'one', 'weights.bin')));
-  t.is(two.manifest.microBatch, 4);
+  t.is(two.manifest.microBatch, 3);
 
-  // Checkpoints after global steps 2 and 4 (mid-epoch) and after epoch 1 (step 3); stop after step 5.
+  // Checkpoints after global steps 2 and 6 (mid-epoch) and after epoch 1 (step 4); stop after step 7.
   const stop = new Error('interrupted');
   const dir = join(root, 'cut');
   await t.throwsAsync(
@@ -174,14 +177,14 @@ test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-e
       ...parallel(dir, 2),
       checkpointEvery: 2,
       onStep: (r) => {
-        if (r.epoch === 2 && r.step === 2) throw stop;
+        if (r.epoch === 2 && r.step === 3) throw stop;
       },
     }),
     { is: stop },
   );
   const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8'));
-  t.like(state, { epoch: 1, step: 1, microBatch: 4 }, 'the last checkpoint is the mid-epoch one');
-  await t.throwsAsync(train({ ...parallel(dir, 1), microBatch: 8, resume: true }), { message: /micro-batches of 4, not 8/ });
+  t.like(state, { epoch: 1, step: 2, microBatch: 3 }, 'the last checkpoint is the mid-epoch one');
+  await t.throwsAsync(train({ ...parallel(dir, 1), microBatch: 8, resume: true }), { message: /micro-batches of 3, not 8/ });
   const resumedEpochs: EpochReport[] = [];
   const resumed = await train({ ...parallel(dir, 1), resume: true, onEpoch: epochsOf(resumedEpochs) });
   t.is(resumed.weightsSha256, single.weightsSha256);
