@@ -3,14 +3,17 @@ import { writeFileAtomic } from '../src/atomic.js';
 import { defineReporter } from '../src/plugin-api.js';
 import { resultsJson } from '../src/results-json.js';
 import { withCorruptionErrors } from '../src/corruption-errors.js';
+import { accuracyIntervals } from '../src/intervals.js';
 
 /** results.json: one run as an object, several runs as an array. */
 export default defineReporter({
   id: 'json',
-  description: 'results.json: every setting, count and figure of the run, for machines and `robench check`',
+  description: 'results.json: every setting, count and figure of the run (accuracies with Wilson 95% intervals), for machines and `robench check`',
   async write(results, ctx) {
     const file = join(ctx.outDir, 'results.json');
-    await writeFileAtomic(file, resultsJson(withCorruptionErrors(results)));
+    // Recomputed from the counts, so merged shards and results of older versions carry them too.
+    const withIntervals = results.map((r) => ({ ...r, intervals: accuracyIntervals(r) }));
+    await writeFileAtomic(file, resultsJson(withCorruptionErrors(withIntervals)));
     return [file];
   },
 });

@@ -9,6 +9,7 @@ import { resultHeader } from './result-header.js';
 import { evaluateCurve, type Progress } from './engine.js';
 import { UsageError } from './errors.js';
 import { buildGallery, galleryBudgets, type ReportRun } from './gallery.js';
+import { accuracyIntervals } from './intervals.js';
 import type { DatasetPlugin, DatasetSplit, LoadedModel, RunResult, SparsityLayer } from './plugin-api.js';
 import type { AttackSetting, ModelSource, RunHooks, RunPlan } from './run-plan.js';
 import { shardRange } from './shards.js';
@@ -101,6 +102,7 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
     ...base,
     dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },
     ...curve,
+    intervals: accuracyIntervals({ ...curve, dataset: { samples: indices.length } }),
     ...(sparsity ? { sparsity } : {}),
     ...(gallery ? { gallery } : {}),
     durationMs: Date.now() - t0 + (before?.durationMs ?? 0),

@@ -13,6 +13,7 @@
  *   (batch norm uses its moving statistics).
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { AccuracyIntervals } from './intervals.js';
 
 export type PluginKind = 'model' | 'attack' | 'dataset' | 'reporter';
 
@@ -313,6 +314,8 @@ export interface RunResult {
   shard?: { index: number; count: number; start: number; end: number };
   cleanAccuracy: number;
   points: CurvePoint[];
+  /** 95% intervals of the clean accuracy and of each point (src/intervals.ts); absent in results written before robench recorded them. */
+  intervals?: AccuracyIntervals;
   /** Per-sample outcomes; absent in results written before robench recorded them. */
   outcomes?: SampleOutcomes;
   gradientEvaluations: number;
