@@ -96,7 +96,7 @@ function mismatches(a: RunResult, b: RunResult): string[] {
  * Per point and sample, the fraction of draws survived, keyed by dataset index, when
  * both runs recorded outcomes for exactly the same samples; else undefined.
  */
-function pairing(base: RunResult, cur: RunResult): { base: number[][]; cur: number[][] } | undefined {
+export function pairing(base: RunResult, cur: RunResult): { base: number[][]; cur: number[][] } | undefined {
   const a = base.outcomes;
   const b = cur.outcomes;
   if (!a || !b || a.index.length !== b.index.length) return undefined;
