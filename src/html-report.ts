@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPerturbation } from '../reports/table.js';
-import { attackGroups, buildCharts, pointInterval, renderSvg, seriesName } from './charts.js';
+import { attackGroups, seriesName } from './attack-groups.js';
+import { buildCharts, pointInterval, renderSvg } from './charts.js';
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
 import type { ReportRun } from './gallery.js';

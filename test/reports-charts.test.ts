@@ -6,8 +6,12 @@ import { decode } from 'fast-png';
 import { compile } from 'vega-lite';
 import pngReporter from '../reports/png.js';
 import svgReporter from '../reports/svg.js';
-import { attackGroups, buildCharts, chartView, curveSpec, renderSvg, sparsityData, wilsonInterval } from '../src/charts.js';
+import { attackGroups } from '../src/attack-groups.js';
+import { buildCharts, chartView, renderSvg } from '../src/charts.js';
 import { readResults } from '../src/commands/check.js';
+import { budgetScale, curveSpec } from '../src/curve-chart.js';
+import { sparsityData } from '../src/histogram-chart.js';
+import { wilsonInterval } from '../src/intervals.js';
 import type { RunResult } from '../src/plugin-api.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'results', 'two-models');
@@ -135,30 +139,73 @@ test('a model keeps its colour across charts even where another model is missing
   t.is(await colourOf(charts[0].spec, 'mlp [mnist]'), await colourOf(charts[1].spec, 'mlp [mnist]'));
 });
 
-test('sparsity chart overlays the models per layer with histogram fractions from the results', async (t) => {
+test('sparsity chart: a panel per layer, exact zeros apart, the overflow bin named, HaH blocks marked', async (t) => {
   const runs = fixture();
   const charts = buildCharts(runs);
   t.deepEqual(charts.map((c) => c.name), ['curve-pgd', 'curve-gaussian', 'sparsity']);
-  const view = await chartView(charts[2].spec);
+  // Mark conv1 of hah-cnn as a HaH block, as a thresholding block records it.
+  const hah = runs.map((r) => (r.model.id === 'hah-cnn' ? { ...r, sparsity: r.sparsity!.map((l) => (l.name === 'conv1' ? { ...l, preThreshold: l } : l)) } : r));
+  const view = await chartView(buildCharts(hah).at(-1)!.spec);
   try {
-    const rows = view.data('histogram') as { series: string; layer: string; binStart: number; binEnd: number; fraction: number }[];
+    const rows = view.data('histogram') as { series: string; layer: string; panel: string; bin: string; order: number; count: number; fraction: number }[];
     // Each model once, although it appears under two attacks.
-    t.is(rows.length, 2 * 2 * 10);
+    t.deepEqual([...new Set(rows.map((d) => d.series))], ['mlp [mnist]', 'hah-cnn [mnist]']);
     for (const r of [runs[0], runs[2]]) {
       for (const layer of r.sparsity!) {
         const mine = rows.filter((d) => d.series === `${r.model.id} [mnist]` && d.layer === layer.name);
-        const sum = layer.histogram.counts.reduce((a, b) => a + b, 0);
-        t.deepEqual(mine.map((d) => d.fraction), layer.histogram.counts.map((c) => c / sum));
-        t.deepEqual(mine.map((d) => d.binStart), layer.histogram.edges.slice(0, -1));
-        t.deepEqual(mine.map((d) => d.binEnd), layer.histogram.edges.slice(1));
+        const { counts, edges } = layer.histogram;
+        const total = counts.reduce((a, b) => a + b, 0);
+        const zeros = Math.round(layer.zeroFraction * total);
+        // The fixture's first bin holds only zeros, so after the zero bar it is empty and has no row (a log scale has no 0).
+        const expected = [{ bin: '= 0', count: zeros }, { bin: '(0, 0.4)', count: counts[0] - zeros }, ...counts.slice(1).map((c, b) => ({ bin: b + 1 === counts.length - 1 ? '≥ 3.6' : `[${edges[b + 1]}, ${edges[b + 2]})`, count: c }))].filter((d) => d.count > 0);
+        t.deepEqual(mine.map((d) => ({ bin: d.bin, count: d.count })), expected, `${r.model.id} ${layer.name}`);
+        t.deepEqual(mine.map((d) => d.fraction), expected.map((d) => d.count / total));
+        t.true(mine.every((d, i) => i === 0 || d.order > mine[i - 1].order), 'bins in axis order');
       }
     }
+    t.deepEqual([...new Set(rows.map((d) => d.panel))], ['conv1 · HaH block in hah-cnn [mnist]', 'conv2']);
     t.is(marksNamed(view.scenegraph().root as SceneNode, 'histogram_marks').length, 2, 'one panel per layer');
+    // Bars start at the bottom of the log scale, so every bin is drawn, the smallest too.
+    const bars = marksNamed(view.scenegraph().root as SceneNode, 'histogram_marks').flatMap((m) => m.items!) as (SceneNode & { height: number })[];
+    t.is(bars.length, rows.length);
+    t.true(bars.every((b) => b.height > 0), 'no bar vanishes');
   } finally {
     view.finalize();
   }
   const noSparsity = runs.map(({ sparsity: _drop, ...r }) => r);
   t.deepEqual(buildCharts(noSparsity).map((c) => c.name), ['curve-pgd', 'curve-gaussian']);
+});
+
+test('budget axis: a tick at every grid point, labelled as the tables label budgets; the doubling grid log-spaced', async (t) => {
+  const [pgd] = fixture();
+  const doubling = [0, 1, 2, 4, 8, 16].map((v) => v / 255);
+  const run = (grid: number[], budget: 'linf' | 'l2') => ({
+    ...pgd,
+    attack: { ...pgd.attack, budget, params: { ...pgd.attack.params, norm: budget } },
+    points: grid.map((perturbation, k) => ({ perturbation, accuracy: 1 - k / grid.length, correct: 200 - k * 20, total: 200 })),
+  });
+  const cases: [number[], 'linf' | 'l2', string[], string][] = [
+    [doubling, 'linf', ['0', '1/255', '2/255', '4/255', '8/255', '16/255'], 'symlog'],
+    [[0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3], 'linf', ['0', '0.025', '0.05', '0.075', '0.1', '0.15', '0.2', '0.25', '0.3'], 'linear'],
+    [[0, 0.1, 0.25, 0.5, 0.75, 1, 1.5], 'l2', ['0', '0.1', '0.25', '0.5', '0.75', '1', '1.5'], 'symlog'],
+  ];
+  for (const [grid, budget, labels, scale] of cases) {
+    t.is(budgetScale(grid).type, scale, `${grid}`);
+    const [group] = attackGroups([run(grid, budget)]);
+    const view = await chartView(curveSpec(group));
+    try {
+      const x = view.scale('x') as (v: number) => number;
+      const width = x(grid.at(-1)!) - x(0);
+      const gaps = grid.slice(1).map((v, i) => (x(v) - x(grid[i])) / width);
+      // Linearly, 1/255 would sit 1/16 of the axis from 0; no grid point is squeezed that close.
+      t.true(Math.min(...gaps) > 0.08, `${budget} ${grid}: gaps ${gaps.map((g) => g.toFixed(3))}`);
+      const svg = await view.toSVG();
+      const ticks = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]).filter((s) => labels.includes(s));
+      t.deepEqual(ticks, labels, 'every grid point labelled, in order');
+    } finally {
+      view.finalize();
+    }
+  }
 });
 
 test('sparsity histograms with mismatched edges and counts are rejected', (t) => {
