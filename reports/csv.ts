@@ -1,31 +1,56 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../src/atomic.js';
-import { defineReporter } from '../src/plugin-api.js';
 import { corruptionCsvRows } from '../src/corruption-report.js';
+import { pointInterval } from '../src/intervals.js';
+import { defineReporter, type RunResult } from '../src/plugin-api.js';
+import { runLabels } from '../src/run-labels.js';
+import { perImage } from '../src/samples.js';
 
-/** results.csv: one row per model, attack and perturbation point. */
-export default defineReporter({
-  id: 'csv',
-  description: 'results.csv: one row per model, attack and perturbation size (and corruptions.csv: error per corruption and severity, CE, mCE)',
-  async write(results, ctx) {
-    const rows = results.flatMap((r) =>
-      r.points.map((p) => ({
+/**
+ * results.csv rows: one per model, attack and perturbation point, with the point's Wilson 95%
+ * interval (over images), a `setting` that tells the row's attack apart from the others' in the
+ * file (src/run-labels.ts) and a `param_<name>` column per attack option of any run.
+ */
+export function resultRows(results: RunResult[]): Record<string, string | number | boolean>[] {
+  const paramNames = [...new Set(results.flatMap((r) => Object.keys(r.attack.params)))];
+  const labels = runLabels(results);
+  return results.flatMap((r, i) => {
+    const params = Object.fromEntries(paramNames.map((k) => [`param_${k}`, r.attack.params[k] ?? '']));
+    return r.points.map((p) => {
+      const { lo, hi } = pointInterval(p, r.dataset.samples);
+      return {
         model: r.model.id,
         dataset: r.dataset.id,
         attack: r.attack.id,
+        setting: labels[i].attack,
+        modelLabel: labels[i].model,
         norm: r.attack.budget ?? '',
         perturbationLabel: r.attack.perturbation,
         perturbation: p.perturbation,
         accuracy: p.accuracy,
+        wilson95Low: lo,
+        wilson95High: hi,
         correct: p.correct,
         total: p.total,
+        images: perImage(p, r.dataset.samples).total,
         backend: r.backend,
         seed: r.seed,
-      })),
-    );
+        sweep: r.sweep,
+        weightsSha256: r.model.weightsSha256,
+        ...params,
+      };
+    });
+  });
+}
+
+export default defineReporter({
+  id: 'csv',
+  description: 'results.csv: one row per model, attack and perturbation size, with Wilson 95% intervals and the attack settings (and corruptions.csv: error per corruption and severity, CE, mCE)',
+  async write(results, ctx) {
     const file = join(ctx.outDir, 'results.csv');
-    await writeFileAtomic(file, stringify(rows, { header: true }));
+    // true / false rather than csv-stringify's 1 / empty, which reads as a count and a missing value.
+    await writeFileAtomic(file, stringify(resultRows(results), { header: true, cast: { boolean: String } }));
     // The corruption table has other columns than the curve, so it gets a file of its own.
     const corruptionRows = corruptionCsvRows(results);
     if (corruptionRows.length === 0) return [file];

@@ -1,46 +1,40 @@
+import { attackGroups } from '../src/attack-groups.js';
+import { corruptionTables } from '../src/corruption-report.js';
+import { compareModels } from '../src/model-comparison.js';
 import { defineReporter } from '../src/plugin-api.js';
 import type { RunResult } from '../src/plugin-api.js';
-import { corruptionTables } from '../src/corruption-report.js';
+import { formatAccuracy, formatDifference, formatPerturbation } from '../src/report-format.js';
 import { fitsWrapped, fitTable, terminalColumns } from '../src/terminal-table.js';
 
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-
-/** Perturbations that are fractions of 255 read better as such (8/255 rather than 0.031). */
-export function formatPerturbation(value: number, label: string): string {
-  if (value === 0 || label === 'severity') return String(value);
-  const grey = value * 255;
-  if (Math.abs(grey - Math.round(grey)) < 1e-6 && value < 0.2) return `${Math.round(grey)}/255`;
-  return Number(value.toPrecision(4)).toString();
-}
-
 /**
- * One table per attack setting, a row per model: columns are that attack's perturbation sizes.
- * Where that many columns cannot fit `width` even wrapped, the table is transposed: a row per
- * perturbation size, a column per model.
+ * One table per attack setting, a row per model: columns are that attack's perturbation sizes,
+ * each accuracy with its Wilson 95% interval; then a row per model after the first with its
+ * difference from the first and that difference's interval (paired where both saw the same
+ * images). Where that many columns cannot fit `width` even wrapped, the table is transposed:
+ * a row per perturbation size, a column per model and one for its difference.
  */
 export function accuracyTable(results: RunResult[], width: number | undefined = terminalColumns()): string {
-  const groups = new Map<string, RunResult[]>();
-  for (const r of results) {
-    const key = JSON.stringify([r.attack.id, r.attack.params]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  return [...groups.values()]
-    .map((runs) => {
-      const { attack } = runs[0];
-      const label = attack.perturbation;
-      const name = attack.budget ? `${attack.id} (${attack.budget})` : attack.id;
-      const perturbations = [...new Set(runs.flatMap((r) => r.points.map((p) => p.perturbation)))].sort((a, b) => a - b);
-      const accuracies = runs.map((r) => {
-        const byP = new Map(r.points.map((p) => [p.perturbation, p.accuracy]));
-        return perturbations.map((p) => (byP.has(p) ? pct(byP.get(p)!) : ''));
-      });
-      const models = runs.map((r) => `${r.model.id} [${r.model.dataset}]`);
-      const head = ['model', 'attack', ...perturbations.map((p) => `${label} ${formatPerturbation(p, label)}`)];
-      const rows = runs.map((_, i) => [models[i], name, ...accuracies[i]]);
-      if (fitsWrapped(head, rows, width)) return fitTable(head, rows, width);
+  return attackGroups(results)
+    .map(({ runs, names, title, perturbation: label, budget }) => {
+      const rows = compareModels(runs);
+      const budgets = rows.map((r) => (r.perturbation === 'clean' ? 'clean' : `${label} ${formatPerturbation(r.perturbation, label, budget)}`));
+      const accuracies = runs.map((_, i) => rows.map((r) => (r.accuracies[i] ? formatAccuracy(r.accuracies[i].accuracy, r.accuracies[i]) : '')));
+      const differences = runs.slice(1).map((_, j) => rows.map((r) => (r.differences[j] ? formatDifference(r.differences[j]) : '')));
+      const pairedness = (j: number): string => (rows.every((r) => r.differences[j]?.paired !== false) ? 'paired' : 'unpaired');
+      const head = ['model', 'attack', ...budgets];
+      const body = [...names.map((n, i) => [n, title, ...accuracies[i]]), ...differences.map((d, j) => [`${names[j + 1]} − ${names[0]} (${pairedness(j)})`, title, ...d])];
+      if (fitsWrapped(head, body, width)) return fitTable(head, body, width);
+      // Each difference column right of its model's, so its head need not repeat the model's name.
+      const columns = [
+        { head: names[0], cells: accuracies[0] },
+        ...differences.flatMap((d, j) => [
+          { head: names[j + 1], cells: accuracies[j + 1] },
+          { head: `Δ vs ${names[0]} (${pairedness(j)})`, cells: d },
+        ]),
+      ];
       return fitTable(
-        [`${name}: ${label}`, ...models],
-        perturbations.map((p, j) => [formatPerturbation(p, label), ...accuracies.map((a) => a[j])]),
+        [title, ...columns.map((c) => c.head)],
+        budgets.map((b, k) => [b, ...columns.map((c) => c.cells[k])]),
         width,
       );
     })
@@ -49,7 +43,7 @@ export function accuracyTable(results: RunResult[], width: number | undefined = 
 
 export default defineReporter({
   id: 'table',
-  description: 'terminal table of accuracy at each perturbation size (cli-table3)',
+  description: 'terminal table of accuracy at each perturbation size with Wilson 95% intervals, and each model against the first (cli-table3)',
   async write(results, ctx) {
     ctx.log(accuracyTable(results));
     for (const table of corruptionTables(results)) ctx.log(table);

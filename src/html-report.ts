@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatPerturbation } from '../reports/table.js';
+import { formatPerturbation } from './report-format.js';
 import { attackGroups, seriesName } from './attack-groups.js';
 import { buildCharts, pointInterval, renderSvg } from './charts.js';
 import { corruptionErrors } from './corruption-errors.js';
