@@ -95,9 +95,11 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
   hooks.onPairEvaluated?.({ model: model.id, attack: attack.id, samples: indices.length, durationMs: Date.now() - t0 });
   const rangeHint = inputRangeHint(model, curve.cleanAccuracy);
   if (rangeHint) console.error(`robench: hint: ${rangeHint}`);
-  const gallery = plan.gallery
-    ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: plan.seed, classNames: dataset.classNames })
-    : undefined;
+  // The pictures are files beside results.json, so only a run that saves itself has a gallery.
+  const gallery =
+    plan.gallery && plan.saved
+      ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: plan.seed, classNames: dataset.classNames, dir: plan.saved.dir })
+      : undefined;
   return {
     ...base,
     dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },

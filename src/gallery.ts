@@ -1,26 +1,29 @@
 /**
- * A few clean images next to their perturbed versions at a few budgets, for the
- * HTML report. Each sample draws from the same random stream as in the
- * evaluation, so the pictures show exactly what was evaluated.
+ * A few clean images next to their perturbed versions at a few budgets, and the amplified
+ * difference of each pair, for the HTML report. Each sample draws from the same random stream
+ * as in the evaluation, so the pictures show exactly what was evaluated. The pictures are PNG
+ * files in gallery/ beside results.json (src/gallery-images.ts); results.json names them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext, modelFunctions } from './attack-context.js';
 import { batchTensors } from './engine.js';
+import { amplifiedDifference, galleryPath, writeGalleryFiles } from './gallery-images.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from './plugin-api.js';
-import { imageToPngDataUrl } from './png-data-url.js';
+import { encodePng } from './png-image.js';
 import { sampleRng } from './rng.js';
 
-/** One clean image and its perturbed version at one budget, with what the model predicted. */
+/** One sample at one budget: its pictures and what the model predicted. */
 export interface GalleryItem {
-  /** What the pair shows, e.g. "sample 17". */
-  label: string;
+  /** Dataset index of the sample. */
+  sample: number;
   perturbation: number;
-  /** data:image/png;base64 URLs (see imageToPngDataUrl). */
-  cleanPng: string;
-  advPng: string;
+  trueLabel: string;
   cleanPrediction: string;
   advPrediction: string;
-  trueLabel: string;
+  /** PNG files, relative to the folder of results.json: gallery/<sha256 prefix>.png. */
+  images: { clean: string; adversarial: string; difference: string };
+  /** The difference picture shows 0.5 + amplification * (adversarial - clean). */
+  amplification: number;
 }
 
 /** A result with the gallery `robench run` adds for the HTML report. */
@@ -37,6 +40,8 @@ export interface GalleryOptions {
   budgets: number[];
   seed: number;
   classNames: string[];
+  /** The result folder the pictures are written into. */
+  dir: string;
 }
 
 /** Up to `count` nonzero budgets spread over the grid, largest included. */
@@ -51,6 +56,13 @@ export async function buildGallery(opts: GalleryOptions): Promise<GalleryItem[]>
   const [h, w, c] = data.shape;
   const size = h * w * c;
   const name = (k: number) => classNames[k] ?? String(k);
+  const files = new Map<string, Uint8Array>();
+  const file = (pixels: Float32Array): string => {
+    const png = encodePng(pixels, h, w, c);
+    const path = galleryPath(png);
+    files.set(path, png);
+    return path;
+  };
   const { x, y } = batchTensors(data, positions);
   const items: GalleryItem[] = [];
   try {
@@ -67,19 +79,23 @@ export async function buildGallery(opts: GalleryOptions): Promise<GalleryItem[]>
       const [adv, pixels] = await Promise.all([advPred.data(), first.data()]);
       tf.dispose([advPred, first]);
       positions.forEach((p, i) => {
+        const cleanPixels = data.images.slice(p * size, (p + 1) * size);
+        const advPixels = (pixels as Float32Array).slice(i * size, (i + 1) * size);
+        const difference = amplifiedDifference(cleanPixels, advPixels);
         items.push({
-          label: `sample ${p}`,
+          sample: p,
           perturbation: eps,
-          cleanPng: imageToPngDataUrl(data.images.slice(p * size, (p + 1) * size), h, w, c),
-          advPng: imageToPngDataUrl(pixels.slice(i * size, (i + 1) * size) as Float32Array, h, w, c),
+          trueLabel: name(data.labels[p]),
           cleanPrediction: name(clean[i]),
           advPrediction: name(adv[i]),
-          trueLabel: name(data.labels[p]),
+          images: { clean: file(cleanPixels), adversarial: file(advPixels), difference: file(difference.pixels) },
+          amplification: difference.amplification,
         });
       });
     }
   } finally {
     tf.dispose([x, y]);
   }
+  await writeGalleryFiles(opts.dir, files);
   return items;
 }

@@ -1,23 +1,28 @@
 /**
- * report.html: one self-contained page (inline CSS and SVG, images as data URLs,
- * no script) with the manifest of the runs, accuracy tables, charts, audit
- * verdicts and a gallery of clean versus perturbed images. Every string that
- * comes from a plugin, a results file or the command line is escaped.
+ * report.html: one self-contained page (inline CSS and SVG, images as data URLs, no script):
+ * first the accuracies of the models side by side with their intervals and differences, then
+ * corruption errors, charts, sparsity, audit verdicts and a gallery of clean versus perturbed
+ * images, and last the manifest of the runs. Every string that comes from a plugin, a results
+ * file or the command line is escaped.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatPerturbation } from './report-format.js';
-import { attackGroups, seriesName } from './attack-groups.js';
-import { buildCharts, pointInterval, renderSvg } from './charts.js';
+import { seriesName } from './attack-groups.js';
+import { buildCharts, renderSvg } from './charts.js';
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from './errors.js';
 import type { ReportRun } from './gallery.js';
+import { gallerySection } from './html-gallery.js';
+import { headlineSection } from './html-headline.js';
+import { code, escapeHtml, table } from './html-text.js';
+import { pct } from './report-format.js';
+import { runLabels } from './run-labels.js';
 import { disparity } from './sparsity-format.js';
 import type { Verdict } from './audit.js';
 
 // Defined beside the gallery, which a run builds without loading this report (nor the plugins it imports).
 export type { GalleryItem, ReportRun } from './gallery.js';
-export { imageToPngDataUrl } from './png-data-url.js';
+export { escapeHtml } from './html-text.js';
 
 /** What report.html shows of `robench audit`'s audit.json (which holds more). */
 export interface AuditSummary {
@@ -33,9 +38,6 @@ export interface AuditSummary {
 
 const VERDICT_LABEL: Record<Verdict, string> = { pass: 'pass', warn: 'WARN', error: 'ERROR', skipped: 'skipped' };
 const VERDICTS = Object.keys(VERDICT_LABEL);
-
-export const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const isAuditSummary = (a: unknown): a is AuditSummary =>
   typeof a === 'object' &&
@@ -60,17 +62,9 @@ export function readAudits(dir: string): AuditSummary[] {
   return audits;
 }
 
-const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
 const num = (x: number): string => escapeHtml(Number(x.toPrecision(4)));
 const shellArg = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
-const code = (s: unknown): string => `<code>${escapeHtml(s)}</code>`;
-
-function table(head: string[], rows: string[][], cls = ''): string {
-  const th = head.map((h) => `<th>${h}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
-}
 
 function manifestSection(results: ReportRun[]): string {
   const facts: [string, string][] = [
@@ -80,14 +74,15 @@ function manifestSection(results: ReportRun[]): string {
     ['runs', String(results.length)],
   ];
   const commands = distinct(results.map((r) => r.command.map(shellArg).join(' ')));
-  const runs = results.map((r) => {
+  const labels = runLabels(results);
+  const runs = results.map((r, i) => {
     const params = Object.entries(r.attack.params)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     return [
-      escapeHtml(seriesName(r)),
-      `${escapeHtml(r.attack.id)}${r.attack.budget ? ` (${escapeHtml(r.attack.budget)})` : ''}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}`,
+      escapeHtml(labels[i].model),
+      `${escapeHtml(labels[i].attack)}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}`,
       `${escapeHtml(r.dataset.id)} ${escapeHtml(r.dataset.split)}, ${escapeHtml(r.dataset.samples)} samples${r.shard ? ` (shard ${escapeHtml(r.shard.index)}/${escapeHtml(r.shard.count)})` : ''}<br><small>${escapeHtml(r.dataset.source.kind)}: ${escapeHtml(r.dataset.source.path)}</small>`,
       `<code class="hash">${escapeHtml(r.model.weightsSha256)}</code>`,
       `<code class="hash">${escapeHtml(r.dataset.source.sha256)}</code>`,
@@ -104,28 +99,6 @@ ${commands.map((c) => `<pre>${escapeHtml(c)}</pre>`).join('\n')}
 <h3>Runs</h3>
 <div class="scroll">${table(['model', 'attack', 'data', 'weights sha256', 'data sha256', 'sweep', 'gradient / forward evaluations', 'duration'], runs, 'manifest')}</div>
 ${infos.map((r) => `<details><summary>model info: ${escapeHtml(seriesName(r))}</summary><pre>${escapeHtml(JSON.stringify(r.model.info, null, 2))}</pre></details>`).join('\n')}
-</section>`;
-}
-
-function accuracySection(results: ReportRun[]): string {
-  const tables = attackGroups(results).map((g) => {
-    const grid = distinct(g.runs.flatMap((r) => r.points.map((p) => p.perturbation))).sort((a, b) => a - b);
-    const head = ['model', 'clean', ...grid.map((p) => `${escapeHtml(g.perturbation)} ${escapeHtml(formatPerturbation(p, g.perturbation))}`)];
-    const rows = g.runs.map((r) => [
-      escapeHtml(seriesName(r)),
-      pct(r.cleanAccuracy),
-      ...grid.map((p) => {
-        const point = r.points.find((q) => q.perturbation === p);
-        if (!point) return '';
-        const { lo, hi } = pointInterval(point, r.dataset.samples);
-        return `${pct(point.accuracy)}<br><small>${pct(lo, 0)}–${pct(hi, 0)}, n=${escapeHtml(Math.min(point.total, r.dataset.samples))}</small>`;
-      }),
-    ]);
-    return `<h3>${escapeHtml(g.title)}${g.params ? ` <small>${escapeHtml(g.params)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy')}</div>`;
-  });
-  return `<section id="accuracy"><h2>Accuracy</h2>
-<p>Robust accuracy at each perturbation size, with the Wilson 95% interval of each proportion below it; n counts images, since the noise draws of one image are correlated.</p>
-${tables.join('\n')}
 </section>`;
 }
 
@@ -207,36 +180,6 @@ function auditSection(audits: AuditSummary[]): string {
   return `<section id="audit"><h2>Audit</h2>\n${blocks.join('\n')}\n</section>`;
 }
 
-const DATA_PNG = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
-
-function galleryImage(url: string, alt: string, where: string): string {
-  // A URL of any other kind would make the page fetch from elsewhere, or run script.
-  if (!DATA_PNG.test(url)) throw new Error(`gallery of ${where}: images must be data:image/png;base64 URLs (see imageToPngDataUrl), got '${url.slice(0, 40)}'`);
-  return `<img src="${url}" alt="${escapeHtml(alt)}">`;
-}
-
-function gallerySection(results: ReportRun[]): string {
-  const blocks = results
-    .filter((r) => r.gallery && r.gallery.length > 0)
-    .map((r) => {
-      const where = `${seriesName(r)} under ${r.attack.id}`;
-      const items = [...r.gallery!].sort((a, b) => a.perturbation - b.perturbation).map((g) => {
-        const fooled = g.advPrediction !== g.trueLabel;
-        return `<figure class="pair">
-<div>${galleryImage(g.cleanPng, `clean ${g.label}`, where)}${galleryImage(g.advPng, `perturbed ${g.label}`, where)}</div>
-<figcaption>${escapeHtml(g.label)} · ${escapeHtml(r.attack.perturbation)} ${escapeHtml(formatPerturbation(g.perturbation, r.attack.perturbation))}<br>
-true ${escapeHtml(g.trueLabel)} · clean → ${escapeHtml(g.cleanPrediction)} · perturbed → <span class="${fooled ? 'fooled' : 'held'}">${escapeHtml(g.advPrediction)}</span></figcaption>
-</figure>`;
-      });
-      return `<h3>${escapeHtml(where)}</h3>\n<div class="gallery">${items.join('\n')}</div>`;
-    });
-  if (blocks.length === 0) return '';
-  return `<section id="gallery"><h2>Clean and perturbed images</h2>
-<p>Left: clean image; right: perturbed. The perturbed prediction is red where the model was fooled.</p>
-${blocks.join('\n')}
-</section>`;
-}
-
 const CSS = `
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans",sans-serif;color:#1d1d1f;margin:0 auto;padding:1.5rem 2rem 3rem;max-width:1200px}
 h1{font-size:1.6rem;margin:.2rem 0 1rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}h3{font-size:1.05rem;margin:1.4rem 0 .5rem}
@@ -250,17 +193,23 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-wei
 figure.chart{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top}figure.chart svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:.85rem;color:#555}
 .verdict{font-weight:700;padding:0 .35rem;border-radius:3px}.verdict.pass{color:#1a7f37;background:#e6f4ea}.verdict.warn{color:#9a6700;background:#fff4d6}.verdict.error{color:#cf222e;background:#ffebe9}.verdict.skipped{color:#57606a;background:#eaeef2}
-.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure.pair{margin:0}
-figure.pair img{width:96px;height:96px;image-rendering:pixelated;border:1px solid #ccc;margin-right:4px}
+table.headline th:not(:first-child){text-align:right}.better{color:#1a7f37;font-weight:700}.worse{color:#c62828;font-weight:700}
+p.lede{color:#444;margin-top:-.5rem}
+table.gallery td,table.gallery th{text-align:center;vertical-align:middle;font-size:.85rem}
+table.gallery img{width:64px;height:64px;image-rendering:pixelated;border:1px solid #ccc;display:block;margin:0 auto 2px}
 .fooled{color:#c62828;font-weight:700}.held{color:#1a7f37}
 `;
 
-/** The whole page. Audits come from audit.json files; the gallery from the runs. */
-export async function renderHtmlReport(results: ReportRun[], audits: AuditSummary[] = []): Promise<string> {
+/**
+ * The whole page. Audits come from audit.json files; the gallery from the runs, its pictures
+ * from `dir`, the folder whose results.json names them.
+ */
+export async function renderHtmlReport(results: ReportRun[], audits: AuditSummary[] = [], dir?: string): Promise<string> {
   if (results.length === 0) throw new UsageError('no runs to report', 'give the results.json of at least one robench run');
   const models = distinct(results.map(seriesName));
   const attacks = distinct(results.map((r) => r.attack.id));
   const title = `robench: ${models.join(', ')} under ${attacks.join(', ')}`;
+  const data = distinct(results.map((r) => `${r.dataset.id} ${r.dataset.split}, ${r.dataset.samples} images`)).join('; ');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -272,13 +221,14 @@ export async function renderHtmlReport(results: ReportRun[], audits: AuditSummar
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-${manifestSection(results)}
-${accuracySection(results)}
+<p class="lede">${escapeHtml(data)} · settings, hashes and commands in the <a href="#manifest">manifest</a> at the end</p>
+${headlineSection(results)}
 ${corruptionSection(results)}
 ${await chartsSection(results)}
 ${sparsitySection(results)}
 ${auditSection(audits)}
-${gallerySection(results)}
+${gallerySection(results, dir)}
+${manifestSection(results)}
 </body>
 </html>
 `;

@@ -43,7 +43,7 @@ export interface RunPlan {
   workers: number;
   /** What worker threads load besides the model; absent when they cannot load what this run uses (a plugin given as an object). */
   threads?: { plugins: string[]; cwd: string };
-  /** Whether each result carries a gallery of perturbed images (the HTML report shows it). */
+  /** Whether each result carries a gallery of perturbed images (the HTML report shows it), its pictures written into `saved.dir`. */
   gallery: boolean;
   command: string[];
   /**

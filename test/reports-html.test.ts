@@ -9,9 +9,13 @@ import svgReporter from '../reports/svg.js';
 import { readResults } from '../src/commands/check.js';
 import { reportCommand } from '../src/commands/report.js';
 import { UsageError } from '../src/errors.js';
-import { escapeHtml, imageToPngDataUrl, readAudits, renderHtmlReport, type GalleryItem, type ReportRun } from '../src/html-report.js';
+import { escapeHtml, readAudits, renderHtmlReport, type ReportRun } from '../src/html-report.js';
+import { accuracyIntervals, independentDifference } from '../src/intervals.js';
 import type { RunResult } from '../src/plugin-api.js';
+import { pngDataUrl } from '../src/png-image.js';
 import { Registry } from '../src/registry.js';
+import { resultsJson as resultsJsonText } from '../src/results-json.js';
+import { gallerySample } from './helpers/gallery.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'results', 'two-models');
 const fixture = (): RunResult[] => readResults(FIXTURE);
@@ -35,35 +39,6 @@ async function silently<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const ramp = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => i / (n - 1));
-
-function gallery(): GalleryItem[] {
-  const clean = imageToPngDataUrl(ramp(28 * 28), 28, 28, 1);
-  const adv = imageToPngDataUrl(ramp(28 * 28).map((v) => 1 - v), 28, 28, 1);
-  return [
-    { label: 'sample 3', perturbation: 8 / 255, cleanPng: clean, advPng: adv, cleanPrediction: '7', advPrediction: '3', trueLabel: '7' },
-    { label: 'sample 0', perturbation: 2 / 255, cleanPng: clean, advPng: clean, cleanPrediction: '7', advPrediction: '7', trueLabel: '7' },
-  ];
-}
-
-test('imageToPngDataUrl encodes pixels in [0, 1] as 8-bit PNG, grey and RGB', (t) => {
-  const rgb = Float32Array.from([0, 0.5, 1, 0.25, 0.75, 1.5, -0.2, 0.1, 0.6, 1, 1, 0]);
-  const url = imageToPngDataUrl(rgb, 2, 2, 3);
-  t.regex(url, /^data:image\/png;base64,/);
-  const png = decode(Buffer.from(url.split(',')[1], 'base64'));
-  t.deepEqual([png.width, png.height, png.channels, png.depth], [2, 2, 3, 8]);
-  t.deepEqual([...png.data], [0, 128, 255, 64, 191, 255, 0, 26, 153, 255, 255, 0]);
-  const grey = decode(Buffer.from(imageToPngDataUrl(Float32Array.from([0, 1, 0.5]), 1, 3, 1).split(',')[1], 'base64'));
-  t.deepEqual([grey.width, grey.height, grey.channels, ...grey.data], [3, 1, 1, 0, 255, 128]);
-});
-
-test('imageToPngDataUrl rejects a batch, odd channel counts and non-finite pixels', (t) => {
-  t.throws(() => imageToPngDataUrl(new Float32Array(2 * 4 * 4), 4, 4, 1), { message: /32 values for a 4x4x1 image \(needs 16\); pass one image/ });
-  t.throws(() => imageToPngDataUrl(new Float32Array(8), 2, 2, 2), { message: /2 channels given/ });
-  t.throws(() => imageToPngDataUrl(Float32Array.from([0, NaN]), 1, 2, 1), { message: /pixel 1 is NaN/ });
-  t.throws(() => imageToPngDataUrl(new Float32Array(0), 0, 2, 1), { message: /positive integers/ });
-});
-
 test('report.html is self-contained: charts inline as SVG, styles inline, nothing fetched', async (t) => {
   const html = await renderHtmlReport(fixture());
   t.notRegex(html, /src="http|href="http|<link|<script|@import|url\(/i);
@@ -84,12 +59,20 @@ test('report.html shows the manifest, accuracies with intervals and the sparsity
   t.regex(html, /<dt>backend<\/dt><dd><code>wasm<\/code><\/dd>/);
   t.regex(html, /<dt>seed<\/dt><dd><code>7<\/code><\/dd>/);
   t.true(html.includes('<pre>robench run --model mlp,hah-cnn --attack pgd,gaussian --samples 200 --seed 7 --format json,html</pre>'));
-  // hah-cnn under pgd at 16/255: 60 of 200 correct, Wilson 95% 24-37%.
-  t.regex(html, /<th>eps 16\/255<\/th>/);
-  t.regex(html, /30\.0%<br><small>24%–37%, n=200<\/small>/);
-  t.regex(html, /<th>sigma 0\.4<\/th>/);
+  // hah-cnn under pgd at 16/255: 60 of 200 correct, Wilson 95% 24.1-36.7%; mlp 0 of 200.
+  t.regex(html, /<td>16\/255<\/td><td>0\.0%<br><small>0\.0%–1\.9%<\/small><\/td><td>30\.0%<br><small>24\.1%–36\.7%<\/small><\/td>/);
+  // Its difference from mlp, unpaired (the fixture predates per-sample outcomes), coloured as the interval excludes 0.
+  const d = independentDifference(0, 200, 60, 200);
+  t.true(html.includes(`<span class="better">+30.0 pt</span><br><small>+${(100 * d.lo).toFixed(1)} to +${(100 * d.hi).toFixed(1)}</small>`));
+  t.regex(html, /<th>hah-cnn \[mnist\] − mlp \[mnist\]<br><small>unpaired, 200 images<\/small><\/th>/);
+  t.regex(html, /<td>clean<\/td><td>98\.0%/);
+  t.regex(html, /<td>0\.4<\/td><td>50\.0%/, 'sigma in decimals');
   t.regex(html, /<td>hah-cnn \[mnist\]<\/td><td>conv2<\/td><td>80\.0%<\/td><td>0\.85<\/td>/);
   t.notRegex(html, /id="audit"|id="gallery"/, 'no audit or gallery section without data');
+  // The headline first, the manifest last.
+  const order = ['id="headline"', 'id="charts"', 'id="sparsity"', 'id="manifest"'].map((id) => html.indexOf(id));
+  t.deepEqual([...order].sort((a, b) => a - b), order, `sections in order: ${order}`);
+  t.is(html.indexOf('<section', order[3]), -1, 'no section after the manifest');
 });
 
 test('every string from plugins, results and the command line is escaped', async (t) => {
@@ -100,29 +83,40 @@ test('every string from plugins, results and the command line is escaped', async
     model: { ...r.model, id: evil, info: { note: '</pre><script>x()</script>' } },
     attack: { ...r.attack, id: 'pgd"><img src=x onerror=alert(2)>', params: { tag: '<b>bold</b>' } },
     command: ['robench', 'run', '--model', evil],
-    gallery: gallery().map((g) => ({ ...g, trueLabel: '<i>seven</i>', label: evil })),
   };
-  const html = await renderHtmlReport([run], [{ model: evil, checks: [{ name: evil, verdict: 'warn', detail: '<svg onload=alert(3)>' }] }]);
+  const dir = await tmp();
+  run.gallery = (await gallerySample(dir, 8 / 255, ['3'])).map((g) => ({ ...g, trueLabel: '<i>seven</i>', advPrediction: evil }));
+  const html = await renderHtmlReport([run], [{ model: evil, checks: [{ name: evil, verdict: 'warn', detail: '<svg onload=alert(3)>' }] }], dir);
   t.notRegex(html, /<script|<img src=x|<b>bold|<i>seven|<svg onload/i);
   t.true(html.includes('&lt;script&gt;alert(1)&lt;/script&gt; [mnist]'));
   t.true(html.includes('--model &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;</pre>'), 'command shell-quoted, then escaped');
   t.is(escapeHtml(`a&b<c>"d'`), 'a&amp;b&lt;c&gt;&quot;d&#39;');
 });
 
-test('gallery shows clean and perturbed images by budget; only PNG data URLs are accepted', async (t) => {
-  const [r] = fixture();
-  const items = gallery();
-  const html = await renderHtmlReport([{ ...r, gallery: items }]);
-  t.regex(html, /id="gallery"/);
-  t.is((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 4);
-  const order = [html.indexOf('sample 0'), html.indexOf('sample 3')];
-  t.true(order[0] > 0 && order[0] < order[1], 'sorted by perturbation');
-  t.regex(html, /sample 3 · eps 8\/255<br>\ntrue 7 · clean → 7 · perturbed → <span class="fooled">3<\/span>/);
-  t.regex(html, /perturbed → <span class="held">7<\/span>/);
-  await t.throwsAsync(renderHtmlReport([{ ...r, gallery: [{ ...items[0], advPng: 'https://example.com/x.png' }] }]), {
-    message: /gallery of mlp \[mnist\] under pgd: images must be data:image\/png;base64 URLs/,
-  });
-  await t.throwsAsync(renderHtmlReport([{ ...r, gallery: [{ ...items[0], cleanPng: 'data:image/png;base64,AAAA" onerror="x' }] }]));
+test('the gallery is one grid per attack: a row per sample and model, clean, then perturbed and difference per budget', async (t) => {
+  const [mlp, , hah] = fixture();
+  const dir = await tmp();
+  const runs: ReportRun[] = [
+    { ...mlp, gallery: [...(await gallerySample(dir, 8 / 255, ['3', '2'])), ...(await gallerySample(dir, 2 / 255, ['7', '2']))] },
+    { ...hah, gallery: [...(await gallerySample(dir, 8 / 255, ['7', '1'])), ...(await gallerySample(dir, 2 / 255, ['7', '2']))] },
+  ];
+  const html = await renderHtmlReport(runs, [], dir);
+  const section = /<section id="gallery">([\s\S]*?)<\/section>/.exec(html)![1];
+  t.is((section.match(/<table class="gallery">/g) ?? []).length, 1, 'one grid for both models');
+  t.regex(section, /<th>sample<\/th><th>model<\/th><th>clean<\/th><th colspan="2">eps 2\/255<br><small>perturbed · difference<\/small><\/th><th colspan="2">eps 8\/255/);
+  const rows = [...section.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].slice(1).map((m) => m[1]);
+  t.is(rows.length, 4, 'two samples x two models');
+  t.regex(rows[0], /^<th rowspan="2">0<br><small>true 7<\/small><\/th><td>mlp \[mnist\]<\/td>/);
+  t.regex(rows[1], /^<td>hah-cnn \[mnist\]<\/td>/);
+  // A row: the clean image, then at each budget the perturbed image and the amplified difference, with the predictions.
+  for (const row of rows) t.is((row.match(/<img src="data:image\/png;base64,/g) ?? []).length, 5);
+  t.regex(rows[0], /→ 7<\/span><\/td><td><img[^>]+><br><span class="held">→ 7<\/span><\/td><td><img[^>]+alt="difference sample 0, mlp \[mnist\], eps 2\/255"><br><small>×[\d.]+<\/small><\/td><td><img[^>]+><br><span class="fooled">→ 3<\/span>/);
+  // The pictures are the gallery's files, embedded.
+  const [first] = runs[0].gallery!;
+  t.true(section.includes(`src="${pngDataUrl(await readFile(join(dir, first.images.difference)))}"`));
+  await writeFile(join(dir, first.images.clean), 'changed');
+  await t.throwsAsync(renderHtmlReport(runs, [], dir), { instanceOf: UsageError, message: /not the picture results\.json names/ });
+  await t.throwsAsync(renderHtmlReport([{ ...runs[0], gallery: [{ ...first, images: { ...first.images, clean: 'https://example.com/x.png' } }] }], [], dir), { message: /not a gallery\/<hash>\.png file/ });
 });
 
 test('the html reporter shows audit.json from the output folder, and rejects a malformed one', async (t) => {
@@ -156,7 +150,9 @@ test('robench report merges result folders into one set of reports, audits inclu
   t.deepEqual(written.map((f) => f.slice(out.length + 1)), ['audit.json', 'results.json', 'report.html', 'curve-pgd.svg', 'curve-gaussian.svg', 'sparsity.svg']);
   t.deepEqual((await readdir(out)).sort(), written.map((f) => f.slice(out.length + 1)).sort());
   const merged = readResults(out);
-  t.deepEqual(merged, [...runs.filter((r) => r.model.id === 'mlp'), ...runs.filter((r) => r.model.id === 'hah-cnn')], 'concatenated; the folder given twice counts once');
+  const expected = [...runs.filter((r) => r.model.id === 'mlp'), ...runs.filter((r) => r.model.id === 'hah-cnn')];
+  t.deepEqual(merged.map(({ intervals: _i, ...r }) => r), expected, 'concatenated; the folder given twice counts once');
+  t.deepEqual(merged.map((r) => r.intervals), expected.map(accuracyIntervals), 'the intervals of results written before they were recorded');
   t.deepEqual(readAudits(out), readAudits(FIXTURE));
   const html = await readFile(join(out, 'report.html'), 'utf8');
   t.regex(html, /mlp \[mnist\]/);
@@ -213,4 +209,36 @@ test('robench report: bad inputs and formats are usage errors that name the fix,
   await writeFile(join(auditOnly, 'audit.json'), await readFile(join(FIXTURE, 'audit.json')));
   await t.throwsAsync(reportCommand([auditOnly], { out, format: 'html' }, reg), { instanceOf: UsageError, message: /holds audits but no runs/ });
   await t.throwsAsync(readdir(out), { code: 'ENOENT' });
+});
+
+test('robench report gathers the gallery pictures into --out, and turns a gallery held inline by older results into files', async (t) => {
+  const [mlp] = fixture();
+  const a = await tmp();
+  const gallery = await gallerySample(a, 8 / 255, ['3', '2']);
+  await writeFile(join(a, 'results.json'), resultsJsonText([{ ...mlp, gallery }]));
+  // As robench 0.1.0 wrote it: the pictures as data URLs in results.json, no difference picture.
+  const b = await tmp();
+  const picture = async (path: string): Promise<string> => pngDataUrl(await readFile(join(a, path)));
+  const inline = await Promise.all(gallery.map(async (g) => ({ label: `sample ${g.sample}`, perturbation: g.perturbation, cleanPng: await picture(g.images.clean), advPng: await picture(g.images.adversarial), cleanPrediction: g.cleanPrediction, advPrediction: g.advPrediction, trueLabel: g.trueLabel })));
+  const [, , hah] = fixture();
+  await writeFile(join(b, 'results.json'), JSON.stringify({ ...hah, gallery: inline }));
+  const out = join(await tmp(), 'merged');
+  const written = await silently(() => reportCommand([a, b], { out, format: 'json,html' }, registry()));
+  t.true(written.includes(join(out, 'gallery')));
+  const merged = readResults(out) as ReportRun[];
+  t.deepEqual(merged[0].gallery, gallery, 'pictures keep their names');
+  const upgraded = merged[1].gallery!;
+  t.deepEqual(upgraded.map((g) => [g.sample, g.advPrediction]), [[0, '3'], [1, '2']]);
+  t.deepEqual(upgraded.map((g) => g.images.clean), gallery.map((g) => g.images.clean), 'the same picture, the same file');
+  const names = new Set([...merged[0].gallery!, ...upgraded].flatMap((g) => Object.values(g.images)));
+  t.deepEqual((await readdir(join(out, 'gallery'))).map((f) => `gallery/${f}`).sort(), [...names].sort());
+  t.false((await readFile(join(out, 'results.json'), 'utf8')).includes('base64'), 'results.json names the pictures, holds none');
+  const html = await readFile(join(out, 'report.html'), 'utf8');
+  t.is((/<section id="gallery">[\s\S]*?<\/section>/.exec(html)![0].match(/<img src="data:image\/png;base64,/g) ?? []).length, 2 * 2 * 3);
+  // A folder whose pictures went missing is refused before anything is written.
+  const c = await tmp();
+  await writeFile(join(c, 'results.json'), resultsJsonText([{ ...mlp, gallery }]));
+  const never = join(await tmp(), 'never');
+  await t.throwsAsync(silently(() => reportCommand([c], { out: never, format: 'html' }, registry())), { instanceOf: UsageError, message: /gallery picture .* is missing/ });
+  await t.throwsAsync(readdir(never), { code: 'ENOENT' });
 });

@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
 import { UsageError } from '../errors.js';
+import { GALLERY_DIR, gatherGallery, writeGalleryOf } from '../gallery-images.js';
 import { prepareOutDir } from '../out-dir.js';
 import type { AuditSummary } from '../html-report.js';
 import type { RunResult } from '../plugin-api.js';
@@ -34,8 +35,9 @@ const unique = <T>(items: T[]): T[] => {
  * Reads the runs of every input (a results folder or results.json), merges shards
  * of one run, and writes the chosen reports of all of them into `opts.out`. Audits
  * found next to the inputs (audit.json) are added to `<out>/audit.json`, so the
- * HTML report shows them and the output folder stays complete. A folder holding
- * only an audit.json is accepted. Returns the files written.
+ * HTML report shows them and the output folder stays complete; so are the gallery
+ * pictures the runs name (gallery/). A folder holding only an audit.json is accepted.
+ * Returns the files written.
  */
 export async function reportCommand(inputs: string[], opts: ReportOptions, registry: Registry): Promise<string[]> {
   if (inputs.length === 0) throw new UsageError('no results given to report', 'name one or more folders written by robench run (or their results.json)');
@@ -45,6 +47,8 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   // Lazily, as the reporters do: the HTML module loads Vega.
   const { readAudits } = await import('../html-report.js');
   const runs: RunResult[] = [];
+  // The gallery pictures the runs name, gathered from their folders into the output folder.
+  const pictures = new Map<string, Uint8Array>();
   // An audit already in the output folder (e.g. `robench audit --out` there) stays part of it.
   const audits: AuditSummary[] = readAudits(opts.out);
   for (const input of inputs) {
@@ -52,14 +56,18 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
     const found = readAudits(dir);
     audits.push(...found);
     const auditOnly = isDir(input) && !existsSync(join(input, 'results.json')) && found.length > 0;
-    if (!auditOnly) runs.push(...readResults(input));
+    if (auditOnly) continue;
+    const gallery = gatherGallery(readResults(input), dir);
+    runs.push(...gallery.runs);
+    for (const [path, png] of gallery.files) pictures.set(path, png);
   }
   if (runs.length === 0) throw new UsageError(`${inputs.join(', ')} hold${inputs.length === 1 ? 's' : ''} audits but no runs`, 'add a folder written by robench run');
   const results = mergeShards(unique(runs));
   const auditList = unique(audits);
   // What a reporter's ctx.outDir guarantees in `robench run` too: a writable folder that exists.
   await prepareOutDir(opts.out);
-  const written: string[] = [];
+  // Merged shards show the first shard's gallery, so only the pictures the results name are written.
+  const written: string[] = (await writeGalleryOf(results, pictures, opts.out)) > 0 ? [join(opts.out, GALLERY_DIR)] : [];
   if (auditList.length > 0) {
     const file = join(opts.out, 'audit.json');
     await writeFileAtomic(file, `${JSON.stringify(auditList.length === 1 ? auditList[0] : auditList, null, 2)}\n`);
