@@ -276,6 +276,12 @@ function settle(s0: tf.Tensor3D[], consts: tf.Tensor3D[], f: (s: tf.Tensor3D[], 
     ids.forEach((_, j) => (change[j] < d.tolerance ? done : keep).push(j));
     if (done.length === 0) continue;
     for (const j of done) converged[ids[j]] = 1;
+    if (keep.length === 0) {
+      // The last samples settled together: no empty gather (wasm's kernels can fault on one).
+      parts.push({ ids, s });
+      ids = [];
+      break;
+    }
     parts.push({ ids: done.map((j) => ids[j]), s: pick(s, done) });
     const s3 = pick(s, keep);
     const c3 = pick(c, keep);
@@ -285,7 +291,6 @@ function settle(s0: tf.Tensor3D[], consts: tf.Tensor3D[], f: (s: tf.Tensor3D[], 
     ids = keep.map((j) => ids[j]);
   }
   if (ids.length > 0) parts.push({ ids, s });
-  else tf.dispose(s);
   tf.dispose(c);
   const inverse = new Int32Array(b);
   parts.flatMap((part) => part.ids).forEach((id, j) => (inverse[id] = j));
