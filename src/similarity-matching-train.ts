@@ -13,7 +13,8 @@
  * The readout is a softmax regression (the authors fit a linear SVM), trained with Adam on
  * the fixed points of the training images.
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -166,26 +167,47 @@ export function hebbianUpdate(arch: SmArchitecture, p: SmParams, x0: tf.Tensor3D
   });
 }
 
-/** Top-layer fixed points [count, features] of a split's first `count` images, in batches. */
-async function fixedPoints(arch: SmArchitecture, p: SmParams, split: DatasetSplit, count: number, batch: number, log: (l: string) => void, what: string): Promise<Float32Array> {
+/** Images per saved block of fixed points: a crash while they are computed loses one block. */
+const FEATURE_BLOCK = 5000;
+
+/**
+ * Top-layer fixed points [count, features] of a split's first `count` images, in batches. Each
+ * block of FEATURE_BLOCK images is saved under `cacheDir` as it finishes, and a saved block is
+ * read back instead of solved again: the cache belongs to the final weights' checkpoint.
+ */
+async function fixedPoints(arch: SmArchitecture, p: SmParams, split: DatasetSplit, count: number, batch: number, cacheDir: string, log: (l: string) => void): Promise<Float32Array> {
   const top = smGeometry(arch).at(-1)!;
   const features = top.sites * top.nps;
   const out = new Float32Array(count * features);
   const t0 = Date.now();
   let lastLog = t0;
-  for (let start = 0; start < count; start += batch) {
-    const n = Math.min(batch, count - start);
-    const idx = Array.from({ length: n }, (_, i) => start + i);
-    const x0 = tf.tidy(() => imageRows(centreImages(tf.tensor4d(gather(split, idx), [n, ...split.shape]))));
-    const fp = relax(arch, p, x0);
-    const flat = tf.tidy(() => tf.reshape(rowsToImage(fp.r.at(-1)!, top.outSide), [n, features]));
-    out.set(await flat.data(), start * features);
-    tf.dispose([x0, flat, ...fp.r]);
-    if (Date.now() - lastLog > 30_000) {
-      lastLog = Date.now();
-      const rate = (start + n) / ((lastLog - t0) / 1000);
-      log(`  ${what} fixed points ${start + n}/${count}  ${rate.toFixed(1)} images/s  ~${Math.round((count - start - n) / rate)}s left`);
+  let solved = 0;
+  for (let block = 0; block * FEATURE_BLOCK < count; block++) {
+    const first = block * FEATURE_BLOCK;
+    const end = Math.min(first + FEATURE_BLOCK, count);
+    const file = join(cacheDir, `fixed-points-${block}.f32`);
+    const saved = existsSync(file) ? await readFile(file) : null;
+    if (saved !== null && saved.byteLength === (end - first) * features * 4) {
+      out.set(new Float32Array(saved.buffer.slice(saved.byteOffset, saved.byteOffset + saved.byteLength)), first * features);
+      continue;
     }
+    for (let start = first; start < end; start += batch) {
+      const n = Math.min(batch, end - start);
+      const idx = Array.from({ length: n }, (_, i) => start + i);
+      const x0 = tf.tidy(() => imageRows(centreImages(tf.tensor4d(gather(split, idx), [n, ...split.shape]))));
+      const fp = relax(arch, p, x0);
+      const flat = tf.tidy(() => tf.reshape(rowsToImage(fp.r.at(-1)!, top.outSide), [n, features]));
+      out.set(await flat.data(), start * features);
+      tf.dispose([x0, flat, ...fp.r]);
+      solved += n;
+      if (Date.now() - lastLog > 30_000) {
+        lastLog = Date.now();
+        const rate = solved / ((lastLog - t0) / 1000);
+        log(`  fixed points of the training images ${start + n}/${count}  ${rate.toFixed(1)} images/s`);
+      }
+    }
+    await mkdir(cacheDir, { recursive: true });
+    await writeFileAtomic(file, new Uint8Array(out.buffer, first * features * 4, (end - first) * features * 4));
   }
   return out;
 }
@@ -323,7 +345,7 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
     const featureStart = Date.now();
     const top = smGeometry(arch).at(-1)!;
     const dims = top.sites * top.nps;
-    const trainFeatures = await fixedPoints(arch, params, data.train, trainCount, batch, log, 'train');
+    const trainFeatures = await fixedPoints(arch, params, data.train, trainCount, batch, join(ckptDir, 'fixed-points'), log);
     const readout = await trainReadout(trainFeatures, data.train.labels.subarray(0, trainCount), dims, classes, { epochs: readoutEpochs, batch: 256, lr: 1e-3, seed });
     log(`readout: train accuracy ${(100 * readout.trainAccuracy).toFixed(2)}% after ${readoutEpochs} epochs`);
     const model = buildSmModel(arch, params, readout, opts.model);
