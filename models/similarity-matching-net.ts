@@ -277,7 +277,7 @@ function settle(s0: tf.Tensor3D[], consts: tf.Tensor3D[], f: (s: tf.Tensor3D[], 
     if (done.length === 0) continue;
     for (const j of done) converged[ids[j]] = 1;
     if (keep.length === 0) {
-      // The last samples settled together: no empty gather (wasm's kernels can fault on one).
+      // The last samples settled together: nothing is left to carry on.
       parts.push({ ids, s });
       ids = [];
       break;
@@ -320,7 +320,8 @@ export function relax(arch: SmArchitecture, p: SmParams, x0: tf.Tensor3D, record
   const geo = smGeometry(arch);
   if (recordTape) return relaxOnTape(arch, geo, p, x0);
   const b = x0.shape[1];
-  const drive0 = feedforward(p.W[0], x0, geo[0]);
+  // A custom gradient keeps its forward's intermediates until a scope ends: this one must end here.
+  const drive0 = tf.tidy(() => feedforward(p.W[0], x0, geo[0]));
   const u0 = geo.map((g) => tf.zeros([g.sites, b, g.nps]) as tf.Tensor3D);
   const out = settle(u0, [drive0], (u, [d0]) => velocity(arch, geo, p, d0, u, u.map((x) => tf.tanh(x) as tf.Tensor3D)), arch.dynamics);
   const r = out.state.map((u) => tf.tanh(u) as tf.Tensor3D);

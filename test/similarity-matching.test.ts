@@ -307,3 +307,20 @@ test('train names the model by its neurons per site, and refuses what does not a
   t.is(other.code, 2);
   t.regex(other.stderr, /apply to similarity matching only/);
 });
+
+test.serial('solving, differentiating and training leave no tensor behind', (t) => {
+  const arch = smallArch(1e-4);
+  const p = smallParams(arch, 12);
+  const x = images(4, 8, 2, 23);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const x0 = tf.tidy(() => imageRows(centreImages(x)));
+    const fp = relax(arch, p, x0);
+    const next = hebbianUpdate(arch, p, x0, fp.r, 0.01);
+    tf.dispose([x0, ...fp.r, ...next.W, ...next.L]);
+    const g = tf.grad((xi: tf.Tensor) => tf.sum(fixedPointImage(arch, p, centreImages(xi as tf.Tensor4D))))(x);
+    g.dispose();
+  }
+  t.is(tf.memory().numTensors, before);
+  tf.dispose([x, ...p.W, ...p.L]);
+});
