@@ -101,7 +101,7 @@ test.serial('shipped datasets are listed default first and only where a manifest
 test.serial('shipped zoo weights load, match their manifest and classify bundled test images', async (t) => {
   const { useBackend } = await import('../src/backends.js');
   await useBackend('wasm');
-  const plugins = [(await import('../models/hebbian.js')).default, (await import('../models/baseline.js')).default];
+  const plugins = [(await import('../models/hebbian.js')).default, (await import('../models/baseline.js')).default, (await import('../models/similarity-matching.js')).default];
   t.true(plugins[0].datasets.includes('fashion-mnist'), 'hebbian ships Fashion-MNIST weights');
   for (const plugin of plugins) {
     for (const dataset of plugin.datasets) {
@@ -139,7 +139,8 @@ test.serial('shipped zoo weights reproduce their manifest accuracy on the full t
     return;
   }
   await useBackend('wasm');
-  for (const plugin of [(await import('../models/hebbian.js')).default, (await import('../models/baseline.js')).default]) {
+  const zoo = ['hebbian', 'baseline', 'similarity-matching'];
+  for (const plugin of await Promise.all(zoo.map(async (id) => (await import(`../models/${id}.js`)).default))) {
     for (const dataset of plugin.datasets) {
       const model = await plugin.load({ dataset });
       const manifest = (model.info as { manifest: { testAccuracy: number; testSamples: number } }).manifest;
