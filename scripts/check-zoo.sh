@@ -11,16 +11,19 @@ trap 'rm -rf "$out"' EXIT
 
 status=0
 # On wasm, as the baselines were measured: check counts a change of backend as a mismatch.
-# dataset, attack, eps grid: PGD-20 up to where both models are near 0%, Gaussian noise.
-while read -r dataset attack eps; do
+# models, dataset, attack, eps grid, samples: PGD-20 up to where both models are near 0%, Gaussian
+# noise; similarity matching solves its dynamics at every forward pass, so it is guarded on fewer.
+while read -r models dataset attack eps samples; do
   name="$dataset-$attack"
-  ./bin/robench run --model baseline,hebbian --dataset "$dataset" --attack "$attack" --eps "$eps" \
-    --samples 1000 --seed 0 --backend wasm --offline --format json --out "$out/$name"
+  [ "$models" = baseline,hebbian ] || name="$name-${models%%,*}"
+  ./bin/robench run --model "$models" --dataset "$dataset" --attack "$attack" --eps "$eps" \
+    --samples "$samples" --seed 0 --backend wasm --offline --format json --out "$out/$name"
   ./bin/robench check --baseline "baselines/zoo-$name.json" "$out/$name" "$@" || status=$?
 done <<'GRID'
-fashion-mnist pgd 0,0.01,0.025,0.05
-fashion-mnist gaussian 0,0.1,0.2
-cifar10 pgd 0,1/255,2/255,4/255
-cifar10 gaussian 0,0.05,0.1
+baseline,hebbian fashion-mnist pgd 0,0.01,0.025,0.05 1000
+baseline,hebbian fashion-mnist gaussian 0,0.1,0.2 1000
+baseline,hebbian cifar10 pgd 0,1/255,2/255,4/255 1000
+baseline,hebbian cifar10 gaussian 0,0.05,0.1 1000
+similarity-matching,baseline mnist pgd 0,0.05,0.1,0.2,0.3 200
 GRID
 exit "$status"
