@@ -69,6 +69,8 @@ test.serial('pre-threshold activations get the same measures, by hand, beside th
   t.is(disparity(s.topKMean, s.restMean), '9.0');
   t.is(disparity(2, 0), 'inf');
   t.is(disparity(0, 0), '-');
+  // tanh activations: a negative rest mean makes the ratio meaningless, not infinite.
+  t.is(disparity(0.53, -0.15), '-');
 
   const [plain] = await sparsityStats([{ name: 'block2', values }]);
   t.is(plain.preThreshold, undefined, 'a block without a threshold has no pre-threshold measures');
