@@ -73,7 +73,8 @@ test.serial('a checkpoint interrupted between its files leaves the previous epoc
   t.is(JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')).epoch, 1);
   const resumed = await train({ ...zoo('hebbian', join(root, 'b')), resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256);
-  t.deepEqual(readdirSync(join(root, 'b')).filter((f) => f.startsWith('checkpoint')), [], 'no checkpoint folder is left after training');
+  // The final set stays (a finished run can take more epochs); nothing a crash left beside it does.
+  t.deepEqual(readdirSync(join(root, 'b')).filter((f) => f.startsWith('checkpoint')), ['checkpoint'], 'only the final checkpoint is left after training');
   await rm(root, { recursive: true });
 });
 
