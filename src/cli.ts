@@ -10,7 +10,7 @@ import { checkCommand } from './commands/check.js';
 import { reportCommand } from './commands/report.js';
 import { sparsityCommand } from './commands/sparsity.js';
 import { dataFetchCommand, dataListCommand } from './commands/data.js';
-import { trainCommand } from './commands/train.js';
+import { trainableIds, trainCommand } from './commands/train.js';
 import { doctorCommand } from './commands/doctor.js';
 import { exportCommand } from './commands/export.js';
 import { leaderboardCommand } from './commands/leaderboard.js';
@@ -270,7 +270,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
   program
     .command('train')
     .description('train a zoo model on a dataset (checkpoint after every epoch; --resume continues)')
-    .requiredOption('--model <id>', 'baseline | hebbian | baseline-vgg16 | hebbian-vgg16 | ekdaa | ekdaa-sign | ekdaa-backprop | similarity-matching')
+    .requiredOption('--model <id>', trainableIds().join(' | '))
     .requiredOption('--dataset <id>', 'mnist | fashion-mnist | cifar10 | svhn')
     .option('--epochs <n>', 'epochs (default: per model and dataset)', (v) => parsePositiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'))

@@ -34,6 +34,9 @@ export interface TrainCommandOptions {
   progress?: boolean;
 }
 
+/** The ids `robench train --model` takes, for its help. */
+export const trainableIds = (): string[] => [...Object.keys(TRAINABLE_MODELS), ...Object.keys(EKDAA_MODELS), 'similarity-matching', 'similarity-matching-<n>'];
+
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Usage errors before the backend starts.
   const sm = isSimilarityMatching(opts.model);
