@@ -61,6 +61,9 @@ function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[
   return owners;
 }
 
+/** `--backend`, the same on every command that computes. */
+const backendOption = (): Option => new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto');
+
 /** A broken robench.config.json, or undefined when it is fine or absent. */
 function configProblem(): RobenchError | undefined {
   try {
@@ -100,7 +103,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--samples <n>', 'test samples to evaluate (default: every bundled sample)', (v) => parsePositiveInt(v, '--samples'))
     .option('--batch <n>', 'batch size', (v) => parsePositiveInt(v, '--batch'), 100)
     .option('--seed <n>', 'random seed', parseSeed, 0)
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(backendOption())
     .option('--out <dir>', 'output folder (default: robench-results/<timestamp>-<model>-<attack>/)')
     .option('--format <list>', 'reporters, comma-separated (`robench list reporters`)', 'table,json,csv,html')
     .option('--input-range <range>', 'pixel range a model file expects: 0,1 | 0,255 | -1,1', '0,1')
@@ -169,7 +172,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--transfer-from <id>', 'zoo model to transfer attacks from', 'baseline')
     .option('--data-dir <dir>', 'folder with the original dataset files')
     .option('--out <dir>', 'output folder for audit.json')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(backendOption())
     .action(async (o: Record<string, unknown>) => {
       exitCode = await auditCommand(registry, {
         model: String(o.model),
@@ -199,7 +202,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--data-dir <dir>', 'folder with the original dataset files')
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'also write the figures to this JSON file')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(backendOption())
     .action(async (o: Record<string, unknown>) => {
       await sparsityCommand(registry, {
         models: String(o.model).split(',').map((m) => m.trim()),
@@ -289,7 +292,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--neurons-per-site <n>', 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)', (v) => parsePositiveInt(v, '--neurons-per-site'))
     .option('--layers <n>', 'similarity matching: layers of sites (default 1)', (v) => parsePositiveInt(v, '--layers'))
     .option('--gamma <x>', 'similarity matching: feedback strength (default 0, the authors\' MNIST setting)', (v) => parseNumber(v, '--gamma'))
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(backendOption())
     .action(async (o: Record<string, unknown>) => {
       await trainCommand({
         activation: o.activation as string | undefined,
