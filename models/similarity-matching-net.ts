@@ -396,27 +396,22 @@ export type SmGradient = 'implicit' | 'unrolled';
 export function fixedPointImage(arch: SmArchitecture, p: SmParams, x: tf.Tensor4D, gradient: SmGradient = 'implicit'): tf.Tensor4D {
   const geo = smGeometry(arch);
   const top = geo[geo.length - 1];
-  const rows = (t: tf.Tensor4D): tf.Tensor3D => imageRows(t);
   if (gradient === 'unrolled') {
-    const fp = relax(arch, p, rows(x), true);
+    const fp = relax(arch, p, imageRows(x), true);
     return rowsToImage(fp.r[fp.r.length - 1], top.outSide);
   }
   const solve = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor4D;
     const save = args[1] as tf.GradSaveFunc;
-    const x0 = rows(xi);
+    const x0 = imageRows(xi);
     const fp = relax(arch, p, x0);
     x0.dispose();
     save(fp.r);
     const value = rowsToImage(fp.r[fp.r.length - 1], top.outSide);
     return {
       value,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const gTop = tf.transpose(tf.reshape(dy as tf.Tensor, [x.shape[0], top.sites, top.nps]), [1, 0, 2]) as tf.Tensor3D;
-        const dRows = adjoint(arch, p, saved as tf.Tensor3D[], gTop);
-        const [b, hh, ww, c] = x.shape;
-        return tf.reshape(tf.transpose(dRows, [1, 0, 2]), [b, hh, ww, c]);
-      },
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        rowsToImage(adjoint(arch, p, saved as tf.Tensor3D[], imageRows(dy as tf.Tensor4D)), arch.inputSide),
     };
   }) as (x: tf.Tensor4D) => tf.Tensor4D;
   return solve(x);

@@ -7,7 +7,7 @@
  * failed is 'error', each with the reason, so no check disappears.
  */
 import * as tf from '@tensorflow/tfjs';
-import { evaluateCurve } from './engine.js';
+import { batchTensors, evaluateCurve } from './engine.js';
 import { UsageError } from './errors.js';
 import { FLOAT32_EPSILON, gradientHealth, type GradientHealth } from './gradient-health.js';
 import { checkBudgets } from './parse.js';
@@ -200,9 +200,8 @@ export async function runAudit(registry: Registry, opts: AuditOptions): Promise<
 /** Of the first batch, the samples whose logits differ between two identical calls. */
 async function varyingLogits(model: LoadedModel, data: DatasetSplit, batchSize: number): Promise<{ checked: number; differ: number; share: number }> {
   const n = Math.min(batchSize, data.count);
-  const per = data.shape.reduce((a, b) => a * b, 1);
   const differs = tf.tidy(() => {
-    const x = tf.tensor4d(data.images.subarray(0, n * per), [n, ...data.shape]);
+    const { x } = batchTensors(data, Array.from({ length: n }, (_, i) => i));
     return tf.sum(tf.cast(tf.any(tf.notEqual(model.logits(x), model.logits(x)), 1), 'int32'));
   });
   const differ = (await differs.data())[0];

@@ -32,6 +32,7 @@ import {
   type SmParams,
 } from '../models/similarity-matching-net.js';
 import { writeFileAtomic } from './atomic.js';
+import { batchTensors } from './engine.js';
 import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { saveLayersModelTo } from './model-io.js';
@@ -133,12 +134,9 @@ function normalStream(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
-const gather = (split: DatasetSplit, idx: ArrayLike<number>): Float32Array => {
-  const per = split.shape[0] * split.shape[1] * split.shape[2];
-  const xs = new Float32Array(idx.length * per);
-  for (let b = 0; b < idx.length; b++) xs.set(split.images.subarray(idx[b] * per, (idx[b] + 1) * per), b * per);
-  return xs;
-};
+/** Input rows [pixels, b, c] of the centred images at `positions`. */
+const centredRows = (split: DatasetSplit, positions: ArrayLike<number>): tf.Tensor3D =>
+  tf.tidy(() => imageRows(centreImages(batchTensors(split, Array.from(positions)).x)));
 
 /** One batch's mean of a^T b per site: [sites, n, m] from [sites, b, n] and [sites, b, m]. */
 const meanOuter = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => tf.div(tf.matMul(a, b, true, false), a.shape[1]);
@@ -194,7 +192,7 @@ async function fixedPoints(arch: SmArchitecture, p: SmParams, split: DatasetSpli
     for (let start = first; start < end; start += batch) {
       const n = Math.min(batch, end - start);
       const idx = Array.from({ length: n }, (_, i) => start + i);
-      const x0 = tf.tidy(() => imageRows(centreImages(tf.tensor4d(gather(split, idx), [n, ...split.shape]))));
+      const x0 = centredRows(split, idx);
       const fp = relax(arch, p, x0);
       const flat = tf.tidy(() => tf.reshape(rowsToImage(fp.r.at(-1)!, top.outSide), [n, features]));
       out.set(await flat.data(), start * features);
@@ -330,7 +328,7 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
       let converged = 0;
       for (let s = 0; s < chunkSize; s += batch) {
         const idx = drawn.subarray(s, Math.min(s + batch, chunkSize));
-        const x0 = tf.tidy(() => imageRows(centreImages(tf.tensor4d(gather(data.train, idx), [idx.length, ...shape]))));
+        const x0 = centredRows(data.train, idx);
         const fp = relax(arch, params, x0);
         const next = hebbianUpdate(arch, params, x0, fp.r, eta);
         tf.dispose([x0, ...fp.r, ...params.W, ...params.L]);
