@@ -12,14 +12,14 @@
  *   2. eta was not halved at w_{j-1} and f_max has not grown since.
  * Losses: cross-entropy, DLR, or targeted DLR against each of the `targets` most
  * likely wrong classes in turn (APGD-T). The result is each sample's worst case
- * over all iterates, targets and restarts (src/worst-case.ts).
+ * over all iterates, targets and restarts (src/core/worst-case.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/plugin-api.js';
-import { defaultEpsGrid, l2Norms, linfNorms, perSample, project, steepestDirection } from '../src/norms.js';
-import { crossEntropy, dlr, dlrTargeted, rankedTargets } from '../src/losses.js';
-import { WorstCase } from '../src/worst-case.js';
-import { UsageError } from '../src/errors.js';
+import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/core/plugin-api.js';
+import { defaultEpsGrid, l2Norms, linfNorms, perSample, project, steepestDirection } from '../src/core/norms.js';
+import { crossEntropy, dlr, dlrTargeted, rankedTargets } from '../src/core/losses.js';
+import { WorstCase } from '../src/core/worst-case.js';
+import { UsageError } from '../src/core/errors.js';
 
 type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
 type ApgdParams = { norm: Norm; loss: ApgdLoss; steps: number; restarts: number; targets: number; rho: number; momentum: number };

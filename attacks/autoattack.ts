@@ -22,11 +22,12 @@
  *   robench run --model hebbian --attack autoattack --norm l2 --eps 0,0.25 --individual true
  */
 import * as tf from '@tensorflow/tfjs';
-import { budgetLimit, checkAttackOutput, perturbationNorms, runAttack } from '../src/attack-checks.js';
-import { parseMembers, resolveMember, versionMembers, type Member, type Version } from '../src/ensemble.js';
-import { UsageError } from '../src/errors.js';
-import { defaultEpsGrid } from '../src/norms.js';
-import { defineAttack, type AttackContext, type AttackPlugin, type Norm } from '../src/plugin-api.js';
+import { budgetLimit, checkAttackOutput, runAttack } from '../src/core/attack-checks.js';
+import { perturbationNorms } from '../src/core/norms.js';
+import { parseMembers, resolveMember, versionMembers, type Member, type Version } from '../src/core/ensemble.js';
+import { UsageError } from '../src/core/errors.js';
+import { defaultEpsGrid } from '../src/core/norms.js';
+import { defineAttack, type AttackContext, type AttackPlugin, type Norm } from '../src/core/plugin-api.js';
 
 type AutoAttackParams = { norm: Norm; 'aa-version': Version; attacks: string; individual: boolean; eot?: number };
 
@@ -42,7 +43,7 @@ function members(p: AutoAttackParams): Member[] {
 }
 
 /**
- * The streams the engine gives the member run alone at this budget (src/engine.ts), so a
+ * The streams the engine gives the member run alone at this budget (src/core/engine.ts), so a
  * member breaks in the cascade exactly the samples it breaks alone that reach it: the
  * ensemble is never weaker than a member, per sample.
  */

@@ -4,24 +4,24 @@
  * corruptions plus the 4 held-out extra ones, at severity 1-5 (the perturbation
  * axis; 0 is the clean image). Parameters are those of the published CIFAR-10-C
  * generator (make_cifar_c.py), and each step follows the library call it makes
- * there (src/image-ops.ts). Where a step used the image size 32 it uses the real
+ * there (src/image/image-ops.ts). Where a step used the image size 32 it uses the real
  * size, so 28x28 images get the same relative corruption.
  *
  * Where this differs from the reference, and why:
  * - frost blends a random crop of one of the reference's frost photographs, shipped
- *   shrunk as the generator shrinks them before cropping (src/frost-images.ts); a
+ *   shrunk as the generator shrinks them before cropping (src/image/frost-images.ts); a
  *   crop is the image's size, so 28x28 images get 28x28 crops.
  * - motion_blur and snow: ImageMagick's MotionBlurImage is reimplemented
- *   (src/image-ops.ts motionBlur: the same one-sided Gaussian tap weights and
+ *   (src/image/image-ops.ts motionBlur: the same one-sided Gaussian tap weights and
  *   offsets) instead of calling ImageMagick; the PNG round trips are 8-bit
  *   quantisations, kept.
- * - spatter: the OpenCV pipeline (Canny edges, src/canny.ts, distance transform,
+ * - spatter: the OpenCV pipeline (Canny edges, src/image/canny.ts, distance transform,
  *   truncation, box blurs, histogram equalisation, emboss filter) is reproduced.
  *   Canny cannot be replaced by the liquid region's boundary: it fires mostly on
  *   the zero side of the jump at severities 1-2, but mostly on the liquid side and
  *   sometimes inside at severity 3, whose liquid varies more (noise scale 0.3); the
  *   boundary gave 8.9 against the reference's 7.1 grey levels there.
- * - jpeg_compression computes PIL's libjpeg round trip (src/libjpeg-roundtrip.ts: 4:2:0
+ * - jpeg_compression computes PIL's libjpeg round trip (src/image/libjpeg-roundtrip.ts: 4:2:0
  *   chroma, libjpeg's integer DCTs and quality tables) instead of calling PIL; its bytes
  *   are PIL's.
  * - glass_blur: on colour images the reference's pixel "swap" copies the neighbour
@@ -37,16 +37,17 @@
  * - Outputs stay in float; the published arrays are additionally truncated to uint8.
  */
 import * as tf from '@tensorflow/tfjs';
-import { canny } from '../src/canny.js';
-import { frostPhotos } from '../src/frost-images.js';
-import { libjpegRoundTrip } from '../src/libjpeg-roundtrip.js';
-import { defineAttack } from '../src/plugin-api.js';
-import { UsageError } from '../src/errors.js';
+import { canny } from '../src/image/canny.js';
+import { frostPhotos } from '../src/image/frost-images.js';
+import { libjpegRoundTrip } from '../src/image/libjpeg-roundtrip.js';
+import { defineAttack } from '../src/core/plugin-api.js';
+import { UsageError } from '../src/core/errors.js';
+import { clip01 } from '../src/core/norms.js';
 import {
-  affineFromPoints, bilinear, boxBlur3, clip01, clippedZoom, cvGaussianKernel, distanceToZeros, equalizeHist, filter2D,
+  affineFromPoints, bilinear, boxBlur3, clippedZoom, cvGaussianKernel, distanceToZeros, equalizeHist, filter2D,
   gaussianFilter, greyToRgb, hsvToRgb, idx, image, luma, mapPixels, motionBlur, plasmaFractal, reflect, reflect101, resizeBox,
   rgbToGrey, rgbToHsv, separable, warpAffine, type Img,
-} from '../src/image-ops.js';
+} from '../src/image/image-ops.js';
 
 /** Seeded draws for one sample. */
 export interface Random {

@@ -9,7 +9,7 @@
  *   alpha   = min(||d1|| / (||d1|| + ||d2||), alpha_max)
  *   x^(i+1) = clip((1 - alpha)(x^(i) + eta d1) + alpha (x + eta d2), 0, 1)
  * and when x^(i+1) is misclassified it is kept if smaller than the best so far, then pulled
- * back towards x: x^(i+1) = x + beta (x^(i+1) - x). The projection is src/box-hyperplane.ts.
+ * back towards x: x^(i+1) = x + beta (x^(i+1) - x). The projection is src/core/box-hyperplane.ts.
  *
  * The reference (AutoAttack's fab_pt.py) reruns restarts and targets only on samples not yet
  * broken within one eps, as it scores one budget; here every restart and target runs on every
@@ -20,10 +20,10 @@
  *   robench run --model hebbian --attack fab --norm linf --targeted --targets 9 --restarts 1
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm } from '../src/plugin-api.js';
-import { projectOntoBoxHyperplane } from '../src/box-hyperplane.js';
-import { defaultEpsGrid } from '../src/norms.js';
-import { rankedTargets } from '../src/losses.js';
+import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';
+import { projectOntoBoxHyperplane } from '../src/core/box-hyperplane.js';
+import { defaultEpsGrid } from '../src/core/norms.js';
+import { rankedTargets } from '../src/core/losses.js';
 
 type FabParams = { norm: Norm; steps: number; restarts: number; 'alpha-max': number; eta: number; beta: number; targeted: boolean; targets: number };
 

@@ -4,8 +4,8 @@
  * cross-entropy gradient, x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y))).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack } from '../src/plugin-api.js';
-import { defaultEpsGrid, steepestDirection } from '../src/norms.js';
+import { defineAttack } from '../src/core/plugin-api.js';
+import { defaultEpsGrid, steepestDirection } from '../src/core/norms.js';
 
 export default defineAttack({
   id: 'fgsm',

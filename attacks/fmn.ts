@@ -19,14 +19,14 @@
  *   robench run --model baseline --attack fmn --norm linf --steps 100 --gamma 0.05
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type Norm } from '../src/plugin-api.js';
-import { defaultEpsGrid, l2Norms, linfNorms, projectToRadius, unitL2 } from '../src/norms.js';
-import { marginLoss } from '../src/losses.js';
+import { defineAttack, type Norm } from '../src/core/plugin-api.js';
+import { defaultEpsGrid, norms, projectToRadius, unitL2 } from '../src/core/norms.js';
+import { marginLoss } from '../src/core/losses.js';
 
 type FmnParams = { norm: Norm; steps: number; 'step-size': number; 'min-step-size'?: number; gamma: number };
 
 const normOf = (norm: Norm | 'l1', t: tf.Tensor): tf.Tensor1D =>
-  norm === 'linf' ? linfNorms(t) : norm === 'l2' ? l2Norms(t) : (tf.sum(tf.abs(tf.reshape(t, [t.shape[0], -1])), 1) as tf.Tensor1D);
+  norm === 'l1' ? (tf.sum(tf.abs(tf.reshape(t, [t.shape[0], -1])), 1) as tf.Tensor1D) : norms(t, norm);
 
 /** The cosine schedule from `start` at step 0 down towards `end` at step K. */
 export const cosine = (start: number, end: number, k: number, steps: number): number => end + ((start - end) * (1 + Math.cos((Math.PI * k) / steps))) / 2;

@@ -5,8 +5,8 @@
  * accuracy over them (an expected accuracy, not a worst case).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack } from '../src/plugin-api.js';
-import { UsageError } from '../src/errors.js';
+import { defineAttack } from '../src/core/plugin-api.js';
+import { UsageError } from '../src/core/errors.js';
 
 type GaussianParams = { draws: number };
 

@@ -4,14 +4,14 @@
  *   x_{t+1} = Proj_{B(x, eps) ∩ [0,1]}(x_t + alpha * d(grad_x CE(f(x_t), y)))
  * with d = sign for l-inf and d = g / ||g||_2 for l2 (`--loss margin` or `dlr` ascends those
  * losses instead of CE). The result is each sample's
- * worst case over all steps and restarts (see src/worst-case.ts).
+ * worst case over all steps and restarts (see src/core/worst-case.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type Norm } from '../src/plugin-api.js';
-import { defaultEpsGrid, l2Norms, perSample, project, steepestDirection } from '../src/norms.js';
-import { WorstCase } from '../src/worst-case.js';
-import { crossEntropy, dlr, marginLoss } from '../src/losses.js';
-import type { PerSampleLoss, Rng } from '../src/plugin-api.js';
+import { defineAttack, type Norm } from '../src/core/plugin-api.js';
+import { defaultEpsGrid, l2Norms, perSample, project, steepestDirection } from '../src/core/norms.js';
+import { WorstCase } from '../src/core/worst-case.js';
+import { crossEntropy, dlr, marginLoss } from '../src/core/losses.js';
+import type { PerSampleLoss, Rng } from '../src/core/plugin-api.js';
 
 type PgdLoss = 'ce' | 'margin' | 'dlr';
 const losses: Record<PgdLoss, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };

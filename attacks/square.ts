@@ -20,10 +20,10 @@
  * which other images share its batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm } from '../src/plugin-api.js';
-import { defaultEpsGrid } from '../src/norms.js';
-import { margin } from '../src/losses.js';
-import { UsageError } from '../src/errors.js';
+import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';
+import { clip01, defaultEpsGrid } from '../src/core/norms.js';
+import { margin } from '../src/core/losses.js';
+import { UsageError } from '../src/core/errors.js';
 
 type SquareParams = { norm: Norm; queries: number; 'p-init': number };
 
@@ -181,7 +181,6 @@ function normalised(v: Float64Array): Float64Array {
   return norm > 0 ? v.map((e) => e / norm) : v;
 }
 
-const clip01 = (v: number): number => Math.min(1, Math.max(0, v));
 
 /** Margins of the given rows of images (one query each), read with await data() as webgpu needs. */
 async function margins(ctx: AttackContext, rows: number[], images: Float32Array): Promise<number[]> {

@@ -4,16 +4,16 @@
  * evaluate them on the target. If transfer beats white-box attacks on the target,
  * the target's gradients are masked.
  */
-import { makeAttackContext } from '../src/attack-context.js';
-import { UsageError } from '../src/errors.js';
-import { defaultEpsGrid } from '../src/norms.js';
-import type { Registry } from '../src/registry.js';
-import { defineAttack, type AttackPlugin, type LoadedModel, type Norm, type Params } from '../src/plugin-api.js';
+import { makeAttackContext } from '../src/core/attack-context.js';
+import { UsageError } from '../src/core/errors.js';
+import { defaultEpsGrid } from '../src/core/norms.js';
+import type { Registry } from '../src/core/registry.js';
+import { defineAttack, type AttackPlugin, type LoadedModel, type Norm, type Params } from '../src/core/plugin-api.js';
 
 type TransferParams = { 'source-model': string; inner: string; norm: Norm; steps: number };
 
 let registryPromise: Promise<Registry> | undefined;
-const builtins = (): Promise<Registry> => (registryPromise ??= import('../src/registry.js').then((m) => m.createRegistry()));
+const builtins = (): Promise<Registry> => (registryPromise ??= import('../src/core/registry.js').then((m) => m.createRegistry()));
 const surrogates = new Map<string, Promise<LoadedModel>>();
 
 async function innerAttack(id: string): Promise<AttackPlugin> {
@@ -70,7 +70,7 @@ export default defineAttack<TransferParams>({
       // The surrogate's evaluations cost nothing on the target: only the target's are counted.
       counters: { forward: 0, gradient: 0 },
       // Without early stopping the inner attack pushes on past the first iterate that fools the
-      // surrogate and returns each sample's most confidently misclassified one (src/worst-case.ts):
+      // surrogate and returns each sample's most confidently misclassified one (src/core/worst-case.ts):
       // examples just across the surrogate's boundary rarely cross the target's.
       earlyStop: false,
     });

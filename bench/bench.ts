@@ -13,15 +13,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { architecture, buildModel, initializeWeights, type Family, type Size } from '../models/architectures.js';
-import { useBackend, probeBackends, type BackendName } from '../src/backends.js';
-import { evaluateCurve } from '../src/engine.js';
-import { crossEntropy } from '../src/losses.js';
-import type { DatasetSplit, ImageShape, LoadedModel } from '../src/plugin-api.js';
-import { createRegistry } from '../src/registry.js';
-import { scalarRng } from '../src/rng.js';
-import { DEFAULT_MICRO_BATCH, train, trainingLoss } from '../src/train.js';
+import { useBackend, probeBackends, type BackendName } from '../src/runtime/backends.js';
+import { evaluateCurve } from '../src/core/engine.js';
+import { crossEntropy } from '../src/core/losses.js';
+import type { DatasetSplit, ImageShape, LoadedModel } from '../src/core/plugin-api.js';
+import { createRegistry } from '../src/core/registry.js';
+import { scalarRng } from '../src/core/rng.js';
+import { DEFAULT_MICRO_BATCH, train } from '../src/training/train.js';
+import { trainingLoss } from '../src/training/hah-objective.js';
 import { timedRun } from './cli-runs.js';
-import { readResults } from '../src/commands/check.js';
+import { readResults } from '../src/cli/commands/check.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -7,12 +7,12 @@
  * The cpu backend is ~30x slower, so it runs a smaller batch, one warm-up and one timed run.
  *
  * On wasm it also times tfjs's built-in Conv2DBackpropInput, which robench replaces, so
- * the speed-up of src/wasm-kernels.ts stays visible.
+ * the speed-up of src/runtime/wasm-kernels.ts stays visible.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
-import { registerWasmKernels } from '../src/wasm-kernels.js';
+import { registerWasmKernels } from '../src/runtime/wasm-kernels.js';
 
 interface LayerShape {
   name: string;

@@ -1,4 +1,4 @@
-import { defineDataset } from '../src/plugin-api.js';
+import { defineDataset } from '../src/core/plugin-api.js';
 import { CIFAR_SHAPE, loadCifarSplit } from '../src/data/cifar-loader.js';
 import { CIFAR10 } from '../src/data/manifests.js';
 

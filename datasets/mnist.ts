@@ -1,4 +1,4 @@
-import { defineDataset } from '../src/plugin-api.js';
+import { defineDataset } from '../src/core/plugin-api.js';
 import { loadIdxSplit, IDX_SHAPE } from '../src/data/idx-loader.js';
 import { MNIST } from '../src/data/manifests.js';
 

@@ -1,4 +1,4 @@
-import { defineDataset } from '../src/plugin-api.js';
+import { defineDataset } from '../src/core/plugin-api.js';
 import { SVHN } from '../src/data/manifests.js';
 import { loadSvhnSplit, SVHN_SHAPE } from '../src/data/svhn-loader.js';
 

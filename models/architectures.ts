@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DivisiveNormalization, FractionalThreshold, Normalize, NormalizedConv2D } from './hah-layers.js';
-import { TrainingBatchNormalization } from '../src/batch-norm-training.js';
-import { LazyGradConv2D } from '../src/lazy-conv2d.js';
-import type { ImageShape } from '../src/plugin-api.js';
+import { TrainingBatchNormalization } from '../src/training/batch-norm-training.js';
+import { LazyGradConv2D } from '../src/runtime/lazy-conv2d.js';
+import type { ImageShape } from '../src/core/plugin-api.js';
 
 export type Family = 'baseline' | 'hebbian';
 export type Size = 'compact' | 'vgg16' | 'deep';

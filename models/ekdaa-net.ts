@@ -6,7 +6,7 @@
  * LayersModel built from them is what ships and what robench attacks.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ImageShape } from '../src/plugin-api.js';
+import type { ImageShape } from '../src/core/plugin-api.js';
 import { Normalize } from './hah-layers.js';
 
 export type Activation = 'tanh' | 'sign';

@@ -4,7 +4,7 @@
  * is the loading code's, not the manifest's: the surrogate lives in the layer code.
  */
 import './ekdaa-net.js';
-import type { ModelPlugin } from '../src/plugin-api.js';
+import type { ModelPlugin } from '../src/core/plugin-api.js';
 import { zooModelPlugin } from './zoo.js';
 
 export function ekdaaZooPlugin(id: string, description: string, gradientSurrogate: string): ModelPlugin {

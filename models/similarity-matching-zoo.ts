@@ -3,7 +3,7 @@
  * forward pass is an iterative solver, with the gradient attacks differentiate.
  */
 import './similarity-matching-net.js';
-import type { ModelPlugin } from '../src/plugin-api.js';
+import type { ModelPlugin } from '../src/core/plugin-api.js';
 import { zooModelPlugin } from './zoo.js';
 
 export const SM_INFERENCE = {

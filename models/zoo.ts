@@ -6,10 +6,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FractionalThreshold } from './hah-layers.js';
-import { RobenchError } from '../src/errors.js';
-import { loadLayersModelFrom, sha256OfModelDir } from '../src/model-io.js';
-import { assetPath } from '../src/paths.js';
-import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin } from '../src/plugin-api.js';
+import { RobenchError } from '../src/core/errors.js';
+import { loadLayersModelFrom, sha256OfModelDir } from '../src/runtime/model-io.js';
+import { assetPath } from '../src/core/paths.js';
+import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin } from '../src/core/plugin-api.js';
 
 export const weightsRoot = (): string => assetPath('models', 'weights');
 

@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { writeFileAtomic } from '../src/atomic.js';
-import { corruptionCsvRows } from '../src/corruption-report.js';
-import { pointInterval } from '../src/intervals.js';
-import { defineReporter, type RunResult } from '../src/plugin-api.js';
-import { runLabels } from '../src/run-labels.js';
-import { perImage } from '../src/samples.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { corruptionCsvRows } from '../src/report/corruption-report.js';
+import { pointInterval } from '../src/core/intervals.js';
+import { defineReporter, type RunResult } from '../src/core/plugin-api.js';
+import { runLabels } from '../src/report/run-labels.js';
+import { perImage } from '../src/core/samples.js';
 
 /**
  * results.csv rows: one per model, attack and perturbation point, with the point's Wilson 95%
  * interval (over images), a `setting` that tells the row's attack apart from the others' in the
- * file (src/run-labels.ts) and a `param_<name>` column per attack option of any run.
+ * file (src/report/run-labels.ts) and a `param_<name>` column per attack option of any run.
  */
 export function resultRows(results: RunResult[]): Record<string, string | number | boolean>[] {
   const paramNames = [...new Set(results.flatMap((r) => Object.keys(r.attack.params)))];

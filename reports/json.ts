@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from '../src/atomic.js';
-import { defineReporter } from '../src/plugin-api.js';
-import { resultsJson } from '../src/results-json.js';
-import { withCorruptionErrors } from '../src/corruption-errors.js';
-import { accuracyIntervals } from '../src/intervals.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { defineReporter } from '../src/core/plugin-api.js';
+import { resultsJson } from '../src/report/results-json.js';
+import { withCorruptionErrors } from '../src/analysis/corruption-errors.js';
+import { accuracyIntervals } from '../src/core/intervals.js';
 
 /** results.json: one run as an object, several runs as an array. */
 export default defineReporter({

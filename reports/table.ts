@@ -1,10 +1,10 @@
-import { attackGroups } from '../src/attack-groups.js';
-import { corruptionTables } from '../src/corruption-report.js';
-import { compareModels } from '../src/model-comparison.js';
-import { defineReporter } from '../src/plugin-api.js';
-import type { RunResult } from '../src/plugin-api.js';
-import { formatAccuracy, formatDifference, formatPerturbation } from '../src/report-format.js';
-import { fitsWrapped, fitTable, terminalColumns } from '../src/terminal-table.js';
+import { attackGroups } from '../src/report/attack-groups.js';
+import { corruptionTables } from '../src/report/corruption-report.js';
+import { compareModels } from '../src/analysis/model-comparison.js';
+import { defineReporter } from '../src/core/plugin-api.js';
+import type { RunResult } from '../src/core/plugin-api.js';
+import { formatAccuracy, formatDifference, formatPerturbation } from '../src/report/report-format.js';
+import { fitsWrapped, fitTable, terminalColumns } from '../src/report/terminal-table.js';
 
 /**
  * One table per attack setting, a row per model: columns are that attack's perturbation sizes,

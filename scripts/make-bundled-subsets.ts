@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { writeFileAtomic } from '../src/atomic.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
 import { CIFAR_BUNDLED_NAME } from '../src/data/cifar-loader.js';
 import { CIFAR_RECORD_BYTES, cifarRecordCount } from '../src/data/cifar-records.js';
 import { openFiles } from '../src/data/files.js';
@@ -15,7 +15,7 @@ import { gunzipFile } from '../src/data/gzip.js';
 import { encodeIdx, parseIdx } from '../src/data/idx.js';
 import { CIFAR10, FASHION_MNIST, MNIST } from '../src/data/manifests.js';
 import { BUNDLED_COUNT, bundledPath } from '../src/data/split.js';
-import { packageRoot } from '../src/paths.js';
+import { packageRoot } from '../src/core/paths.js';
 
 const dataDir = resolve(process.argv[2] ?? resolve(packageRoot, '..', 'shared', 'data'));
 // Level 9 and no file name or mtime in the header, so reruns give identical bytes.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """
-OpenCV's cv2.Canny(layer, 50, 150) on spatter's liquid layers, the edges src/canny.ts must
-reproduce exactly (test/canny.test.ts). The layers are made as make_cifar_c.py's spatter makes
+OpenCV's cv2.Canny(layer, 50, 150) on spatter's liquid layers, the edges src/image/canny.ts must
+reproduce exactly (test/image/canny.test.ts). The layers are made as make_cifar_c.py's spatter makes
 them at severities 1-3 (its liquid branch), plus uniform noise, whose gradients point every way.
 Needs numpy, scikit-image and OpenCV (Debian 12: python3-numpy python3-skimage python3-opencv):
   /usr/bin/python3 scripts/reference-canny.py test/fixtures/canny-reference.json

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """
 Statistics of the CIFAR-10-C reference corruptions on fixed images, the values
-test/attacks-corruption.test.ts holds robench's corruptions to.
+test/attacks/corruption.test.ts holds robench's corruptions to.
 
 It runs the published generator itself, not a re-implementation: the distortion
 functions of make_cifar_c.py from a checkout of github:hendrycks/robustness are

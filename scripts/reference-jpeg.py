@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """
-PIL's JPEG round trip (save with quality q, open again), the bytes src/libjpeg-roundtrip.ts must
-reproduce (test/libjpeg-roundtrip.test.ts): the first two bundled CIFAR-10 test images at the
+PIL's JPEG round trip (save with quality q, open again), the bytes src/image/libjpeg-roundtrip.ts must
+reproduce (test/image/libjpeg-roundtrip.test.ts): the first two bundled CIFAR-10 test images at the
 CIFAR-10-C qualities, a 28x28 crop (a height that is not a whole 16-pixel MCU), and noise at odd
 sizes and extreme qualities. The fixture holds the inputs and the sha256 of PIL's output for each.
 Needs numpy and Pillow (Debian 12: python3-numpy python3-pil):

@@ -30,7 +30,7 @@ for job in "${JOBS[@]}"; do
     continue
   fi
   out="$WORK/${model}-${dataset}"
-  npx tsx src/cli.ts train --model "$model" --dataset "$dataset" --epochs "$epochs" --seed 0 \
+  npx tsx src/cli/main.ts train --model "$model" --dataset "$dataset" --epochs "$epochs" --seed 0 \
     --backend "$BACKEND" --data-dir "$DATA_DIR" --out "$out" --resume
   mkdir -p "$dest"
   cp "$out/model.json" "$out/weights.bin" "$out/manifest.json" "$dest/"

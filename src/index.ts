@@ -6,12 +6,12 @@
  *   const result = await benchmark({ model: 'hebbian', dataset: 'mnist', attack: 'pgd', eps: [0, 0.1], samples: 50 });
  *   console.log(result.cleanAccuracy, result.points.at(-1)!.accuracy);
  */
-export { benchmark, type BenchmarkOptions, type LogitsModel } from './benchmark.js';
-export { robenchVersion } from './paths.js';
-export type { Progress } from './engine.js';
-export type { BackendName } from './backends.js';
-export type { InputRange } from './parse.js';
-export { RobenchError, UsageError } from './errors.js';
+export { benchmark, type BenchmarkOptions, type LogitsModel } from './evaluation/benchmark.js';
+export { robenchVersion } from './core/paths.js';
+export type { Progress } from './core/engine.js';
+export type { BackendName } from './runtime/backends.js';
+export type { InputRange } from './core/parse.js';
+export { RobenchError, UsageError } from './core/errors.js';
 
 export {
   defineAttack,
@@ -43,10 +43,10 @@ export {
   type SparsityLayer,
   type SparsityMeasures,
   type Split,
-} from './plugin-api.js';
+} from './core/plugin-api.js';
 
-export { defaultEpsGrid, exactSign, l2Norms, linfNorms, perSample, project, projectL2, projectLinf, steepestDirection, unitL2 } from './norms.js';
-export { crossEntropy, dlr, dlrTargeted, margin, marginLoss } from './losses.js';
-export { Remaining, WorstCase } from './worst-case.js';
+export { defaultEpsGrid, exactSign, l2Norms, linfNorms, perSample, project, projectL2, projectLinf, steepestDirection, unitL2 } from './core/norms.js';
+export { crossEntropy, dlr, dlrTargeted, margin, marginLoss } from './core/losses.js';
+export { Remaining, WorstCase } from './core/worst-case.js';
 
-export { loadZooModel, zooModels, zooWeightsDir, type ZooEntry } from './zoo-api.js';
+export { loadZooModel, zooModels, zooWeightsDir, type ZooEntry } from './evaluation/zoo-api.js';

@@ -8,7 +8,7 @@
  *   import 'robench/layers';
  *   const model = await tf.loadLayersModel(`file://${zooWeightsDir('hebbian', 'mnist')}/model.json`);
  */
-import { registerFileRouter } from './model-io.js';
+import { registerFileRouter } from './runtime/model-io.js';
 
 export * from '../models/hah-layers.js';
 // The EKDAA sign models' straight-through sign layer.

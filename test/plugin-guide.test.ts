@@ -9,10 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmark } from '../src/benchmark.js';
-import { reportCommand } from '../src/commands/report.js';
-import { createRegistry } from '../src/registry.js';
-import { resultsJson } from '../src/results-json.js';
+import { benchmark } from '../src/evaluation/benchmark.js';
+import { reportCommand } from '../src/cli/commands/report.js';
+import { createRegistry } from '../src/core/registry.js';
+import { resultsJson } from '../src/report/results-json.js';
 import { root } from './helpers/cli.js';
 
 const GUIDE = join(root, 'docs/plugins.md');

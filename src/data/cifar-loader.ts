@@ -1,5 +1,5 @@
 /** Loads a CIFAR-10 split from its binary batches, or the bundled gzip'd test subset. */
-import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../plugin-api.js';
+import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../core/plugin-api.js';
 import { decodeCifarRecords, cifarRecordCount } from './cifar-records.js';
 import { gunzipFile } from './gzip.js';
 import type { DatasetManifest } from './manifests.js';

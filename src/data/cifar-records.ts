@@ -2,7 +2,7 @@
  * CIFAR-10 binary batches: 3073-byte records of one label byte followed by the
  * 32x32 red plane, then green, then blue (each row-major).
  */
-import { RobenchError } from '../errors.js';
+import { RobenchError } from '../core/errors.js';
 import { UNIT } from './pixels.js';
 
 export const CIFAR_RECORD_BYTES = 3073;

@@ -1,7 +1,7 @@
 /** The data commands the CLI exposes: `robench data fetch <id>` and `robench data list`. */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import { checksumProblem, digestBytes } from './checksum.js';
 import { resolveDataDir } from './data-dir.js';
 import { datasetDir, fetchFiles, filePath } from './files.js';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { RobenchError } from '../errors.js';
+import { RobenchError } from '../core/errors.js';
 import { checksumProblem, DigestStream, type Digests } from './checksum.js';
 import { trackPartial } from './partial-downloads.js';
 import { formatBytes, type ProgressSink } from './progress.js';

@@ -6,8 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RobenchError } from '../errors.js';
-import { readRegularFile } from '../regular-file.js';
+import { RobenchError } from '../core/errors.js';
+import { readRegularFile } from '../runtime/regular-file.js';
 import { checksumProblem, digestBytes } from './checksum.js';
 import { downloadVerified } from './download.js';
 import { gunzipFile } from './gzip.js';

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { RobenchError } from '../errors.js';
+import { RobenchError } from '../core/errors.js';
 
 /**
  * More than any original file robench decompresses holds (CIFAR-10's tarball,

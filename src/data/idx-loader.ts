@@ -1,6 +1,6 @@
 /** Loads an MNIST-style split (gzip'd idx images and labels, 28x28 grey). */
-import { RobenchError } from '../errors.js';
-import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../plugin-api.js';
+import { RobenchError } from '../core/errors.js';
+import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../core/plugin-api.js';
 import { gunzipFile } from './gzip.js';
 import { expectIdxShape, parseIdx } from './idx.js';
 import type { DatasetManifest } from './manifests.js';

@@ -3,7 +3,7 @@
  * a type code, the number of dimensions), then each dimension as a big-endian
  * uint32, then the values in row-major order.
  */
-import { RobenchError } from '../errors.js';
+import { RobenchError } from '../core/errors.js';
 
 const UNSIGNED_BYTE = 0x08;
 

@@ -6,7 +6,7 @@
  * hold array flags, dimensions, name and the real (and imaginary) part.
  */
 import { inflateSync } from 'node:zlib';
-import { RobenchError } from '../errors.js';
+import { RobenchError } from '../core/errors.js';
 
 export const MI = {
   INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9,

@@ -1,4 +1,5 @@
 import ora, { type Ora } from 'ora';
+import { formatDuration } from '../report/status-line.js';
 
 /** Receives download progress; `total` is undefined when the server sends no length. */
 export interface ProgressSink {
@@ -10,12 +11,6 @@ const MB = 1024 * 1024;
 
 export function formatBytes(n: number): string {
   return n >= MB ? `${(n / MB).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
-}
-
-function formatDuration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.ceil(s)}s`;
-  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
 }
 
 /** Bytes, rate and time left as the text of an ora spinner on stderr. */
@@ -31,7 +26,7 @@ export function spinnerProgress(label: string): ProgressSink {
       const secs = Math.max((now - started) / 1000, 1e-3);
       const rate = received / secs;
       const size = total ? `${formatBytes(received)} / ${formatBytes(total)}` : formatBytes(received);
-      const left = total ? `, ${formatDuration((total - received) / Math.max(rate, 1))} left` : '';
+      const left = total ? `, ${formatDuration((1000 * (total - received)) / Math.max(rate, 1))} left` : '';
       const text = `${label}  ${size}  ${formatBytes(rate)}/s${left}`;
       if (spinner) spinner.text = text;
       else spinner = ora({ text, stream: process.stderr }).start();

@@ -2,9 +2,9 @@
  * What every dataset loader shares: checking `samples`, choosing between the
  * original files and the bundled test subset, and describing where a split came from.
  */
-import { RobenchError, UsageError } from '../errors.js';
-import { assetPath } from '../paths.js';
-import type { DatasetLoadOptions, DatasetSource, ImageShape } from '../plugin-api.js';
+import { RobenchError, UsageError } from '../core/errors.js';
+import { assetPath } from '../core/paths.js';
+import type { DatasetLoadOptions, DatasetSource, ImageShape } from '../core/plugin-api.js';
 import { checksumProblem, digestBytes } from './checksum.js';
 import { resolveDataDir } from './data-dir.js';
 import { fetchFiles, filesPresent, missingFilesError, openFiles, presentFiles, readDataFile, type StoredFile } from './files.js';

@@ -2,8 +2,8 @@
  * Loads an SVHN split from its MAT v5 file: `X` is uint8 32x32x3xN in MATLAB's
  * column-major order and `y` is Nx1 with digits 1..10, where 10 means the digit 0.
  */
-import { RobenchError } from '../errors.js';
-import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../plugin-api.js';
+import { RobenchError } from '../core/errors.js';
+import type { DatasetLoadOptions, DatasetSplit, ImageShape } from '../core/plugin-api.js';
 import type { DatasetManifest } from './manifests.js';
 import { parseMat, type MatVariable } from './mat5.js';
 import { UNIT } from './pixels.js';

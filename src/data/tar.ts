@@ -4,8 +4,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
-import { RobenchError } from '../errors.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { RobenchError } from '../core/errors.js';
 
 const BLOCK = 512;
 

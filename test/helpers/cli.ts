@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { saveLayersModelTo } from '../../src/model-io.js';
+import { saveLayersModelTo } from '../../src/runtime/model-io.js';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 
@@ -16,7 +16,7 @@ export function robench(args: string[], cwd = root): Promise<Outcome> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), ...args],
+      ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), ...args],
       { cwd, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

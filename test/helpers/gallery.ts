@@ -1,8 +1,8 @@
 /** Gallery items of real MNIST digits, each perturbed by a fixed +-eps pattern, their pictures written as a run writes them. */
 import mnist from '../../datasets/mnist.js';
-import { amplifiedDifference, galleryPath, writeGalleryFiles } from '../../src/gallery-images.js';
-import type { GalleryItem } from '../../src/gallery.js';
-import { encodePng } from '../../src/png-image.js';
+import { amplifiedDifference, galleryPath, writeGalleryFiles } from '../../src/report/gallery-images.js';
+import type { GalleryItem } from '../../src/evaluation/gallery.js';
+import { encodePng } from '../../src/report/png-image.js';
 
 /** The first advPredictions.length test digits at budget eps, predicted as given; pictures go to `<dir>/gallery/`. */
 export async function gallerySample(dir: string, eps: number, advPredictions: string[]): Promise<GalleryItem[]> {

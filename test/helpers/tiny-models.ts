@@ -4,9 +4,9 @@
  * models classify correctly by construction, and an attack context around them.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AttackContext, AttackPlugin, DatasetSplit, ImageShape, LoadedModel, Params } from '../../src/plugin-api.js';
-import { makeAttackContext, type EvaluationCounters } from '../../src/attack-context.js';
-import { sampleRng, scalarRng } from '../../src/rng.js';
+import type { AttackContext, AttackPlugin, DatasetSplit, ImageShape, LoadedModel, Params } from '../../src/core/plugin-api.js';
+import { makeAttackContext, type EvaluationCounters } from '../../src/core/attack-context.js';
+import { sampleRng, scalarRng } from '../../src/core/rng.js';
 
 export interface TinyModel {
   inputShape: ImageShape;

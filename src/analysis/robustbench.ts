@@ -1,0 +1,82 @@
+/**
+ * Results in RobustBench's formats (github.com/RobustBench/robustbench, model_info/):
+ * one model-info JSON per model, dataset and threat model (clean_acc, autoattack_acc or
+ * corruptions_acc in percent with two decimals, eps as "8/255", number_forward_passes),
+ * and for corruptions the unaggregated CSV: two header rows (corruption, severity), then
+ * one row per model of accuracies in [0, 1], the corruptions in RobustBench's order.
+ */
+import { corruptionErrors } from './corruption-errors.js';
+import { UsageError } from '../core/errors.js';
+import type { RunResult } from '../core/plugin-api.js';
+
+/** robustbench/data.py CORRUPTIONS, the column order of unaggregated_results.csv. */
+export const ROBUSTBENCH_CORRUPTIONS = ['shot_noise', 'motion_blur', 'snow', 'pixelate', 'gaussian_noise', 'defocus_blur', 'brightness', 'fog', 'zoom_blur', 'frost', 'glass_blur', 'impulse_noise', 'contrast', 'jpeg_compression', 'elastic_transform'];
+
+/** "8/255" where eps is a whole number of grey levels (as RobustBench writes it), else the number. */
+export function epsText(eps: number): string {
+  const levels = eps * 255;
+  return Math.abs(levels - Math.round(levels)) < 1e-6 && Math.round(levels) > 0 ? `${Math.round(levels)}/255` : String(eps);
+}
+
+const percent = (x: number): string => (100 * x).toFixed(2);
+
+export type ThreatModel = 'Linf' | 'L2' | 'corruptions';
+
+export interface ModelInfo {
+  threatModel: ThreatModel;
+  /** The file's content; fields robench cannot know (paper, authors, venue, reported, extra data) are null to fill in. */
+  info: Record<string, string | number | boolean | null>;
+}
+
+const unknownFields = { link: null, authors: null, additional_data: null, venue: null, reported: null };
+
+/** Every accuracy of a corruption run, per corruption and severity 1-5; null when the run lacks the breakdown. */
+function corruptionAccuracies(run: RunResult): Map<string, number[]> | null {
+  const table = corruptionErrors(run, [run]);
+  if (!table || JSON.stringify(table.severities) !== '[1,2,3,4,5]') return null;
+  return new Map(table.corruptions.map((c) => [c.name, c.errors.map((e) => 1 - e)]));
+}
+
+function corruptionRun(run: RunResult, where: string): Map<string, number[]> {
+  const acc = corruptionAccuracies(run);
+  const missing = acc ? ROBUSTBENCH_CORRUPTIONS.filter((c) => !acc.has(c)) : ROBUSTBENCH_CORRUPTIONS;
+  if (!acc || missing.length > 0) {
+    throw new UsageError(`${where}: RobustBench's corruptions format needs the 15 benchmark corruptions at severities 1-5, with per-corruption results`, 'run --attack corruption --corruption common with the default severities');
+  }
+  return acc;
+}
+
+/**
+ * The model-info entry of one run: an autoattack run (version standard, as RobustBench
+ * evaluates) at budget `eps` (default: its largest), or a corruption run.
+ */
+export function modelInfo(run: RunResult, eps?: number): ModelInfo {
+  const where = `${run.model.id} / ${run.attack.id}`;
+  const base = { name: run.model.id, ...unknownFields, number_forward_passes: 1, dataset: run.dataset.id, architecture: typeof run.model.info?.architecture === 'string' ? run.model.info.architecture : null };
+  if (run.attack.id === 'corruption') {
+    const acc = corruptionRun(run, where);
+    const all = ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!);
+    return { threatModel: 'corruptions', info: { ...base, eps: null, clean_acc: percent(run.cleanAccuracy), corruptions_acc: percent(all.reduce((s, a) => s + a, 0) / all.length) } };
+  }
+  if (run.attack.id !== 'autoattack' || run.attack.params['aa-version'] !== 'standard') {
+    throw new UsageError(`${where}: RobustBench reports AutoAttack (standard version) accuracy, not ${run.attack.id}${run.attack.id === 'autoattack' ? ` --aa-version ${run.attack.params['aa-version']}` : ''}`, 'run --attack autoattack (its default --aa-version is standard), or export a corruption run');
+  }
+  const attacked = run.points.filter((p) => p.perturbation > 0);
+  const point = eps === undefined ? attacked[attacked.length - 1] : attacked.find((p) => Math.abs(p.perturbation - eps) <= 1e-9);
+  if (!point) throw new UsageError(`${where}: no point at eps ${eps ?? '> 0'}`, `its budgets: ${attacked.map((p) => p.perturbation).join(', ') || 'none'}`);
+  const threatModel = run.attack.budget === 'l2' ? 'L2' : 'Linf';
+  return { threatModel, info: { ...base, eps: epsText(point.perturbation), clean_acc: percent(run.cleanAccuracy), autoattack_acc: percent(point.accuracy) } };
+}
+
+/** unaggregated_results.csv for the corruption runs among `runs` (header only when none). */
+export function unaggregatedCsv(runs: RunResult[]): string {
+  const header = ['', ...ROBUSTBENCH_CORRUPTIONS.flatMap((c) => [c, c, c, c, c])];
+  const severities = ['', ...ROBUSTBENCH_CORRUPTIONS.flatMap(() => ['1', '2', '3', '4', '5'])];
+  const rows = runs
+    .filter((r) => r.attack.id === 'corruption')
+    .map((r) => {
+      const acc = corruptionRun(r, `${r.model.id} / corruption`);
+      return [r.model.id, ...ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!.map(String))];
+    });
+  return [header, severities, ...rows].map((row) => row.join(',')).join('\n') + '\n';
+}

@@ -1,0 +1,44 @@
+/** `robench list [kind] [--json]`: every registered plugin with a one-line description. */
+import { UsageError } from '../../core/errors.js';
+import type { PluginKind } from '../../core/plugin-api.js';
+import type { Registry } from '../../core/registry.js';
+import { fitTable, terminalColumns } from '../../report/terminal-table.js';
+
+const KINDS: Record<string, PluginKind> = {
+  model: 'model',
+  models: 'model',
+  attack: 'attack',
+  attacks: 'attack',
+  dataset: 'dataset',
+  datasets: 'dataset',
+  reporter: 'reporter',
+  reporters: 'reporter',
+};
+
+export function listCommand(registry: Registry, kind: string | undefined, json: boolean): void {
+  if (kind !== undefined && !(kind in KINDS)) {
+    throw new UsageError(`unknown plugin kind '${kind}'`, 'use one of models, attacks, datasets, reporters');
+  }
+  const kinds: PluginKind[] = kind ? [KINDS[kind]] : ['model', 'attack', 'dataset', 'reporter'];
+  if (json) {
+    const out = Object.fromEntries(
+      kinds.map((k) => [
+        `${k}s`,
+        registry.list(k).map((p) => ({
+          id: p.id,
+          description: p.description,
+          origin: registry.origins.get(p),
+          ...(p.kind === 'model' ? { datasets: p.datasets } : {}),
+          ...(p.kind === 'attack' ? { params: p.params } : {}),
+        })),
+      ]),
+    );
+    console.log(JSON.stringify(out, null, 2));
+    return;
+  }
+  for (const k of kinds) {
+    const rows = registry.list(k).map((p) => [p.id, p.description + (p.kind === 'model' ? ` (weights: ${p.datasets.join(', ') || 'none shipped'})` : '')]);
+    // Descriptions are prose: piped, they still wrap at a readable width.
+    console.log(fitTable([`${k}s`, 'description'], rows, terminalColumns() ?? 100));
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * `benchmark()`: one model under one attack over a grid of budgets, from code. It returns the
+ * object `robench run` writes to results.json, with the same checks, numbers and records.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { useBackend, type BackendInfo, type BackendName } from '../runtime/backends.js';
+import type { Progress } from '../core/engine.js';
+import { UsageError } from '../core/errors.js';
+import { evaluateRun } from './evaluate-run.js';
+import { loadModel } from './load-model.js';
+import { sha256OfWeights } from '../runtime/model-io.js';
+import { parseGrid, resolveParams, type InputRange } from '../core/parse.js';
+import type { AttackPlugin, DatasetPlugin, ImageShape, LoadedModel, Plugin, RunResult } from '../core/plugin-api.js';
+import { createRegistry, type Registry } from '../core/registry.js';
+import type { ModelSource, RunHooks, RunPlan } from './run-plan.js';
+import { wrapTfModel } from './user-model.js';
+
+/** A differentiable function from a batch of images (NHWC, pixels in its `inputRange`) to logits, with what robench cannot read off a function. */
+export interface LogitsModel {
+  logits(x: tf.Tensor4D): tf.Tensor2D;
+  inputShape: ImageShape;
+  numClasses: number;
+  /** The pixel range `logits` expects (default [0, 1]); robench attacks in [0, 1] and maps to it. */
+  inputRange?: InputRange;
+  /** Its name in the results (default 'logits-function'). */
+  id?: string;
+  /** Recorded as `model.weightsSha256`; empty when not given, since robench cannot see a function's weights. */
+  weightsSha256?: string;
+}
+
+export interface BenchmarkOptions {
+  /**
+   * A zoo id (`'hebbian'`), a model.json path or URL, or a model in memory: a tf.LayersModel,
+   * a tf.GraphModel or a LogitsModel. robench never disposes a model it was handed.
+   */
+  model: string | tf.LayersModel | tf.GraphModel | LogitsModel;
+  /** A dataset id or plugin; default: a zoo model's own. Required for every other model. */
+  dataset?: string | DatasetPlugin;
+  /** An attack id (`'pgd'`) or plugin. */
+  attack: string | AttackPlugin;
+  /** Attack options, keyed as `robench list attacks --json` names them (`{ steps: 50, norm: 'l2' }`), checked like flags. */
+  params?: Record<string, unknown>;
+  /** Budgets in [0, 1] pixel units, or a grid as `--eps` takes it (`'0,2/255,4/255'`); default: the attack's grid. */
+  eps?: number[] | string;
+  /** Test samples, from the start (default: every bundled one). */
+  samples?: number;
+  seed?: number;
+  batch?: number;
+  /** Attack every budget independently when false (`--no-sweep`). */
+  sweep?: boolean;
+  /** The pixel range of a model file, LayersModel or GraphModel (default [0, 1]). */
+  inputRange?: InputRange;
+  /** The name of a LayersModel or GraphModel in the results (default: the LayersModel's name, or 'graph-model'). */
+  modelId?: string;
+  /**
+   * The tfjs backend to switch to. Default: the one already active, else 'auto' (the fastest
+   * that starts), as the CLI does.
+   */
+  backend?: BackendName;
+  /** Threads (`--workers`); more than 1 needs the model and attack by id or file, which every thread loads itself. */
+  workers?: number;
+  /** Plugin files or packages (as `--plugin` takes them) or plugin objects, registered before the ids are looked up. */
+  plugins?: (string | Plugin)[];
+  dataDir?: string;
+  offline?: boolean;
+  onProgress?(p: Progress): void;
+  /** Recorded as `command` (default: this process's arguments). */
+  command?: string[];
+}
+
+/**
+ * Evaluates a model under an attack at every budget of a grid and returns the run's result,
+ * exactly what `robench run` saves in results.json for the same settings.
+ *
+ * Examples:
+ *   import { benchmark } from 'robench';
+ *   const result = await benchmark({ model: 'hebbian', dataset: 'mnist', attack: 'pgd', eps: [0, 0.1, 0.2], samples: 100 });
+ *   console.log(result.points.map((p) => `${p.perturbation}: ${p.accuracy}`));
+ *
+ *   // a model built in code, its logits on [0, 255] pixels
+ *   const net = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10 })] });
+ *   await benchmark({ model: net, inputRange: [0, 255], dataset: 'mnist', attack: 'fgsm', eps: '0,8/255' });
+ *
+ *   // any function of a batch
+ *   await benchmark({ model: { logits: (x) => myNet(x), inputShape: [28, 28, 1], numClasses: 10 }, dataset: 'mnist', attack: 'gaussian' });
+ */
+export async function benchmark(opts: BenchmarkOptions): Promise<RunResult> {
+  const registry = await registryFor(opts.plugins ?? []);
+  const attack = typeof opts.attack === 'string' ? registry.get('attack', opts.attack) : registered(registry, opts.attack, 'benchmark() attack');
+  const params = resolveParams(attack.id, attack.params, opts.params ?? {});
+  const backend = await activeBackend(opts.backend);
+  const plan: RunPlan = {
+    models: [modelSource(registry, opts)],
+    attacks: [{ attack, params }],
+    grid: opts.eps === undefined ? undefined : typeof opts.eps === 'string' ? parseGrid(opts.eps) : [...opts.eps],
+    gridName: 'eps',
+    backend,
+    batch: opts.batch ?? 100,
+    seed: opts.seed ?? 0,
+    sweep: opts.sweep ?? true,
+    samples: opts.samples,
+    dataDir: opts.dataDir,
+    offline: opts.offline,
+    workers: opts.workers ?? 1,
+    // Each thread loads the attack, dataset and plugins itself, so only those given by name.
+    threads:
+      typeof opts.attack === 'string' && typeof opts.dataset !== 'object' && (opts.plugins ?? []).every((p) => typeof p === 'string')
+        ? { plugins: (opts.plugins ?? []) as string[], cwd: process.cwd() }
+        : undefined,
+    gallery: false,
+    command: opts.command ?? process.argv.slice(1),
+  };
+  const onProgress = opts.onProgress;
+  const hooks: RunHooks = onProgress ? { onProgress: ({ phase, perturbation, done, total }) => onProgress({ phase, perturbation, done, total }) } : {};
+  const [result] = await evaluateRun(plan, hooks);
+  return result!;
+}
+
+async function registryFor(plugins: (string | Plugin)[]): Promise<Registry> {
+  const registry = await createRegistry({ plugins: plugins.filter((p): p is string => typeof p === 'string') });
+  for (const p of plugins) if (typeof p !== 'string') registered(registry, p, 'benchmark() plugins');
+  return registry;
+}
+
+/** A plugin object given in code, registered as a file's would be (its params checked, `--eot` added). */
+function registered<P extends Plugin>(registry: Registry, plugin: P, origin: string): P {
+  if (!registry.has(plugin.kind, plugin.id)) registry.add(plugin, origin);
+  return registry.get(plugin.kind, plugin.id) as P;
+}
+
+async function activeBackend(requested: BackendName | undefined): Promise<BackendInfo> {
+  // tf.engine().backendName stays null until someone picks or uses a backend.
+  if (requested === undefined && tf.engine().backendName !== null) return { name: tf.getBackend(), requested: tf.getBackend() as BackendName };
+  return useBackend(requested ?? 'auto');
+}
+
+const isLayersModel = (m: object): m is tf.LayersModel => m instanceof tf.LayersModel;
+const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.GraphModel;
+
+/** The model to benchmark: by id or file as `robench run --model` takes it, or one held in memory. */
+function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
+  const range = opts.inputRange ?? [0, 1];
+  const held = opts.model;
+  if (typeof held === 'string') {
+    // Registered so that loading finds the dataset by its id.
+    if (typeof opts.dataset === 'object') registered(registry, opts.dataset, 'benchmark() dataset');
+    const spec = { model: held, dataset: typeof opts.dataset === 'object' ? opts.dataset.id : opts.dataset, inputRange: range.join(','), offline: opts.offline };
+    return { spec, load: async () => ({ ...(await loadModel(registry, spec)), owned: true }) };
+  }
+  const load = async () => {
+    if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
+    const dataset = typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
+    let model: LoadedModel;
+    if (isLayersModel(held) || isGraphModel(held)) {
+      const id = opts.modelId ?? (isLayersModel(held) ? held.name : 'graph-model');
+      const wrapped = wrapTfModel(held, { id, dataset, range, weightsSha256: await weightsSha256(held), format: isLayersModel(held) ? 'layers' : 'graph' });
+      model = { ...wrapped, info: { ...wrapped.info, source: 'memory' } };
+    } else {
+      model = fromLogits(held, dataset);
+    }
+    return { model: checkModelFits(model, dataset), dataset, owned: false };
+  };
+  return { load };
+}
+
+/** The sha256 the model's weights would have saved to a model.json folder, so a file and its model in memory record the same. */
+async function weightsSha256(model: tf.LayersModel | tf.GraphModel): Promise<string> {
+  let sha = '';
+  await model.save({
+    save: async (artifacts) => {
+      sha = sha256OfWeights(artifacts.weightData ?? new Uint8Array(0));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    },
+  });
+  return sha;
+}
+
+function fromLogits(m: LogitsModel, dataset: DatasetPlugin): LoadedModel {
+  const [lo, hi] = m.inputRange ?? [0, 1];
+  return {
+    id: m.id ?? 'logits-function',
+    dataset: dataset.id,
+    inputShape: m.inputShape,
+    numClasses: m.numClasses,
+    weightsSha256: m.weightsSha256 ?? '',
+    logits: (x) => m.logits(lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo)),
+    info: { source: 'memory', format: 'function', inputRange: [lo, hi] },
+    dispose: () => undefined,
+  };
+}
+
+/** What loadModel checks of a zoo model, for a model in memory: its images and classes are the dataset's. */
+function checkModelFits(model: LoadedModel, dataset: DatasetPlugin): LoadedModel {
+  if (model.inputShape.join('x') !== dataset.imageShape.join('x')) {
+    throw new UsageError(`the model ${model.id} takes [${model.inputShape}] images but ${dataset.id} has [${dataset.imageShape}]`, 'benchmark it on the dataset it was trained on');
+  }
+  if (model.numClasses !== dataset.classNames.length) {
+    throw new UsageError(`the model ${model.id} returns ${model.numClasses} logits but ${dataset.id} has ${dataset.classNames.length} classes`, 'benchmark it on the dataset it was trained on');
+  }
+  for (const warning of (model.info?.warnings as string[] | undefined) ?? []) console.error(`robench: warning: ${warning}`);
+  return model;
+}

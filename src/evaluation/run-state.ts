@@ -1,0 +1,82 @@
+/**
+ * What makes a run resumable: run.json beside results.json holds the run's settings and which
+ * (model, attack) pairs are finished, and every results.json written while the run is going
+ * marks its entries `"complete": false` (a crash or kill -9 included), with the unfinished part
+ * in `pending`. `robench run --resume DIR` evaluates only what is missing; every sample draws
+ * from its own random streams, so the numbers are those of an uninterrupted run.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { UsageError } from '../core/errors.js';
+import type { RunResult } from '../core/plugin-api.js';
+import { resultsJson } from '../report/results-json.js';
+
+export interface RunRecord<O> {
+  robench: string;
+  complete: boolean;
+  /** Why the run stopped early, e.g. SIGINT. */
+  interrupted?: string;
+  /** The settings `--resume` runs again with. */
+  options: O;
+  /** Every pair of the run in order, `model / attack`, and how many are finished. */
+  pairs: string[];
+  finished: number;
+}
+
+const RUN_FILE = 'run.json';
+
+export function readRunRecord<O>(dir: string): { record: RunRecord<O>; results: RunResult[] } {
+  const file = join(dir, RUN_FILE);
+  if (!existsSync(file)) throw new UsageError(`${dir} holds no run.json, so it is not a run robench can resume`, 'give the folder an interrupted `robench run` wrote (its --out)');
+  const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord<O>;
+  if (record.complete) throw new UsageError(`the run in ${dir} is complete: there is nothing to resume`, 'use robench report to rebuild its report');
+  const resultsFile = join(dir, 'results.json');
+  const results = existsSync(resultsFile) ? [JSON.parse(readFileSync(resultsFile, 'utf8')) as RunResult | RunResult[]].flat() : [];
+  return { record, results };
+}
+
+/** Writes run.json and results.json as the run goes; the last write of a finished run marks both complete. */
+export class RunState<O> {
+  private record: RunRecord<O>;
+  private results: RunResult[] = [];
+
+  constructor(
+    private readonly dir: string,
+    robench: string,
+    options: O,
+    pairs: string[],
+    private readonly writesResults: boolean,
+  ) {
+    this.record = { robench, complete: false, options, pairs, finished: 0 };
+  }
+
+  /** The finished pairs' results and, when one is under way, its partial result (with `pending`). */
+  async save(finished: RunResult[], partial?: RunResult): Promise<void> {
+    this.record.finished = finished.length;
+    this.results = [...finished, ...(partial ? [partial] : [])].map((r) => ({ ...r, complete: false }));
+    await writeFileAtomic(join(this.dir, RUN_FILE), `${JSON.stringify(this.record, null, 2)}\n`);
+    if (this.writesResults && this.results.length > 0) await writeFileAtomic(join(this.dir, 'results.json'), resultsJson(this.results));
+  }
+
+  async complete(): Promise<void> {
+    this.record = { ...this.record, complete: true, finished: this.record.pairs.length };
+    await writeFileAtomic(join(this.dir, RUN_FILE), `${JSON.stringify(this.record, null, 2)}\n`);
+  }
+
+  /** From a signal handler, synchronously: the event loop may not run again. */
+  markInterruptedSync(reason: string): void {
+    this.record.interrupted = reason;
+    const file = join(this.dir, RUN_FILE);
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.record, null, 2)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  get finished(): number {
+    return this.record.finished;
+  }
+
+  get pairs(): string[] {
+    return this.record.pairs;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The text of results.json: indented for people, except arrays of plain numbers, which
+ * stay on one line. Per-sample outcomes are such arrays, and one number a line would
+ * make the records of 10,000 samples several times larger than the numbers themselves.
+ * Parses back to exactly what JSON.stringify would give.
+ */
+import type { RunResult } from '../core/plugin-api.js';
+
+function write(value: unknown, depth: number): string | undefined {
+  if (value === undefined || typeof value === 'function') return undefined;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return JSON.stringify(value);
+  const inner = '  '.repeat(depth + 1);
+  const outer = '  '.repeat(depth);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    return `[\n${value.map((v) => inner + (write(v, depth + 1) ?? 'null')).join(',\n')}\n${outer}]`;
+  }
+  const fields = Object.entries(value)
+    .map(([k, v]) => [k, write(v, depth + 1)] as const)
+    .filter(([, text]) => text !== undefined);
+  if (fields.length === 0) return '{}';
+  return `{\n${fields.map(([k, text]) => `${inner}${JSON.stringify(k)}: ${text}`).join(',\n')}\n${outer}}`;
+}
+
+export function resultsJson(results: RunResult[]): string {
+  return `${write(results.length === 1 ? results[0] : results, 0)}\n`;
+}

@@ -1,0 +1,79 @@
+/** The HaH models' training objective: cross-entropy minus the alpha-weighted HaH costs, its gradient on a micro-batch */
+import * as tf from '@tensorflow/tfjs';
+import { blockConvName, type Architecture } from '../../models/architectures.js';
+import { hahCost, NormalizedConv2D } from '../../models/hah-layers.js';
+import type { ImageShape } from '../core/plugin-api.js';
+import type { MicroBatchGradient } from './train-parallel.js';
+
+/**
+ * Training-mode forward pass that walks the layer chain and also returns the HaH
+ * cost of each HaH layer. Each HaH cost is computed on the layer's local copy of its
+ * output, whose gradient stops at the layer input, so it only reaches that layer's weights.
+ */
+export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): { logits: tf.Tensor2D; hah: tf.Scalar[] } {
+  let t: tf.Tensor = x;
+  const hah: tf.Scalar[] = [];
+  // The deep hebbian models' standard blocks have normalised convs too, without a HaH cost.
+  const hahConvs = new Set(arch.blocks.flatMap((b, i) => (b.hah ? [blockConvName(i)] : [])));
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    if (layer instanceof NormalizedConv2D && hahConvs.has(layer.name)) {
+      const [output, local] = layer.callWithLocal(t as tf.Tensor4D);
+      hah.push(hahCost(tf.relu(local), { ratio: arch.hah.ratio, lambda: arch.hah.lambda }));
+      t = output;
+      continue;
+    }
+    // Training recomputes the moving statistics at the end (recomputeMovingStatistics), so its steps need not average them.
+    t = layer.apply(t, { training: true, updateMovingAverages: false }) as tf.Tensor;
+  }
+  return { logits: t as tf.Tensor2D, hah };
+}
+
+/** Training objective: cross-entropy minus the alpha-weighted HaH costs. */
+export function trainingLoss(
+  model: tf.LayersModel,
+  arch: Architecture,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): { loss: tf.Scalar; crossEntropy: tf.Scalar; hah: tf.Scalar[]; correct: tf.Scalar } {
+  const { logits, hah } = forwardTrain(model, arch, x);
+  const numClasses = logits.shape[1];
+  const crossEntropy = tf.losses.softmaxCrossEntropy(tf.oneHot(y, numClasses), logits) as tf.Scalar;
+  let loss: tf.Scalar = crossEntropy;
+  hah.forEach((h, i) => (loss = tf.sub(loss, tf.mul(h, arch.hah.alphas[i]))));
+  const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar;
+  return { loss, crossEntropy, hah, correct };
+}
+
+export const trainableVariables = (model: tf.LayersModel): tf.Variable[] => model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+/** A micro-batch's gradient and loss terms [loss, cross-entropy, correct, ...HaH costs], computed with `model` (src/training/train-parallel.ts). */
+export function microBatchGradient(model: tf.LayersModel, arch: Architecture, shape: ImageShape): MicroBatchGradient {
+  const vars = trainableVariables(model);
+  return async (images, labels, count, weight, gradient, stats) => {
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(images, [count, ...shape]);
+      const y = tf.tensor1d(labels, 'int32');
+      let kept: tf.Scalar[] = [];
+      const { grads } = tf.variableGrads(() => {
+        const r = trainingLoss(model, arch, x, y);
+        kept = [r.loss, r.crossEntropy, r.correct, ...r.hah].map((t) => tf.keep(t));
+        return tf.mul(r.loss, weight) as tf.Scalar;
+      }, vars);
+      const stacked = tf.stack(kept);
+      tf.dispose(kept);
+      return [stacked, ...vars.map((v) => grads[v.name]!)];
+    });
+    try {
+      // Asynchronous reads are the only ones the webgpu backend supports.
+      stats.set(await out[0]!.data());
+      let offset = 0;
+      for (const [i, v] of vars.entries()) {
+        gradient.set((await out[i + 1]!.data()) as Float32Array, offset);
+        offset += v.size;
+      }
+    } finally {
+      tf.dispose(out);
+    }
+  };
+}

@@ -1,0 +1,386 @@
+/**
+ * `robench train --model similarity-matching`: the local learning rules of structured deep
+ * similarity matching (Obeid, Ramambason & Pehlevan 2019), then a linear readout of the top
+ * layer's fixed point. No backprop reaches the network's weights.
+ *
+ * The authors present one image at a time: at its fixed point r*,
+ *   W_p += eta (r_p r_{p-1}^T - W_p)                      (on the connection mask),
+ *   L_p += (eta / 2) (r_p r_p^T - L_p / (1 + gamma))      (hidden layers; the top omits 1 + gamma),
+ * eta_t = max(5e-3 / (1 + 0.5 t), 1e-4), t counting chunks of 1,000 images drawn with
+ * replacement, 120 chunks. Here a batch of images relaxes together and the update uses the
+ * batch's mean correlations with the rate 1 - (1 - a)^b, the weight a batch of b one-image
+ * steps of decay rate a gives the old weights, so chunks decay the weights as the authors' do.
+ * The readout is a softmax regression (the authors fit a linear SVM), trained with Adam on
+ * the fixed points of the training images.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  buildSmModel,
+  centreImages,
+  gatherSites,
+  imageRows,
+  initSmParams,
+  relax,
+  rowsToImage,
+  smArchitecture,
+  smGeometry,
+  weightMask,
+  type SmArchitecture,
+  type SmParams,
+} from '../../models/similarity-matching-net.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { batchTensors } from '../core/engine.js';
+import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { UsageError } from '../core/errors.js';
+import { saveLayersModelTo } from '../runtime/model-io.js';
+import type { DatasetPlugin, DatasetSplit } from '../core/plugin-api.js';
+import { createRegistry } from '../core/registry.js';
+import { scalarRng } from '../core/rng.js';
+import { learningRateAt } from './train.js';
+import { permutation } from './batches.js';
+import { evaluate } from './test-accuracy.js';
+import type { TrainingManifest } from './manifest.js';
+
+export const SM_SCHEDULE = { lr: 5e-3, decay: 0.5, floor: 1e-4, chunks: 120, chunkSize: 1000 };
+export const smLearningRate = (t: number): number => Math.max(SM_SCHEDULE.lr / (1 + SM_SCHEDULE.decay * t), SM_SCHEDULE.floor);
+
+/** MNIST test error (%) of the poster's Table, by neurons per site (one layer, R 4, stride 2). */
+export const POSTER_TEST_ERROR: Record<number, number> = { 4: 3.87, 8: 2.41, 16: 1.73, 32: 1.6, 64: 1.47, 100: 1.4 };
+
+/** The zoo ids: 'similarity-matching' has the authors' 4 neurons per site, 'similarity-matching-N' has N. */
+export const isSimilarityMatching = (model: string): boolean => /^similarity-matching(-\d+)?$/.test(model);
+export const smNeurons = (model: string): number => Number(/-(\d+)$/.exec(model)?.[1] ?? 4);
+
+/** The id `--model m --neurons-per-site n` trains. */
+export function smModelId(model: string, neuronsPerSite: number | undefined): string {
+  if (neuronsPerSite === undefined) return model;
+  if (/-\d+$/.test(model) && smNeurons(model) !== neuronsPerSite) {
+    throw new UsageError(`${model} has ${smNeurons(model)} neurons per site, not ${neuronsPerSite}`, `use --model similarity-matching --neurons-per-site ${neuronsPerSite}`);
+  }
+  return neuronsPerSite === 4 ? 'similarity-matching' : `similarity-matching-${neuronsPerSite}`;
+}
+
+export interface SmTrainOptions {
+  model: string;
+  dataset: string;
+  neuronsPerSite?: number;
+  layers?: number;
+  gamma?: number;
+  seed?: number;
+  /** Images relaxing together. */
+  batch?: number;
+  /** Chunks of 1,000 images (the authors' 120). */
+  chunks?: number;
+  chunkSize?: number;
+  readoutEpochs?: number;
+  out?: string;
+  resume?: boolean;
+  dataDir?: string;
+  /** Draw training images from the first `samples` only. */
+  samples?: number;
+  testSamples?: number;
+  log?: (line: string) => void;
+  /** Called after each chunk's checkpoint, with the chunks done. */
+  onChunk?: (chunksDone: number) => void;
+  command?: string;
+  data?: { plugin: Pick<DatasetPlugin, 'id' | 'imageShape' | 'classNames'>; train: DatasetSplit; test: DatasetSplit };
+}
+
+export interface SmManifest extends TrainingManifest {
+  rule: string;
+  architecture: SmArchitecture;
+  gradient: string;
+  chunks: number;
+  chunkSize: number;
+  meanSteps: number;
+  convergedFraction: number;
+  readout: { kind: string; epochs: number; batch: number; learningRate: number; trainAccuracy: number };
+  testError: number;
+  posterTestError: number | null;
+}
+
+interface State {
+  chunk: number;
+  model: string;
+  dataset: string;
+  architecture: SmArchitecture;
+  seed: number;
+  batch: number;
+  chunks: number;
+  chunkSize: number;
+  trainSamples: number;
+  elapsedSeconds: number;
+  steps: number;
+  solved: number;
+  converged: number;
+}
+
+/** A standard normal stream (Box-Muller) over a seeded uniform one. */
+function normalStream(rand: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Input rows [pixels, b, c] of the centred images at `positions`. */
+const centredRows = (split: DatasetSplit, positions: ArrayLike<number>): tf.Tensor3D =>
+  tf.tidy(() => imageRows(centreImages(batchTensors(split, Array.from(positions)).x)));
+
+/** One batch's mean of a^T b per site: [sites, n, m] from [sites, b, n] and [sites, b, m]. */
+const meanOuter = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => tf.div(tf.matMul(a, b, true, false), a.shape[1]);
+
+/** The batched local rules at the fixed point r of input rows x0; returns the new params. */
+export function hebbianUpdate(arch: SmArchitecture, p: SmParams, x0: tf.Tensor3D, r: tf.Tensor3D[], eta: number): SmParams {
+  const geo = smGeometry(arch);
+  const b = x0.shape[1];
+  const rate = (a: number): number => 1 - (1 - a) ** b;
+  return tf.tidy(() => {
+    const W = geo.map((g, i) => {
+      const input = i === 0 ? x0 : r[i - 1];
+      const target = tf.mul(meanOuter(gatherSites(input, g), r[i]), weightMask(g));
+      return tf.keep(tf.add(p.W[i], tf.mul(rate(eta), tf.sub(target, p.W[i]))) as tf.Tensor3D);
+    });
+    const L = geo.map((_, i) => {
+      const top = i === geo.length - 1;
+      const c = meanOuter(r[i], r[i]);
+      // Equal in exact arithmetic; averaging the two halves keeps L exactly symmetric in float32.
+      const sym = tf.div(tf.add(c, tf.transpose(c, [0, 2, 1])), 2);
+      const a = top ? eta / 2 : eta / (2 * (1 + arch.gamma));
+      const target = top ? sym : tf.mul(sym, 1 + arch.gamma);
+      return tf.keep(tf.add(p.L[i], tf.mul(rate(a), tf.sub(target, p.L[i]))) as tf.Tensor3D);
+    });
+    return { W, L };
+  });
+}
+
+/** Images per saved block of fixed points: a crash while they are computed loses one block. */
+const FEATURE_BLOCK = 5000;
+
+/**
+ * Top-layer fixed points [count, features] of a split's first `count` images, in batches. Each
+ * block of FEATURE_BLOCK images is saved under `cacheDir` as it finishes, and a saved block is
+ * read back instead of solved again: the cache belongs to the final weights' checkpoint.
+ */
+async function fixedPoints(arch: SmArchitecture, p: SmParams, split: DatasetSplit, count: number, batch: number, cacheDir: string, log: (l: string) => void): Promise<Float32Array> {
+  const top = smGeometry(arch).at(-1)!;
+  const features = top.sites * top.nps;
+  const out = new Float32Array(count * features);
+  const t0 = Date.now();
+  let lastLog = t0;
+  let solved = 0;
+  for (let block = 0; block * FEATURE_BLOCK < count; block++) {
+    const first = block * FEATURE_BLOCK;
+    const end = Math.min(first + FEATURE_BLOCK, count);
+    const file = join(cacheDir, `fixed-points-${block}.f32`);
+    const saved = existsSync(file) ? await readFile(file) : null;
+    if (saved !== null && saved.byteLength === (end - first) * features * 4) {
+      out.set(new Float32Array(saved.buffer.slice(saved.byteOffset, saved.byteOffset + saved.byteLength)), first * features);
+      continue;
+    }
+    for (let start = first; start < end; start += batch) {
+      const n = Math.min(batch, end - start);
+      const idx = Array.from({ length: n }, (_, i) => start + i);
+      const x0 = centredRows(split, idx);
+      const fp = relax(arch, p, x0);
+      const flat = tf.tidy(() => tf.reshape(rowsToImage(fp.r.at(-1)!, top.outSide), [n, features]));
+      out.set(await flat.data(), start * features);
+      tf.dispose([x0, flat, ...fp.r]);
+      solved += n;
+      if (Date.now() - lastLog > 30_000) {
+        lastLog = Date.now();
+        const rate = solved / ((lastLog - t0) / 1000);
+        log(`  fixed points of the training images ${start + n}/${count}  ${rate.toFixed(1)} images/s`);
+      }
+    }
+    await mkdir(cacheDir, { recursive: true });
+    await writeFileAtomic(file, new Uint8Array(out.buffer, first * features * 4, (end - first) * features * 4));
+  }
+  return out;
+}
+
+const READOUT_LR = 1e-2;
+
+/** Softmax regression on the fixed points: the readout's kernel and bias. */
+async function trainReadout(
+  features: Float32Array,
+  labels: Int32Array,
+  dims: number,
+  classes: number,
+  opts: { epochs: number; batch: number; lr: number; seed: number },
+): Promise<{ kernel: tf.Tensor2D; bias: tf.Tensor1D; trainAccuracy: number }> {
+  const count = labels.length;
+  const kernel = tf.variable(tf.zeros([dims, classes]));
+  const bias = tf.variable(tf.zeros([classes]));
+  const optimizer = tf.train.adam(opts.lr);
+  let correct = 0;
+  for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    // A convex problem: a large rate then tenfold drops at 50% and 75% reach its optimum, as the authors' converged SVM does.
+    (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(opts.lr, epoch, opts.epochs);
+    const order = permutation(count, scalarRng(opts.seed, `readout/${epoch}`));
+    correct = 0;
+    for (let s = 0; s < count; s += opts.batch) {
+      const idx = order.subarray(s, Math.min(s + opts.batch, count));
+      const xs = new Float32Array(idx.length * dims);
+      idx.forEach((i, b) => xs.set(features.subarray(i * dims, (i + 1) * dims), b * dims));
+      const hits = tf.tidy(() => {
+        const x = tf.tensor2d(xs, [idx.length, dims]);
+        const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]), 'int32');
+        let kept: tf.Tensor | null = null;
+        optimizer.minimize(() => {
+          const logits = tf.add(tf.matMul(x, kernel), bias) as tf.Tensor2D;
+          kept = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits) as tf.Scalar;
+        });
+        return kept as unknown as tf.Tensor;
+      });
+      correct += (await hits.data())[0];
+      hits.dispose();
+    }
+  }
+  optimizer.dispose();
+  const result = { kernel: tf.clone(kernel) as tf.Tensor2D, bias: tf.clone(bias) as tf.Tensor1D, trainAccuracy: correct / count };
+  tf.dispose([kernel, bias]);
+  return result;
+}
+
+const named = (p: SmParams): { name: string; tensor: tf.Tensor }[] => [...p.W.map((t, i) => ({ name: `W${i + 1}`, tensor: t })), ...p.L.map((t, i) => ({ name: `L${i + 1}`, tensor: t }))];
+
+async function saveParams(dir: string, p: SmParams, state: State): Promise<void> {
+  const { data, specs } = await tf.io.encodeWeights(named(p));
+  await writeCheckpoint(dir, state, async (folder) => {
+    await writeFileAtomic(join(folder, 'state.bin'), new Uint8Array(data as ArrayBuffer));
+    await writeFileAtomic(join(folder, 'state-weights.json'), JSON.stringify(specs));
+  });
+}
+
+async function loadParams(folder: string, p: SmParams): Promise<SmParams> {
+  const specs = JSON.parse(await readFile(join(folder, 'state-weights.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const bin = await readFile(join(folder, 'state.bin'));
+  const saved = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
+  const pick = (name: string, like: tf.Tensor3D): tf.Tensor3D => {
+    const t = saved[name];
+    if (t === undefined || t.shape.join() !== like.shape.join()) throw new UsageError(`the checkpoint in ${folder} does not fit this network (${name})`, 'drop --resume to start afresh');
+    return t as tf.Tensor3D;
+  };
+  const next = { W: p.W.map((w, i) => pick(`W${i + 1}`, w)), L: p.L.map((l, i) => pick(`L${i + 1}`, l)) };
+  tf.dispose([...p.W, ...p.L]);
+  return next;
+}
+
+export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ testAccuracy: number; testSamples: number; dir: string; epochs: number; wallSeconds: number; weightsSha256: string; manifest: SmManifest }> {
+  const seed = opts.seed ?? 0;
+  const batch = opts.batch ?? 100;
+  const chunks = opts.chunks ?? SM_SCHEDULE.chunks;
+  const chunkSize = opts.chunkSize ?? SM_SCHEDULE.chunkSize;
+  const readoutEpochs = opts.readoutEpochs ?? 40;
+  for (const [flag, v] of [['--batch', batch], ['--chunks', chunks], ['--chunk-size', chunkSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`, `pass e.g. ${flag} 100`);
+  }
+  if (opts.gamma !== undefined && !(opts.gamma >= 0 && Number.isFinite(opts.gamma))) throw new UsageError(`--gamma must be a feedback strength of 0 or more, got ${opts.gamma}`, 'pass e.g. --gamma 0.5, or leave it out for 0');
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const data =
+    opts.data ??
+    (await (async () => {
+      const plugin = (await createRegistry()).get('dataset', opts.dataset);
+      return { plugin, train: await plugin.load({ split: 'train', samples: opts.samples, dataDir: opts.dataDir }), test: await plugin.load({ split: 'test', dataDir: opts.dataDir }) };
+    })());
+  const shape = data.plugin.imageShape;
+  if (shape[0] !== shape[1]) throw new UsageError(`similarity matching needs square images; ${data.plugin.id} has ${shape[0]}x${shape[1]}`, 'use mnist or fashion-mnist');
+  const arch = smArchitecture(shape[0], shape[2], { neuronsPerSite: opts.neuronsPerSite, layers: opts.layers, gamma: opts.gamma });
+  const classes = data.plugin.classNames.length;
+  const trainCount = Math.min(opts.samples ?? data.train.count, data.train.count);
+  const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
+  const nps = arch.layers.map((l) => l.neuronsPerSite);
+  const out = opts.out ?? join('robench-train', `${opts.model}-${data.plugin.id}`);
+  const ckptDir = join(out, 'checkpoint');
+
+  let params = initSmParams(arch, normalStream(scalarRng(seed, `init/${opts.model}`)));
+  let state: State = { chunk: 0, model: opts.model, dataset: data.plugin.id, architecture: arch, seed, batch, chunks, chunkSize, trainSamples: trainCount, elapsedSeconds: 0, steps: 0, solved: 0, converged: 0 };
+  try {
+    const found = findCheckpoint(ckptDir);
+    if (opts.resume && found !== null) {
+      state = await readCheckpointState<State>(found, state, { seed, batch, chunks, chunkSize, trainSamples: trainCount });
+      params = await loadParams(found, params);
+      log(`resuming ${opts.model} on ${data.plugin.id} after chunk ${state.chunk}/${chunks}`);
+    } else if (opts.resume) {
+      log(`no checkpoint in ${ckptDir}; starting from scratch`);
+    }
+    const runStart = Date.now();
+    const startChunk = state.chunk;
+    for (let t = state.chunk; t < chunks; t++) {
+      const t0 = Date.now();
+      const eta = smLearningRate(t);
+      const rand = scalarRng(seed, `chunk/${t}`);
+      const drawn = Int32Array.from({ length: chunkSize }, () => Math.floor(rand() * trainCount));
+      let steps = 0;
+      let converged = 0;
+      for (let s = 0; s < chunkSize; s += batch) {
+        const idx = drawn.subarray(s, Math.min(s + batch, chunkSize));
+        const x0 = centredRows(data.train, idx);
+        const fp = relax(arch, params, x0);
+        const next = hebbianUpdate(arch, params, x0, fp.r, eta);
+        tf.dispose([x0, ...fp.r, ...params.W, ...params.L]);
+        params = next;
+        steps += fp.steps.reduce((a, v) => a + v, 0);
+        converged += fp.converged.reduce((a, v) => a + v, 0);
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      state = { ...state, chunk: t + 1, elapsedSeconds: state.elapsedSeconds + seconds, steps: state.steps + steps, solved: state.solved + chunkSize, converged: state.converged + converged };
+      await saveParams(ckptDir, params, state);
+      const left = ((Date.now() - runStart) / 1000 / (t + 1 - startChunk)) * (chunks - t - 1);
+      log(`chunk ${t + 1}/${chunks}  eta ${eta.toExponential(2)}  mean steps ${(steps / chunkSize).toFixed(0)}  settled ${((100 * converged) / chunkSize).toFixed(1)}%  ${seconds.toFixed(0)}s/chunk  ~${Math.round(left)}s left`);
+      opts.onChunk?.(t + 1);
+    }
+
+    const featureStart = Date.now();
+    const top = smGeometry(arch).at(-1)!;
+    const dims = top.sites * top.nps;
+    const trainFeatures = await fixedPoints(arch, params, data.train, trainCount, batch, join(ckptDir, 'fixed-points'), log);
+    const readout = await trainReadout(trainFeatures, data.train.labels.subarray(0, trainCount), dims, classes, { epochs: readoutEpochs, batch: 256, lr: READOUT_LR, seed });
+    log(`readout: train accuracy ${(100 * readout.trainAccuracy).toFixed(2)}% after ${readoutEpochs} epochs`);
+    const model = buildSmModel(arch, params, readout, opts.model);
+    tf.dispose([readout.kernel, readout.bias]);
+    try {
+      // The shipped model itself, not the features: what robench evaluates is what is scored.
+      const testAccuracy = await evaluate(model, data.test, testCount, batch);
+      const wallSeconds = state.elapsedSeconds + (Date.now() - featureStart) / 1000;
+      log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% on ${testCount} ${data.plugin.id} test images`);
+      const weightsSha256 = await saveLayersModelTo(model, out);
+      const poster = arch.layers.length === 1 && data.plugin.id === 'mnist' ? (POSTER_TEST_ERROR[nps[0]] ?? null) : null;
+      const manifest: SmManifest = {
+        model: opts.model,
+        dataset: data.plugin.id,
+        rule: 'Hebbian feedforward, anti-Hebbian lateral (structured deep similarity matching), batched as the module comment says',
+        architecture: arch,
+        gradient: 'implicit: the adjoint of the dynamics at the fixed point',
+        command: opts.command ?? `robench train --model ${opts.model} --dataset ${data.plugin.id} --neurons-per-site ${nps[0]} --layers ${nps.length} --seed ${seed}`,
+        seed,
+        batch,
+        chunks,
+        chunkSize,
+        schedule: `eta_t = max(${SM_SCHEDULE.lr} / (1 + ${SM_SCHEDULE.decay} t), ${SM_SCHEDULE.floor}), t the chunk; chunks drawn with replacement`,
+        meanSteps: state.steps / Math.max(state.solved, 1),
+        convergedFraction: state.converged / Math.max(state.solved, 1),
+        readout: { kind: 'softmax regression (Adam, x0.1 at 50% and 75% of the epochs) on the top layer fixed points', epochs: readoutEpochs, batch: 256, learningRate: READOUT_LR, trainAccuracy: readout.trainAccuracy },
+        trainSamples: trainCount,
+        backend: tf.getBackend(),
+        tfjsVersion: tf.version.tfjs,
+        wallSeconds: Math.round(wallSeconds),
+        testAccuracy,
+        testError: 100 * (1 - testAccuracy),
+        posterTestError: poster,
+        testSamples: testCount,
+        weightsSha256,
+        trainedAt: new Date().toISOString(),
+      };
+      await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      await removeCheckpoint(ckptDir);
+      return { testAccuracy, testSamples: testCount, dir: out, epochs: chunks, wallSeconds, weightsSha256, manifest };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    tf.dispose([...params.W, ...params.L]);
+  }
+}
