@@ -1,7 +1,7 @@
 /**
  * Starting and stopping tfjs-backend-webgpu on Node through Dawn (the `webgpu` package).
  *
- * Both packages are optional dependencies, loaded by dynamic import. tfjs-backend-webgpu
+ * Both packages are optional peer dependencies (a user installs them to compute on a GPU), loaded by dynamic import. tfjs-backend-webgpu
  * registers itself only if `navigator.gpu` exists when it is first imported, so the Dawn
  * GPU object is installed there beforehand. Dawn keeps the process alive for as long as that
  * object is reachable, which is why `releaseWebgpu` exists.
