@@ -29,8 +29,8 @@ const ALLOWED: Record<string, string> = {
   'src/evaluation/zoo-api.ts -> models/zoo.ts': 'the zoo API',
   // Model files written by `robench train` (and the zoo's model.json files) use the HaH layer
   // classes, and tfjs deserialises a layer by its registered class name, so loading any model
-  // file registers them first. The fix is moving the layers into src/; models/ is being
-  // reworked for new architectures at the moment, so that move waits.
+  // file registers them first. The layer classes stay beside the architectures that build
+  // them (models/), so the loader reaches into models/ for them.
   'src/runtime/model-io.ts -> models/hah-layers.ts': 'custom layer classes for loading model files',
 };
 
