@@ -283,7 +283,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--out <dir>', 'output folder (default: robench-train/<model>-<dataset>)')
     .option('--resume', 'continue from the last checkpoint in --out (of a finished run too, with a larger --epochs)')
     .option('--workers <n>', 'zoo CNNs: threads computing each batch (default: one per core on wasm and cpu); the weights do not depend on it', (v) => parsePositiveInt(v, '--workers'))
-    .option('--micro-batch <n>', 'zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread\'s share (default 16)', (v) => parsePositiveInt(v, '--micro-batch'))
+    .option('--micro-batch <n>', 'zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread\'s share (default 16; the deep models: the whole batch, as their authors normalise)', (v) => parsePositiveInt(v, '--micro-batch'))
     .option('--checkpoint-every <steps>', 'zoo CNNs: a checkpoint every this many steps as well as after every epoch (default: every 5 minutes)', (v) => parsePositiveInt(v, '--checkpoint-every'))
     .option('--no-progress', 'no progress within an epoch on stderr')
     .option('--data-dir <dir>', 'folder with the original dataset files')

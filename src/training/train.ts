@@ -84,7 +84,7 @@ export interface TrainOptions {
   onStep?: (report: StepReport) => void | Promise<void>;
   /** Threads computing each batch (default: one per core on wasm and cpu, else 1); the weights do not depend on it. */
   workers?: number;
-  /** Images per micro-batch: each is normalised by its own batch-norm statistics and is one thread's share (default 16, at most the batch). */
+  /** Images per micro-batch: each is normalised by its own batch-norm statistics and is one thread's share (default 16, at most the batch; the deep models default to the whole batch). */
   microBatch?: number;
   /** A checkpoint every this many steps as well as after every epoch (default: once 5 minutes have passed since the last). */
   checkpointEvery?: number;
@@ -129,6 +129,8 @@ interface Hyper {
   lr: number;
   /** Fractions of the run after each of which the learning rate drops tenfold. */
   drops: number[];
+  /** Images per micro-batch, or the whole batch. */
+  microBatch: number | 'batch';
 }
 
 const STEP_HALF = [0.5, 0.75];
@@ -136,12 +138,13 @@ const STEP_HALF = [0.5, 0.75];
 const STEP_AUTHORS = [0.6, 0.8];
 const defaults = (size: Size, shape: ImageShape): Hyper =>
   size === 'deep'
-    ? { epochs: 30, batch: 128, lr: 1e-3, drops: STEP_AUTHORS }
+    ? // Batch norm over each whole batch of 128, as in the authors' training, rather than ghost batches.
+      { epochs: 30, batch: 128, lr: 1e-3, drops: STEP_AUTHORS, microBatch: 'batch' }
     : size === 'vgg16'
-      ? { epochs: 100, batch: 64, lr: 1e-3, drops: STEP_HALF }
+      ? { epochs: 100, batch: 64, lr: 1e-3, drops: STEP_HALF, microBatch: DEFAULT_MICRO_BATCH }
       : shape[2] === 3
-        ? { epochs: 30, batch: 64, lr: 1e-3, drops: STEP_HALF }
-        : { epochs: 10, batch: 64, lr: 1e-3, drops: STEP_HALF };
+        ? { epochs: 30, batch: 64, lr: 1e-3, drops: STEP_HALF, microBatch: DEFAULT_MICRO_BATCH }
+        : { epochs: 10, batch: 64, lr: 1e-3, drops: STEP_HALF, microBatch: DEFAULT_MICRO_BATCH };
 
 /** Learning rate of an epoch: drops tenfold after each fraction of the run in `drops` (default half and three quarters). */
 export const learningRateAt = (base: number, epoch: number, epochs: number, drops = STEP_HALF): number =>
@@ -223,7 +226,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   if (!(baseLr > 0)) throw new UsageError(`the learning rate must be positive, got ${baseLr}`, 'pass e.g. --lr 0.001');
 
-  const microBatch = opts.microBatch ?? Math.min(DEFAULT_MICRO_BATCH, batch);
+  const microBatch = opts.microBatch ?? (hyper.microBatch === 'batch' ? batch : Math.min(hyper.microBatch, batch));
   if (microBatch > batch) {
     throw new UsageError(`--micro-batch ${microBatch} is larger than the batch (${batch})`, `pass --micro-batch ${batch} or less: each batch is cut into micro-batches of that many images`);
   }

@@ -112,7 +112,7 @@ test('the deep models drop the learning rate tenfold at 60% and 80% of the run; 
   t.deepEqual([0, 14, 15, 22, 23].map((e) => learningRateAt(1, e, 30)), [1, 1, 0.1, 0.1, 0.01]);
 });
 
-test.serial('robench train gives the deep models 30 epochs, batch 128 and their schedule by default, and a manifest of their own', async (t) => {
+test.serial('robench train gives the deep models 30 epochs, whole batches of 128 and their schedule by default, and a manifest of their own', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-deep-'));
   const split = (count: number): DatasetSplit => ({
     images: images(count),
@@ -147,6 +147,7 @@ test.serial('robench train gives the deep models 30 epochs, batch 128 and their 
   t.is(manifest.model, 'hebbian-deep-alpha0');
   t.is(manifest.epochs, 30);
   t.is(manifest.batch, 128);
+  t.is(manifest.microBatch, 128, 'batch norm over the whole batch, as the authors train');
   t.is(manifest.seed, 0);
   t.is(manifest.schedule, 'step: x0.1 at 60% and x0.01 at 80% of the epochs');
   t.deepEqual(manifest.hahAlphas, [0, 0, 0, 0, 0, 0]);
