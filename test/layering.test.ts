@@ -48,6 +48,14 @@ test('the plugin core imports no plugin folder, but for the allowed imports name
   t.deepEqual(Object.keys(ALLOWED).filter((e) => !used.has(e)), [], 'allowed imports the core no longer makes: remove them from ALLOWED');
 });
 
+test('src/core imports only src/core: what plugins build on depends on nothing else of robench', async (t) => {
+  const graph = await importGraph(root);
+  const core = [...graph.keys()].filter((f) => f.startsWith('src/core/'));
+  t.true(core.includes('src/core/engine.ts'), 'the graph holds the core');
+  const outside = core.flatMap((f) => [...graph.get(f)!].filter((to) => !to.startsWith('src/core/')).map((to) => `${f} -> ${to}`));
+  t.deepEqual(outside, []);
+});
+
 test('the check follows imports through other files, type-only ones included, and stops at plugins', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-layering-'));
   const files: Record<string, string> = {
