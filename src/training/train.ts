@@ -1,9 +1,9 @@
 /**
- * Training of the zoo models: Adam with a step schedule, seeded shuffling and
- * augmentation, the HaH local losses, data-parallel steps on worker threads
- * (src/training/train-parallel.ts), checkpoints every few minutes and after every epoch (resumable,
- * and a finished run can be given more epochs), batch-norm statistics recomputed from the
- * training data, and a final evaluation on the test split.
+ * Training of the zoo models: Adam with a step schedule over seeded, augmented batches
+ * (batches.ts), the HaH objective (hah-objective.ts), data-parallel steps on worker threads
+ * (train-parallel.ts), checkpoints every few minutes and after every epoch (adam-checkpoint.ts;
+ * resumable, and a finished run can be given more epochs), batch-norm statistics recomputed from
+ * the training data, and a final evaluation on the test split.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
