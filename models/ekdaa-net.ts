@@ -31,10 +31,22 @@ export const LAYOUTS = {
   // Greyscale 28x28 on one CPU core: two narrow convs, about 90 ms per EKDAA step of 50 on
   // wasm (so ~2 minutes per Fashion-MNIST epoch); twice the widths doubled the step time.
   'compact-gray': [16, 'M', 32, 'M'] as Layout,
+  // Colour 32x32 within a session: twice the grey widths, 5.6M multiply-adds an image
+  // where the release's net takes 87M.
+  'compact-colour': [32, 'M', 64, 'M'] as Layout,
 };
 
+/** The layouts `robench train --layout` names: the compact default for the data's channels, or the release's CIFAR-10 net. */
+export type LayoutName = 'compact' | 'release';
+export const LAYOUT_NAMES: readonly LayoutName[] = ['compact', 'release'];
+
+export function ekdaaLayout(shape: ImageShape, name: LayoutName = 'compact'): Layout {
+  if (name === 'release') return LAYOUTS.release;
+  return shape[2] === 1 ? LAYOUTS['compact-gray'] : LAYOUTS['compact-colour'];
+}
+
 export function ekdaaArchitecture(shape: ImageShape, activation: Activation, releaseForward = false, layout?: Layout): EkdaaArchitecture {
-  return { layout: layout ?? (shape[2] === 1 ? LAYOUTS['compact-gray'] : LAYOUTS.release), hidden: 128, activation, releaseForward };
+  return { layout: layout ?? ekdaaLayout(shape), hidden: 128, activation, releaseForward };
 }
 
 export interface ConvSpec {

@@ -289,6 +289,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
     .option('--data-dir <dir>', 'folder with the original dataset files')
     .option('--activation <f>', 'EKDAA: tanh | sign (--model ekdaa --activation sign trains ekdaa-sign)')
     .option('--release-forward', "EKDAA: the authors' release's forward (conv pre-activations carried forward)")
+    .option('--layout <net>', "EKDAA: compact (default: 16-M-32-M on greyscale, 32-M-64-M on colour) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)")
     .option('--neurons-per-site <n>', 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)', (v) => parsePositiveInt(v, '--neurons-per-site'))
     .option('--layers <n>', 'similarity matching: layers of sites (default 1)', (v) => parsePositiveInt(v, '--layers'))
     .option('--gamma <x>', 'similarity matching: feedback strength (default 0, the authors\' MNIST setting)', (v) => parseNumber(v, '--gamma'))
@@ -297,6 +298,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
       await trainCommand({
         activation: o.activation as string | undefined,
         releaseForward: Boolean(o.releaseForward),
+        layout: o.layout as string | undefined,
         neuronsPerSite: o.neuronsPerSite as number | undefined,
         layers: o.layers as number | undefined,
         gamma: o.gamma as number | undefined,

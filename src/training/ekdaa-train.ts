@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel, convSpecs, ekdaaArchitecture, forward, initParams, type Activation, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
+import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type Activation, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
@@ -49,10 +49,19 @@ export function ekdaaModelId(model: string, activation: string | undefined): str
   return activation === 'sign' ? 'ekdaa-sign' : 'ekdaa';
 }
 
+/** `--layout`'s value, checked before any data or backend. */
+export function checkLayoutName(name: string | undefined): asserts name is LayoutName | undefined {
+  if (name !== undefined && !(LAYOUT_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`--layout must be ${LAYOUT_NAMES.join(' or ')}, got '${name}'`, "pass --layout release for the release's CIFAR-10 net, or drop --layout");
+  }
+}
+
 export interface EkdaaTrainOptions extends Omit<TrainOptions, 'onEpoch'> {
   /** The release's forward (conv pre-activations carried forward); see EkdaaArchitecture. */
   releaseForward?: boolean;
-  /** Conv layout override (tests, the release's CIFAR net on other data). */
+  /** The named conv layout (`--layout`): the compact default or the release's CIFAR-10 net. */
+  layoutName?: LayoutName;
+  /** Conv layout override (tests); wins over layoutName. */
   layout?: (number | 'M')[];
   momentum?: number;
   onEpoch?: (report: { epoch: number; epochs: number; loss: number; trainAccuracy: number; seconds: number }) => void;
@@ -130,8 +139,9 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer, got ${batch}`, 'pass e.g. --batch 50');
   if (!(lr > 0)) throw new UsageError(`the learning rate must be positive, got ${lr}`, 'pass e.g. --lr 0.001');
   if (opts.epochs !== undefined && (!Number.isInteger(opts.epochs) || opts.epochs < 1)) throw new UsageError(`--epochs must be a positive integer, got ${opts.epochs}`, 'pass e.g. --epochs 6');
+  checkLayoutName(opts.layoutName);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const suffix = releaseForward ? '-release' : '';
+  const suffix = `${releaseForward ? '-release' : ''}${opts.layoutName === 'release' ? '-release-net' : ''}`;
   const out = opts.out ?? join('robench-train', `${opts.model}${suffix}-${opts.dataset}`);
   const ckptDir = join(out, 'checkpoint');
 
@@ -148,7 +158,7 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
   const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
   const epochs = opts.epochs ?? defaultEpochs(shape);
 
-  const arch = ekdaaArchitecture(shape, kind.activation, releaseForward, opts.layout);
+  const arch = ekdaaArchitecture(shape, kind.activation, releaseForward, opts.layout ?? ekdaaLayout(shape, opts.layoutName));
   const params = initParams(arch, shape, classes, scalarRng(seed, `init/${opts.model}`));
   const kernels = kind.rule === 'ekdaa' ? initErrorKernels(params) : null;
   const weights = [...params.convs, ...params.fcs];
@@ -234,7 +244,7 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
         rule: kind.rule,
         architecture: { ...arch, convs: convSpecs(arch, shape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
         ekdaa: kernels ? { ...EKDAA_HYPER } : null,
-        command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${releaseForward ? ' --release-forward' : ''}`,
+        command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${releaseForward ? ' --release-forward' : ''}${opts.layoutName === 'release' ? ' --layout release' : ''}`,
         seed,
         epochs,
         batch,

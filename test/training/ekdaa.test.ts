@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel, convSpecs, ekdaaArchitecture, forward, initParams, signSTE, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
+import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, signSTE, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { ekdaaUpdate, initErrorKernels, MomentumSGD } from '../../src/training/ekdaa.js';
-import { ekdaaModelId, trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
+import { checkLayoutName, ekdaaModelId, trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
 import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
@@ -303,7 +303,8 @@ test('the release forward carries conv pre-activations; the shipped model reprod
 
 test.serial("the release's CIFAR-10 architecture builds and a few EKDAA steps lower a batch's loss", (t) => {
   const shape: ImageShape = [32, 32, 3];
-  const arch = ekdaaArchitecture(shape, 'tanh');
+  t.deepEqual(ekdaaArchitecture(shape, 'tanh').layout, [32, 'M', 64, 'M'], 'colour data default to the compact net');
+  const arch = ekdaaArchitecture(shape, 'tanh', false, ekdaaLayout(shape, 'release'));
   t.deepEqual(arch.layout, [64, 64, 'M', 64, 128, 'M', 128, 128, 'M']);
   const p = initParams(arch, shape, 10, scalarRng(5, 'cifar'));
   t.deepEqual(p.fcs[0].shape, [4 * 4 * 128, 128]);
@@ -333,6 +334,13 @@ test('--activation picks the EKDAA variant and is refused where it cannot apply'
   t.throws(() => ekdaaModelId('hebbian', 'sign'), { message: /EKDAA models only/ });
   t.throws(() => ekdaaModelId('ekdaa', 'relu'), { message: /tanh or sign/ });
   t.throws(() => ekdaaModelId('ekdaa-backprop', 'sign'), { message: /tanh only/ });
+});
+
+test('--layout names the compact or the release net and is refused otherwise, before any data loads', async (t) => {
+  t.notThrows(() => checkLayoutName('release'));
+  t.notThrows(() => checkLayoutName(undefined));
+  t.throws(() => checkLayoutName('vgg'), { message: /--layout must be compact or release, got 'vgg'/ });
+  await t.throwsAsync(trainEkdaa({ model: 'ekdaa', dataset: 'no-such-set', layoutName: 'big' as never, log: () => {} }), { message: /--layout must be/ });
 });
 
 test.serial('the shipped EKDAA models load as zoo models, say which gradient attacks use and reproduce their manifest accuracy', async (t) => {

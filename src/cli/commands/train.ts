@@ -1,7 +1,7 @@
 /** `robench train`: train a zoo model, with per-epoch checkpoints and a final test evaluation. */
 import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { UsageError } from '../../core/errors.js';
-import { EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../../training/ekdaa-train.js';
+import { checkLayoutName, EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../../training/ekdaa-train.js';
 import { isSimilarityMatching, smModelId, smNeurons, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
 import { kebab } from '../../core/parse.js';
 import { train, TRAINABLE_MODELS } from '../../training/train.js';
@@ -22,6 +22,7 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
+  layout?: string;
   /** Similarity matching only. */
   neuronsPerSite?: number;
   layers?: number;
@@ -49,6 +50,9 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const model = sm ? smModelId(opts.model, opts.neuronsPerSite) : ekdaaModelId(opts.model, opts.activation);
   const ekdaa = model in EKDAA_MODELS;
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
+  if (opts.layout !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
+  const layoutName = opts.layout;
+  checkLayoutName(layoutName);
   const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (zooOnly.length > 0 && !(model in TRAINABLE_MODELS)) {
     throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
@@ -58,7 +62,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const result = sm
     ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? smNeurons(model), command: opts.command.join(' ') })
     : ekdaa
-      ? await trainEkdaa({ ...opts, model, command: opts.command.join(' ') })
+      ? await trainEkdaa({ ...opts, model, layout: undefined, layoutName, command: opts.command.join(' ') })
       : await train({ ...opts, command: opts.command.join(' ') });
   console.log(
     `${model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
