@@ -19,7 +19,7 @@ import { scalarRng } from '../core/rng.js';
 import type { TrainOptions } from './train.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
-import type { TrainingManifest } from './manifest.js';
+import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
 
 /**
  * lr: the release's 1e-3, except for sign nets. Their fc updates z^T e have entries
@@ -253,15 +253,9 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
         schedule: 'constant',
         augmentation: 'none',
         trainSamples: trainCount,
-        backend: tf.getBackend(),
-        tfjsVersion: tf.version.tfjs,
-        wallSeconds: Math.round(elapsed),
-        testAccuracy,
-        testSamples: testCount,
-        weightsSha256,
-        trainedAt: new Date().toISOString(),
+        ...runOutcome({ wallSeconds: elapsed, testAccuracy, testSamples: testCount, weightsSha256 }),
       };
-      await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeManifest(out, manifest);
       await removeCheckpoint(ckptDir);
       return { testAccuracy, testSamples: testCount, dir: out, epochs, wallSeconds: elapsed, weightsSha256, manifest };
     } finally {

@@ -42,7 +42,7 @@ import { scalarRng } from '../core/rng.js';
 import { learningRateAt } from './train.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
-import type { TrainingManifest } from './manifest.js';
+import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
 
 export const SM_SCHEDULE = { lr: 5e-3, decay: 0.5, floor: 1e-4, chunks: 120, chunkSize: 1000 };
 export const smLearningRate = (t: number): number => Math.max(SM_SCHEDULE.lr / (1 + SM_SCHEDULE.decay * t), SM_SCHEDULE.floor);
@@ -364,17 +364,11 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
         convergedFraction: state.converged / Math.max(state.solved, 1),
         readout: { kind: 'softmax regression (Adam, x0.1 at 50% and 75% of the epochs) on the top layer fixed points', epochs: readoutEpochs, batch: 256, learningRate: READOUT_LR, trainAccuracy: readout.trainAccuracy },
         trainSamples: trainCount,
-        backend: tf.getBackend(),
-        tfjsVersion: tf.version.tfjs,
-        wallSeconds: Math.round(wallSeconds),
-        testAccuracy,
         testError: 100 * (1 - testAccuracy),
         posterTestError: poster,
-        testSamples: testCount,
-        weightsSha256,
-        trainedAt: new Date().toISOString(),
+        ...runOutcome({ wallSeconds, testAccuracy, testSamples: testCount, weightsSha256 }),
       };
-      await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeManifest(out, manifest);
       await removeCheckpoint(ckptDir);
       return { testAccuracy, testSamples: testCount, dir: out, epochs: chunks, wallSeconds, weightsSha256, manifest };
     } finally {

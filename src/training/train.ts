@@ -8,7 +8,6 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, type Architecture, type Family, type Size, type Variant } from '../../models/architectures.js';
-import { writeFileAtomic } from '../runtime/atomic.js';
 import type { BackendName } from '../runtime/backends.js';
 import { recomputeMovingStatistics } from './batch-norm-training.js';
 import { findCheckpoint, readCheckpointState } from './checkpoint.js';
@@ -24,7 +23,7 @@ import { microBatchGradient, trainableVariables } from './hah-objective.js';
 import { evaluate } from './test-accuracy.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
-import type { TrainingManifest } from './manifest.js';
+import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
 
 export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size; variant?: Variant }> = {
   baseline: { family: 'baseline', size: 'compact' },
@@ -469,17 +468,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       batchNormStatistics: `moving mean and variance recomputed after training over ${statsImages} training images (no augmentation), in training-mode passes of ${BN_STATISTICS_BATCH}`,
       augmentation: describeAugment(aug),
       trainSamples: trainCount,
-      backend: tf.getBackend(),
-      tfjsVersion: tf.version.tfjs,
-      wallSeconds: Math.round(elapsed),
-      testAccuracy,
-      testSamples: testCount,
       hahLambda: arch.hah.alphas.length > 0 ? arch.hah.lambda : null,
       hahAlphas: arch.hah.alphas,
-      weightsSha256,
-      trainedAt: new Date().toISOString(),
+      ...runOutcome({ wallSeconds: elapsed, testAccuracy, testSamples: testCount, weightsSha256 }),
     };
-    await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest(out, manifest);
     return { testAccuracy, testSamples: testCount, dir: out, epochs, wallSeconds: elapsed, weightsSha256, manifest, workerShare };
   } finally {
     status.stop();

@@ -9,28 +9,23 @@ import type { RunResult, SampleOutcomes } from '../../src/core/plugin-api.js';
 import { binomialTailHalf, compareRuns, dropPValue, mcnemarPValue } from '../../src/analysis/regression.js';
 import { pointsFromOutcomes } from '../../src/core/samples.js';
 import { robench } from '../helpers/cli.js';
+import { runResult } from '../helpers/run-results.js';
 import { galleryPath, writeGalleryFiles } from '../../src/report/gallery-images.js';
 import { encodePng } from '../../src/report/png-image.js';
 
 const opts = { tolerance: 0.01, alpha: 0.01, allowMismatch: false };
 
 function run(accuracies: number[], total: number, over: Partial<RunResult> = {}): RunResult {
-  return {
-    robench: '0.1.0',
-    model: { id: 'hebbian', dataset: 'fashion-mnist', weightsSha256: 'x' },
-    dataset: { id: 'fashion-mnist', split: 'test', samples: total, source: { kind: 'bundled', path: '-', sha256: '-' } },
-    attack: { id: 'pgd', params: { steps: 20 }, budget: 'linf', perturbation: 'eps' },
-    backend: 'wasm',
-    seed: 0,
-    cleanAccuracy: accuracies[0],
-    points: accuracies.map((a, i) => ({ perturbation: i / 10, accuracy: Math.round(a * total) / total, correct: Math.round(a * total), total })),
-    gradientEvaluations: 0,
-    forwardEvaluations: 0,
-    durationMs: 1,
-    startedAt: '',
-    command: [],
-    ...over,
-  };
+  return runResult(
+    {
+      model: { id: 'hebbian', dataset: 'fashion-mnist', weightsSha256: 'x' },
+      dataset: { id: 'fashion-mnist', split: 'test', samples: total, source: { kind: 'bundled', path: '-', sha256: '-' } },
+      attack: { id: 'pgd', params: { steps: 20 }, budget: 'linf', perturbation: 'eps' },
+      cleanAccuracy: accuracies[0],
+      points: accuracies.map((a, i) => ({ perturbation: i / 10, accuracy: Math.round(a * total) / total, correct: Math.round(a * total), total })),
+    },
+    over,
+  );
 }
 
 test('an identical run passes', (t) => {

@@ -4,10 +4,11 @@ import corruption, { commonCorruptions } from '../../attacks/corruption.js';
 import { corruptionErrors, withCorruptionErrors } from '../../src/analysis/corruption-errors.js';
 import { corruptionCsvRows, corruptionTables } from '../../src/report/corruption-report.js';
 import { evaluateCurve } from '../../src/core/engine.js';
-import type { DatasetSplit, LoadedModel, RunResult } from '../../src/core/plugin-api.js';
+import type { DatasetSplit, LoadedModel } from '../../src/core/plugin-api.js';
 import { combineCurves } from '../../src/runtime/worker-pool.js';
 
 import '../helpers/backend.js';
+import { corruptionRun, fifteen } from '../helpers/run-results.js';
 
 const SHAPE: [number, number, number] = [12, 12, 1];
 
@@ -67,38 +68,10 @@ test('worker chunks add up their per-corruption counts', async (t) => {
   t.deepEqual(joined.points[1].correctByVersion, whole.points[1].correctByVersion);
 });
 
-/** A corruption run of `model` on 100 images whose error at severity s of corruption c is errors[c][s]. */
-function run(model: string, errors: number[][], over: Partial<RunResult> = {}, choice = 'common'): RunResult {
-  const n = 100;
-  const severities = errors[0].map((_, s) => s + 1);
-  const points = severities.map((severity, s) => {
-    const correctByVersion = errors.map((row) => Math.round((1 - row[s]) * n));
-    const correct = correctByVersion.reduce((a, b) => a + b, 0);
-    return { perturbation: severity, accuracy: correct / (n * errors.length), correct, total: n * errors.length, correctByVersion };
-  });
-  return {
-    robench: '0.1.0',
-    model: { id: model, dataset: 'cifar10', weightsSha256: 'x' },
-    dataset: { id: 'cifar10', split: 'test', samples: n, source: { kind: 'bundled', path: '-', sha256: '-' } },
-    attack: { id: 'corruption', params: { corruption: choice }, budget: null, perturbation: 'severity' },
-    backend: 'wasm',
-    seed: 0,
-    cleanAccuracy: 0.9,
-    points: [{ perturbation: 0, accuracy: 0.9, correct: 90, total: n }, ...points],
-    gradientEvaluations: 0,
-    forwardEvaluations: 0,
-    durationMs: 1,
-    startedAt: '',
-    command: [],
-    ...over,
-  };
-}
-
-const fifteen = (f: (c: number) => number[]): number[][] => Array.from({ length: 15 }, (_, c) => f(c));
 
 test('CE divides the summed errors over severities by the baseline model\'s, mCE is their mean', (t) => {
-  const base = run('baseline', fifteen((c) => [0.2, 0.4]));
-  const model = run('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
+  const base = corruptionRun('baseline', fifteen((c) => [0.2, 0.4]));
+  const model = corruptionRun('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
   const table = corruptionErrors(model, [base, model])!;
   t.deepEqual(table.severities, [1, 2]);
   t.is(table.corruptions[0].name, 'gaussian_noise');
@@ -112,13 +85,13 @@ test('CE divides the summed errors over severities by the baseline model\'s, mCE
 });
 
 test('no mCE without a comparable baseline run, nor when the baseline never errs on a corruption', (t) => {
-  const model = run('hebbian', fifteen(() => [0.3, 0.3]));
+  const model = corruptionRun('hebbian', fifteen(() => [0.3, 0.3]));
   t.is(corruptionErrors(model, [model])!.mce, undefined);
-  const otherData = run('baseline', fifteen(() => [0.2, 0.4]), { dataset: { id: 'svhn', split: 'test', samples: 100, source: { kind: 'bundled', path: '-', sha256: '-' } } });
+  const otherData = corruptionRun('baseline', fifteen(() => [0.2, 0.4]), { dataset: { id: 'svhn', split: 'test', samples: 100, source: { kind: 'bundled', path: '-', sha256: '-' } } });
   t.is(corruptionErrors(model, [otherData, model])!.mce, undefined);
-  const otherSeverities = run('baseline', fifteen(() => [0.2, 0.4, 0.5]));
+  const otherSeverities = corruptionRun('baseline', fifteen(() => [0.2, 0.4, 0.5]));
   t.is(corruptionErrors(model, [otherSeverities, model])!.mce, undefined);
-  const perfect = run('baseline', fifteen((c) => (c === 3 ? [0, 0] : [0.2, 0.4])));
+  const perfect = corruptionRun('baseline', fifteen((c) => (c === 3 ? [0, 0] : [0.2, 0.4])));
   const table = corruptionErrors(model, [perfect, model])!;
   t.is(table.mce, undefined);
   t.is(table.corruptions[3].ce, undefined);
@@ -130,7 +103,7 @@ test('no mCE without a comparable baseline run, nor when the baseline never errs
 });
 
 test('a single corruption run has its table from the plain counts', (t) => {
-  const single = run('hebbian', [[0.25, 0.5]], {}, 'glass_blur');
+  const single = corruptionRun('hebbian', [[0.25, 0.5]], {}, 'glass_blur');
   single.points = single.points.map(({ correctByVersion, ...p }) => p);
   const table = corruptionErrors(single, [single])!;
   t.is(table.images, 100);
@@ -142,8 +115,8 @@ test('a single corruption run has its table from the plain counts', (t) => {
 });
 
 test('results.json, the terminal table and corruptions.csv carry the errors, CE and mCE', (t) => {
-  const base = run('baseline', fifteen(() => [0.2, 0.4]));
-  const model = run('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
+  const base = corruptionRun('baseline', fifteen(() => [0.2, 0.4]));
+  const model = corruptionRun('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
   const json = withCorruptionErrors([base, model]);
   t.true(Math.abs(json[1].corruptionErrors!.mce! - (0.5 + 14) / 15) < 1e-12);
   const [, text] = corruptionTables([base, model]);

@@ -1,31 +1,7 @@
 import test from 'ava';
 import { renderHtmlReport } from '../../src/report/html-report.js';
-import type { RunResult } from '../../src/core/plugin-api.js';
+import { corruptionRun, fifteen } from '../helpers/run-results.js';
 
-/** A corruption run of `model` on 100 images whose error at severity s of corruption c is errors[c][s]. */
-function run(model: string, errors: number[][], choice = 'common'): RunResult {
-  const n = 100;
-  const points = errors[0].map((_, s) => {
-    const correctByVersion = errors.map((row) => Math.round((1 - row[s]) * n));
-    const correct = correctByVersion.reduce((a, b) => a + b, 0);
-    return { perturbation: s + 1, accuracy: correct / (n * errors.length), correct, total: n * errors.length, ...(errors.length > 1 ? { correctByVersion } : {}) };
-  });
-  return {
-    robench: '0.1.0',
-    model: { id: model, dataset: 'cifar10', weightsSha256: 'x' },
-    dataset: { id: 'cifar10', split: 'test', samples: n, source: { kind: 'bundled', path: '-', sha256: '-' } },
-    attack: { id: 'corruption', params: { corruption: choice }, budget: null, perturbation: 'severity' },
-    backend: 'wasm',
-    seed: 0,
-    cleanAccuracy: 0.9,
-    points: [{ perturbation: 0, accuracy: 0.9, correct: 90, total: n }, ...points],
-    gradientEvaluations: 0,
-    forwardEvaluations: 0,
-    durationMs: 1,
-    startedAt: '',
-    command: [],
-  };
-}
 
 /** The rows of the corruption table under the heading that names `model`, as lists of cell texts. */
 function rowsOf(html: string, model: string): string[][] {
@@ -34,11 +10,9 @@ function rowsOf(html: string, model: string): string[][] {
   return [...block.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<t[hd]>([\s\S]*?)<\/t[hd]>/g)].map((c) => c[1].replace(/<[^>]+>/g, '')));
 }
 
-const fifteen = (f: (c: number) => number[]): number[][] => Array.from({ length: 15 }, (_, c) => f(c));
-
 test('report.html has the per-corruption, per-severity error table with CE and mCE against the baseline', async (t) => {
-  const base = run('baseline', fifteen(() => [0.2, 0.4]));
-  const model = run('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
+  const base = corruptionRun('baseline', fifteen(() => [0.2, 0.4]));
+  const model = corruptionRun('hebbian', fifteen((c) => (c === 0 ? [0.1, 0.2] : [0.3, 0.3])));
   const html = await renderHtmlReport([base, model]);
   const rows = rowsOf(html, 'hebbian');
   t.deepEqual(rows[0], ['corruption', 'severity 1', 'severity 2', 'mean', 'CE']);
@@ -51,9 +25,9 @@ test('report.html has the per-corruption, per-severity error table with CE and m
 });
 
 test('without the baseline model the table has errors and no CE; other attacks have no corruption section', async (t) => {
-  const single = await renderHtmlReport([run('hebbian', [[0.25, 0.5]], 'glass_blur')]);
+  const single = await renderHtmlReport([corruptionRun('hebbian', [[0.25, 0.5]], {}, 'glass_blur')]);
   t.deepEqual(rowsOf(single, 'hebbian'), [['corruption', 'severity 1', 'severity 2', 'mean'], ['glass_blur', '25.0% (17.5–34.3)', '50.0% (40.4–59.6)', '37.5%'], ['mean', '25.0%', '50.0%', '37.5%']]);
-  const pgd = run('hebbian', [[0.25, 0.5]], 'glass_blur');
+  const pgd = corruptionRun('hebbian', [[0.25, 0.5]], {}, 'glass_blur');
   pgd.attack = { id: 'pgd', params: {}, budget: 'linf', perturbation: 'eps' };
   t.notRegex(await renderHtmlReport([pgd]), /id="corruptions"/);
 });
