@@ -298,7 +298,7 @@ function buildProgram(registry: Registry, argv: string[], broken: RobenchError |
       await trainCommand({
         activation: o.activation as string | undefined,
         releaseForward: Boolean(o.releaseForward),
-        layout: o.layout as string | undefined,
+        layoutName: o.layout as string | undefined,
         neuronsPerSite: o.neuronsPerSite as number | undefined,
         layers: o.layers as number | undefined,
         gamma: o.gamma as number | undefined,

@@ -22,7 +22,8 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
-  layout?: string;
+  /** `--layout`, checked here: compact or release. */
+  layoutName?: string;
   /** Similarity matching only. */
   neuronsPerSite?: number;
   layers?: number;
@@ -50,8 +51,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const model = sm ? smModelId(opts.model, opts.neuronsPerSite) : ekdaaModelId(opts.model, opts.activation);
   const ekdaa = model in EKDAA_MODELS;
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
-  if (opts.layout !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
-  const layoutName = opts.layout;
+  if (opts.layoutName !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
+  const { layoutName } = opts;
   checkLayoutName(layoutName);
   const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (zooOnly.length > 0 && !(model in TRAINABLE_MODELS)) {
@@ -62,7 +63,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const result = sm
     ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? smNeurons(model), command: opts.command.join(' ') })
     : ekdaa
-      ? await trainEkdaa({ ...opts, model, layout: undefined, layoutName, command: opts.command.join(' ') })
+      ? await trainEkdaa({ ...opts, model, layoutName, command: opts.command.join(' ') })
       : await train({ ...opts, command: opts.command.join(' ') });
   console.log(
     `${model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
