@@ -174,8 +174,10 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
   try {
     const found = findCheckpoint(ckptDir);
     if (opts.resume && found !== null) {
-      const settings = { seed, batch, trainSamples: trainCount, epochs, lr };
+      // Not epochs: the rate is constant, so a run may be resumed to stop sooner or go on longer.
+      const settings = { seed, batch, trainSamples: trainCount, lr };
       const state = await readCheckpointState<State>(found, { model: opts.model, dataset: opts.dataset, architecture: arch }, settings);
+      if (state.epoch > epochs) throw new UsageError(`the checkpoint in ${found} is after epoch ${state.epoch}, past --epochs ${epochs}`, `resume with --epochs ${state.epoch} or more, or drop --resume to start afresh`);
       await loadCheckpoint(found, named);
       startEpoch = state.epoch;
       elapsed = state.elapsedSeconds;

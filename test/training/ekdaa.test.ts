@@ -270,7 +270,7 @@ for (const [model, lr, drop] of [
   });
 }
 
-test.serial('an interrupted EKDAA run resumes to the same weights, and a mismatched resume is refused', async (t) => {
+test.serial('an interrupted EKDAA run resumes to the same weights or ends early, and a mismatched resume is refused', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-ekdaa-'));
   const straight = await trainEkdaa({ ...base('ekdaa', join(root, 'a')), epochs: 2 });
   const stop = new Error('interrupted');
@@ -278,6 +278,15 @@ test.serial('an interrupted EKDAA run resumes to the same weights, and a mismatc
   await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'b')), epochs: 2, resume: true, lr: 0.01 }), { message: /different lr/ });
   const resumed = await trainEkdaa({ ...base('ekdaa', join(root, 'b')), epochs: 2, resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256);
+  // The rate is constant: a run interrupted after epoch 1 can end there, as a 1-epoch run does.
+  const once = await trainEkdaa({ ...base('ekdaa', join(root, 'c')), epochs: 1 });
+  await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'd')), epochs: 2, onEpoch: () => { throw stop; } }), { is: stop });
+  await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'd')), epochs: 0.5, resume: true }), { message: /positive integer/ });
+  const ended = await trainEkdaa({ ...base('ekdaa', join(root, 'd')), epochs: 1, resume: true });
+  t.is(ended.weightsSha256, once.weightsSha256);
+  t.is(ended.manifest.epochs, 1);
+  await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'e')), epochs: 3, onEpoch: (e) => { if (e.epoch === 2) throw stop; } }), { is: stop });
+  await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'e')), epochs: 1, resume: true }), { message: /after epoch 2, past --epochs 1/ });
   await rm(root, { recursive: true });
 });
 
