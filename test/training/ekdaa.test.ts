@@ -360,33 +360,37 @@ test.serial('the shipped EKDAA models load as zoo models, say which gradient att
   const shared = resolve(packageRoot, '..', 'shared', 'data');
   for (const id of ['ekdaa', 'ekdaa-sign', 'ekdaa-backprop']) {
     const plugin = (await import(`../../models/${id}.js`)).default;
-    t.deepEqual(plugin.datasets, ['fashion-mnist'], `${id} ships Fashion-MNIST weights only`);
-    const before = tf.memory().numTensors;
-    const model = await plugin.load({});
-    const info = model.info as { gradientSurrogate: string; manifest: { weightsSha256: string; testAccuracy: number; testSamples: number; model: string } };
-    t.is(info.manifest.model, id);
-    t.is(model.weightsSha256, info.manifest.weightsSha256);
-    t.regex(info.gradientSurrogate, id === 'ekdaa-sign' ? /straight-through/ : /^none/);
-    // Through the surrogate even the sign model has a usable input gradient.
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 784 }, (_, i) => ((i * 7) % 10) / 10), [2, 28, 28, 1]);
-    const g = tf.grad((v: tf.Tensor4D) => tf.sum(model.logits(v)))(x);
-    t.true(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]) > 1e-3, `${id}: input gradient vanishes`);
-    tf.dispose([x, g]);
-    if (existsSync(shared)) {
-      const ds = (await import('../../datasets/fashion-mnist.js')).default;
-      const split = await ds.load({ split: 'test', samples: info.manifest.testSamples, dataDir: shared, offline: true });
-      let correct = 0;
-      for (let start = 0; start < split.count; start += 500) {
-        const { x: xb, y } = batchTensors(split, Array.from({ length: Math.min(500, split.count - start) }, (_, i) => start + i));
-        const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.logits(xb), 1), y), 'int32')));
-        correct += (await hits.data())[0];
-        tf.dispose([xb, y, hits]);
+    t.deepEqual(plugin.datasets, ['cifar10', 'fashion-mnist'], `${id} ships CIFAR-10 and Fashion-MNIST weights`);
+    for (const dataset of plugin.datasets) {
+      const before = tf.memory().numTensors;
+      const model = await plugin.load({ dataset });
+      const info = model.info as { gradientSurrogate: string; manifest: { weightsSha256: string; testAccuracy: number; testSamples: number; model: string; dataset: string } };
+      t.is(info.manifest.model, id);
+      t.is(info.manifest.dataset, dataset);
+      t.is(model.weightsSha256, info.manifest.weightsSha256);
+      t.regex(info.gradientSurrogate, id === 'ekdaa-sign' ? /straight-through/ : /^none/);
+      // Through the surrogate even the sign model has a usable input gradient.
+      const per = model.inputShape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor4d(Float32Array.from({ length: 2 * per }, (_, i) => ((i * 7) % 10) / 10), [2, ...model.inputShape]);
+      const g = tf.grad((v: tf.Tensor4D) => tf.sum(model.logits(v)))(x);
+      t.true(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]) > 1e-3, `${id} on ${dataset}: input gradient vanishes`);
+      tf.dispose([x, g]);
+      if (existsSync(shared)) {
+        const ds = (await import(`../../datasets/${dataset}.js`)).default;
+        const split = await ds.load({ split: 'test', samples: info.manifest.testSamples, dataDir: shared, offline: true });
+        let correct = 0;
+        for (let start = 0; start < split.count; start += 500) {
+          const { x: xb, y } = batchTensors(split, Array.from({ length: Math.min(500, split.count - start) }, (_, i) => start + i));
+          const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.logits(xb), 1), y), 'int32')));
+          correct += (await hits.data())[0];
+          tf.dispose([xb, y, hits]);
+        }
+        t.true(Math.abs(correct / split.count - info.manifest.testAccuracy) <= 0.0003, `${id} on ${dataset}: ${correct}/${split.count} vs ${info.manifest.testAccuracy}`);
+      } else {
+        t.log(`${shared} is absent: full-test-set check skipped`);
       }
-      t.true(Math.abs(correct / split.count - info.manifest.testAccuracy) <= 0.0003, `${id}: ${correct}/${split.count} vs ${info.manifest.testAccuracy}`);
-    } else {
-      t.log(`${shared} is absent: full-test-set check skipped`);
+      model.dispose();
+      t.is(tf.memory().numTensors, before, `${id} on ${dataset} leaks no tensors`);
     }
-    model.dispose();
-    t.is(tf.memory().numTensors, before, `${id} leaks no tensors`);
   }
 });
