@@ -41,9 +41,14 @@ function runOptionNames(): Set<string> {
   return new Set(['model', 'attack', 'dataset', 'eps', 'samples', 'batch', 'seed', 'backend', 'out', 'format', 'inputRange', 'dataDir', 'offline', 'sweep', 'shard', 'workers', 'plugin', 'verbose']);
 }
 
-/** Every attack's params become `run` options; which apply is checked once the attack is known. */
+/**
+ * Every attack's params become `run` options; which apply is checked once the attack is known. A
+ * param several attacks share (--steps) is one option whose help names each of them, so `--help`
+ * never suggests it applies to the first attack only.
+ */
 function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[]> {
   const owners = new Map<string, string[]>();
+  const options = new Map<string, { flag: string; description: string }>();
   const reserved = runOptionNames();
   for (const attack of registry.list('attack')) {
     for (const [name, spec] of Object.entries(attack.params)) {
@@ -53,10 +58,13 @@ function addAttackOptions(cmd: Command, registry: Registry): Map<string, string[
       }
       if (!owners.has(key)) {
         owners.set(key, []);
-        cmd.addOption(new Option(`--${kebab(name)} <value>`, `${spec.description} [${attack.id}]`));
+        options.set(key, { flag: `--${kebab(name)} <value>`, description: spec.description });
       }
       owners.get(key)!.push(attack.id);
     }
+  }
+  for (const [key, { flag, description }] of options) {
+    cmd.addOption(new Option(flag, `${description} [${owners.get(key)!.join(', ')}]`));
   }
   return owners;
 }

@@ -16,6 +16,15 @@ test('list --json names every plugin kind and the built-ins', async (t) => {
   for (const id of ['table', 'json', 'csv']) t.true(ids('reporters').includes(id));
 });
 
+test('run --help names every attack an option applies to, not only the first that declares it', async (t) => {
+  const listing = await robench(['list', 'attacks', '--json']);
+  const attacks = (JSON.parse(listing.stdout) as { attacks: { id: string; params: Record<string, unknown> }[] }).attacks;
+  const help = (await robench(['run', '--help'])).stdout.replace(/\s+/g, ' ');
+  const owners = attacks.filter((a) => 'steps' in a.params).map((a) => a.id);
+  t.true(owners.includes('pgd') && owners.includes('apgd'));
+  t.regex(help, new RegExp(`--steps <value> [^\\[]*\\[${owners.join(', ')}\\]`));
+});
+
 test('an unknown id is a usage error that suggests the closest one', async (t) => {
   const r = await robench(['run', '--attack', 'pgdd']);
   t.is(r.code, 2);
