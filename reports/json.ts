@@ -5,7 +5,7 @@ import { resultsJson } from '../src/report/results-json.js';
 import { withCorruptionErrors } from '../src/analysis/corruption-errors.js';
 import { accuracyIntervals } from '../src/core/intervals.js';
 
-/** results.json: one run as an object, several runs as an array. */
+/** results.json: a versioned object holding the runs (src/report/results-file.ts reads it back). */
 export default defineReporter({
   id: 'json',
   description: 'results.json: every setting, count and figure of the run (accuracies with Wilson 95% intervals), for machines and `robench check`',

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { RunResult } from 'robench';
 import { brightness, margin, TEST_OFFSET } from './plugins/brightness-dataset.js';
 
-const results = JSON.parse(readFileSync('results/model-plugin/results.json', 'utf8')) as RunResult[];
+// results.json holds its runs in a versioned object: { format: 'robench-results', version: 2, runs }.
+const results = (JSON.parse(readFileSync('results/model-plugin/results.json', 'utf8')) as { runs: RunResult[] }).runs;
 const fail = (why: string): never => {
   console.error(`check-run: ${why}`);
   process.exit(1);

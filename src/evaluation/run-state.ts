@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../runtime/atomic.js';
 import { UsageError } from '../core/errors.js';
 import type { RunResult } from '../core/plugin-api.js';
 import { resultsJson } from '../report/results-json.js';
+import { readPartialResults } from '../report/results-file.js';
 
 export interface RunRecord<O> {
   robench: string;
@@ -29,11 +30,32 @@ const RUN_FILE = 'run.json';
 export function readRunRecord<O>(dir: string): { record: RunRecord<O>; results: RunResult[] } {
   const file = join(dir, RUN_FILE);
   if (!existsSync(file)) throw new UsageError(`${dir} holds no run.json, so it is not a run robench can resume`, 'give the folder an interrupted `robench run` wrote (its --out)');
-  const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord<O>;
+  const record = checkRunRecord<O>(readFileSync(file, 'utf8'), file);
   if (record.complete) throw new UsageError(`the run in ${dir} is complete: there is nothing to resume`, 'use robench report to rebuild its report');
-  const resultsFile = join(dir, 'results.json');
-  const results = existsSync(resultsFile) ? [JSON.parse(readFileSync(resultsFile, 'utf8')) as RunResult | RunResult[]].flat() : [];
+  // The same validating reader as report and check, unfinished runs allowed: resuming trusts the counts it continues from.
+  const results = readPartialResults(join(dir, 'results.json'));
   return { record, results };
+}
+
+/** run.json's fields, checked: a hand-edited or truncated one names itself and the field. */
+function checkRunRecord<O>(text: string, file: string): RunRecord<O> {
+  const bad = (field: string, want: string): never => {
+    throw new UsageError(`${file}: field ${field} is not ${want}`, 'the file was edited or truncated: start the run again without --resume');
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'the file was edited or truncated: start the run again without --resume');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('(the record)', 'an object');
+  const r = parsed as Record<string, unknown>;
+  if (typeof r.complete !== 'boolean') bad('complete', 'true or false');
+  if (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options)) bad('options', 'an object of settings');
+  if (!Array.isArray(r.pairs) || r.pairs.some((p) => typeof p !== 'string')) bad('pairs', 'an array of "model / attack" strings');
+  const pairs = r.pairs as string[];
+  if (!Number.isSafeInteger(r.finished) || (r.finished as number) < 0 || (r.finished as number) > pairs.length) bad('finished', `an integer in [0, ${pairs.length}]`);
+  return r as unknown as RunRecord<O>;
 }
 
 /** Writes run.json and results.json as the run goes; the last write of a finished run marks both complete. */

@@ -5,6 +5,7 @@
  * Parses back to exactly what JSON.stringify would give.
  */
 import type { RunResult } from '../core/plugin-api.js';
+import { resultsFileOf } from './results-file.js';
 
 function write(value: unknown, depth: number): string | undefined {
   if (value === undefined || typeof value === 'function') return undefined;
@@ -23,6 +24,13 @@ function write(value: unknown, depth: number): string | undefined {
   return `{\n${fields.map(([k, text]) => `${inner}${JSON.stringify(k)}: ${text}`).join(',\n')}\n${outer}}`;
 }
 
+/**
+ * results.json's text: one shape for any number of runs, a versioned object holding them
+ * (src/report/results-file.ts reads it, and the older bare object or array).
+ */
 export function resultsJson(results: RunResult[]): string {
-  return `${write(results.length === 1 ? results[0] : results, 0)}\n`;
+  return `${write(resultsFileOf(results), 0)}\n`;
 }
+
+/** The text of any value with results.json's layout (numbers arrays on one line). */
+export const layoutJson = (value: unknown): string => `${write(value, 0)}\n`;

@@ -81,7 +81,7 @@ test('robench check exits 1 on a regression, 0 otherwise, and --update rewrites 
   t.regex(failing.stdout, /z-test/);
   t.is((await check('--baseline', base, base)).code, 0);
   t.is((await check('--baseline', base, now, '--update')).code, 0);
-  t.is(JSON.parse(await readFile(base, 'utf8')).points[1].accuracy, 0.5);
+  t.is(JSON.parse(await readFile(base, 'utf8')).runs[0].points[1].accuracy, 0.5);
   t.is((await check('--baseline', base, now)).code, 0);
 });
 

@@ -9,7 +9,7 @@ test('transfer from the shipped baseline lowers the hebbian model\'s accuracy, l
   const out = await mkdtemp(join(tmpdir(), 'robench-transfer-'));
   try {
     await robenchOk(['run', '--model', 'hebbian', '--dataset', 'fashion-mnist', '--attack', 'transfer,pgd', '--eps', '0,0.1', '--steps', '10', '--samples', '100', '--backend', 'wasm', '--workers', '1', '--format', 'json', '--offline', '--out', out]);
-    const runs = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as RunResult[];
+    const { runs } = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { runs: RunResult[] };
     const transfer = runs.find((r) => r.attack.id === 'transfer')!;
     const whiteBox = runs.find((r) => r.attack.id === 'pgd')!;
     t.like(transfer.attack.params, { 'source-model': 'baseline', inner: 'pgd', steps: 10 });

@@ -68,7 +68,7 @@ test('robench.config.json values win over defaults and lose to flags given on th
   t.is(r.code, 0, r.stderr);
   // An untrained model scores about 10%: the run says the pixel range is the likely cause.
   t.regex(r.stderr, /hint: clean accuracy [\d.]+% is near chance \(10\.0%\) with --input-range 0,1.*try --input-range 0,255 or -1,1/);
-  const result = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8'));
+  const result = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')).runs[0];
   t.is(result.seed, 3);
   t.is(result.dataset.samples, 6);
   t.is(result.backend, 'cpu');

@@ -75,7 +75,7 @@ test('a user model file runs end to end and results.json records the run', async
   const r = await robench([...args, '--samples', '40', '--input-range', '0,255', '--backend', 'cpu', '--out', out, '--seed', '5']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /fgsm/);
-  const result = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+  const result = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).runs[0];
   t.is(result.backend, 'cpu');
   t.is(result.seed, 5);
   t.is(result.dataset.samples, 40);

@@ -24,7 +24,7 @@ test.before(async () => {
 test('benchmark() of a zoo id returns what robench run writes to results.json', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'robench-benchmark-'));
   await robenchOk(['run', '--model', 'baseline', '--dataset', 'mnist', '--attack', 'fgsm', '--eps', '0,0.05,0.1', '--samples', '24', '--batch', '8', '--seed', '3', '--backend', 'cpu', '--workers', '1', '--format', 'json', '--out', out, '--no-progress']);
-  const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+  const [saved] = (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: RunResult[] }).runs;
   t.deepEqual(numbers(zoo), numbers(saved));
   t.deepEqual(Object.keys(zoo).sort(), Object.keys(saved).filter((k) => k !== 'gallery').sort());
   t.deepEqual(JSON.parse(JSON.stringify(zoo.attack)), saved.attack);

@@ -10,7 +10,7 @@ import { robench, robenchOk, root } from '../helpers/cli.js';
 
 const RUN = ['run', '--model', 'hebbian', '--dataset', 'fashion-mnist', '--attack', 'pgd', '--steps', '5', '--eps', '0,0.05,0.1', '--samples', '300', '--batch', '20', '--workers', '1', '--backend', 'wasm', '--offline', '--format', 'json'];
 
-const readRuns = async (dir: string): Promise<RunResult[]> => [JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as RunResult | RunResult[]].flat();
+const readRuns = async (dir: string): Promise<RunResult[]> => (JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as { runs: RunResult[] }).runs;
 
 /** What must not depend on an interrupt: every number and every sample's outcome. */
 const numbers = (r: RunResult) => ({ points: r.points, outcomes: r.outcomes, gradients: r.gradientEvaluations, forwards: r.forwardEvaluations, samples: r.dataset.samples, complete: r.complete });

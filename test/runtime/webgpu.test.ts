@@ -219,7 +219,7 @@ test.serial('robench run on webgpu finishes, exits by itself and matches the cpu
       const r = await robenchWithin(args, 120_000);
       t.false(r.timedOut, `robench run --backend ${backend} did not exit within 120 s`);
       t.is(r.code, 0, r.stderr);
-      results[backend] = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+      results[backend] = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).runs[0];
     }
     t.is(results.webgpu.backend, 'webgpu');
     t.regex(results.webgpu.backendDetail ?? '', /(software \(.+\)|hardware)/, 'the adapter is recorded');

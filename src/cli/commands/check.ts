@@ -8,34 +8,30 @@ import type { RunResult } from '../../core/plugin-api.js';
 import { compareRuns, requireSamples, type CheckOptions } from '../../analysis/regression.js';
 import { resultsJson } from '../../report/results-json.js';
 import { gatherGallery, writeGalleryOf } from '../../report/gallery-images.js';
-import { checkOutcomes } from '../../core/samples.js';
+import { readResults } from '../../report/results-file.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
-/** Reads results.json, or the results.json inside a result folder. */
-export function readResults(path: string): RunResult[] {
-  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'results.json') : path;
-  if (!existsSync(file)) throw new UsageError(`no results at ${file}`, 'give a results.json or the folder `robench run` wrote');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`, 'give a results.json written by robench run');
-  }
-  const runs = (Array.isArray(parsed) ? parsed : [parsed]) as RunResult[];
-  if (runs.some((r) => !r || !Array.isArray(r.points) || !r.model || !r.attack)) {
-    throw new UsageError(`${file} does not hold robench results`, 'give a results.json written by robench run');
-  }
-  const unfinished = runs.find((r) => r.complete === false);
-  if (unfinished) {
-    const what = unfinished.pending ? `${unfinished.model.id} / ${unfinished.attack.id} is missing ${unfinished.pending.samples} samples` : 'the run did not finish';
-    throw new UsageError(`${file} holds an unfinished run (${what})`, `continue it with robench run --resume ${dirname(file)}, then report or check it`);
-  }
-  for (const r of runs) if (r.outcomes) checkOutcomes(r.outcomes, r.points, r.dataset.samples, `${file} (${r.model.id} / ${r.attack.id})`);
-  return runs;
-}
+// The one validating reader (src/report/results-file.ts); re-exported for the commands and tests that import it from here.
+export { readResults } from '../../report/results-file.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
+/**
+ * The two thresholds, checked before any file is read: outside these ranges the verdict is
+ * meaningless (alpha 2 or tolerance -1 fail an identical run; alpha 0 or tolerance 5 pass any drop).
+ */
+export function checkThresholds(opts: Pick<CheckOptions, 'alpha' | 'tolerance'>): void {
+  if (!(Number.isFinite(opts.alpha) && opts.alpha > 0 && opts.alpha < 1)) {
+    throw new UsageError(`--alpha ${opts.alpha} is not a significance level: it must lie in (0, 1)`, 'e.g. --alpha 0.01 (the default)');
+  }
+  if (!(Number.isFinite(opts.tolerance) && opts.tolerance >= 0 && opts.tolerance < 1)) {
+    throw new UsageError(`--tolerance ${opts.tolerance} is not an accuracy drop: it must lie in [0, 1) (a fraction, not points)`, 'e.g. --tolerance 0.01 (the default) for one point');
+  }
+}
+
 export async function checkCommand(baselinePath: string, currentPath: string, opts: CheckOptions & { update: boolean }): Promise<number> {
+  checkThresholds(opts);
   const current = readResults(currentPath);
   if (opts.update) {
     requireSamples(current, currentPath);
@@ -72,3 +68,24 @@ export async function checkCommand(baselinePath: string, currentPath: string, op
   );
   return regressed > 0 ? 1 : 0;
 }
+
+export const checkModule: CommandModule = {
+  name: ['check'],
+  description: 'compare results with a baseline; exit 1 when robust accuracy regressed',
+  args: [{ name: 'results', description: 'results.json or the folder robench run wrote' }],
+  settings: [
+    textSetting({ name: 'baseline', valueName: '<results.json or dir>', description: 'the committed baseline' }),
+    numberSetting({ name: 'tolerance', min: 0, below: 1, default: 0.01, description: 'smallest absolute accuracy drop that can fail (a fraction: 0.01 is one point)' }),
+    numberSetting({ name: 'alpha', above: 0, below: 1, default: 0.01, description: 'significance level of the one-sided two-proportion test' }),
+    booleanSetting({ name: 'allowMismatch', description: 'compare even when attack settings, seeds or samples differ' }),
+    booleanSetting({ name: 'update', description: 'rewrite the baseline from these results' }),
+  ],
+  required: ['baseline'],
+  run: ({ values: v, args }) =>
+    checkCommand(v.get('baseline') as string, args[0], {
+      tolerance: v.get('tolerance') as number,
+      alpha: v.get('alpha') as number,
+      allowMismatch: v.get('allowMismatch') === true,
+      update: v.get('update') === true,
+    }),
+};
