@@ -34,14 +34,25 @@ export const LAYOUTS = {
   // Colour 32x32 within a session: twice the grey widths, 5.6M multiply-adds an image
   // where the release's net takes 87M.
   'compact-colour': [32, 'M', 64, 'M'] as Layout,
+  // The release's widths (64 and 128 channels) on two pools, which 28x28 input allows: the
+  // release net's third pool takes 7x7 to 4x4, which cannot be upsampled back. The conv
+  // update is divided by cin*cout (core.py), 64 and 8,192 here against 16 and 512 for the
+  // compact net, so the convs move as slowly as the release's; the compact net's fast convs
+  // saturate fc1 and its accuracy falls epoch by epoch (issue 33).
+  wide: [64, 'M', 128, 'M'] as Layout,
 };
 
-/** The layouts `robench train --layout` names: the compact default for the data's channels, or the release's CIFAR-10 net. */
-export type LayoutName = 'compact' | 'release';
-export const LAYOUT_NAMES: readonly LayoutName[] = ['compact', 'release'];
+/**
+ * The layouts `robench train --layout` names: compact (16-M-32-M grey, 32-M-64-M colour),
+ * wide (64-M-128-M, the greyscale default) or the release's CIFAR-10 net.
+ */
+export type LayoutName = 'compact' | 'wide' | 'release';
+export const LAYOUT_NAMES: readonly LayoutName[] = ['compact', 'wide', 'release'];
 
-export function ekdaaLayout(shape: ImageShape, name: LayoutName = 'compact'): Layout {
+/** The default: wide on greyscale (see LAYOUTS.wide), compact on colour (the release net is 15 times its work). */
+export function ekdaaLayout(shape: ImageShape, name?: LayoutName): Layout {
   if (name === 'release') return LAYOUTS.release;
+  if (name === 'wide' || (name === undefined && shape[2] === 1)) return LAYOUTS.wide;
   return shape[2] === 1 ? LAYOUTS['compact-gray'] : LAYOUTS['compact-colour'];
 }
 

@@ -1,10 +1,26 @@
 /**
  * The EKDAA learning rule (error-kernel driven activation alignment; Zee, Ororbia,
- * Mali & Nwogu, TMLR 2023), as the authors' release computes it. Each layer gets a
- * target from the error of the layer above, projected through a learned error
- * kernel E instead of the transposed weights, and updates from the mismatch between
- * its activity and that target: no activation derivative anywhere, so the rule
- * trains sign networks as readily as tanh ones.
+ * Mali & Nwogu, TMLR 2023), as the authors' release (tzee/EKDAA-Release,
+ * library/EKDAA_model.py and core.py) computes it. Each layer gets a target from the
+ * error of the layer above, projected through a learned error kernel E instead of the
+ * transposed weights, and updates from the mismatch between its activity and that
+ * target: no activation derivative anywhere, so the rule trains sign networks as
+ * readily as tanh ones.
+ *
+ * With f the activation, h a layer's pre-activation, z = f(h), beta = 0.9, gamma = 0.1:
+ *   output    e_out = softmax(logits) - onehot(y)
+ *   fc1       t = h1 - beta e_out E2,            e1 = z1 - f(t)
+ *   top conv  t = h_top - beta e1 E1             (pooled h when the conv pools)
+ *   conv l    t_l = up(t) through a pool (bilinear, half-pixel), e_l = z_l - f(t_l)
+ *             t_{l-1} = h_{l-1} - beta m(convT(e_l, K_l)),  K_l = transpose(E_l, [2,3,1,0])
+ *   updates   dW_l = m(filterGrad(in_l, e_l)) / (cin_l cout_l)    (core.deconv)
+ *             dF1 = flat^T e1, dF2 = z1^T e_out                   (no division)
+ *             dE = gamma dW^T (full transpose), every update applied as W <- W - lr dW
+ * where m(x) = x / max(x) when max(x) > 1 (signed maximum, as core.py's np.max) and in_l is
+ * what the release correlates: the input for the first conv, the pooled h after a pool, z
+ * after a plain conv. E is stored as the release stores it, W's full transpose (a conv's E
+ * is [cout,cin,3,3]), so transpose(E, [2,3,1,0]) is W with its two spatial axes swapped at
+ * initialisation, not W: the error goes down through the spatially transposed kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import { activate, convSpecs, forward, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
@@ -20,7 +36,7 @@ export interface EkdaaHyper {
 /** The release's values. */
 export const EKDAA_HYPER: EkdaaHyper = { beta: 0.9, gamma: 0.1 };
 
-/** Error kernels, initialised as the transposed weights: conv kernels kept in W's own layout [3,3,cin,cout], fc ones [out,in]. */
+/** Error kernels in the release's layout, initialised as the weights' full transposes: conv ones [cout,cin,3,3], fc ones [out,in]. */
 export interface ErrorKernels {
   convs: tf.Variable[];
   fcs: tf.Variable[];
@@ -28,19 +44,25 @@ export interface ErrorKernels {
 
 export function initErrorKernels(p: EkdaaParams): ErrorKernels {
   return {
-    convs: p.convs.map((w) => tf.tidy(() => tf.variable(w.clone(), true))),
+    convs: p.convs.map((w) => tf.tidy(() => tf.variable(tf.transpose(w), true))),
     fcs: p.fcs.map((w) => tf.tidy(() => tf.variable(tf.transpose(w), true))),
   };
 }
 
 /**
  * Divides by the tensor's (signed) maximum when that exceeds 1: the release's guard
- * against conv error signals growing layer by layer.
+ * against conv error signals growing layer by layer (core.py's deconv and deconv_pb).
  */
 export function divideByMaxAbove1(x: tf.Tensor): tf.Tensor {
   const m = tf.max(x);
   return tf.div(x, tf.where(tf.greater(m, 1), m, tf.onesLike(m)));
 }
+
+/**
+ * The kernel an error kernel E [cout,cin,3,3] projects errors down with, [3,3,cin,cout]
+ * as conv2dTranspose wants it: the release's tf.transpose(E, perm=[2,3,1,0]).
+ */
+export const projectionKernel = (e: tf.Tensor): tf.Tensor4D => tf.transpose(e, [2, 3, 1, 0]) as tf.Tensor4D;
 
 /** Filter gradient of a same-padded stride-1 3x3 conv: sum over the batch of input patches times output errors. */
 export const filterGradient = (input: tf.Tensor4D, err: tf.Tensor4D, cout: number): tf.Tensor4D =>
@@ -55,7 +77,7 @@ export interface EkdaaUpdate {
   /** Updates for the weights (conv kernels, then fc kernels), applied as W <- W - lr dW. */
   dConvs: tf.Tensor4D[];
   dFcs: tf.Tensor2D[];
-  /** Updates of the error kernels, gamma dW^T. */
+  /** Updates of the error kernels, gamma dW^T in E's layout (conv ones [cout,cin,3,3]). */
   dEConvs: tf.Tensor4D[];
   dEFcs: tf.Tensor2D[];
   logits: tf.Tensor2D;
@@ -87,7 +109,8 @@ export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKer
     const t = specs[l].pool ? tf.image.resizeBilinear(target, [hh, ww], false, true) : target;
     convErrors[l] = tf.sub(tr.convZ[l], f(t)) as tf.Tensor4D;
     if (l === 0) break;
-    const projected = tf.conv2dTranspose(convErrors[l], e.convs[l] as tf.Tensor4D, tr.convIn[l].shape, 1, 'same');
+    // core.deconv_pb: conv2d_backprop_input with the permuted error kernel, then m(.).
+    const projected = tf.conv2dTranspose(convErrors[l], projectionKernel(e.convs[l]), tr.convIn[l].shape, 1, 'same');
     target = tf.sub(tr.convOutH[l - 1], tf.mul(beta, divideByMaxAbove1(projected))) as tf.Tensor4D;
   }
 
@@ -100,7 +123,7 @@ export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKer
   return {
     dConvs,
     dFcs,
-    dEConvs: dConvs.map((d) => tf.mul(gamma, d) as tf.Tensor4D),
+    dEConvs: dConvs.map((d) => tf.mul(gamma, tf.transpose(d)) as tf.Tensor4D),
     dEFcs: dFcs.map((d) => tf.mul(gamma, tf.transpose(d)) as tf.Tensor2D),
     logits: tr.logits,
     convErrors,

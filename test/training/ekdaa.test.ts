@@ -99,63 +99,87 @@ const matmul = (a: Float64Array, b: Float64Array, n: number, k: number, m: numbe
 interface Direct {
   dConvs: Float64Array[];
   dFcs: Float64Array[];
+  dEConvs: Float64Array[];
   divided: boolean[];
 }
 
-/** The rule straight from the issue's equations (tanh, error kernels at their initial W^T), for even map sizes. */
-function directRule(arch: EkdaaArchitecture, p: EkdaaParams, x: tf.Tensor4D, labels: number[], beta: number): Direct {
-  const f = Math.tanh;
+/**
+ * The golden computation: one step of the release's EKDAA_Model (forward, backward) and
+ * core.py (deconv, deconv_pb), written out on plain arrays from their formulas, for even
+ * map sizes. Layers as the release lists them: input, then per conv h = conv(h_below, W),
+ * z = f(h), per pool h = z = maxpool(h_below), flatten h = z = reshape(h_below), fc1
+ * h1 = z_flat F0, z1 = f(h1), logits z1 F1. Error kernels E come in the release's layout
+ * (conv ones [cout,cin,3,3], fc ones [out,in]); EC are the conv ones.
+ */
+function releaseRule(arch: EkdaaArchitecture, p: EkdaaParams, EC: Float64Array[], EF: Float64Array[], x: tf.Tensor4D, labels: number[], beta: number, gamma: number): Direct {
+  const f = arch.activation === 'tanh' ? Math.tanh : Math.sign;
   const specs = convSpecs(arch, x.shape.slice(1) as ImageShape);
   const W = p.convs.map((w) => Float64Array.from(w.dataSync()));
   const [F0, F1] = p.fcs.map((w) => Float64Array.from(w.dataSync()));
   const divided: boolean[] = [];
-  const ins: Map4[] = [];
+  // Per conv: h of the layer below (what the conv reads), z of the layer below (what its update reads), h, z.
+  const hBelow: Map4[] = [];
+  const zBelow: Map4[] = [];
   const hs: Map4[] = [];
   const zs: Map4[] = [];
-  let a = mapOf(tf.sub(x, 0.5));
+  let h: Map4 = mapOf(tf.sub(x, 0.5));
+  let z: Map4 = h; // the input layer: h = z = data
   specs.forEach((s, l) => {
-    ins.push(a);
-    const h = conv(a, W[l], s.cout);
-    const z = { ...h, d: h.d.map(f) };
-    hs.push(h);
-    zs.push(z);
-    a = s.pool ? pool(z) : z;
+    hBelow.push(h);
+    zBelow.push(z);
+    const hc = conv(h, W[l], s.cout);
+    const zc = { ...hc, d: hc.d.map(f) };
+    hs.push(hc);
+    zs.push(zc);
+    // A pool layer's h and z are both the pooled h; a plain conv hands on h (forward) and z (update).
+    [h, z] = s.pool ? [pool(hc), pool(hc)] : [hc, zc];
   });
+  const flat = h;
   const B = x.shape[0];
-  const D = a.h * a.w * a.c;
+  const D = flat.h * flat.w * flat.c;
   const hidden = arch.hidden;
   const K = F1.length / hidden;
-  const hh = matmul(a.d, F0, B, D, hidden);
-  const hz = hh.map(f);
-  const logits = matmul(hz, F1, B, hidden, K);
+  const h1 = matmul(flat.d, F0, B, D, hidden);
+  const z1 = h1.map(f);
+  const logits = matmul(z1, F1, B, hidden, K);
   const eOut = new Float64Array(B * K);
   for (let b = 0; b < B; b++) {
     const row = logits.subarray(b * K, (b + 1) * K);
     const m = maxOf(row);
     const ex = row.map((v) => Math.exp(v - m));
-    const sum = ex.reduce((s, v) => s + v, 0);
+    const sum = ex.reduce((acc, v) => acc + v, 0);
     for (let k = 0; k < K; k++) eOut[b * K + k] = ex[k] / sum - (labels[b] === k ? 1 : 0);
   }
-  // Error kernels at initialisation: E = W^T, so e E = e W^T.
-  const transpose = (m: Float64Array, r: number, c: number) => Float64Array.from({ length: r * c }, (_, i) => m[(i % r) * c + Math.floor(i / r)]);
-  const pHidden = matmul(eOut, transpose(F1, hidden, K), B, K, hidden);
-  const eHidden = hz.map((z, i) => z - f(hh[i] - beta * pHidden[i]));
-  const pTop = matmul(eHidden, transpose(F0, D, hidden), B, hidden, D);
-  const top = specs.length - 1;
-  const topH = specs[top].pool ? pool(hs[top]) : hs[top];
-  let target: Map4 = { ...topH, d: topH.d.map((v, i) => v - beta * pTop[i]) };
+  // passback = h - beta * (e @ E), E [out,in] as stored.
+  const t1 = matmul(eOut, EF[1], B, K, hidden).map((v, i) => h1[i] - beta * v);
+  const e1 = z1.map((v, i) => v - f(t1[i]));
+  const pFlat = matmul(e1, EF[0], B, hidden, D);
+  let target: Map4 = { ...flat, d: flat.d.map((v, i) => v - beta * pFlat[i]) };
   const errors: Map4[] = [];
-  for (let l = top; l >= 0; l--) {
-    const t = specs[l].pool ? upsample(target) : target;
-    errors[l] = { ...zs[l], d: zs[l].d.map((z, i) => z - f(t.d[i])) };
+  for (let l = specs.length - 1; l >= 0; l--) {
+    const { cin, cout } = specs[l];
+    const tl = specs[l].pool ? upsample(target) : target;
+    errors[l] = { ...zs[l], d: zs[l].d.map((v, i) => v - f(tl.d[i])) };
     if (l === 0) break;
-    const proj = convTranspose(errors[l], W[l], ins[l].c);
-    const scaled = divideByMaxAbove1(proj.d, divided);
-    const below = specs[l - 1].pool ? pool(hs[l - 1]) : hs[l - 1];
-    target = { ...below, d: below.d.map((v, i) => v - beta * scaled[i]) };
+    // tf.transpose(E, perm=[2,3,1,0]): out[a][b][c][d] = E[d][c][a][b], out in conv2d's [3,3,cin,cout].
+    const k = new Float64Array(9 * cin * cout);
+    for (let a = 0; a < 3; a++) for (let bb = 0; bb < 3; bb++) for (let c = 0; c < cin; c++) for (let d = 0; d < cout; d++) {
+      k[kernelAt(cin, cout, a, bb, c, d)] = EC[l][((d * cin + c) * 3 + a) * 3 + bb];
+    }
+    const proj = divideByMaxAbove1(convTranspose(errors[l], k, cin).d, divided);
+    target = { ...hBelow[l], d: hBelow[l].d.map((v, i) => v - beta * proj[i]) };
   }
-  const dConvs = specs.map((s, l) => divideByMaxAbove1(filterGrad(ins[l], errors[l]), divided).map((v) => v / (ins[l].c * s.cout)));
-  return { dConvs, dFcs: [matmul(a.d, eHidden, D, B, hidden, true), matmul(hz, eOut, hidden, B, K, true)], divided };
+  // core.deconv: filter gradient of z below against e, divided by its max when above 1, then by cin and by cout.
+  const dConvs = specs.map((s, l) => divideByMaxAbove1(filterGrad(zBelow[l], errors[l]), divided).map((v) => v / s.cin / s.cout));
+  // del_E = gamma * tf.transpose(del_w): the full transpose, [3,3,cin,cout] -> [cout,cin,3,3].
+  const dEConvs = specs.map((s, l) => {
+    const out = new Float64Array(9 * s.cin * s.cout);
+    for (let a = 0; a < 3; a++) for (let bb = 0; bb < 3; bb++) for (let c = 0; c < s.cin; c++) for (let d = 0; d < s.cout; d++) {
+      out[((d * s.cin + c) * 3 + bb) * 3 + a] = gamma * dConvs[l][kernelAt(s.cin, s.cout, a, bb, c, d)];
+    }
+    return out;
+  });
+  return { dConvs, dFcs: [matmul(flat.d, e1, D, B, hidden, true), matmul(z1, eOut, hidden, B, K, true)], dEConvs, divided };
 }
 
 const closeTo = (t: { true: (c: boolean, m?: string) => void }, got: tf.Tensor, want: Float64Array, what: string): void => {
@@ -165,29 +189,42 @@ const closeTo = (t: { true: (c: boolean, m?: string) => void }, got: tf.Tensor, 
   t.true(g.length === want.length && worst <= 1e-4 * scale, `${what}: largest difference ${worst} at scale ${scale}`);
 };
 
-for (const [name, layout, scale] of [
-  ['two convs, small weights (no division)', [3, 2], 1],
-  ['two convs, large fc weights (every divide-by-max taken)', [3, 2], 3],
-  ['a pool between the convs', [2, 'M', 3], 2],
-] as [string, (number | 'M')[], number][]) {
-  test(`the EKDAA update equals the direct computation: ${name}`, (t) => {
+// Golden tests: one step against the release's equations. The error kernels are set to values of
+// their own (not W^T), so the projection's permutation and dE's layout are both pinned; a plain
+// conv below another (update reads z, forward h) and pools at either place are covered.
+for (const [name, activation, layout, scale] of [
+  ['two convs, small weights (no division)', 'tanh', [3, 2], 0.3],
+  ['two convs, large fc weights (every divide-by-max taken)', 'tanh', [3, 2], 3],
+  ['a pool between the convs', 'tanh', [2, 'M', 3], 2],
+  ['sign, pools after both convs', 'sign', [2, 'M', 3, 'M'], 1],
+] as [string, 'tanh' | 'sign', (number | 'M')[], number][]) {
+  test(`one EKDAA step equals the release's equations written out: ${name}`, (t) => {
     const shape: ImageShape = [8, 8, 1];
-    const arch = { ...ekdaaArchitecture(shape, 'tanh', false, layout), hidden: 5 };
+    const arch = { ...ekdaaArchitecture(shape, activation, true, layout), hidden: 5 };
     const p = initParams(arch, shape, 3, scalarRng(1, name));
     // Larger fc weights send larger errors down: the projections and filter gradients then exceed 1.
     p.fcs.forEach((w) => w.assign(tf.mul(w, scale)));
     const e = initErrorKernels(p);
+    // Stored as the release stores them: each kernel W's full transpose.
+    [...p.convs, ...p.fcs].forEach((w, i) => {
+      const stored = [...e.convs, ...e.fcs][i];
+      t.deepEqual(stored.shape, [...w.shape].reverse());
+      t.deepEqual(Array.from(stored.dataSync()), Array.from(tf.tidy(() => tf.transpose(w).dataSync())));
+    });
+    // Then kernels that have drifted from W^T, as they do in training.
+    const rand = scalarRng(2, name);
+    [...e.convs, ...e.fcs].forEach((v) => v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => (2 * rand() - 1) * (v.rank === 2 ? scale : 0.15 * scale)), v.shape)));
     const x = tf.tensor4d(Array.from({ length: 4 * 64 }, (_, i) => ((i * 7) % 11) / 10), [4, 8, 8, 1]);
     const labels = [0, 2, 1, 1];
-    const want = directRule(arch, p, x, labels, 0.9);
+    const want = releaseRule(arch, p, e.convs.map((v) => Float64Array.from(v.dataSync())), e.fcs.map((v) => Float64Array.from(v.dataSync())), x, labels, 0.9, 0.1);
     if (scale === 3) t.true(want.divided.every((d) => d), 'the large weights divide every projection and filter gradient');
-    if (scale === 1) t.true(want.divided.every((d) => !d), 'the small weights divide none');
+    if (scale < 1) t.true(want.divided.every((d) => !d), `the small weights divide none: ${want.divided}`);
     tf.tidy(() => {
       const u = ekdaaUpdate(arch, p, e, x, tf.tensor1d(labels, 'int32'), { beta: 0.9, gamma: 0.1 });
       u.dConvs.forEach((d, l) => closeTo(t, d, want.dConvs[l], `conv ${l} dW`));
       u.dFcs.forEach((d, l) => closeTo(t, d, want.dFcs[l], `fc ${l} dW`));
       u.dEFcs.forEach((d, l) => closeTo(t, d, Float64Array.from(tf.transpose(u.dFcs[l]).dataSync(), (v) => 0.1 * v), `fc ${l} dE`));
-      u.dEConvs.forEach((d, l) => closeTo(t, d, Float64Array.from(u.dConvs[l].dataSync(), (v) => 0.1 * v), `conv ${l} dE`));
+      u.dEConvs.forEach((d, l) => closeTo(t, d, want.dEConvs[l], `conv ${l} dE`));
     });
     tf.dispose([x, ...p.convs, ...p.fcs, ...e.convs, ...e.fcs]);
   });
@@ -195,11 +232,15 @@ for (const [name, layout, scale] of [
 
 const cosine = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.sum(tf.mul(a, b)).div(tf.norm(a).mul(tf.norm(b))).dataSync()[0]);
 
-test('as beta shrinks, the EKDAA update of a tanh net without pools turns to the backprop gradient', (t) => {
+// The release's initial E projects through W with its spatial axes swapped, not W's adjoint: only
+// with E set so that its permutation gives W back does the rule turn to backprop as beta shrinks.
+test('as beta shrinks, the EKDAA update of a tanh net without pools, with E the adjoint, turns to the backprop gradient', (t) => {
   const shape: ImageShape = [6, 6, 2];
   const arch = { ...ekdaaArchitecture(shape, 'tanh', false, [4, 4]), hidden: 8 };
   const p = initParams(arch, shape, 3, scalarRng(2, 'cos'));
   const e = initErrorKernels(p);
+  // transpose(E, [2,3,1,0]) = W  <=>  E = transpose(W, [3,2,0,1]).
+  e.convs.forEach((v, l) => v.assign(tf.transpose(p.convs[l], [3, 2, 0, 1])));
   const x = tf.tensor4d(Array.from({ length: 4 * 72 }, (_, i) => ((i * 13) % 17) / 16), [4, ...shape]);
   const y = tf.tensor1d([0, 1, 2, 1], 'int32');
   const weights = [...p.convs, ...p.fcs];
@@ -240,7 +281,7 @@ const base = (model: string, out: string): EkdaaTrainOptions => ({ model, datase
 // Rates at which each learns this toy task in 8 epochs (EKDAA tanh is slow and turns unstable above ~5e-3; sign learns fast and overshoots above 1e-3).
 for (const [model, lr, drop] of [
   ['ekdaa', 1e-3, 0.95],
-  ['ekdaa-sign', 5e-4, 0.5],
+  ['ekdaa-sign', 1e-3, 0.5],
   ['ekdaa-backprop', 2e-3, 0.8],
 ] as [string, number, number][]) {
   test.serial(`${model} training lowers the loss and ships a model that loads and agrees with its forward`, async (t) => {
@@ -255,8 +296,18 @@ for (const [model, lr, drop] of [
     t.is(manifest.weightsSha256, r.weightsSha256);
     t.is(manifest.rule, model === 'ekdaa-backprop' ? 'backprop' : 'ekdaa');
     t.is(manifest.architecture.activation, model === 'ekdaa-sign' ? 'sign' : 'tanh');
+    t.is(manifest.architecture.releaseForward, model !== 'ekdaa-backprop');
+    // The curve: one record per epoch, the last epoch's test accuracy being what the shipped weights score.
+    const curve = manifest.epochCurve as { epoch: number; testAccuracy: number; trainAccuracy: number; trainLoss: number }[];
+    t.deepEqual(curve.map((r) => r.epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
+    t.deepEqual(curve.map((r) => r.trainLoss), losses);
+    t.is(curve[7].testAccuracy, manifest.testAccuracy);
+    t.is(manifest.shippedEpoch, 8);
+    const best = Math.max(...curve.map((r) => r.testAccuracy));
+    t.deepEqual(manifest.bestEpoch, { epoch: curve.find((r) => r.testAccuracy === best)?.epoch, testAccuracy: best });
     const loaded = await loadLayersModelFrom(root);
-    const arch = { ...ekdaaArchitecture([8, 8, 1], model === 'ekdaa-sign' ? 'sign' : 'tanh', false, [8, 'M', 8, 'M']) };
+    // The EKDAA pair run the release's forward, the twin robench's.
+    const arch = { ...ekdaaArchitecture([8, 8, 1], model === 'ekdaa-sign' ? 'sign' : 'tanh', model !== 'ekdaa-backprop', [8, 'M', 8, 'M']) };
     const weights = loaded.getWeights();
     const p = { convs: weights.slice(0, 2).map((w) => tf.variable(w)), fcs: weights.slice(2).map((w) => tf.variable(w)) };
     tf.tidy(() => {
@@ -278,6 +329,8 @@ test.serial('an interrupted EKDAA run resumes to the same weights or ends early,
   await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'b')), epochs: 2, resume: true, lr: 0.01 }), { message: /different lr/ });
   const resumed = await trainEkdaa({ ...base('ekdaa', join(root, 'b')), epochs: 2, resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256);
+  // The resumed run's curve holds the epoch run before the interruption too.
+  t.deepEqual(resumed.manifest.epochCurve.map((r) => ({ ...r, seconds: 0 })), straight.manifest.epochCurve.map((r) => ({ ...r, seconds: 0 })));
   // The rate is constant: a run interrupted after epoch 1 can end there, as a 1-epoch run does.
   const once = await trainEkdaa({ ...base('ekdaa', join(root, 'c')), epochs: 1 });
   await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'd')), epochs: 2, onEpoch: () => { throw stop; } }), { is: stop });
@@ -345,10 +398,14 @@ test('--activation picks the EKDAA variant and is refused where it cannot apply'
   t.throws(() => ekdaaModelId('ekdaa-backprop', 'sign'), { message: /tanh only/ });
 });
 
-test('--layout names the compact or the release net and is refused otherwise, before any data loads', async (t) => {
+test('--layout names the compact, wide or release net and is refused otherwise, before any data loads', async (t) => {
   t.notThrows(() => checkLayoutName('release'));
+  t.notThrows(() => checkLayoutName('wide'));
   t.notThrows(() => checkLayoutName(undefined));
-  t.throws(() => checkLayoutName('vgg'), { message: /--layout must be compact or release, got 'vgg'/ });
+  t.throws(() => checkLayoutName('vgg'), { message: /--layout must be compact, wide or release, got 'vgg'/ });
+  t.deepEqual(ekdaaLayout([28, 28, 1]), [64, 'M', 128, 'M'], 'greyscale defaults to the wide net');
+  t.deepEqual(ekdaaLayout([28, 28, 1], 'compact'), [16, 'M', 32, 'M']);
+  t.deepEqual(ekdaaLayout([32, 32, 3], 'wide'), [64, 'M', 128, 'M']);
   await t.throwsAsync(trainEkdaa({ model: 'ekdaa', dataset: 'no-such-set', layoutName: 'big' as never, log: () => {} }), { message: /--layout must be/ });
 });
 
