@@ -6,6 +6,7 @@ import { pointInterval } from '../src/core/intervals.js';
 import { defineReporter, type RunResult } from '../src/core/plugin-api.js';
 import { runLabels } from '../src/report/run-labels.js';
 import { perImage } from '../src/core/samples.js';
+import { csvRow } from '../src/report/safe-text.js';
 
 /**
  * results.csv rows: one per model, attack and perturbation point, with the point's Wilson 95%
@@ -19,7 +20,8 @@ export function resultRows(results: RunResult[]): Record<string, string | number
     const params = Object.fromEntries(paramNames.map((k) => [`param_${k}`, r.attack.params[k] ?? '']));
     return r.points.map((p) => {
       const { lo, hi } = pointInterval(p, r.dataset.samples);
-      return {
+      // Ids and settings are user text: neutralised so a spreadsheet never runs one as a formula.
+      return csvRow({
         model: r.model.id,
         dataset: r.dataset.id,
         attack: r.attack.id,
@@ -39,7 +41,7 @@ export function resultRows(results: RunResult[]): Record<string, string | number
         sweep: r.sweep,
         weightsSha256: r.model.weightsSha256,
         ...params,
-      };
+      });
     });
   });
 }

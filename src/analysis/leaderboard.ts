@@ -4,6 +4,7 @@
  * lowest robust accuracy any of its runs reached there (the strongest attack's), naming the
  * attack; corruptions as the mean accuracy over every corruption and severity.
  */
+import { terminalText } from '../report/safe-text.js';
 import Table from 'cli-table3';
 import { epsText } from './robustbench.js';
 import type { RunResult } from '../core/plugin-api.js';
@@ -69,8 +70,9 @@ function grid(board: Leaderboard): string[][] {
 
 export function leaderboardText(board: Leaderboard): string {
   const [head, ...body] = grid(board);
-  const table = new Table({ head: head!, style: { head: [], border: [] } });
-  for (const row of body) table.push(row);
+  // Model ids are user text: control characters shown escaped, never sent to the terminal raw.
+  const table = new Table({ head: head!.map((c) => terminalText(c)), style: { head: [], border: [] } });
+  for (const row of body) table.push(row.map((c) => terminalText(c)));
   return table.toString();
 }
 

@@ -8,6 +8,8 @@
 import { corruptionErrors } from './corruption-errors.js';
 import { UsageError } from '../core/errors.js';
 import type { RunResult } from '../core/plugin-api.js';
+import { stringify } from 'csv-stringify/sync';
+import { csvCell, pathInside, safeFileName } from '../report/safe-text.js';
 
 /** robustbench/data.py CORRUPTIONS, the column order of unaggregated_results.csv. */
 export const ROBUSTBENCH_CORRUPTIONS = ['shot_noise', 'motion_blur', 'snow', 'pixelate', 'gaussian_noise', 'defocus_blur', 'brightness', 'fog', 'zoom_blur', 'frost', 'glass_blur', 'impulse_noise', 'contrast', 'jpeg_compression', 'elastic_transform'];
@@ -68,6 +70,18 @@ export function modelInfo(run: RunResult, eps?: number): ModelInfo {
   return { threatModel, info: { ...base, eps: epsText(point.perturbation), clean_acc: percent(run.cleanAccuracy), autoattack_acc: percent(point.accuracy) } };
 }
 
+/**
+ * Where a run's model-info file goes: `<out>/<dataset>/<threat model>/<model>.json`, the ids
+ * mapped to safe file names (a model given as ../../x or a path names a file inside --out,
+ * never outside) and the result checked to lie inside `out`.
+ */
+export function modelInfoPath(out: string, run: RunResult, threatModel: ThreatModel): string {
+  return pathInside(out, safeFileName(run.dataset.id), threatModel, `${safeFileName(run.model.id)}.json`);
+}
+
+/** Where a dataset's unaggregated_results.csv goes, inside `out`. */
+export const unaggregatedCsvPath = (out: string, dataset: string): string => pathInside(out, safeFileName(dataset), 'corruptions', 'unaggregated_results.csv');
+
 /** unaggregated_results.csv for the corruption runs among `runs` (header only when none). */
 export function unaggregatedCsv(runs: RunResult[]): string {
   const header = ['', ...ROBUSTBENCH_CORRUPTIONS.flatMap((c) => [c, c, c, c, c])];
@@ -76,7 +90,8 @@ export function unaggregatedCsv(runs: RunResult[]): string {
     .filter((r) => r.attack.id === 'corruption')
     .map((r) => {
       const acc = corruptionRun(r, `${r.model.id} / corruption`);
-      return [r.model.id, ...ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!.map(String))];
+      // The model id is the one cell a user chooses: quoted where it holds a comma or quote, neutralised against formulas.
+      return [csvCell(r.model.id), ...ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!.map(String))];
     });
-  return [header, severities, ...rows].map((row) => row.join(',')).join('\n') + '\n';
+  return stringify([header, severities, ...rows], { record_delimiter: '\n' });
 }

@@ -6,6 +6,7 @@
  * terminal, where the terminal reports zero columns (ora's line wrapping loops forever there), and
  * with --no-progress; colour only on a terminal.
  */
+import { terminalText } from './safe-text.js';
 import ora, { type Ora } from 'ora';
 
 export interface StatusLine {
@@ -20,14 +21,15 @@ export const interactiveStderr = (): boolean => Boolean(process.stderr.isTTY) &&
 
 export function statusLine(enabled: boolean = interactiveStderr()): StatusLine {
   if (!enabled) {
-    return { update: () => {}, succeed: (text) => void process.stderr.write(`done: ${text}\n`), fail: () => {}, stop: () => {} };
+    return { update: () => {}, succeed: (text) => void process.stderr.write(`done: ${terminalText(text)}\n`), fail: () => {}, stop: () => {} };
   }
   let spinner: Ora | undefined;
   let drawn = 0;
   return {
     update(text) {
       spinner ??= ora({ stream: process.stderr }).start();
-      spinner.text = text;
+      // The text names models and attacks, ids a user chose: control characters are shown, not obeyed.
+      spinner.text = terminalText(text);
       const now = Date.now();
       if (now - drawn >= 100) {
         drawn = now;
@@ -35,7 +37,7 @@ export function statusLine(enabled: boolean = interactiveStderr()): StatusLine {
       }
     },
     succeed(text) {
-      (spinner ?? ora({ stream: process.stderr })).succeed(text);
+      (spinner ?? ora({ stream: process.stderr })).succeed(terminalText(text));
       spinner = undefined;
     },
     fail() {

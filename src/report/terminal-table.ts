@@ -3,6 +3,7 @@
  * narrowed and its cells wrapped at spaces, and never narrower than a cell's longest word, so
  * an id or a number is never cut (a table that cannot fit then runs wider, whole).
  */
+import { terminalText } from './safe-text.js';
 import Table from 'cli-table3';
 
 /** cli-table3's padding: one space either side of every cell. */
@@ -49,6 +50,10 @@ function columnWidths({ natural, least }: Columns, width: number): number[] {
 
 /** A cli-table3 table of `head` and `rows`, wrapped to `width` (default: the terminal's) where it is wider. */
 export function fitTable(head: string[], rows: string[][], width: number | undefined = terminalColumns()): string {
+  // Cells hold ids (a model's path, an attack's name) a user or a results file chose: control
+  // characters in them are shown escaped, so no cell can clear the screen or recolour the terminal.
+  head = head.map((c) => terminalText(c, true));
+  rows = rows.map((r) => r.map((c) => terminalText(String(c ?? ''), true)));
   const columns = measure(head, rows);
   const fits = width === undefined || outerWidth(columns.natural) <= width;
   const table = new Table(fits ? { head, style: STYLE } : { head, style: STYLE, wordWrap: true, colWidths: columnWidths(columns, width) });

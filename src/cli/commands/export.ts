@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../runtime/atomic.js';
 import { UsageError } from '../../core/errors.js';
-import { modelInfo, unaggregatedCsv } from '../../analysis/robustbench.js';
+import { modelInfo, modelInfoPath, unaggregatedCsv, unaggregatedCsvPath } from '../../analysis/robustbench.js';
 import { readResults } from './check.js';
 
 export interface ExportOptions {
@@ -22,9 +22,9 @@ export async function exportCommand(inputs: string[], opts: ExportOptions): Prom
   if (opts.format !== 'robustbench') throw new UsageError(`--format '${opts.format}' is not an export format`, 'use --format robustbench');
   const runs = inputs.flatMap((path) => readResults(path));
   const entries = runs.map((run) => ({ run, ...modelInfo(run, opts.eps) }));
-  const files: [string, string][] = entries.map(({ run, threatModel, info }) => [join(opts.out, run.dataset.id, threatModel, `${run.model.id}.json`), JSON.stringify(info, null, 2) + '\n']);
+  const files: [string, string][] = entries.map(({ run, threatModel, info }) => [modelInfoPath(opts.out, run, threatModel), JSON.stringify(info, null, 2) + '\n']);
   for (const dataset of new Set(runs.filter((r) => r.attack.id === 'corruption').map((r) => r.dataset.id))) {
-    files.push([join(opts.out, dataset, 'corruptions', 'unaggregated_results.csv'), unaggregatedCsv(runs.filter((r) => r.dataset.id === dataset))]);
+    files.push([unaggregatedCsvPath(opts.out, dataset), unaggregatedCsv(runs.filter((r) => r.dataset.id === dataset))]);
   }
   const twice = files.find(([f], i) => files.findIndex(([g]) => g === f) !== i);
   if (twice) throw new UsageError(`two runs would both be exported to ${twice[0]}`, 'export one run per model, dataset and threat model (pick the budget with --eps)');
