@@ -2,6 +2,7 @@
  * What the engine enforces on every batch an attack returns, so that a buggy
  * attack can never report robustness numbers for perturbations it was not allowed.
  */
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { RobenchError, UsageError } from './errors.js';
 import { perturbationNorms } from './norms.js';
@@ -44,36 +45,165 @@ export async function checkAttackOutput(
 
 let attackCalls = 0;
 
+/** How a plugin call is bounded; settable per process (ROBENCH_PLUGIN_TIMEOUT_S, ROBENCH_PLUGIN_TENSOR_LIMIT). */
+export interface PluginLimits {
+  /** Longest a single call may take before it is stopped with an error naming the plugin (ms). */
+  timeoutMs: number;
+  /** Tensors a plugin may leave behind over a run before it is stopped (warned about from the first). */
+  tensorLimit: number;
+  /** Where warnings go (stderr by default). */
+  warn: (line: string) => void;
+}
+
+const envNumber = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+/** The limits in force: 30 minutes a call (a strong attack on a large batch on a CPU takes minutes), 10,000 leaked tensors. */
+export const pluginLimits = (): PluginLimits => ({
+  timeoutMs: envNumber('ROBENCH_PLUGIN_TIMEOUT_S', 1800) * 1000,
+  tensorLimit: envNumber('ROBENCH_PLUGIN_TENSOR_LIMIT', 10_000),
+  warn: (line) => void process.stderr.write(`warning: ${line}\n`),
+});
+
+/** The runAttack calls under way, each marked when another ran beside it. */
+const inFlight = new Set<{ overlapped: boolean }>();
+
+/** Per plugin: calls made and tensors left behind so far (a cache built on the first call is not a leak). */
+const leakLedger = new Map<string, { calls: number; leaked: number; warned: boolean }>();
+
+/** Forgets what earlier runs leaked (tests; a long-lived process starting a new run). */
+export const resetPluginLedger = (): void => leakLedger.clear();
+
+const describeValue = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? `an array holding ${v.map(describeValue).join(', ') || 'nothing'}` : v instanceof tf.Tensor ? (v.isDisposed ? 'a disposed tensor' : 'a tensor') : `${typeof v} ${String(v).slice(0, 40)}`);
+
+/** The batches an attack returned, refused with its name when they are not live tensors. */
+function checkReturned(attack: AttackPlugin, eps: number, returned: unknown): tf.Tensor4D[] {
+  const outputs = Array.isArray(returned) ? returned : [returned];
+  if (!outputs.every((t) => t instanceof tf.Tensor && !t.isDisposed)) {
+    throw new RobenchError(
+      `attack '${attack.id}' returned ${describeValue(returned)} at perturbation ${eps}, not a tf.Tensor4D or an array of them`,
+      'return the perturbed batch (a live tensor of the input shape), or an array of versions of it',
+    );
+  }
+  if (outputs.length === 0) {
+    throw new RobenchError(`attack '${attack.id}' returned no batch (an empty array) at perturbation ${eps}`, 'return the perturbed batch, or an array of one or more versions of it');
+  }
+  return outputs as tf.Tensor4D[];
+}
+
 /**
- * Runs one attack call inside an engine scope. If the attack throws, the error
- * names it (a usage error stays one) and every tensor it made and did not keep
- * is freed, so a failing plugin cannot leak memory into the rest of the run. On
- * success nothing is freed: a plugin may cache tensors (a surrogate model) across
- * calls. An empty array would count every sample as surviving.
+ * An exit from inside a plugin call would end robench with the plugin's status, no output and a
+ * half-written run; while a call runs, process.exit throws instead (naming the plugin).
  */
-export async function runAttack(attack: AttackPlugin, ctx: AttackContext): Promise<tf.Tensor4D[]> {
+const exitGuards: string[] = [];
+/** robench's command-line and download code, whose exits (signal handlers) are robench's own. */
+const OWN_EXITS = ['cli', 'data'].map((dir) => fileURLToPath(new URL(`../${dir}/`, import.meta.url)));
+const robenchExit = (stack: string): boolean => OWN_EXITS.some((dir) => stack.includes(dir));
+const realExit = process.exit;
+function guardExit(pluginId: string): () => void {
+  exitGuards.push(pluginId);
+  if (exitGuards.length === 1) {
+    process.exit = ((code?: number) => {
+      // robench's own exits (the SIGINT/SIGTERM handlers of run and data fetch) stay exits.
+      if (robenchExit(new Error().stack ?? '')) return realExit(code);
+      throw new RobenchError(`attack '${exitGuards[exitGuards.length - 1]}' called process.exit(${code ?? ''}) during its run`, 'a plugin must return or throw; robench decides when to exit');
+    }) as typeof process.exit;
+  }
+  return () => {
+    exitGuards.splice(exitGuards.lastIndexOf(pluginId), 1);
+    if (exitGuards.length === 0) process.exit = realExit;
+  };
+}
+
+/**
+ * Runs one attack call inside an engine scope, the one guarded path of every attack call (the
+ * engine's, the minimal-perturbation curve's, AutoAttack's members'):
+ * - the attack gets its own copies of the batch and labels (new storage, equal values): writing
+ *   into them (dataSync() returns the backing array on the cpu backend) or disposing them cannot
+ *   change the images the engine checks the budget against, nor the labels it counts with;
+ * - what it returns is checked to be live tensors, with an error naming it;
+ * - tensors it leaves behind beyond what it returns are counted: a warning names it and the count,
+ *   and past `tensorLimit` over a run it is stopped (its first call may build a cache);
+ * - a call that takes longer than `timeoutMs` is stopped with an error naming it;
+ * - process.exit during the call throws instead of ending robench.
+ * If the attack throws, the error names it (a usage error stays one) and every tensor it made and
+ * did not keep is freed. On success nothing is freed: a plugin may cache tensors across calls.
+ */
+export async function runAttack(attack: AttackPlugin, ctx: AttackContext, limits: PluginLimits = pluginLimits()): Promise<tf.Tensor4D[]> {
   const engine = tf.engine();
   const scope = `attack ${attack.id} #${++attackCalls}`;
+  // Calls that overlap (AutoAttack's members inside it, evaluations interleaved on one thread)
+  // share tfjs's scope stack, so their tensors cannot be told apart: only a lone call is counted.
+  const call = { overlapped: inFlight.size > 0 };
+  for (const other of inFlight) other.overlapped = true;
+  inFlight.add(call);
+  // Made outside the attack's scope: they are the engine's to free, whatever the attack does.
+  const [x, y] = tf.tidy(() => [tf.add(ctx.x, tf.scalar(0, ctx.x.dtype)) as tf.Tensor4D, tf.add(ctx.y, tf.scalar(0, ctx.y.dtype)) as tf.Tensor1D]);
+  // derive() takes the batch it runs on from its caller, so it reaches no engine tensor either.
+  const guarded: AttackContext = { ...ctx, x, y };
   engine.startScope(scope);
-  let returned: tf.Tensor4D | tf.Tensor4D[];
+  const releaseExit = guardExit(attack.id);
+  let timer: NodeJS.Timeout | undefined;
+  let returned: unknown;
   try {
-    returned = await attack.run(ctx);
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RobenchError(`attack '${attack.id}' did not finish a call within ${limits.timeoutMs / 1000} s (at perturbation ${ctx.eps})`, 'the attack hangs (a promise that never settles?), or raise the limit with ROBENCH_PLUGIN_TIMEOUT_S')),
+        limits.timeoutMs,
+      );
+    });
+    returned = await Promise.race([Promise.resolve().then(() => attack.run(guarded)), limit]);
   } catch (err) {
     // Scopes are a stack: when evaluations interleave on one thread the top one may be
     // another call's, whose tensors are still in use, so only our own is freed.
     engine.endScope(engine.state.activeScope.name === scope ? undefined : engine.state.activeScope.track);
-    const message = `attack '${attack.id}' failed at perturbation ${ctx.eps}: ${(err as Error).message ?? err}`;
+    tf.dispose([x, y]);
+    if (err instanceof RobenchError && err.message.startsWith(`attack '${attack.id}'`)) throw err;
+    const message = `attack '${attack.id}' failed at perturbation ${ctx.eps}: ${(err as Error)?.message ?? err}`;
     if (err instanceof UsageError) throw new UsageError(message, err.hint);
     const failure = new RobenchError(message, err instanceof RobenchError ? err.hint : 'fix the attack, or run with --verbose for its stack trace');
-    failure.stack = (err as Error).stack;
+    failure.stack = (err as Error)?.stack;
     throw failure;
+  } finally {
+    clearTimeout(timer);
+    releaseExit();
+    inFlight.delete(call);
   }
+  // What the attack's scope still holds, counted only when the scope is ours (interleaved calls share the stack).
+  const own = engine.state.activeScope.name === scope ? engine.state.activeScope.track.filter((t) => !t.isDisposed) : undefined;
   engine.endScope(engine.state.activeScope.track);
-  const outputs = Array.isArray(returned) ? returned : [returned];
-  if (outputs.length === 0) {
-    throw new RobenchError(`attack '${attack.id}' returned no batch (an empty array) at perturbation ${ctx.eps}`, 'return the perturbed batch, or an array of one or more versions of it');
+  let outputs: tf.Tensor4D[];
+  try {
+    outputs = checkReturned(attack, ctx.eps, returned);
+  } catch (err) {
+    tf.dispose([x, y]);
+    throw err;
   }
+  // The copies are freed unless the attack returned one of them (an attack may return its input unchanged).
+  for (const t of [x, y]) if (!outputs.includes(t as tf.Tensor4D)) t.dispose();
+  if (own && !call.overlapped) countLeaks(attack.id, own.filter((t) => !outputs.includes(t as tf.Tensor4D)).length, limits);
   return outputs;
+}
+
+function countLeaks(pluginId: string, left: number, limits: PluginLimits): void {
+  const entry = leakLedger.get(pluginId) ?? { calls: 0, leaked: 0, warned: false };
+  leakLedger.set(pluginId, entry);
+  entry.calls += 1;
+  // A first call may build what the plugin keeps for later calls (a surrogate model, a lookup table).
+  if (entry.calls === 1 || left === 0) return;
+  entry.leaked += left;
+  if (entry.leaked > limits.tensorLimit) {
+    throw new RobenchError(
+      `attack '${pluginId}' has left ${entry.leaked} tensors behind over ${entry.calls} calls, past the limit of ${limits.tensorLimit}`,
+      'dispose what the attack does not return (wrap its steps in tf.tidy), or raise ROBENCH_PLUGIN_TENSOR_LIMIT',
+    );
+  }
+  if (!entry.warned) {
+    entry.warned = true;
+    limits.warn(`attack '${pluginId}' left ${left} tensors behind in call ${entry.calls} (memory grows with every batch); dispose what it does not return, e.g. wrap its steps in tf.tidy`);
+  }
 }
 
 /**
