@@ -11,7 +11,7 @@ import { architecture, buildModel, initializeWeights, type Architecture, type Fa
 import type { BackendName } from '../runtime/backends.js';
 import { recomputeMovingStatistics } from './batch-norm-training.js';
 import { findCheckpoint, readCheckpointState } from './checkpoint.js';
-import { UsageError } from '../core/errors.js';
+import { RobenchError, UsageError } from '../core/errors.js';
 import { saveLayersModelTo } from '../runtime/model-io.js';
 import { createRegistry } from '../core/registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape } from '../core/plugin-api.js';
@@ -190,6 +190,42 @@ const PROGRESS_LINE_SECONDS = 60;
 /** Training images the saved batch-norm statistics are computed over, in batches of BN_STATISTICS_BATCH. */
 const BN_STATISTICS_IMAGES = 4096;
 const BN_STATISTICS_BATCH = 256;
+
+/** Where a training step diverged, for the error that stops it. */
+export interface DivergedAt {
+  epoch: number;
+  step: number;
+  steps: number;
+  /** The learning rate of the epoch, and the --lr it came from. */
+  lr: number;
+  baseLr: number;
+  checkpoint: string;
+  model: string;
+}
+
+/**
+ * Stops training at the first step whose loss (per micro-batch: total loss and cross-entropy) or
+ * gradient is not finite, with the step, the rate and the fix. Past that point every weight is NaN:
+ * a run that went on would save, and `robench train` would ship, a model of NaN weights.
+ */
+export function stopIfDiverged(stats: Float32Array[], gradient: Float32Array, at: DivergedAt): void {
+  const badLoss = stats.findIndex((st) => !Number.isFinite(st[0]!) || !Number.isFinite(st[1]!));
+  let badGradient = -1;
+  if (badLoss === -1) {
+    for (let i = 0; i < gradient.length; i++) {
+      if (!Number.isFinite(gradient[i]!)) {
+        badGradient = i;
+        break;
+      }
+    }
+  }
+  if (badLoss === -1 && badGradient === -1) return;
+  const what = badLoss !== -1 ? `the loss is ${stats[badLoss]![0]} (cross-entropy ${stats[badLoss]![1]})` : `the gradient holds ${gradient[badGradient]} (entry ${badGradient})`;
+  throw new RobenchError(
+    `training ${at.model} diverged at epoch ${at.epoch}, step ${at.step}/${at.steps}: ${what} at learning rate ${at.lr}; stopped before the step was applied, so the last checkpoint in ${at.checkpoint} holds finite weights`,
+    `lower the learning rate: train again with --lr ${at.baseLr / 10} instead of ${at.baseLr} (a checkpoint resumes only at the rate it was made with, so start afresh)`,
+  );
+}
 
 /** Trains a zoo model on a dataset and writes model.json, weights.bin and manifest.json to the output directory. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -384,6 +420,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         pool.views.images.set(augmentedBatch(data.train, idx, aug, augRand));
         idx.forEach((i, b) => (pool!.views.labels[b] = data.train.labels[i]));
         const { gradient, stats, local } = await pool.step(idx.length, shareWeights);
+        // Checked before the step is applied: a NaN or infinite loss or gradient would turn every
+        // weight into NaN, and the next checkpoint would save them. The last checkpoint stays good.
+        stopIfDiverged(stats, gradient, { epoch: epoch + 1, step: s + 1, steps, lr, baseLr, checkpoint: ckptDir, model: opts.model });
         applyGradient(gradient);
         microBatchesDone += stats.length;
         microBatchesHere += local;
