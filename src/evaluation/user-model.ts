@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RobenchError, UsageError } from '../core/errors.js';
-import { loadAnyModel, type LoadOptions } from '../runtime/model-io.js';
+import { checkModelInputs, firstForward, loadAnyModel, type LoadOptions } from '../runtime/model-io.js';
 import type { InputRange } from '../core/parse.js';
 import type { DatasetPlugin, ImageShape, LoadedModel } from '../core/plugin-api.js';
 
@@ -93,6 +93,7 @@ export interface TfModelSpec {
 export function wrapTfModel(model: tf.LayersModel | tf.GraphModel, spec: TfModelSpec): LoadedModel {
   const { id: source, dataset, range } = spec;
   const expected: ImageShape = dataset.imageShape;
+  checkModelInputs(model, source, expected, dataset.id);
   const declared = declaredInputShape(model);
   if (declared && declared.length === 4) {
     const mismatch = declared.slice(1).some((d, i) => d !== null && d !== expected[i]);
@@ -111,7 +112,7 @@ export function wrapTfModel(model: tf.LayersModel | tf.GraphModel, spec: TfModel
     const out = model instanceof tf.LayersModel ? model.apply(scaled, { training: false }) : model.predict(scaled);
     return (Array.isArray(out) ? out[0] : out) as tf.Tensor2D;
   };
-  const probe = tf.tidy(() => forward(tf.zeros([1, ...expected]) as tf.Tensor4D));
+  const probe = firstForward(source, expected, () => tf.tidy(() => forward(tf.zeros([1, ...expected]) as tf.Tensor4D)));
   const numClasses = probe.shape[1];
   probe.dispose();
   return {

@@ -19,6 +19,9 @@ export interface FetchLimits {
 
 const RETRY = 'check the URL and the network connection, then run the command again';
 
+/** Redirects followed within one origin (http to https on another port is another origin). */
+const MAX_REDIRECTS = 5;
+
 /** The body at `url`, checked against `limits`. */
 export async function fetchModelFile(url: string, limits: FetchLimits): Promise<Uint8Array> {
   const abort = new AbortController();
@@ -35,11 +38,29 @@ export async function fetchModelFile(url: string, limits: FetchLimits): Promise<
     return new RobenchError(`cannot download ${limits.what} ${url} (${err.cause?.message ?? err.message})`, RETRY);
   };
   try {
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: abort.signal });
-    } catch (e) {
-      throw failed(e);
+    let res: Response | undefined;
+    // Redirects are followed here, not by fetch: the origin is checked before each request, and a
+    // server that sends the request on to another origin would otherwise serve the weights from there.
+    let at = new URL(url);
+    for (let hop = 0; ; hop++) {
+      try {
+        res = await fetch(at, { signal: abort.signal, redirect: 'manual' });
+      } catch (e) {
+        throw failed(e);
+      }
+      if (res.status < 300 || res.status >= 400 || res.status === 304) break;
+      const location = res.headers.get('location');
+      await res.body?.cancel();
+      if (!location) throw new RobenchError(`cannot download ${limits.what} ${url}: HTTP ${res.status} without a Location`, RETRY);
+      const next = new URL(location, at);
+      if (next.origin !== at.origin) {
+        throw new RobenchError(
+          `${limits.what} ${url} redirects to another server (${next.origin}); robench takes a model's files from its own server only`,
+          `give the URL the files finally live at (${next.origin}), if you trust that server`,
+        );
+      }
+      if (hop >= MAX_REDIRECTS) throw new RobenchError(`${limits.what} ${url} redirects more than ${MAX_REDIRECTS} times`, RETRY);
+      at = next;
     }
     if (!res.ok || !res.body) {
       throw new RobenchError(`cannot download ${limits.what} ${url}: HTTP ${res.status} ${res.statusText}`, RETRY);

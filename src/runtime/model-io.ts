@@ -3,7 +3,7 @@
  * file:// handler): a directory holds model.json and the weight files it names.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +132,12 @@ async function localFiles(path: string): Promise<ModelFiles> {
         throw new RobenchError(`${jsonPath} names the weights file "${p}", outside the model's folder ${folder}`, 'a model.json may only name weight files in its own folder');
       }
       if (!existsSync(file)) throw new RobenchError(`the weights file ${file} named by ${jsonPath} is missing`, FILES_HINT);
+      // The name is inside the folder, but a symlink there may point anywhere: where it really is counts.
+      const real = realpathSync(file);
+      const realFolder = realpathSync(folder);
+      if (!real.startsWith(realFolder + sep)) {
+        throw new RobenchError(`the weights file ${file} named by ${jsonPath} is a link to ${real}, outside the model's folder ${folder}`, 'copy the weights file into the model\'s folder instead of linking to it');
+      }
       return readRegularFile(file, { bytes, maxBytes, what: `the weights file`, hint: FILES_HINT });
     },
   };
@@ -154,6 +160,66 @@ function httpFiles(url: string, timeoutMs: number): ModelFiles {
   };
 }
 
+/**
+ * tfjs keeps the last of two weights of one name, so a second entry (a zero-byte one, say) would
+ * silently replace a kernel: a manifest naming a weight twice is refused, naming it.
+ */
+export function checkManifestNames(manifest: tf.io.WeightsManifestConfig, where: string): void {
+  const seen = new Set<string>();
+  for (const group of manifest) {
+    for (const w of group.weights ?? []) {
+      if (typeof w.name !== 'string' || w.name === '') throw new RobenchError(`${where} lists a weight without a name`, 'pass the model.json written by tf.LayersModel.save or tensorflowjs_converter');
+      if (seen.has(w.name)) throw new RobenchError(`${where} lists the weight "${w.name}" twice: one entry would silently replace the other`, 'the manifest was edited or merged wrongly; export the model again');
+      seen.add(w.name);
+    }
+  }
+}
+
+/** Layers (a LayersModel) or graph nodes (a GraphModel) accepted: far above real networks, below tfjs's stack limits. */
+export const MAX_MODEL_NODES = 20_000;
+
+/**
+ * What robench feeds a model, checked before its first forward pass so that a model it cannot run
+ * fails with an error naming it rather than a raw tfjs one: one input, a batch of images (rank 4)
+ * of the dataset's shape, and a graph of bounded size (a 100,000-layer model overflows the stack).
+ */
+export function checkModelInputs(model: tf.LayersModel | tf.GraphModel, id: string, imageShape: readonly number[], datasetId: string, maxNodes = MAX_MODEL_NODES): void {
+  const inputs = model.inputs as { name: string; shape?: (number | null)[] }[];
+  if (inputs.length !== 1) {
+    throw new UsageError(
+      `the model ${id} takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}), but robench feeds one: a batch of images`,
+      'export a model with a single image input [batch, height, width, channels]',
+    );
+  }
+  const shape = inputs[0]!.shape?.map((d) => (d === -1 ? null : d));
+  if (shape && shape.length !== 4) {
+    throw new UsageError(
+      `the model ${id} takes inputs of shape [${shape.map((d) => d ?? '?')}] (rank ${shape.length}), but robench feeds ${datasetId} images as [batch, ${imageShape.join(', ')}]`,
+      'export the model with an image input (put a Flatten or Reshape layer first if it works on flat vectors)',
+    );
+  }
+  const nodes = model instanceof tf.LayersModel ? model.layers.length : Object.keys((model as unknown as { executor?: { graph?: { nodes?: object } } }).executor?.graph?.nodes ?? {}).length;
+  if (nodes > maxNodes) {
+    throw new UsageError(`the model ${id} has ${nodes} ${model instanceof tf.LayersModel ? 'layers' : 'graph nodes'}, more than the ${maxNodes} robench runs`, 'evaluate a smaller model; tfjs runs out of stack on graphs this deep');
+  }
+}
+
+/**
+ * The model's first forward pass, on one blank image: any failure (an op this backend lacks, a
+ * shape the layers reject, a stack overflow) becomes an error naming the model and what it was fed.
+ */
+export function firstForward<T>(id: string, imageShape: readonly number[], run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(
+      `the model ${id} fails on its first batch (one image of shape [${imageShape.join(', ')}]): ${message.split('\n')[0]}`,
+      /Unknown op|not (yet )?(registered|implemented)/i.test(message) ? 'the model uses an op tfjs cannot run on this backend: try --backend cpu, or export the model without it' : 'check that the model takes images of this dataset (--dataset) and that it loads in TensorFlow.js',
+    );
+  }
+}
+
 /** Reads model.json and its weight files into ModelArtifacts, each file checked against the manifest before it is used. */
 async function readArtifacts(files: ModelFiles): Promise<tf.io.ModelArtifacts> {
   let json: tf.io.ModelJSON;
@@ -169,6 +235,7 @@ async function readArtifacts(files: ModelFiles): Promise<tf.io.ModelArtifacts> {
   if (json.modelTopology === undefined) {
     throw new RobenchError(`${files.where} has no modelTopology`, 'pass a TensorFlow.js model.json (layers or graph model)');
   }
+  checkManifestNames(json.weightsManifest ?? [], files.where);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest ?? []) {

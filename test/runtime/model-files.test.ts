@@ -53,7 +53,8 @@ test('a weights path naming a device or a FIFO is refused at once, not read with
   t.timeout(10_000);
   const zero = await withPaths(['zero.bin']);
   await symlink('/dev/zero', join(zero, 'zero.bin'));
-  await t.throwsAsync(loadAnyModel(zero), { message: /zero\.bin is not a regular file/ });
+  // A link out of the model's folder is refused before its target is even looked at.
+  await t.throwsAsync(loadAnyModel(zero), { message: /zero\.bin named by .* is a link to \/dev\/zero, outside the model's folder/ });
   const fifo = await withPaths(['fifo.bin']);
   execFileSync('mkfifo', [join(fifo, 'fifo.bin')]);
   await t.throwsAsync(loadAnyModel(fifo), { message: /fifo\.bin is not a regular file/ });
