@@ -2,7 +2,9 @@
  * Output folders, prepared before anything is loaded or computed: a run that cannot write its
  * results should fail in a second, not after an hour of attacks.
  */
-import { constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { constants, existsSync, linkSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
@@ -75,4 +77,107 @@ export const earlierOutputs = (dir: string): string[] => (existsSync(dir) ? read
 /** Removes an earlier run's outputs from `dir`, so the new run's report holds only the new run. */
 export async function clearEarlierOutputs(dir: string, files: string[]): Promise<void> {
   for (const f of files) await rm(join(dir, f), { force: true });
+}
+
+/** The lock file `run` and `train` hold in their output folder while they write there. */
+export const LOCK_FILE = '.robench.lock';
+
+interface LockRecord {
+  pid: number;
+  host: string;
+  startedAt: string;
+  command: string;
+  /** Tells this process's lock from a later one of a reused pid. */
+  token: string;
+}
+
+export interface OutDirLock {
+  /** The lock file. */
+  file: string;
+  /** Removes the lock if it is still this one (idempotent; synchronous, so an exit handler can call it). */
+  release(): void;
+}
+
+/** Whether process `pid` on this machine is alive: signal 0 checks without sending anything. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): LockRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as LockRecord;
+    return Number.isSafeInteger(r.pid) && r.pid > 0 && typeof r.host === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the exclusive lock on output folder `dir` for a run or a training (two of them writing one
+ * folder would delete or overwrite each other's files). The lock is a file created atomically with
+ * its content (written aside, then hard-linked into place, which fails if one exists), so another
+ * process never reads a half-written lock. A lock whose process is gone (same host, dead pid) or
+ * whose content is unreadable is stale and taken over; a live one is a usage error naming its
+ * process. Call it after the folder exists and before touching any file in it; release() at the end
+ * (it is also released when the process exits).
+ */
+export function lockOutDir(dir: string, opts: { flag?: string; command?: string } = {}): OutDirLock {
+  const flag = opts.flag ?? '--out';
+  const file = join(dir, LOCK_FILE);
+  const record: LockRecord = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: opts.command ?? process.argv.slice(2).join(' '), token: randomUUID() };
+  const aside = join(dir, `${LOCK_FILE}.${process.pid}.${record.token}`);
+  writeFileSync(aside, `${JSON.stringify(record)}\n`);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(aside, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotWrite(flag, dir, err);
+      }
+      const held = readLock(file);
+      if (held && (held.host !== record.host || alive(held.pid))) {
+        const where = held.host === record.host ? `process ${held.pid}` : `process ${held.pid} on ${held.host}`;
+        throw new UsageError(
+          `${flag} ${dir} is in use by another robench (${where}, started ${held.startedAt}: robench ${held.command})`,
+          held.host === record.host
+            ? `wait for it to finish, or choose another folder with ${flag}`
+            : `choose another folder with ${flag}, or remove ${file} if that run is gone`,
+        );
+      }
+      // Stale: moved away under a name of our own, so two processes that both saw it stale cannot
+      // both remove a lock the faster one has meanwhile taken (the rename takes exactly one file).
+      if (attempt >= 3) throw new UsageError(`cannot take the lock ${file}: it keeps changing`, `choose another folder with ${flag}`);
+      const stale = join(dir, `${LOCK_FILE}.stale.${process.pid}.${record.token}`);
+      try {
+        renameSync(file, stale);
+        const moved = readLock(stale);
+        // Another process took the lock between our read and the rename: put it back and look again.
+        if (moved && moved.token !== held?.token && alive(moved.pid)) {
+          linkSync(stale, file);
+        }
+        rmSync(stale, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotWrite(flag, dir, err);
+      }
+    }
+  } finally {
+    rmSync(aside, { force: true });
+  }
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    process.off('exit', release);
+    // Only our own lock: a folder taken over (ours judged stale by mistake) keeps its new owner's.
+    if (readLock(file)?.token === record.token) rmSync(file, { force: true });
+  };
+  process.on('exit', release);
+  return { file, release };
 }
