@@ -78,7 +78,8 @@ export function leaderboardText(board: Leaderboard): string {
 
 export function leaderboardMarkdown(board: Leaderboard): string {
   const [head, ...body] = grid(board);
-  const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  // A newline or control character in an id would end the row or reach a terminal that cats the file.
+  const line = (cells: string[]): string => `| ${cells.map((c) => terminalText(c).replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(head!), line(head!.map(() => '---')), ...body.map(line)].join('\n') + '\n';
 }
 

@@ -209,10 +209,18 @@ export function parseResults(parsed: unknown, file: string): RunResult[] {
 /** The results.json a path names: the file itself, or the one inside a result folder. */
 export const resultsFileIn = (path: string): string => (existsSync(path) && statSync(path).isDirectory() ? join(path, 'results.json') : path);
 
+/** Larger than any results.json robench writes (10,000 samples take a few hundred kilobytes a run), and below V8's longest string. */
+export const MAX_RESULTS_BYTES = 256 * 1024 * 1024;
+
 /** Parses a results file's text; a file that is not JSON names itself. */
 function readJson(file: string): unknown {
   if (!existsSync(file)) throw new UsageError(`no results at ${file}`, 'give a results.json or the folder `robench run` wrote');
-  if (!statSync(file).isFile()) throw new UsageError(`${file} is not a regular file`, 'give a results.json or the folder `robench run` wrote');
+  const info = statSync(file);
+  // A FIFO would block the read forever, a device (/dev/zero) would never end.
+  if (!info.isFile()) throw new UsageError(`${file} is not a regular file`, 'give a results.json or the folder `robench run` wrote');
+  if (info.size > MAX_RESULTS_BYTES) {
+    throw new UsageError(`${file} is ${info.size} bytes, more than the ${MAX_RESULTS_BYTES} a results.json of robench can hold`, 'give a results.json written by robench run (shards of very large runs are merged by robench report)');
+  }
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {

@@ -5,8 +5,9 @@
  * recomputes every figure from the counts and per-sample outcomes.
  */
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
@@ -16,6 +17,7 @@ import { exportCommand } from '../../src/cli/commands/export.js';
 import { leaderboardCommand } from '../../src/cli/commands/leaderboard.js';
 import { resultsJson } from '../../src/report/results-json.js';
 import { readRunRecord } from '../../src/evaluation/run-state.js';
+import { MAX_RESULTS_BYTES } from '../../src/report/results-file.js';
 import { runResult } from '../helpers/run-results.js';
 
 const N = 1000;
@@ -204,3 +206,15 @@ test('a hand-edited run.json names the field before --resume touches anything', 
   t.is(JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')).runs.length, 1);
 });
 
+
+test('a results path that is a FIFO, a folder without results, or a file larger than any results.json is refused before reading', async (t) => {
+  const dir = await folder();
+  execFileSync('mkfifo', [join(dir, 'results.json')]);
+  refused(t, () => readResults(dir), /results\.json is not a regular file/);
+  const empty = await folder();
+  refused(t, () => readResults(empty), /no results at .*results\.json/);
+  const big = join(await folder(), 'results.json');
+  await writeFile(big, '');
+  await truncate(big, MAX_RESULTS_BYTES + 1);
+  refused(t, () => readResults(big), /results\.json is \d+ bytes, more than the \d+ a results\.json of robench can hold/);
+});

@@ -147,6 +147,10 @@ test('control characters in ids are shown escaped in the run/report table, check
     t.false(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(text), text);
     t.true(text.includes('m\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202e'), text);
   }
+  // The Markdown leaderboard: a newline in an id cannot end its row.
+  const md = leaderboardCommand([saved(run('two\nlines|x'))], 'md');
+  t.is(md.trim().split('\n').length, 3, md);
+  t.true(md.includes('two\\nlines\\|x'), md);
   t.is(terminalText('a\nb'), 'a\\nb');
   t.is(terminalText('a\nb', true), 'a\nb');
   t.is(terminalText('hebbian [cifar10]'), 'hebbian [cifar10]');
