@@ -163,10 +163,20 @@ export async function loadPluginModule(registry: Registry, spec: string, base = 
   // After tsx, so that its hooks run first and see the .ts format the resolution decides.
   shareModulesWithPlugins();
   let mod: Record<string, unknown>;
+  // A plugin whose top-level code waits forever would hang robench with no word: its load is bounded.
+  const asked = Number(process.env.ROBENCH_PLUGIN_LOAD_TIMEOUT_S);
+  const seconds = Number.isFinite(asked) && asked > 0 ? asked : 60;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    mod = (await import(url)) as Record<string, unknown>;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UsageError(`plugin ${spec} did not finish loading within ${seconds} s`, 'a plugin file must not wait at load (a top-level await that never settles?); raise ROBENCH_PLUGIN_LOAD_TIMEOUT_S if it is only slow')), seconds * 1000);
+    });
+    mod = (await Promise.race([import(url), late])) as Record<string, unknown>;
   } catch (err) {
+    if (err instanceof UsageError && err.message.startsWith(`plugin ${spec} did not finish loading`)) throw err;
     throw new UsageError(`plugin ${spec} failed to load: ${(err as Error).message}`, 'fix the error in the plugin file');
+  } finally {
+    clearTimeout(timer);
   }
   const found = pluginsOf(mod);
   if (found.length === 0) {

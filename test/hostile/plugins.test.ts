@@ -140,3 +140,19 @@ test.serial('process.exit inside an attack is refused, naming the attack, and ro
   t.is(typeof process.exit, 'function');
   t.notRegex(process.exit.toString(), /called process\.exit/, 'the real process.exit is back after the call');
 });
+
+test.serial('a plugin whose load never finishes is given up on, naming it', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Registry, loadPluginModule } = await import('../../src/core/registry.js');
+  const { UsageError } = await import('../../src/core/errors.js');
+  const file = join(mkdtempSync(join(tmpdir(), 'robench-hostile-plugin-')), 'hangs.mjs');
+  writeFileSync(file, 'await new Promise(() => {});\nexport default {};\n');
+  process.env.ROBENCH_PLUGIN_LOAD_TIMEOUT_S = '0.5';
+  try {
+    await t.throwsAsync(loadPluginModule(new Registry(), file), { instanceOf: UsageError, message: new RegExp(`plugin ${file.replace(/[.]/g, '\\.')} did not finish loading within 0\\.5 s`) });
+  } finally {
+    delete process.env.ROBENCH_PLUGIN_LOAD_TIMEOUT_S;
+  }
+});
