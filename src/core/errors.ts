@@ -2,10 +2,16 @@
  * Errors a user can act on. The CLI prints their message (and the stack only with
  * --verbose) and exits 2 for usage errors, 1 for everything else.
  */
+import { terminalText } from './terminal-text.js';
+
 export class RobenchError extends Error {
   readonly exitCode: number = 1;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+  readonly hint?: string;
+  constructor(message: string, hint?: string) {
+    // Messages name ids, paths and values a user or a file chose, and are printed on the terminal:
+    // their control characters are escaped here, once for every error (newlines and tabs kept).
+    super(terminalText(message, true));
+    this.hint = hint === undefined ? undefined : terminalText(hint, true);
     this.name = 'RobenchError';
   }
 }

@@ -49,20 +49,5 @@ export function csvCell<T>(value: T): T | string {
 /** Every value of a CSV row passed through csvCell. */
 export const csvRow = <T extends Record<string, unknown>>(row: T): T => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, csvCell(v)])) as T;
 
-/**
- * Text for the terminal with control characters shown escaped: C0 controls (ESC, BEL,
- * backspace, carriage return, NUL...), DEL, C1 controls (0x80-0x9f, CSI among them) and the
- * bidirectional overrides that reorder what is shown. An id holding "\x1b[2J" would clear the
- * screen or retitle the window; printed as the escape it is, it is only text. Newlines are
- * escaped too (an id is one line); `keepNewlines` keeps them for multi-line cells.
- */
-export function terminalText(text: string, keepNewlines = false): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    if (keepNewlines && c === '\n') return c;
-    const code = c.charCodeAt(0);
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
+// The terminal's helper lives in src/core, so that errors can use it too.
+export { terminalText } from '../core/terminal-text.js';

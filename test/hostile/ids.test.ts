@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { CurvePoint, Params, RunResult } from '../../src/core/plugin-api.js';
+import { UsageError } from '../../src/core/errors.js';
 import { exportCommand } from '../../src/cli/commands/export.js';
 import { leaderboardCommand } from '../../src/cli/commands/leaderboard.js';
 import { checkCommand } from '../../src/cli/commands/check.js';
@@ -163,4 +164,11 @@ test('an exported results.csv never reaches a spreadsheet unescaped: the csv rep
   const text = readFileSync(join(out, 'results.csv'), 'utf8');
   const [, row] = parse(text) as string[][];
   t.is(row![0], `'=HYPERLINK("http://x")`);
+});
+
+test('error messages and hints, which name ids and paths, show their control characters escaped', (t) => {
+  const err = new UsageError('cannot load the model \u001b]0;pwned\u0007m.json\nsecond line\tkept', 'pass \u009b2J instead');
+  t.is(err.message, 'cannot load the model \\x1b]0;pwned\\x07m.json\nsecond line\tkept');
+  t.is(err.hint, 'pass \\x9b2J instead');
+  t.is(err.exitCode, 2);
 });
