@@ -67,14 +67,15 @@ class Fields {
     return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : this.fail(path, v, `an integer in [${min}, ${max}]`);
   }
 
-  arr(v: unknown, path: string, length?: number): unknown[] {
+  /** An array; with `length`, of exactly that many entries, one per `per` (a sample, a point, a bin). */
+  arr(v: unknown, path: string, length?: number, per = 'sample'): unknown[] {
     if (!Array.isArray(v)) return this.fail(path, v, 'an array');
-    if (length !== undefined && v.length !== length) return this.fail(`${path}.length`, v.length, `${length} (one entry per ${path.endsWith('draws') ? 'point' : 'sample'})`);
+    if (length !== undefined && v.length !== length) return this.fail(`${path}.length`, v.length, `${length} (one entry per ${per})`);
     return v;
   }
 
-  ints(v: unknown, path: string, min: number, max: number, length?: number): number[] {
-    const list = this.arr(v, path, length);
+  ints(v: unknown, path: string, min: number, max: number, length?: number, per?: string): number[] {
+    const list = this.arr(v, path, length, per);
     list.forEach((x, i) => this.int(x, `${path}[${i}]`, min, max));
     return list as number[];
   }
@@ -101,6 +102,23 @@ function checkPoints(f: Fields, raw: unknown, samples: number): CurvePoint[] {
   });
 }
 
+/** A layer's activation sparsity, as the reports draw it: fractions, means and a histogram of numbers. */
+function checkSparsity(f: Fields, value: unknown, at: string): void {
+  const layer = f.obj(value, at);
+  f.str(layer.name, `${at}.name`);
+  // null: a measure that was NaN when written (JSON has no NaN), e.g. the Hoyer sparsity of all-zero activations.
+  const measure = (v: unknown, path: string): unknown => v === null || f.num(v, path);
+  for (const key of ['zeroFraction', 'hoyer', 'topKMean', 'restMean']) measure(layer[key], `${at}.${key}`);
+  const histogram = f.obj(layer.histogram, `${at}.histogram`);
+  const edges = f.arr(histogram.edges, `${at}.histogram.edges`);
+  edges.forEach((e, i) => f.num(e, `${at}.histogram.edges[${i}]`));
+  f.arr(histogram.counts, `${at}.histogram.counts`, Math.max(edges.length - 1, 0), 'bin between edges').forEach((c, i) => f.num(c, `${at}.histogram.counts[${i}]`, 0));
+  if (layer.preThreshold !== undefined) {
+    const pre = f.obj(layer.preThreshold, `${at}.preThreshold`);
+    for (const key of ['zeroFraction', 'hoyer', 'topKMean', 'restMean']) measure(pre[key], `${at}.preThreshold.${key}`);
+  }
+}
+
 /** Types and ranges of every outcome array; checkOutcomes then checks they reproduce the curve. */
 function checkOutcomeFields(f: Fields, raw: unknown, pointCount: number): SampleOutcomes {
   const o = f.obj(raw, 'outcomes');
@@ -109,12 +127,12 @@ function checkOutcomeFields(f: Fields, raw: unknown, pointCount: number): Sample
   const n = index.length;
   f.ints(o.clean, 'outcomes.clean', 0, 1, n);
   if (o.brokeAt !== undefined) f.ints(o.brokeAt, 'outcomes.brokeAt', -1, pointCount - 1, n);
-  if (o.survivors !== undefined) f.arr(o.survivors, 'outcomes.survivors', pointCount).forEach((s, k) => f.ints(s, `outcomes.survivors[${k}]`, 0, Number.MAX_SAFE_INTEGER));
+  if (o.survivors !== undefined) f.arr(o.survivors, 'outcomes.survivors', pointCount, 'point').forEach((s, k) => f.ints(s, `outcomes.survivors[${k}]`, 0, Number.MAX_SAFE_INTEGER));
   let draws: number[] | undefined;
-  if (o.draws !== undefined) draws = f.ints(o.draws, 'outcomes.draws', 1, Number.MAX_SAFE_INTEGER, pointCount);
+  if (o.draws !== undefined) draws = f.ints(o.draws, 'outcomes.draws', 1, Number.MAX_SAFE_INTEGER, pointCount, 'point');
   if (o.survivedDraws !== undefined) {
     if (!draws) f.fail('outcomes.draws', undefined, 'the draws per point that outcomes.survivedDraws counts');
-    f.arr(o.survivedDraws, 'outcomes.survivedDraws', pointCount).forEach((s, k) => f.ints(s, `outcomes.survivedDraws[${k}]`, 0, draws![k], n));
+    f.arr(o.survivedDraws, 'outcomes.survivedDraws', pointCount, 'point').forEach((s, k) => f.ints(s, `outcomes.survivedDraws[${k}]`, 0, draws![k], n));
   }
   if (o.brokeAt === undefined && o.survivors === undefined && o.survivedDraws === undefined) f.fail('outcomes.brokeAt', undefined, 'brokeAt, survivors or survivedDraws');
   if (o.minimalNorm !== undefined) f.arr(o.minimalNorm, 'outcomes.minimalNorm', n).forEach((x, i) => f.num(x, `outcomes.minimalNorm[${i}]`, -1));
@@ -169,7 +187,13 @@ export function checkRun(value: unknown, where: string): RunResult {
     f.int(s.end, 'shard.end', start);
   }
   for (const key of ['gradientEvaluations', 'forwardEvaluations', 'durationMs'] as const) if (r[key] !== undefined) f.num(r[key], key, 0);
-  if (r.sparsity !== undefined) f.arr(r.sparsity, 'sparsity');
+  if (r.sparsity !== undefined) f.arr(r.sparsity, 'sparsity').forEach((layer, i) => checkSparsity(f, layer, `sparsity[${i}]`));
+  // Attack settings become CSV columns and table labels: plain values only.
+  for (const [name, value] of Object.entries(attack.params as Obj)) {
+    if (!['number', 'string', 'boolean'].includes(typeof value) || (typeof value === 'number' && !Number.isFinite(value))) f.fail(`attack.params.${name}`, value, 'a number, string or true/false');
+  }
+  if (r.startedAt !== undefined && typeof r.startedAt !== 'string') f.fail('startedAt', r.startedAt, 'a string');
+  if (r.command !== undefined) f.arr(r.command, 'command').forEach((c, i) => typeof c === 'string' || f.fail(`command[${i}]`, c, 'a string'));
   let points = checkPoints(f, r.points, samples);
   let cleanAccuracy: number;
   const rest = { ...r };

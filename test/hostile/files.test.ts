@@ -218,3 +218,15 @@ test('a results path that is a FIFO, a folder without results, or a file larger 
   await truncate(big, MAX_RESULTS_BYTES + 1);
   refused(t, () => readResults(big), /results\.json is \d+ bytes, more than the \d+ a results\.json of robench can hold/);
 });
+
+test('sparsity records, attack settings and the command are checked too: the reports draw and print them', (t) => {
+  const layer = { name: 'block1', zeroFraction: 0.5, hoyer: 0.4, topKMean: 2, restMean: 0.1, histogram: { edges: [0, 1, 2], counts: [3, 4] } };
+  t.notThrows(() => readResults(readyFile(run(900, 609, { sparsity: [layer] }))));
+  t.notThrows(() => readResults(readyFile(run(900, 609, { sparsity: [{ ...layer, hoyer: null }] as never }))), 'NaN written as null');
+  refused(t, () => readResults(readyFile(run(900, 609, { sparsity: [{ ...layer, zeroFraction: 'half' }] as never }))), /field sparsity\[0\]\.zeroFraction is string "half"/);
+  refused(t, () => readResults(readyFile(run(900, 609, { sparsity: [{ ...layer, histogram: { edges: [0, 1, 2], counts: [3] } }] as never }))), /field sparsity\[0\]\.histogram\.counts\.length is number 1, expected 2/);
+  const nested = run(900, 609);
+  nested.attack = { ...nested.attack, params: { steps: { toString: 1 } } as never };
+  refused(t, () => readResults(readyFile(nested)), /field attack\.params\.steps is object .*expected a number, string or true\/false/);
+  refused(t, () => readResults(readyFile(run(900, 609, { command: [1, 2] as never }))), /field command\[0\] is number 1, expected a string/);
+});
