@@ -12,6 +12,7 @@ import type { BackendName } from '../runtime/backends.js';
 import { recomputeMovingStatistics } from './batch-norm-training.js';
 import { findCheckpoint, readCheckpointState } from './checkpoint.js';
 import { RobenchError, UsageError } from '../core/errors.js';
+import { lockOutDir, prepareOutDir, type OutDirLock } from '../runtime/out-dir.js';
 import { saveLayersModelTo } from '../runtime/model-io.js';
 import { createRegistry } from '../core/registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape } from '../core/plugin-api.js';
@@ -336,6 +337,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(line);
   };
   let pool: GradientPool | undefined;
+  // Every setting is checked by now and nothing written yet. Two trainings writing one folder would
+  // replace each other's checkpoints (or fail midway with ENOTEMPTY): it is locked for this one.
+  let lock: OutDirLock;
+  try {
+    await prepareOutDir(out);
+    lock = lockOutDir(out, { command: `train --model ${opts.model} --dataset ${opts.dataset} --out ${out}` });
+  } catch (err) {
+    optimizer.dispose();
+    model.dispose();
+    throw err;
+  }
   try {
     if (found !== null) await loadCheckpoint(found, model, optimizer);
     const setLr = (lr: number): void => {
@@ -518,5 +530,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await pool?.close();
     optimizer.dispose();
     model.dispose();
+    lock.release();
   }
 }

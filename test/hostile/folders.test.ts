@@ -73,3 +73,28 @@ try { lockOutDir(process.argv[1]); process.stdout.write('locked'); setTimeout(()
   // Each released its lock when it exited.
   t.false(existsSync(join(dir, LOCK_FILE)));
 });
+
+test.serial('two trainings on one --out: the second is refused naming the first, which finishes untouched', async (t) => {
+  const { useBackend } = await import('../../src/runtime/backends.js');
+  const { train } = await import('../../src/training/train.js');
+  const { syntheticLines } = await import('../helpers/synthetic-lines.js');
+  await useBackend('wasm');
+  const lines = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
+  const data = {
+    plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
+    train: lines(24, 0),
+    test: lines(12, 1),
+  };
+  const out = join(folder(), 'train');
+  const opts = { model: 'baseline', dataset: 'synthetic', epochs: 2, batch: 8, seed: 5, out, data, log: () => {} };
+  const [first, second] = await Promise.allSettled([train(opts), train(opts)]);
+  t.is(first.status, 'fulfilled');
+  t.is(second.status, 'rejected');
+  const err = (second as PromiseRejectedResult).reason as UsageError;
+  t.true(err instanceof UsageError);
+  t.regex(err.message, new RegExp(`--out ${out} is in use by another robench \\(process ${process.pid}, started .*: robench train --model baseline`));
+  t.true(existsSync(join(out, 'model.json')), 'the first training finished and saved its model');
+  t.false(existsSync(join(out, LOCK_FILE)), 'and released the folder');
+  // Free again: a third training (resuming the finished run) takes the folder.
+  await t.notThrowsAsync(train({ ...opts, resume: true }));
+});
