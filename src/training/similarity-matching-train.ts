@@ -14,6 +14,7 @@
  * the fixed points of the training images.
  */
 import { existsSync } from 'node:fs';
+import { lockOutDir, prepareOutDir } from '../runtime/out-dir.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -295,6 +296,10 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
   const out = opts.out ?? join('robench-train', `${opts.model}-${data.plugin.id}`);
   const ckptDir = join(out, 'checkpoint');
 
+  // Settings are checked and nothing is written yet: the folder is locked for this training, as
+  // the zoo CNNs' is (src/training/train.ts), so a second one on it stops before touching a file.
+  await prepareOutDir(out);
+  const lock = lockOutDir(out, { command: `train --model ${opts.model} --dataset ${opts.dataset} --out ${out}` });
   let params = initSmParams(arch, normalStream(scalarRng(seed, `init/${opts.model}`)));
   let state: State = { chunk: 0, model: opts.model, dataset: data.plugin.id, architecture: arch, seed, batch, chunks, chunkSize, trainSamples: trainCount, elapsedSeconds: 0, steps: 0, solved: 0, converged: 0 };
   try {
@@ -376,5 +381,6 @@ export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ t
     }
   } finally {
     tf.dispose([...params.W, ...params.L]);
+    lock.release();
   }
 }

@@ -98,3 +98,22 @@ test.serial('two trainings on one --out: the second is refused naming the first,
   // Free again: a third training (resuming the finished run) takes the folder.
   await t.notThrowsAsync(train({ ...opts, resume: true }));
 });
+
+test.serial('similarity matching takes the same lock: a folder in use is refused before anything is written', async (t) => {
+  const { trainSimilarityMatching } = await import('../../src/training/similarity-matching-train.js');
+  const out = join(folder(), 'sm');
+  const split = (n: number) => ({ images: new Float32Array(n * 64).fill(0.5), labels: Int32Array.from({ length: n }, (_, i) => i % 3), count: n, shape: [8, 8, 1] as [number, number, number], source: { kind: 'bundled' as const, path: 'memory', sha256: '' } });
+  const data = { plugin: { id: 'tiny', imageShape: [8, 8, 1] as [number, number, number], classNames: ['a', 'b', 'c'] }, train: split(40), test: split(10) };
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(out, { recursive: true });
+  const held = lockOutDir(out, { command: 'train --model similarity-matching (the first)' });
+  try {
+    await t.throwsAsync(trainSimilarityMatching({ model: 'similarity-matching', dataset: 'tiny', data, neuronsPerSite: 2, batch: 20, chunks: 1, chunkSize: 40, readoutEpochs: 1, out, log: () => {} }), {
+      instanceOf: UsageError,
+      message: /is in use by another robench .*the first/,
+    });
+    t.deepEqual(readdirSync(out), [LOCK_FILE], 'nothing written beside the lock');
+  } finally {
+    held.release();
+  }
+});
