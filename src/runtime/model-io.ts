@@ -175,6 +175,19 @@ export function checkManifestNames(manifest: tf.io.WeightsManifestConfig, where:
   }
 }
 
+/** Layers (nested models' included) or graph nodes (functions' included) a model.json's topology describes. */
+export function topologySize(topology: unknown): number {
+  const t = topology as { node?: unknown[]; library?: { function?: { nodeDef?: unknown[] }[] }; config?: unknown; model_config?: unknown } | null;
+  if (t === null || typeof t !== 'object') return 0;
+  if (Array.isArray(t.node)) return t.node.length + (t.library?.function ?? []).reduce((n, f) => n + (Array.isArray(f?.nodeDef) ? f.nodeDef.length : 0), 0);
+  const layersIn = (config: unknown, depth: number): number => {
+    const layers = (config as { config?: { layers?: unknown[] } } | null)?.config?.layers;
+    if (!Array.isArray(layers) || depth > 64) return 0;
+    return layers.length + layers.reduce((n: number, l) => n + layersIn(l, depth + 1), 0);
+  };
+  return layersIn(t.model_config ?? t, 0);
+}
+
 /** Layers (a LayersModel) or graph nodes (a GraphModel) accepted: far above real networks, below tfjs's stack limits. */
 export const MAX_MODEL_NODES = 20_000;
 
@@ -236,6 +249,12 @@ async function readArtifacts(files: ModelFiles): Promise<tf.io.ModelArtifacts> {
     throw new RobenchError(`${files.where} has no modelTopology`, 'pass a TensorFlow.js model.json (layers or graph model)');
   }
   checkManifestNames(json.weightsManifest ?? [], files.where);
+  // Counted in the JSON, before tfjs builds anything: a model of a million layers takes minutes and
+  // gigabytes to deserialize before any check on the built model could refuse it.
+  const nodes = topologySize(json.modelTopology);
+  if (nodes > MAX_MODEL_NODES) {
+    throw new RobenchError(`${files.where} describes ${nodes} layers or graph nodes, more than the ${MAX_MODEL_NODES} robench runs`, 'evaluate a smaller model; tfjs runs out of stack on graphs this deep');
+  }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest ?? []) {

@@ -105,3 +105,17 @@ test('a model file whose first forward pass fails names the model, not only the 
   t.throws(() => firstForward('deep.json', [28, 28, 1], () => { throw new RangeError('Maximum call stack size exceeded'); }), { instanceOf: UsageError, message: /the model deep\.json fails on its first batch.*Maximum call stack/ });
   t.is(firstForward('ok.json', [1], () => 7), 7);
 });
+
+test('a model.json describing more layers than robench runs is refused from its JSON, before tfjs builds it', async (t) => {
+  const dir = folder();
+  const layers = Array.from({ length: 25_000 }, (_, i) => ({ class_name: 'Activation', config: { name: `a${i}`, activation: 'linear' } }));
+  const json = { format: 'layers-model', modelTopology: { class_name: 'Sequential', config: { name: 'deep', layers } }, weightsManifest: [] };
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  const started = Date.now();
+  await t.throwsAsync(loadAnyModel(join(dir, 'model.json')), { instanceOf: RobenchError, message: /model\.json describes 25000 layers or graph nodes, more than the 20000 robench runs/ });
+  t.true(Date.now() - started < 5000, 'refused at once');
+  // Layers of nested models count too; a graph's nodes and its functions' nodes likewise.
+  const { topologySize } = await import('../../src/runtime/model-io.js');
+  t.is(topologySize({ class_name: 'Model', config: { layers: [{ class_name: 'Sequential', config: { layers: [{}, {}] } }, {}] } }), 4);
+  t.is(topologySize({ node: [{}, {}, {}], library: { function: [{ nodeDef: [{}, {}] }] } }), 5);
+});
