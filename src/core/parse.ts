@@ -1,6 +1,12 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
 import type { ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
+import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberSetting, textSetting, type Origin, type Setting } from './settings.js';
+
+export { camel, kebab };
+
+/** The most budgets one grid may hold: each is a full attack over every sample. */
+export const MAX_GRID_POINTS = 1000;
 
 /** A number, or a fraction such as `8/255`. */
 export function parseNumber(text: string, what: string): number {
@@ -26,12 +32,14 @@ export function parseGrid(text: string): number[] {
     }
     const [start, stop] = parts.slice(0, 2).map((p) => parseNumber(p, '--eps'));
     const count = Number(parts[2]);
-    if (!Number.isInteger(count) || count < 1) {
-      throw new UsageError(`--eps '${text}': the count '${parts[2]}' must be a whole number of at least 1`, 'e.g. --eps 0:0.3:7');
+    if (!Number.isInteger(count) || count < 1 || count > MAX_GRID_POINTS) {
+      throw new UsageError(`--eps '${text}': the count '${parts[2]}' must be a whole number from 1 to ${MAX_GRID_POINTS}`, 'e.g. --eps 0:0.3:7');
     }
     values = count === 1 ? [start] : Array.from({ length: count }, (_, i) => start + ((stop - start) * i) / (count - 1));
   } else {
-    values = text.split(',').map((p) => parseNumber(p, '--eps'));
+    const items = text.split(',');
+    if (items.length > MAX_GRID_POINTS) throw new UsageError(`--eps lists ${items.length} budgets, more than ${MAX_GRID_POINTS}`, 'each budget is a full attack: choose fewer');
+    values = items.map((p) => parseNumber(p, '--eps'));
   }
   for (const v of values) {
     if (v < 0) throw new UsageError(`--eps: perturbation sizes cannot be negative (got ${v})`, 'use sizes of 0 or more');
@@ -42,8 +50,8 @@ export function parseGrid(text: string): number[] {
 export type InputRange = [number, number];
 
 export function parseInputRange(text: string): InputRange {
-  const allowed: Record<string, InputRange> = { '0,1': [0, 1], '0,255': [0, 255], '-1,1': [-1, 1] };
-  const range = allowed[text.replace(/\s/g, '')];
+  const allowed = new Map<string, InputRange>([['0,1', [0, 1]], ['0,255', [0, 255]], ['-1,1', [-1, 1]]]);
+  const range = typeof text === 'string' ? allowed.get(text.replace(/\s/g, '')) : undefined;
   if (!range) throw new UsageError(`--input-range '${text}' is not supported`, 'use one of 0,1 | 0,255 | -1,1');
   return range;
 }
@@ -62,8 +70,6 @@ export function parseSeed(text: string): number {
   return n;
 }
 
-export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** The range a numeric param accepts, in words (`at least 1`, `greater than 0 and at most 1`), or undefined when unbounded. */
 export function describeBounds(spec: ParamSpec): string | undefined {
@@ -81,53 +87,64 @@ export function withinBounds(spec: ParamSpec, v: number): boolean {
   return spec.maximum === undefined || v <= spec.maximum;
 }
 
-function numericParam(attackId: string, name: string, spec: ParamSpec, given: unknown): number {
-  const flag = `--${kebab(name)}`;
-  const text = String(given);
-  const whole = spec.type === 'int';
-  const v = typeof given === 'number' ? given : whole ? Number(text.trim() === '' ? NaN : text) : parseNumber(text, flag);
-  const kind = whole ? 'a whole number' : 'a number';
-  const bounds = describeBounds(spec);
-  if (!Number.isFinite(v) || (whole && !Number.isInteger(v)) || !withinBounds(spec, v)) {
-    throw new UsageError(
-      `${flag} '${text}' must be ${kind}${bounds ? ` ${bounds}` : ''}`,
-      `attack ${attackId}: ${spec.description}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`,
-    );
+/** The types a param may declare. */
+export const PARAM_TYPES = ['number', 'int', 'string', 'boolean'] as const;
+
+/** An attack param's declaration as a setting, so that its values are parsed like every other value. */
+export function paramSetting(name: string, spec: ParamSpec): Setting {
+  const decl = { name, description: spec.description, default: spec.default };
+  const bounds = { min: spec.minimum, max: spec.maximum, above: spec.exclusiveMinimum };
+  switch (spec.type) {
+    case 'int':
+      return intSetting({ ...decl, default: spec.default as number | undefined, ...bounds });
+    case 'number':
+      return numberSetting({ ...decl, default: spec.default as number | undefined, ...bounds });
+    case 'boolean':
+      return booleanSetting({ ...decl, default: spec.default as boolean | undefined });
+    case 'string':
+      return spec.choices ? choiceSetting({ ...decl, default: spec.default as string | undefined, choices: spec.choices }) : textSetting({ ...decl, default: spec.default as string | undefined, valueName: '<value>' });
+    default:
+      throw new UsageError(`param '${name}' has the type ${JSON.stringify((spec as { type: unknown }).type)}`, `a param's type is one of ${PARAM_TYPES.join(', ')}`);
   }
-  return v;
+}
+
+/** The declared name a key refers to: the same name in camelCase or kebab-case, in any case. */
+export function paramNamed(specs: ParamSpecs, key: string): string | undefined {
+  const wanted = camel(kebab(key.trim())).toLowerCase();
+  return Object.keys(specs).find((n) => camel(kebab(n)).toLowerCase() === wanted);
 }
 
 /**
- * Turns raw option values (strings from the command line or values from a config
- * file) into typed attack params, filling declared defaults. Every value is
- * checked against its spec's type, bounds and choices, so that a setting that
- * would make the numbers meaningless (`--steps 0`) fails before any compute.
+ * Turns raw option values (text from the command line, values from a config file, run.json or
+ * `benchmark()`) into typed attack params, filling declared defaults. Every value is checked
+ * against its declaration's type, bounds and choices, so that a setting that would make the
+ * numbers meaningless (`--steps 0`) fails before any compute. Keys may be camelCase or
+ * kebab-case (`stepSize`, `step-size`). With `strict`, a key that names no param is an error
+ * suggesting the nearest; without, it belongs to another attack of the same run.
  */
-export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<string, unknown>): Params {
+export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<string, unknown>, opts: { origin?: Origin; strict?: boolean } = {}): Params {
+  const origin = opts.origin ?? { source: 'flag' };
   const params: Params = {};
-  for (const [name, spec] of Object.entries(specs)) {
-    const flag = `--${kebab(name)}`;
-    const given = raw[camel(kebab(name))];
-    if (given === undefined) {
-      params[name] = spec.default;
-      continue;
+  for (const [name, spec] of Object.entries(specs)) params[name] = spec.default;
+  for (const key of Object.keys(raw)) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    const name = paramNamed(specs, key);
+    if (name === undefined) {
+      if (!opts.strict) continue;
+      const names = Object.keys(specs).map(kebab);
+      const near = nearest(kebab(key), names);
+      throw new UsageError(
+        `'${key}' is not a param of the attack '${attackId}'${near ? `; did you mean '${near}'?` : ''}`,
+        names.length > 0 ? `its params: ${names.join(', ')} (robench list attacks --json)` : `the attack '${attackId}' takes no params`,
+      );
     }
-    const text = String(given);
-    switch (spec.type) {
-      case 'number':
-      case 'int':
-        params[name] = numericParam(attackId, name, spec, given);
-        break;
-      case 'boolean':
-        if (!['true', 'false'].includes(text)) throw new UsageError(`${flag} '${text}' must be true or false`, `attack ${attackId}: ${spec.description}`);
-        params[name] = text === 'true';
-        break;
-      case 'string':
-        if (spec.choices && !spec.choices.includes(text)) {
-          throw new UsageError(`${flag} '${text}' is not one of ${spec.choices.join(', ')}`, `attack ${attackId}: ${spec.description}`);
-        }
-        params[name] = text;
-        break;
+    const spec = specs[name];
+    try {
+      params[name] = paramSetting(name, spec).parse(value, origin) as number | string | boolean;
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      throw new UsageError(err.message, `attack ${attackId}: ${spec.description}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`);
     }
   }
   return params;

@@ -17,6 +17,9 @@ export const packageRoot: string = (() => {
   return dir;
 })();
 
+/** Whether robench runs from its TypeScript sources (a clone, through tsx) rather than from dist/. */
+export const fromSource: boolean = import.meta.url.endsWith('.ts');
+
 export const assetPath = (...parts: string[]): string => join(packageRoot, ...parts);
 
 /** The version in robench's package.json, recorded in every result. */

@@ -349,7 +349,36 @@ export interface ReporterPlugin {
 
 export type Plugin = ModelPlugin | AttackPlugin<any> | DatasetPlugin | ReporterPlugin;
 
-export const defineAttack = <P extends Params>(p: Omit<AttackPlugin<P>, 'kind'>): AttackPlugin<P> => ({ kind: 'attack', ...p });
+/** The value a param's declaration gives: a number, a boolean, one of its choices, or a string. */
+export type ParamValue<S extends ParamSpec> = S['type'] extends 'number' | 'int'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S extends { choices: readonly (infer C extends string)[] }
+      ? C
+      : string;
+
+/** The params an attack's declarations give it: one with a default is always set, one without may be undefined (the attack derives it). */
+export type ParamsOf<S extends ParamSpecs> = {
+  -readonly [K in keyof S]: S[K] extends { default: number | string | boolean } ? ParamValue<S[K]> : ParamValue<S[K]> | undefined;
+};
+
+type SpecFor<T> = [NonNullable<T>] extends [number] ? ParamSpec & { type: 'number' | 'int' } : [NonNullable<T>] extends [boolean] ? ParamSpec & { type: 'boolean' } : ParamSpec & { type: 'string' };
+
+/** The declarations a params type needs: every key declared, none more, each of a type that gives its value. */
+export type ParamSpecsFor<P> = { [K in keyof P]-?: SpecFor<P[K]> };
+
+/**
+ * An attack plugin, its params' TypeScript type inferred from their declarations
+ * (`defineAttack({ params: { steps: { type: 'int', ... } }, run(ctx) { ctx.params.steps } })`), or
+ * given (`defineAttack<{ steps: number }>(...)`) and then checked against them: a declared
+ * `stepz`, a missing `steps` or a `steps` of type 'string' is a compile error.
+ */
+export function defineAttack<const S extends ParamSpecs>(p: Omit<AttackPlugin<ParamsOf<S>>, 'kind' | 'params'> & { params: S }): AttackPlugin<ParamsOf<S>>;
+export function defineAttack<P extends Params>(p: Omit<AttackPlugin<P>, 'kind' | 'params'> & { params: ParamSpecsFor<P> }): AttackPlugin<P>;
+export function defineAttack(p: Omit<AttackPlugin, 'kind'>): AttackPlugin {
+  return { kind: 'attack', ...p };
+}
 export const defineModel = (p: Omit<ModelPlugin, 'kind'>): ModelPlugin => ({ kind: 'model', ...p });
 export const defineDataset = (p: Omit<DatasetPlugin, 'kind'>): DatasetPlugin => ({ kind: 'dataset', ...p });
 export const defineReporter = (p: Omit<ReporterPlugin, 'kind'>): ReporterPlugin => ({ kind: 'reporter', ...p });

@@ -4,12 +4,12 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { closest } from 'fastest-levenshtein';
 import { UsageError } from './errors.js';
-import { describeBounds, withinBounds } from './parse.js';
-import { packageRoot } from './paths.js';
+import { describeBounds, PARAM_TYPES, withinBounds } from './parse.js';
+import { nearest } from './settings.js';
+import { fromSource, packageRoot } from './paths.js';
 import { shareModulesWithPlugins } from './shared-modules.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
 
@@ -30,7 +30,6 @@ const REQUIRED: Record<PluginKind, string[]> = {
 };
 
 /** Running from TypeScript sources (tests, tsx) or from the compiled dist/ tree. */
-const fromSource = extname(new URL(import.meta.url).pathname) === '.ts';
 
 export class Registry {
   private readonly plugins: { [K in PluginKind]: Map<string, ByKind[K]> } = {
@@ -80,7 +79,8 @@ export class Registry {
     const found = this.plugins[kind].get(id);
     if (found) return found;
     const known = [...this.plugins[kind].keys()].sort();
-    const suggestion = known.length > 0 ? ` Did you mean '${closest(id, known)}'?` : '';
+    const near = nearest(String(id), known);
+    const suggestion = near !== undefined ? ` Did you mean '${near}'?` : '';
     throw new UsageError(
       `unknown ${kind} '${id}'.${suggestion}`,
       `known ${kind}s: ${known.join(', ') || '(none)'}; \`robench list ${kind}s\` describes them`,
@@ -110,6 +110,9 @@ function checkParamSpecs(attack: AttackPlugin, origin: string): void {
     const fail = (what: string): never => {
       throw new UsageError(`plugin ${origin}: the attack '${attack.id}' param '${name}' ${what}`, 'see ParamSpec in src/core/plugin-api.ts');
     };
+    if (typeof spec !== 'object' || spec === null) fail('is not a declaration object');
+    if (!(PARAM_TYPES as readonly string[]).includes(spec.type)) fail(`has the type ${JSON.stringify(spec.type)}: a param's type is one of ${PARAM_TYPES.join(', ')}`);
+    if (typeof spec.description !== 'string' || spec.description === '') fail('has no description (--help and robench list show it)');
     const bounds = [spec.minimum, spec.maximum, spec.exclusiveMinimum].filter((b) => b !== undefined);
     const numeric = spec.type === 'number' || spec.type === 'int';
     if (bounds.length > 0 && !numeric) fail(`has bounds but is of type '${spec.type}'`);
@@ -128,7 +131,7 @@ function pluginsOf(mod: Record<string, unknown>): Plugin[] {
   const items = Array.isArray(candidate) ? candidate : [candidate];
   return items.filter(
     (p): p is Plugin =>
-      typeof p === 'object' && p !== null && typeof (p as Plugin).kind === 'string' && (p as Plugin).kind in KIND_FOLDERS,
+      typeof p === 'object' && p !== null && typeof (p as Plugin).kind === 'string' && Object.hasOwn(KIND_FOLDERS, (p as Plugin).kind),
   );
 }
 
@@ -225,13 +228,13 @@ export function readConfig(cwd = process.cwd()): { config: ConfigFile; dir: stri
   }
   const unknown = Object.keys(config).find((k) => !CONFIG_KEYS.includes(k));
   if (unknown !== undefined) {
-    throw new UsageError(`${file}: unknown key "${unknown}". Did you mean "${closest(unknown, CONFIG_KEYS)}"?`, `valid keys: ${CONFIG_KEYS.join(', ')}`);
+    throw new UsageError(`${file}: unknown key "${unknown}". Did you mean "${nearest(unknown, CONFIG_KEYS)}"?`, `valid keys: ${CONFIG_KEYS.join(', ')}`);
   }
   if (config.run !== undefined && (typeof config.run !== 'object' || config.run === null || Array.isArray(config.run))) {
     throw new UsageError(`${file}: "run" must be an object of run flags and values`, 'e.g. {"run": {"samples": 500, "backend": "wasm"}}');
   }
-  if (config.plugins !== undefined && !Array.isArray(config.plugins)) {
-    throw new UsageError(`${file}: "plugins" must be an array of file paths or package names`, 'e.g. {"plugins": ["./my-attack.js"]}');
+  if (config.plugins !== undefined && !(Array.isArray(config.plugins) && config.plugins.every((p) => typeof p === 'string' && p.trim() !== ''))) {
+    throw new UsageError(`${file}: "plugins" must be an array of file paths or package names, not ${JSON.stringify(config.plugins)}`, 'e.g. {"plugins": ["./my-attack.js"]}');
   }
   return { config, dir: dirname(file) };
 }

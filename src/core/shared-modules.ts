@@ -7,14 +7,17 @@
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { packageRoot } from './paths.js';
+import { fromSource, packageRoot } from './paths.js';
 
 // Module hooks run on their own thread and cannot import robench's TypeScript, so they are plain JavaScript.
 const HOOKS = `
 const shared = /^(@tensorflow\\/tfjs(-[a-z-]+)?|robench)(\\/.*)?$/;
 let parentURL;
-export function initialize(data) { parentURL = data.parentURL; }
+let sources;
+export function initialize(data) { parentURL = data.parentURL; sources = data.sources; }
 export async function resolve(specifier, context, next) {
+  // Run from source (a fresh clone, no dist/): robench's own entry points, the modules already running.
+  if (sources && Object.hasOwn(sources, specifier)) return { url: sources[specifier], format: 'module', shortCircuit: true };
   // Installed packages resolve as npm laid them out (a plugin package has tfjs as a peer, so shares it).
   const own = context.parentURL === undefined || context.parentURL.includes('/node_modules/');
   const found = await next(specifier, shared.test(specifier) && !own ? { ...context, parentURL } : context);
@@ -31,5 +34,9 @@ let registered = false;
 export function shareModulesWithPlugins(): void {
   if (registered) return;
   registered = true;
-  register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: { parentURL: pathToFileURL(join(packageRoot, 'package.json')).href } });
+  // From source, `robench` is src/index.ts, never a dist/ a build may have left behind: a second copy of robench's modules would hold a second registry.
+  const sources = fromSource
+    ? { robench: pathToFileURL(join(packageRoot, 'src', 'index.ts')).href, 'robench/layers': pathToFileURL(join(packageRoot, 'src', 'layers.ts')).href }
+    : undefined;
+  register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: { parentURL: pathToFileURL(join(packageRoot, 'package.json')).href, sources } });
 }

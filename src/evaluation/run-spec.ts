@@ -10,6 +10,9 @@ import type { ReportRun } from './gallery.js';
 import { loadModel } from './load-model.js';
 import { clearEarlierOutputs, earlierOutputs, prepareOutDir } from '../runtime/out-dir.js';
 import { parseGrid, resolveParams } from '../core/parse.js';
+import { UsageError } from '../core/errors.js';
+import type { Origin } from '../core/settings.js';
+import { RECORDED_RUN_SETTINGS } from './run-settings.js';
 import { robenchVersion } from '../core/paths.js';
 import type { ReporterPlugin } from '../core/plugin-api.js';
 import type { Registry } from '../core/registry.js';
@@ -46,6 +49,8 @@ export interface RunSpec {
   plugins: string[];
   /** Raw values of attack options, keyed by camelCase flag name. */
   attackOptions: Record<string, unknown>;
+  /** Where the attack options came from, for their errors (default: flags). */
+  attackOrigin?: Origin;
   command: string[];
 }
 
@@ -76,7 +81,7 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
   const modelIds = idList(spec.model);
   const reporters = spec.format.split(',').map((f) => registry.get('reporter', f.trim()));
   const resumable = reporters.some((r) => r.id === 'json');
-  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions) }));
+  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
   const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
   const outDir = await prepareOutDir(spec.out ?? outDirName(new Date(), modelIds, attacks.map((a) => a.id)), { claim: spec.out === undefined });
   const prior = opts.resume ? readRunRecord(outDir).results : [];
@@ -89,7 +94,8 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
   }
   const backend = await useBackend(spec.backend);
   const pairs = modelIds.flatMap((m) => attacks.map((a) => `${m} / ${a.id}`));
-  const state = new RunState<RunSpec>(outDir, robenchVersion, { ...spec, out: outDir }, pairs, resumable);
+  const { attackOrigin: _origin, ...recorded } = spec;
+  const state = new RunState<RunSpec>(outDir, robenchVersion, { ...recorded, out: outDir }, pairs, resumable);
   const plan = {
     models: modelIds.map((id) => {
       const modelSpec = { model: id, dataset: spec.dataset, inputRange: spec.inputRange, offline: spec.offline };
@@ -116,9 +122,37 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
 }
 
 /** The settings of the interrupted run in `dir`, to evaluate what it left; only the thread count may change. */
-export function resumeSpec<S extends RunSpec>(dir: string, now: { workers?: number }): S {
-  const { record } = readRunRecord<S>(dir);
-  return { ...record.options, out: dir, workers: now.workers ?? record.options.workers };
+export function resumeSpec(dir: string, now: { workers?: number }): RunSpec {
+  const { record } = readRunRecord<Record<string, unknown>>(dir);
+  return { ...recordedSpec(record.options, join(dir, 'run.json')), out: dir, workers: now.workers ?? (record.options.workers as number | undefined) };
+}
+
+/**
+ * run.json's settings checked by the same declarations as the flags that gave them: a
+ * hand-edited or corrupted file (a shard of 5/2, a batch of -5) is a usage error naming the
+ * file and field, not a run outside the selection or out of memory.
+ */
+export function recordedSpec(options: Record<string, unknown>, file: string): RunSpec {
+  const origin: Origin = { source: 'file', file, field: 'options' };
+  const known = new Map<string, unknown>();
+  for (const setting of RECORDED_RUN_SETTINGS) {
+    const value = options[setting.name];
+    const parsed = value === undefined || value === null ? setting.default : setting.parse(value, origin);
+    if (parsed !== undefined) known.set(setting.name, parsed);
+  }
+  for (const name of ['model', 'attack', 'format'] as const) {
+    if (!known.has(name)) throw new UsageError(`${file}: "options.${name}" is missing`, 'the file was edited or truncated: start the run again without --resume');
+  }
+  const strings = (field: string): string[] => {
+    const v = options[field] ?? [];
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new UsageError(`${file}: "options.${field}" must be an array of strings`, 'the file was edited: start the run again without --resume');
+    return v as string[];
+  };
+  const attackOptions = options.attackOptions ?? {};
+  if (typeof attackOptions !== 'object' || attackOptions === null || Array.isArray(attackOptions)) {
+    throw new UsageError(`${file}: "options.attackOptions" must be an object`, 'the file was edited: start the run again without --resume');
+  }
+  return { ...(Object.fromEntries(known) as unknown as RunSpec), plugins: strings('plugins'), command: strings('command'), attackOptions: attackOptions as Record<string, unknown>, attackOrigin: origin };
 }
 
 /** Writes every report of the finished run and marks run.json complete; returns the files written. */

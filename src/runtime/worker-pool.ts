@@ -7,7 +7,7 @@
  * single-thread run with the same seed, whatever thread takes which chunk.
  */
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
+import { fromSource } from '../core/paths.js';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from './backends.js';
 import type { CurveResult, Progress } from '../core/engine.js';
@@ -65,7 +65,6 @@ export function claimChunk(queue: WorkerQueue): number | undefined {
   return i < queue.chunks.length ? i : undefined;
 }
 
-const fromSource = extname(new URL(import.meta.url).pathname) === '.ts';
 
 /**
  * Starts a worker thread whose entry is `module`, a `.js` URL relative to its caller's

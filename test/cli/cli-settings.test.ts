@@ -41,12 +41,12 @@ async function withConfig(config: unknown): Promise<string> {
 test('robench.config.json: unknown keys and invalid values exit 2 naming them', async (t) => {
   const cases: [unknown, RegExp][] = [
     [{ plugin: [] }, /unknown key "plugin"\. Did you mean "plugins"\?/],
-    [{ run: { sampels: 10 } }, /"run" has an unknown key "sampels"\. Did you mean "samples"\?/],
-    [{ run: { samples: 0 } }, /"run\.samples" '0' must be a whole number of at least 1/],
-    [{ run: { steps: 0 } }, /"run\.steps" '0' must be a whole number at least 1/],
+    [{ run: { sampels: 10 } }, /"run\.sampels" is not a run setting or attack param; did you mean "samples"\?/],
+    [{ run: { samples: 0 } }, /"run\.samples" 0 must be a whole number at least 1 and at most 1000000/],
+    [{ run: { steps: 0 } }, /"run\.steps" 0 must be a whole number at least 1/],
     [{ run: { backend: 'gpu' } }, /"run\.backend" 'gpu' is not one of auto, tensorflow/],
     [{ run: { eps: '0,-1' } }, /"run\.eps".*cannot be negative/],
-    [{ run: { offline: 'yes' } }, /"run\.offline" must be true or false/],
+    [{ run: { offline: 'yes' } }, /"run\.offline" 'yes' must be true or false/],
     [{ run: [] }, /"run" must be an object/],
   ];
   for (const [config, message] of cases) {

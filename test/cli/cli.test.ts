@@ -16,13 +16,17 @@ test('list --json names every plugin kind and the built-ins', async (t) => {
   for (const id of ['table', 'json', 'csv']) t.true(ids('reporters').includes(id));
 });
 
-test('run --help names every attack an option applies to, not only the first that declares it', async (t) => {
+test('run --help names every attack an option applies to, each with its own description and default', async (t) => {
   const listing = await robench(['list', 'attacks', '--json']);
-  const attacks = (JSON.parse(listing.stdout) as { attacks: { id: string; params: Record<string, unknown> }[] }).attacks;
+  const attacks = (JSON.parse(listing.stdout) as { attacks: { id: string; params: Record<string, { description: string; default?: unknown }> }[] }).attacks;
   const help = (await robench(['run', '--help'])).stdout.replace(/\s+/g, ' ');
-  const owners = attacks.filter((a) => 'steps' in a.params).map((a) => a.id);
-  t.true(owners.includes('pgd') && owners.includes('apgd'));
-  t.regex(help, new RegExp(`--steps <value> [^\\[]*\\[${owners.join(', ')}\\]`));
+  const owners = attacks.filter((a) => Object.hasOwn(a.params, 'steps'));
+  t.true(owners.some((a) => a.id === 'pgd') && owners.some((a) => a.id === 'apgd'));
+  const stepsHelp = help.slice(help.indexOf('--steps <value>'), help.indexOf(' --', help.indexOf('--steps <value>') + 3));
+  for (const a of owners) t.true(stepsHelp.includes(`${a.id}: ${a.params.steps.description.replace(/\s+/g, ' ')} (default ${a.params.steps.default})`), a.id);
+  // A default differing between owners (pgd 20, apgd 100) shows both.
+  t.regex(stepsHelp, /pgd: [^;]*\(default 20\)/);
+  t.regex(stepsHelp, /apgd: [^;]*\(default 100\)/);
 });
 
 test('an unknown id is a usage error that suggests the closest one', async (t) => {

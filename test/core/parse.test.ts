@@ -50,9 +50,9 @@ test('numeric params outside their bounds are usage errors naming the flag and t
   } as const;
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ steps: '0' }, /--steps '0' must be a whole number at least 1/],
-    [{ steps: -3 }, /--steps '-3' must be a whole number at least 1/],
+    [{ steps: -3 }, /--steps -3 must be a whole number at least 1/],
     [{ stepSize: '-1' }, /--step-size '-1' must be a number greater than 0/],
-    [{ stepSize: 0 }, /--step-size '0' must be a number greater than 0/],
+    [{ stepSize: 0 }, /--step-size 0 must be a number greater than 0/],
     [{ rho: '0' }, /--rho '0' must be a number greater than 0 and at most 1/],
     [{ rho: '1.5' }, /--rho '1.5' must be a number greater than 0 and at most 1/],
     [{ momentum: '-0.1' }, /--momentum '-0.1' must be a number at least 0 and at most 1/],

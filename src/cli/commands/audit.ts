@@ -8,6 +8,9 @@ import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { loadModel } from '../../evaluation/load-model.js';
 import type { Norm } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
+import type { CommandModule } from '../command.js';
+import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 export interface AuditCommandOptions {
   /** A zoo id, or the path or URL of a model.json (with dataset and inputRange, as for `run`). */
@@ -87,3 +90,41 @@ export async function auditCommand(registry: Registry, opts: AuditCommandOptions
     model.dispose();
   }
 }
+
+export const auditModule: CommandModule = {
+  name: ['audit'],
+  description: 'check robustness numbers for gradient masking and weak attacks (Carlini et al. 2019); exit 1 when a check warns or fails',
+  settings: [
+    { ...RUN_SETTINGS.model, description: 'zoo model id, or the path/URL of a TensorFlow.js model.json' },
+    { ...RUN_SETTINGS.dataset, description: "dataset (default: the model's own; required with a model file)" },
+    RUN_SETTINGS.inputRange,
+    RUN_SETTINGS.offline,
+    choiceSetting({ name: 'norm', choices: ['linf', 'l2'] as const, default: 'linf', description: 'threat model' }),
+    numberSetting({ name: 'eps', min: 0, max: 1000, description: 'budget (default: the standard one for the dataset)' }),
+    { ...RUN_SETTINGS.samples, default: 200, description: 'test samples' },
+    RUN_SETTINGS.batch,
+    RUN_SETTINGS.seed,
+    intSetting({ name: 'queries', min: 1, max: 1_000_000, default: 1000, description: 'Square attack queries' }),
+    textSetting({ name: 'transferFrom', valueName: '<id>', default: 'baseline', description: 'zoo model to transfer attacks from' }),
+    RUN_SETTINGS.dataDir,
+    { ...RUN_SETTINGS.out, description: 'output folder for audit.json' },
+    RUN_SETTINGS.backend,
+  ],
+  run: ({ values: v, registry }) =>
+    auditCommand(registry, {
+      model: v.get('model') as string,
+      dataset: v.get('dataset') as string | undefined,
+      inputRange: v.get('inputRange') as string,
+      offline: v.get('offline') as boolean,
+      norm: v.get('norm') as Norm,
+      eps: v.get('eps') as number | undefined,
+      samples: v.get('samples') as number,
+      batch: v.get('batch') as number,
+      seed: v.get('seed') as number,
+      backend: v.get('backend') as BackendName,
+      queries: v.get('queries') as number,
+      transferFrom: v.get('transferFrom') as string,
+      dataDir: v.get('dataDir') as string | undefined,
+      out: v.get('out') as string | undefined,
+    }),
+};

@@ -10,6 +10,8 @@ import { resultsJson } from '../../report/results-json.js';
 import { gatherGallery, writeGalleryOf } from '../../report/gallery-images.js';
 import { readResults } from '../../report/results-file.js';
 import { terminalText } from '../../report/safe-text.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 // The one validating reader (src/report/results-file.ts); re-exported for the commands and tests that import it from here.
 export { readResults } from '../../report/results-file.js';
@@ -67,3 +69,24 @@ export async function checkCommand(baselinePath: string, currentPath: string, op
   );
   return regressed > 0 ? 1 : 0;
 }
+
+export const checkModule: CommandModule = {
+  name: ['check'],
+  description: 'compare results with a baseline; exit 1 when robust accuracy regressed',
+  args: [{ name: 'results', description: 'results.json or the folder robench run wrote' }],
+  settings: [
+    textSetting({ name: 'baseline', valueName: '<results.json or dir>', description: 'the committed baseline' }),
+    numberSetting({ name: 'tolerance', min: 0, below: 1, default: 0.01, description: 'smallest absolute accuracy drop that can fail (a fraction: 0.01 is one point)' }),
+    numberSetting({ name: 'alpha', above: 0, below: 1, default: 0.01, description: 'significance level of the one-sided two-proportion test' }),
+    booleanSetting({ name: 'allowMismatch', description: 'compare even when attack settings, seeds or samples differ' }),
+    booleanSetting({ name: 'update', description: 'rewrite the baseline from these results' }),
+  ],
+  required: ['baseline'],
+  run: ({ values: v, args }) =>
+    checkCommand(v.get('baseline') as string, args[0], {
+      tolerance: v.get('tolerance') as number,
+      alpha: v.get('alpha') as number,
+      allowMismatch: v.get('allowMismatch') === true,
+      update: v.get('update') === true,
+    }),
+};

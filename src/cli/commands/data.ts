@@ -1,6 +1,8 @@
 /** `robench data list` and `robench data fetch <id>`. */
 import Table from 'cli-table3';
 import { fetchDataset, listData } from '../../data/commands.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 const size = (bytes: number): string => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
@@ -21,3 +23,20 @@ export async function dataListCommand(dataDir: string | undefined, json: boolean
 export async function dataFetchCommand(ids: string[], dataDir: string | undefined): Promise<void> {
   for (const id of ids) await fetchDataset(id, { dataDir });
 }
+
+const dataDirSetting = textSetting({ name: 'dataDir', valueName: '<dir>', description: 'data folder (default: ROBENCH_DATA or the cache)' });
+
+export const dataListModule: CommandModule = {
+  name: ['data', 'list'],
+  description: 'datasets in the data folder, with sizes and checksum verification',
+  settings: [dataDirSetting, booleanSetting({ name: 'json', description: 'machine-readable output' })],
+  run: ({ values: v }) => dataListCommand(v.get('dataDir') as string | undefined, v.get('json') === true),
+};
+
+export const dataFetchModule: CommandModule = {
+  name: ['data', 'fetch'],
+  description: 'download and verify the original files of datasets',
+  args: [{ name: 'ids', variadic: true, description: 'dataset ids' }],
+  settings: [dataDirSetting],
+  run: ({ values: v, args }) => dataFetchCommand(args, v.get('dataDir') as string | undefined),
+};

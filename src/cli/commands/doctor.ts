@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { probeBackends, useBackend, type BackendProbe } from '../../runtime/backends.js';
+import type { CommandModule } from '../command.js';
 
 /**
  * Batch, size and channels of the benchmark's conv layer, like a block of the compact zoo
@@ -100,3 +101,10 @@ export async function doctorCommand(opts: { seconds?: number } = {}): Promise<vo
   const report = await diagnose(opts.seconds);
   for (const line of formatDoctorReport(report)) console.log(line);
 }
+
+export const doctorModule: CommandModule = {
+  name: ['doctor'],
+  description: 'which tfjs backends load here, why the others do not, and a 5-second benchmark of each',
+  settings: [],
+  run: () => doctorCommand(),
+};

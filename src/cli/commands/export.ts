@@ -5,6 +5,8 @@ import { writeFileAtomic } from '../../runtime/atomic.js';
 import { UsageError } from '../../core/errors.js';
 import { modelInfo, modelInfoPath, unaggregatedCsv, unaggregatedCsvPath } from '../../analysis/robustbench.js';
 import { readResults } from './check.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 export interface ExportOptions {
   format: string;
@@ -34,3 +36,18 @@ export async function exportCommand(inputs: string[], opts: ExportOptions): Prom
   }
   return files.map(([f]) => f);
 }
+
+export const exportModule: CommandModule = {
+  name: ['export'],
+  description: "write saved results in another tool's format: RobustBench's model_info JSON and corruptions CSV",
+  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  settings: [
+    choiceSetting({ name: 'format', choices: ['robustbench'] as const, description: 'the format to write' }),
+    textSetting({ name: 'out', valueName: '<dir>', description: 'output folder (RobustBench layout: <dataset>/<Linf|L2|corruptions>/<model>.json)' }),
+    numberSetting({ name: 'eps', min: 0, max: 1000, description: "budget of the autoattack runs to export (default: each run's largest)" }),
+  ],
+  required: ['format', 'out'],
+  run: async ({ values: v, args }) => {
+    console.error(`wrote ${(await exportCommand(args, { format: v.get('format') as string, out: v.get('out') as string, eps: v.get('eps') as number | undefined })).join(', ')}`);
+  },
+};

@@ -2,6 +2,9 @@
 import { UsageError } from '../../core/errors.js';
 import { leaderboard, leaderboardHtml, leaderboardMarkdown, leaderboardText } from '../../analysis/leaderboard.js';
 import { readResults } from './check.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
+import { writeFileAtomic } from '../../runtime/atomic.js';
 
 const FORMATS = { table: leaderboardText, md: leaderboardMarkdown, html: leaderboardHtml };
 
@@ -11,3 +14,22 @@ export function leaderboardCommand(inputs: string[], format: string): string {
   if (!render) throw new UsageError(`--format '${format}' is not a leaderboard format`, `use one of ${Object.keys(FORMATS).join(', ')}`);
   return render(leaderboard(inputs.flatMap((path) => readResults(path))));
 }
+
+export const leaderboardModule: CommandModule = {
+  name: ['leaderboard'],
+  description: 'one table of models x threat models from saved results',
+  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  settings: [
+    choiceSetting({ name: 'format', choices: ['table', 'md', 'html'] as const, default: 'table', description: 'output format' }),
+    textSetting({ name: 'out', valueName: '<file>', description: 'write the table to a file instead of printing it' }),
+  ],
+  run: async ({ values: v, args }) => {
+    const text = leaderboardCommand(args, v.get('format') as string);
+    const out = v.get('out') as string | undefined;
+    if (out === undefined) console.log(text);
+    else {
+      await writeFileAtomic(out, text);
+      console.error(`wrote ${out}`);
+    }
+  },
+};

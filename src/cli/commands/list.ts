@@ -3,23 +3,25 @@ import { UsageError } from '../../core/errors.js';
 import type { PluginKind } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import { fitTable, terminalColumns } from '../../report/terminal-table.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
-const KINDS: Record<string, PluginKind> = {
-  model: 'model',
-  models: 'model',
-  attack: 'attack',
-  attacks: 'attack',
-  dataset: 'dataset',
-  datasets: 'dataset',
-  reporter: 'reporter',
-  reporters: 'reporter',
-};
+const KINDS = new Map<string, PluginKind>([
+  ['model', 'model'],
+  ['models', 'model'],
+  ['attack', 'attack'],
+  ['attacks', 'attack'],
+  ['dataset', 'dataset'],
+  ['datasets', 'dataset'],
+  ['reporter', 'reporter'],
+  ['reporters', 'reporter'],
+]);
 
 export function listCommand(registry: Registry, kind: string | undefined, json: boolean): void {
-  if (kind !== undefined && !(kind in KINDS)) {
+  if (kind !== undefined && !KINDS.has(kind)) {
     throw new UsageError(`unknown plugin kind '${kind}'`, 'use one of models, attacks, datasets, reporters');
   }
-  const kinds: PluginKind[] = kind ? [KINDS[kind]] : ['model', 'attack', 'dataset', 'reporter'];
+  const kinds: PluginKind[] = kind ? [KINDS.get(kind)!] : ['model', 'attack', 'dataset', 'reporter'];
   if (json) {
     const out = Object.fromEntries(
       kinds.map((k) => [
@@ -42,3 +44,11 @@ export function listCommand(registry: Registry, kind: string | undefined, json: 
     console.log(fitTable([`${k}s`, 'description'], rows, terminalColumns() ?? 100));
   }
 }
+
+export const listModule: CommandModule = {
+  name: ['list'],
+  description: 'list registered plugins',
+  args: [{ name: 'kind', optional: true, description: 'models | attacks | datasets | reporters' }],
+  settings: [booleanSetting({ name: 'json', description: 'machine-readable output' })],
+  run: ({ values: v, args, registry }) => listCommand(registry, args[0], v.get('json') === true),
+};

@@ -10,6 +10,8 @@ import type { RunResult } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import { mergeShards } from '../../evaluation/shards.js';
 import { readResults } from './check.js';
+import type { CommandModule } from '../command.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 export interface ReportOptions {
   /** Folder the reports go to (may be one of the inputs, to rebuild its reports). */
@@ -78,3 +80,17 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   if (written.length > 0) console.error(`wrote ${written.join(', ')}`);
   return written;
 }
+
+export const reportModule: CommandModule = {
+  name: ['report'],
+  description: 'rebuild or merge reports (and shards) from saved results, without recomputing',
+  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  settings: [
+    textSetting({ name: 'out', valueName: '<dir>', description: 'output folder' }),
+    textSetting({ name: 'format', valueName: '<list>', default: 'table,json,csv,svg,html', description: 'reporters, comma-separated' }),
+  ],
+  required: ['out'],
+  run: async ({ values: v, args, registry }) => {
+    await reportCommand(args, { out: v.get('out') as string, format: v.get('format') as string }, registry);
+  },
+};

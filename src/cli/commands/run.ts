@@ -4,6 +4,14 @@
  * `benchmark()` does); this file shows its progress and handles the interrupt.
  */
 import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { ParamSpec } from '../../core/plugin-api.js';
+import { createRegistry } from '../../core/registry.js';
+import { resolveParams } from '../../core/parse.js';
+import { camel, kebab, settingNamed, type Origin } from '../../core/settings.js';
+import { CONFIG_RUN_SETTINGS, RESERVED_NAMES, RUN_SETTINGS, type RunSettingName, type RunSettingValue } from '../../evaluation/run-settings.js';
+import type { CommandInput, CommandModule } from '../command.js';
 import { evaluateRun } from '../../evaluation/evaluate-run.js';
 import type { ReportRun } from '../../evaluation/gallery.js';
 import { robenchVersion } from '../../core/paths.js';
@@ -21,7 +29,7 @@ export { robenchVersion };
 
 /** `robench run --resume DIR`: the interrupted run's own settings, with only --workers and --no-progress taken from now. */
 export function resumeOptions(dir: string, now: Pick<RunOptions, 'workers' | 'progress'>): RunOptions & { resume: true } {
-  return { ...resumeSpec<RunOptions>(dir, { workers: now.workers }), progress: now.progress, resume: true };
+  return { ...resumeSpec(dir, { workers: now.workers }), progress: now.progress, resume: true };
 }
 
 function progressText(p: PairProgress): string {
@@ -77,4 +85,109 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
   const written = await writeReports(run, results, (line) => console.log(line));
   if (written.length > 0) console.error(`wrote ${written.join(', ')}`);
   return results;
+}
+
+/** One option per attack param name; its help names every attack that declares it, with that attack's default. */
+function addAttackOptions(cmd: Command, registry: Registry): void {
+  const owners = attackParamOwners(registry);
+  for (const [name, decls] of owners) {
+    const help = decls.map(({ attack, spec }) => `${attack}: ${spec.description}${spec.default !== undefined && spec.default !== '' ? ` (default ${spec.default})` : ''}`).join('; ');
+    if (decls.every(({ spec }) => spec.type === 'boolean')) {
+      cmd.addOption(new Option(`--${kebab(name)}`, help));
+      cmd.addOption(new Option(`--no-${kebab(name)}`, `the opposite of --${kebab(name)}`));
+    } else {
+      cmd.addOption(new Option(`--${kebab(name)} <value>`, help));
+    }
+  }
+}
+
+/** Each attack param's camelCase name with the attacks declaring it; a name clashing with robench's own settings is refused. */
+export function attackParamOwners(registry: Registry): Map<string, { attack: string; spec: ParamSpec }[]> {
+  const owners = new Map<string, { attack: string; spec: ParamSpec }[]>();
+  for (const attack of registry.list('attack')) {
+    for (const [name, spec] of Object.entries(attack.params)) {
+      const key = camel(kebab(name));
+      if (RESERVED_NAMES.has(key)) {
+        throw new UsageError(`attack '${attack.id}' (${registry.origins.get(attack)}) declares a param '${name}' that clashes with robench's own --${kebab(key)}`, 'rename the param in the plugin');
+      }
+      owners.set(key, [...(owners.get(key) ?? []), { attack: attack.id, spec }]);
+    }
+  }
+  return owners;
+}
+
+/** The values of a run's settings: flags typed on the command line, then robench.config.json's "run", then the declared defaults. */
+function mergedValues(input: CommandInput, config: LoadedConfig | undefined, owners: Map<string, { attack: string; spec: ParamSpec }[]>): Map<string, unknown> {
+  const merged = new Map(input.values);
+  if (!config) return merged;
+  const origin: Origin = { source: 'config', file: config.file, section: 'run' };
+  const section = config.run;
+  for (const key of Object.keys(section)) {
+    const param = [...owners.keys()].find((k) => k.toLowerCase() === camel(kebab(key)).toLowerCase());
+    const name = param ?? settingNamed(CONFIG_RUN_SETTINGS, key, origin, 'run setting or attack param').name;
+    // Checked even where a flag overrides it: a broken config is broken whatever the command line says.
+    if (param) for (const { attack, spec } of owners.get(param)!) resolveParams(attack, { [param]: spec }, { [param]: section[key] }, { origin });
+    const value = param ? section[key] : settingNamed(CONFIG_RUN_SETTINGS, key, origin).parse(section[key], origin);
+    if (input.sourceOf(name) !== 'cli') merged.set(name, value);
+  }
+  return merged;
+}
+
+/** robench.config.json's "run" section and its path, as main.ts found them. */
+export interface LoadedConfig {
+  file: string;
+  run: Record<string, unknown>;
+}
+
+/** `robench run`: built with the config the CLI found (its "run" section supplies defaults). */
+export function runModule(config: LoadedConfig | undefined, plugins: string[]): CommandModule {
+  return {
+    name: ['run'],
+    description: 'evaluate a model under an attack over a grid of perturbation sizes',
+    settings: Object.values(RUN_SETTINGS),
+    extend: addAttackOptions,
+    async run(input) {
+      const { values, registry } = input;
+      if (values.has('resume')) {
+        const given = [...values.keys()].filter((k) => !['resume', 'workers', 'progress'].includes(k) && input.sourceOf(k) === 'cli');
+        if (given.length > 0) throw new UsageError(`--resume continues a run with its own settings, so --${given.map(kebab).join(', --')} cannot be given with it`, 'drop those flags (only --workers and --no-progress may change), or start a new run');
+        const options = resumeOptions(String(values.get('resume')), { workers: values.get('workers') as number | undefined, progress: values.get('progress') as boolean | undefined });
+        await runCommand(await createRegistry({ plugins: options.plugins }), options);
+        return;
+      }
+      const owners = attackParamOwners(registry);
+      const merged = mergedValues(input, config, owners);
+      const attackId = String(merged.get('attack'));
+      const attackOptions: Record<string, unknown> = {};
+      for (const [key, decls] of owners) {
+        if (!merged.has(key)) continue;
+        const ids = decls.map((d) => d.attack);
+        if (!attackId.split(',').some((id) => ids.includes(id.trim()))) throw new UsageError(`--${kebab(key)} is not an option of the attack '${attackId}'`, `it belongs to: ${ids.join(', ')}`);
+        attackOptions[key] = merged.get(key);
+      }
+      const get = <K extends RunSettingName>(k: K) => merged.get(k) as RunSettingValue<K> | undefined;
+      await runCommand(registry, {
+        model: get('model')!,
+        attack: attackId,
+        dataset: get('dataset'),
+        eps: get('eps'),
+        samples: get('samples'),
+        batch: get('batch')!,
+        seed: get('seed')!,
+        backend: get('backend')!,
+        out: get('out'),
+        format: get('format')!,
+        inputRange: get('inputRange')!,
+        dataDir: get('dataDir'),
+        offline: get('offline') ?? false,
+        sweep: get('sweep') ?? true,
+        shard: get('shard'),
+        workers: get('workers'),
+        plugins,
+        attackOptions,
+        command: ['robench', ...input.argv],
+        progress: get('progress'),
+      });
+    },
+  };
 }

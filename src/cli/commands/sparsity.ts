@@ -8,6 +8,9 @@ import type { SparsityLayer } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import { disparity } from '../../report/sparsity-format.js';
 import { fitTable } from '../../report/terminal-table.js';
+import type { CommandModule } from '../command.js';
+import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 export interface SparsityCommandOptions {
   models: string[];
@@ -77,3 +80,29 @@ export async function sparsityCommand(registry: Registry, opts: SparsityCommandO
     console.log("pre-threshold: a HaH block's ReLU output before its fractional threshold, which forces about 80% zeros; blocks without a threshold repeat their output's figures");
   }
 }
+
+export const sparsityModule: CommandModule = {
+  name: ['sparsity'],
+  description: 'per-block activation sparsity (zeros, Hoyer, top-K disparity) on clean test data',
+  settings: [
+    { ...RUN_SETTINGS.model, default: 'baseline,hebbian', valueName: '<ids>', description: 'zoo model ids, comma-separated' },
+    { ...RUN_SETTINGS.dataset, description: "dataset (default: each model's own)" },
+    { ...RUN_SETTINGS.samples, description: 'test samples (default: every bundled one)' },
+    RUN_SETTINGS.batch,
+    RUN_SETTINGS.dataDir,
+    booleanSetting({ name: 'json', description: 'machine-readable output' }),
+    textSetting({ name: 'out', valueName: '<file>', description: 'also write the figures to this JSON file' }),
+    RUN_SETTINGS.backend,
+  ],
+  run: ({ values: v, registry }) =>
+    sparsityCommand(registry, {
+      models: String(v.get('model')).split(',').map((m) => m.trim()),
+      dataset: v.get('dataset') as string | undefined,
+      samples: v.get('samples') as number | undefined,
+      batch: v.get('batch') as number,
+      backend: v.get('backend') as BackendName,
+      dataDir: v.get('dataDir') as string | undefined,
+      json: v.get('json') === true,
+      out: v.get('out') as string | undefined,
+    }),
+};

@@ -5,6 +5,9 @@ import { checkLayoutName, EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../../t
 import { isSimilarityMatching, smModelId, smNeurons, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
 import { kebab } from '../../core/parse.js';
 import { train, TRAINABLE_MODELS } from '../../training/train.js';
+import type { CommandModule } from '../command.js';
+import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
 export interface TrainCommandOptions {
   model: string;
@@ -49,13 +52,13 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     throw new UsageError('similarity matching trains by local rules on 120 chunks of 1,000 images with its own rate schedule: --epochs and --lr do not apply', 'drop --epochs and --lr');
   }
   const model = sm ? smModelId(opts.model, opts.neuronsPerSite) : ekdaaModelId(opts.model, opts.activation);
-  const ekdaa = model in EKDAA_MODELS;
+  const ekdaa = Object.hasOwn(EKDAA_MODELS, model);
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
   if (opts.layoutName !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
   const { layoutName } = opts;
   checkLayoutName(layoutName);
   const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
-  if (zooOnly.length > 0 && !(model in TRAINABLE_MODELS)) {
+  if (zooOnly.length > 0 && !(Object.hasOwn(TRAINABLE_MODELS, model))) {
     throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
   }
   const backend = await useBackend(opts.backend);
@@ -70,3 +73,57 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       `after ${result.epochs} ${sm ? 'chunks of 1,000 images' : 'epochs'} (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
   );
 }
+
+export const trainModule: CommandModule = {
+  name: ['train'],
+  description: 'train a zoo model on a dataset (checkpoint after every epoch; --resume continues)',
+  settings: [
+    textSetting({ name: 'model', valueName: '<id>', description: trainableIds().join(' | ') }),
+    textSetting({ name: 'dataset', valueName: '<id>', description: 'mnist | fashion-mnist | cifar10 | svhn' }),
+    intSetting({ name: 'epochs', min: 1, max: 10_000, description: 'epochs (default: per model and dataset)' }),
+    { ...RUN_SETTINGS.batch, default: undefined, description: 'batch size (default: per model)' },
+    numberSetting({ name: 'lr', above: 0, max: 10, description: 'initial learning rate (Adam for the HaH models, SGD with momentum for EKDAA)' }),
+    { ...RUN_SETTINGS.samples, description: 'train on the first n training images only' },
+    RUN_SETTINGS.seed,
+    textSetting({ name: 'out', valueName: '<dir>', description: 'output folder (default: robench-train/<model>-<dataset>)' }),
+    booleanSetting({ name: 'resume', description: 'continue from the last checkpoint in --out (of a finished run too, with a larger --epochs)' }),
+    { ...RUN_SETTINGS.workers, description: 'zoo CNNs: threads computing each batch (default: one per core on wasm and cpu); the weights do not depend on it' },
+    intSetting({ name: 'microBatch', min: 1, max: 10_000, description: "zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread's share (default 16; the deep models: the whole batch, as their authors normalise)" }),
+    intSetting({ name: 'checkpointEvery', valueName: '<steps>', min: 1, max: 1e9, description: 'zoo CNNs: a checkpoint every this many steps as well as after every epoch (default: every 5 minutes)' }),
+    booleanSetting({ name: 'progress', description: 'progress within an epoch on stderr (default on)' }),
+    RUN_SETTINGS.dataDir,
+    choiceSetting({ name: 'activation', choices: ['tanh', 'sign'] as const, description: 'EKDAA: --model ekdaa --activation sign trains ekdaa-sign' }),
+    booleanSetting({ name: 'releaseForward', description: "EKDAA: the authors' release's forward (conv pre-activations carried forward)" }),
+    textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (default: 16-M-32-M on greyscale, 32-M-64-M on colour) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
+    intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
+    intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
+    numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
+    RUN_SETTINGS.backend,
+  ],
+  required: ['model', 'dataset'],
+  run: ({ values: v, argv }) =>
+    trainCommand({
+      activation: v.get('activation') as string | undefined,
+      releaseForward: v.get('releaseForward') === true,
+      layoutName: v.get('layout') as string | undefined,
+      neuronsPerSite: v.get('neuronsPerSite') as number | undefined,
+      layers: v.get('layers') as number | undefined,
+      gamma: v.get('gamma') as number | undefined,
+      model: v.get('model') as string,
+      dataset: v.get('dataset') as string,
+      epochs: v.get('epochs') as number | undefined,
+      batch: v.get('batch') as number | undefined,
+      lr: v.get('lr') as number | undefined,
+      samples: v.get('samples') as number | undefined,
+      seed: v.get('seed') as number,
+      out: v.get('out') as string | undefined,
+      resume: v.get('resume') === true,
+      workers: v.get('workers') as number | undefined,
+      microBatch: v.get('microBatch') as number | undefined,
+      checkpointEvery: v.get('checkpointEvery') as number | undefined,
+      progress: v.get('progress') as boolean | undefined,
+      dataDir: v.get('dataDir') as string | undefined,
+      backend: v.get('backend') as BackendName,
+      command: ['robench', ...argv],
+    }),
+};
