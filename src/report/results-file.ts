@@ -39,8 +39,9 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const describe = (v: unknown): string => {
   if (v === undefined) return 'missing';
+  if (v === null) return 'null';
   const text = JSON.stringify(v) ?? String(v);
-  return `${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
+  return `${Array.isArray(v) ? 'an array' : typeof v} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
 };
 
 /** A reader of one run's fields; every failure names the file, the run and the field's path. */
@@ -100,6 +101,25 @@ function checkPoints(f: Fields, raw: unknown, samples: number): CurvePoint[] {
     }
     return point;
   });
+}
+
+/**
+ * A gallery entry, as report.html shows it: its pictures' paths (src/report/gallery-images.ts then
+ * checks each is a gallery/<hash>.png whose content matches), or the inline data URLs of robench
+ * 0.1.0, and the labels printed beside them.
+ */
+function checkGalleryItem(f: Fields, value: unknown, at: string): void {
+  const item = f.obj(value, at);
+  for (const key of ['trueLabel', 'cleanPrediction', 'advPrediction']) if (typeof item[key] !== 'string') f.fail(`${at}.${key}`, item[key], 'a string');
+  f.num(item.perturbation, `${at}.perturbation`, 0);
+  if ('cleanPng' in item || 'advPng' in item) {
+    for (const key of ['cleanPng', 'advPng', 'label']) if (typeof item[key] !== 'string') f.fail(`${at}.${key}`, item[key], 'a string');
+    return;
+  }
+  f.num(item.sample, `${at}.sample`, 0);
+  f.num(item.amplification, `${at}.amplification`, 0);
+  const images = f.obj(item.images, `${at}.images`);
+  for (const key of ['clean', 'adversarial', 'difference']) f.str(images[key], `${at}.images.${key}`);
 }
 
 /** A layer's activation sparsity, as the reports draw it: fractions, means and a histogram of numbers. */
@@ -188,6 +208,7 @@ export function checkRun(value: unknown, where: string): RunResult {
   }
   for (const key of ['gradientEvaluations', 'forwardEvaluations', 'durationMs'] as const) if (r[key] !== undefined) f.num(r[key], key, 0);
   if (r.sparsity !== undefined) f.arr(r.sparsity, 'sparsity').forEach((layer, i) => checkSparsity(f, layer, `sparsity[${i}]`));
+  if (r.gallery !== undefined) f.arr(r.gallery, 'gallery').forEach((item, i) => checkGalleryItem(f, item, `gallery[${i}]`));
   // Attack settings become CSV columns and table labels: plain values only.
   for (const [name, value] of Object.entries(attack.params as Obj)) {
     if (!['number', 'string', 'boolean'].includes(typeof value) || (typeof value === 'number' && !Number.isFinite(value))) f.fail(`attack.params.${name}`, value, 'a number, string or true/false');

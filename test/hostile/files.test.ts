@@ -230,3 +230,13 @@ test('sparsity records, attack settings and the command are checked too: the rep
   refused(t, () => readResults(readyFile(nested)), /field attack\.params\.steps is object .*expected a number, string or true\/false/);
   refused(t, () => readResults(readyFile(run(900, 609, { command: [1, 2] as never }))), /field command\[0\] is number 1, expected a string/);
 });
+
+test('gallery entries are checked before any picture is looked for: a wrong type names the field', (t) => {
+  const item = { sample: 3, perturbation: 0.1, trueLabel: '1', cleanPrediction: '1', advPrediction: '2', images: { clean: 'gallery/a.png', adversarial: 'gallery/b.png', difference: 'gallery/c.png' }, amplification: 2 };
+  t.is((readResults(readyFile({ ...run(900, 609), gallery: [item] }))[0] as { gallery?: unknown[] }).gallery?.length, 1);
+  refused(t, () => readResults(readyFile({ ...run(900, 609), gallery: 5 })), /field gallery is number 5, expected an array/);
+  refused(t, () => readResults(readyFile({ ...run(900, 609), gallery: [null] })), /field gallery\[0\] is null, expected an object/);
+  refused(t, () => readResults(readyFile({ ...run(900, 609), gallery: [{ ...item, images: null }] })), /field gallery\[0\]\.images is null/);
+  refused(t, () => readResults(readyFile({ ...run(900, 609), gallery: [{ ...item, trueLabel: 7 }] })), /field gallery\[0\]\.trueLabel is number 7, expected a string/);
+  refused(t, () => readResults(readyFile({ ...run(900, 609), gallery: [{ label: 'sample 3', perturbation: 0.1, trueLabel: '1', cleanPrediction: '1', advPrediction: '2', cleanPng: 5, advPng: '' }] })), /field gallery\[0\]\.cleanPng is number 5/);
+});
