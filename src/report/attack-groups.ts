@@ -2,6 +2,7 @@
  * Runs grouped by attack setting, as every report shows them: one table or chart per attack
  * id, norm and options, its models named so that no two read the same (src/report/run-labels.ts).
  */
+import { safeFileName } from './safe-text.js';
 import type { Norm, RunResult } from '../core/plugin-api.js';
 import { runLabels } from './run-labels.js';
 
@@ -29,7 +30,8 @@ const paramText = (r: RunResult): string =>
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
 
-const safe = (s: string): string => s.replace(/[^\w.-]+/g, '_');
+// Chart file names (curve-<slug>.svg) come from attack ids a plugin chose: the one id-to-file-name mapping.
+const safe = (id: string): string => safeFileName(id, { distinct: false });
 
 /** Groups runs by attack id, norm and options, in first-seen order. */
 export function attackGroups(results: RunResult[]): AttackGroup[] {

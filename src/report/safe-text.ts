@@ -14,12 +14,13 @@ import { UsageError } from '../core/errors.js';
  * Where the name had to change (or is long), a short hash of the id is appended, so two ids
  * that differ only in such characters ('a/b' and 'a_b') still get different names.
  */
-export function safeFileName(id: string): string {
+export function safeFileName(id: string, opts: { distinct?: boolean } = {}): string {
   let name = id.replace(/[^A-Za-z0-9._-]/g, '_');
   if (name.startsWith('.') || name.length === 0) name = `_${name}`;
   const changed = name !== id;
   if (name.length > 100) name = name.slice(0, 100);
-  if (changed || id.length > 100) name = `${name}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+  // distinct: false where the caller numbers clashing names itself (chart names: curve-<id>-2).
+  if ((opts.distinct ?? true) && (changed || id.length > 100)) name = `${name}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
   return name;
 }
 

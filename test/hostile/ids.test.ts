@@ -172,3 +172,12 @@ test('error messages and hints, which name ids and paths, show their control cha
   t.is(err.hint, 'pass \\x9b2J instead');
   t.is(err.exitCode, 2);
 });
+
+test('chart file names come from attack ids through the same mapping: a plugin id cannot name a path', async (t) => {
+  const { attackGroups } = await import('../../src/report/attack-groups.js');
+  const groups = attackGroups([run('m', '../../../etc/x', { steps: 1 }), run('m', 'pgd', { steps: 1 })]);
+  const slugs = groups.map((g) => g.slug);
+  t.is(slugs[1], 'pgd', 'plain ids keep their names (curve-pgd.svg)');
+  t.regex(slugs[0]!, /^[A-Za-z0-9_][A-Za-z0-9._-]*$/);
+  t.false(slugs[0]!.includes('/'));
+});
