@@ -143,10 +143,12 @@ async function ensureTypeScriptLoader(): Promise<void> {
   tsxRegistered = true;
 }
 
+/** Whether a `--plugin` argument names a file (resolved against a folder) rather than an installed package. */
+export const isPluginFile = (spec: string): boolean => spec.startsWith('.') || isAbsolute(spec) || /\.(m?[jt]s|cjs)$/.test(spec);
+
 /** Resolves a `--plugin` argument: a file path (relative to `base`) or an installed package name. */
 function resolvePluginSpecifier(spec: string, base: string): string {
-  const looksLikePath = spec.startsWith('.') || isAbsolute(spec) || /\.(m?[jt]s|cjs)$/.test(spec);
-  if (looksLikePath) {
+  if (isPluginFile(spec)) {
     const file = resolve(base, spec);
     if (!existsSync(file)) {
       throw new UsageError(`plugin file not found: ${file}`, 'check the path given to --plugin or in robench.config.json');

@@ -19,7 +19,6 @@ export async function evaluateRun(plan: RunPlan, hooks: RunHooks = {}): Promise<
   const prior = plan.saved?.prior ?? [];
   const results: ReportRun[] = [];
   const save = async (partial?: RunResult): Promise<void> => plan.saved?.state.save(results, partial);
-  await save();
   for (const source of plan.models) {
     const first = results.length;
     // A model whose pairs all finished before the interrupt is not even loaded.
@@ -33,6 +32,8 @@ export async function evaluateRun(plan: RunPlan, hooks: RunHooks = {}): Promise<
       for (const { attack, params } of plan.attacks) {
         checkBudgets(plan.grid ?? attack.defaultGrid(dataset.id, params), attack.budget(params), dataset.imageShape, plan.grid ? plan.gridName : `the default grid of ${attack.id}`);
       }
+      // The first write, once every setting of this model is known good: a mistyped run leaves the folder as it was.
+      await save();
       hooks.onLoadingData?.(dataset.id);
       const data = await dataset.load({ split: 'test', samples: plan.samples, dataDir: plan.dataDir, offline: plan.offline });
       let sparsity: SparsityLayer[] | undefined;

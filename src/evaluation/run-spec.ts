@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { useBackend, type BackendName } from '../runtime/backends.js';
 import type { ReportRun } from './gallery.js';
 import { loadModel } from './load-model.js';
-import { clearEarlierOutputs, earlierOutputs, prepareOutDir } from '../runtime/out-dir.js';
+import { earlierOutputs, lockOutDir, moveEarlierOutputs, prepareOutDir, type OutDirLock } from '../runtime/out-dir.js';
 import { parseGrid, resolveParams } from '../core/parse.js';
 import { UsageError } from '../core/errors.js';
 import type { Origin } from '../core/settings.js';
 import { RECORDED_RUN_SETTINGS } from './run-settings.js';
 import { robenchVersion } from '../core/paths.js';
-import type { ReporterPlugin } from '../core/plugin-api.js';
+import type { ReporterPlugin, RunResult } from '../core/plugin-api.js';
 import type { Registry } from '../core/registry.js';
 import type { RunPlan } from './run-plan.js';
 import { RunState, readRunRecord } from './run-state.js';
@@ -60,6 +60,8 @@ export interface PlannedRun {
   reporters: ReporterPlugin[];
   /** Whether results.json is written as the run goes (the json reporter is one of them): only then can it resume. */
   resumable: boolean;
+  /** The output folder's lock, held until the reports are written. */
+  lock: OutDirLock;
 }
 
 const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
@@ -83,19 +85,44 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
   const resumable = reporters.some((r) => r.id === 'json');
   const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
   const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
+  for (const id of modelIds) if (!looksLikeModelPath(id)) registry.get('model', id);
+  if (spec.dataset !== undefined) registry.get('dataset', spec.dataset);
   const outDir = await prepareOutDir(spec.out ?? outDirName(new Date(), modelIds, attacks.map((a) => a.id)), { claim: spec.out === undefined });
-  const prior = opts.resume ? readRunRecord(outDir).results : [];
-  if (!opts.resume) {
-    const stale = earlierOutputs(outDir);
-    if (stale.length > 0) {
-      console.error(`robench: ${outDir} holds an earlier run's ${stale.join(', ')}; replacing them (use a new --out to keep them)`);
-      await clearEarlierOutputs(outDir, stale);
-    }
+  // Before reading or touching anything in the folder: a second run there is refused, not interleaved.
+  const lock = lockOutDir(outDir, { command: spec.command.slice(1).join(' ') });
+  try {
+    const prior = opts.resume ? readRunRecord(outDir).results : [];
+    const stale = opts.resume ? [] : earlierOutputs(outDir);
+    const backend = await useBackend(spec.backend);
+    const pairs = modelIds.flatMap((m) => attacks.map((a) => `${m} / ${a.id}`));
+    const { attackOrigin: _origin, ...recorded } = spec;
+    const state = new RunState<RunSpec>(outDir, robenchVersion, { ...recorded, out: outDir }, pairs, resumable, async () => {
+      if (stale.length === 0) return;
+      const aside = await moveEarlierOutputs(outDir, stale);
+      console.error(`robench: ${outDir} held an earlier run's ${stale.join(', ')}; moved them to ${aside} (use a new --out to keep runs apart)`);
+    });
+    return planned(registry, spec, { modelIds, settings, grid, backend, outDir, reporters, resumable, lock, state, prior });
+  } catch (err) {
+    lock.release();
+    throw err;
   }
-  const backend = await useBackend(spec.backend);
-  const pairs = modelIds.flatMap((m) => attacks.map((a) => `${m} / ${a.id}`));
-  const { attackOrigin: _origin, ...recorded } = spec;
-  const state = new RunState<RunSpec>(outDir, robenchVersion, { ...recorded, out: outDir }, pairs, resumable);
+}
+
+interface PlanParts {
+  modelIds: string[];
+  settings: RunPlan['attacks'];
+  grid: number[] | undefined;
+  backend: RunPlan['backend'];
+  outDir: string;
+  reporters: ReporterPlugin[];
+  resumable: boolean;
+  lock: OutDirLock;
+  state: RunState<RunSpec>;
+  prior: RunResult[];
+}
+
+function planned(registry: Registry, spec: RunSpec, parts: PlanParts): PlannedRun {
+  const { modelIds, settings, grid, backend, outDir, reporters, resumable, lock, state, prior } = parts;
   const plan = {
     models: modelIds.map((id) => {
       const modelSpec = { model: id, dataset: spec.dataset, inputRange: spec.inputRange, offline: spec.offline };
@@ -118,7 +145,7 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
     command: spec.command,
     saved: { dir: outDir, state, prior },
   };
-  return { plan, outDir, reporters, resumable };
+  return { plan, outDir, reporters, resumable, lock };
 }
 
 /** The settings of the interrupted run in `dir`, to evaluate what it left; only the thread count may change. */
@@ -160,5 +187,6 @@ export async function writeReports(run: PlannedRun, results: ReportRun[], log: (
   const written = new Set<string>();
   for (const reporter of run.reporters) for (const f of await reporter.write(results, { outDir: run.outDir, log })) written.add(f);
   await run.plan.saved.state.complete();
+  run.lock.release();
   return [...written];
 }

@@ -69,12 +69,30 @@ export class RunState<O> {
     options: O,
     pairs: string[],
     private readonly writesResults: boolean,
+    /** Called once, before the first file is written: what an earlier run left in the folder is moved aside then, not before compute starts. */
+    private readonly beforeFirstSave?: () => Promise<void>,
   ) {
     this.record = { robench, complete: false, options, pairs, finished: 0 };
   }
 
+  private started = false;
+
+  /** Whether this run has written run.json (a run stopped before its first model loaded has written nothing). */
+  get hasStarted(): boolean {
+    return this.started;
+  }
+
+  /** Whether this run has written a results.json. */
+  get hasResults(): boolean {
+    return this.started && this.writesResults && this.results.length > 0;
+  }
+
   /** The finished pairs' results and, when one is under way, its partial result (with `pending`). */
   async save(finished: RunResult[], partial?: RunResult): Promise<void> {
+    if (!this.started) {
+      await this.beforeFirstSave?.();
+      this.started = true;
+    }
     this.record.finished = finished.length;
     this.results = [...finished, ...(partial ? [partial] : [])].map((r) => ({ ...r, complete: false }));
     await writeFileAtomic(join(this.dir, RUN_FILE), `${JSON.stringify(this.record, null, 2)}\n`);
@@ -88,6 +106,8 @@ export class RunState<O> {
 
   /** From a signal handler, synchronously: the event loop may not run again. */
   markInterruptedSync(reason: string): void {
+    // Nothing written yet: the folder still holds only what was there before, which is not this run's to mark.
+    if (!this.started) return;
     this.record.interrupted = reason;
     const file = join(this.dir, RUN_FILE);
     writeFileSync(`${file}.tmp`, `${JSON.stringify(this.record, null, 2)}\n`);

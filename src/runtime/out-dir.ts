@@ -5,7 +5,7 @@
 import { constants, existsSync, linkSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 
@@ -74,9 +74,15 @@ function cannotWrite(flag: string, dir: string, err: unknown): UsageError {
 /** The files of an earlier run in `dir`. */
 export const earlierOutputs = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => RUN_OUTPUT.test(f)) : []);
 
-/** Removes an earlier run's outputs from `dir`, so the new run's report holds only the new run. */
-export async function clearEarlierOutputs(dir: string, files: string[]): Promise<void> {
-  for (const f of files) await rm(join(dir, f), { force: true });
+/**
+ * Moves an earlier run's outputs in `dir` into a folder of their own inside it (`earlier-<time>/`),
+ * so the new run's report holds only the new run and nothing finished is lost. Returns that folder.
+ */
+export async function moveEarlierOutputs(dir: string, files: string[]): Promise<string> {
+  const aside = join(dir, `earlier-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(aside, { recursive: true });
+  for (const f of files) await rename(join(dir, f), join(aside, f));
+  return aside;
 }
 
 /** The lock file `run` and `train` hold in their output folder while they write there. */

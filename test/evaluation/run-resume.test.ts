@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareOutDir } from '../../src/runtime/out-dir.js';
@@ -84,7 +84,7 @@ test('default output folders are claimed: two runs with the same name in the sam
   }
 });
 
-test('a reused --out loses an earlier run\'s files, so its report holds only the new run, and says so', async (t) => {
+test('a reused --out moves an earlier run\'s files aside, so its report holds only the new run and nothing is lost, and says so', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-out-'));
   try {
     const out = join(dir, 'reused');
@@ -94,9 +94,12 @@ test('a reused --out loses an earlier run\'s files, so its report holds only the
     await writeFile(join(out, 'notes.txt'), 'mine');
     const r = await robench([...RUN.map((a) => (a === '300' ? '40' : a)), '--out', out]);
     t.is(r.code, 0, r.stderr);
-    t.regex(r.stderr, /holds an earlier run's audit\.json, curve-fgsm\.svg; replacing them/);
+    t.regex(r.stderr, /held an earlier run's audit\.json, curve-fgsm\.svg; moved them to .*earlier-/);
     t.false(existsSync(join(out, 'audit.json')));
     t.false(existsSync(join(out, 'curve-fgsm.svg')));
+    const aside = (await readdir(out)).filter((f) => f.startsWith('earlier-'));
+    t.is(aside.length, 1);
+    t.is(await readFile(join(out, aside[0]!, 'audit.json'), 'utf8'), '{}');
     t.true(existsSync(join(out, 'notes.txt')), 'files robench did not write stay');
   } finally {
     await rm(dir, { recursive: true, force: true });

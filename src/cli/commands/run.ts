@@ -3,11 +3,11 @@
  * itself is the library's (src/evaluation/run-spec.ts plans it, src/evaluation/evaluate-run.ts evaluates it, as
  * `benchmark()` does); this file shows its progress and handles the interrupt.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { ParamSpec } from '../../core/plugin-api.js';
-import { createRegistry } from '../../core/registry.js';
+import { createRegistry, isPluginFile } from '../../core/registry.js';
 import { resolveParams } from '../../core/parse.js';
 import { camel, kebab, settingNamed, type Origin } from '../../core/settings.js';
 import { CONFIG_RUN_SETTINGS, RESERVED_NAMES, RUN_SETTINGS, type RunSettingName, type RunSettingValue } from '../../evaluation/run-settings.js';
@@ -65,9 +65,13 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
     status.stop();
     state.markInterruptedSync(signal);
     const left = state.pairs.slice(state.finished);
-    const saved = resumable ? `finished part saved in ${join(outDir, 'results.json')} (marked "complete": false)` : 'nothing saved: add json to --format to make a run resumable';
-    console.error(`robench: interrupted by ${signal} during ${current}; ${state.finished} of ${state.pairs.length} model/attack pairs finished, left: ${left.join(', ')}; ${saved}`);
-    if (resumable) console.error(`robench: continue with: robench run --resume ${outDir}`);
+    const saved = !resumable
+      ? 'nothing saved: add json to --format to make a run resumable'
+      : state.hasResults
+        ? `finished part saved in ${join(outDir, 'results.json')} (marked "complete": false)`
+        : 'nothing was finished yet, so nothing is saved';
+    console.error(`robench: interrupted by ${signal}${current ? ` during ${current}` : ' before the first attack'}; ${state.finished} of ${state.pairs.length} model/attack pairs finished, left: ${left.join(', ')}; ${saved}`);
+    if (resumable && state.hasStarted) console.error(`robench: continue with: robench run --resume ${outDir}`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', onSignal);
@@ -77,6 +81,7 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
     results = await evaluateRun(run.plan, statusHooks(status, (pair) => (current = pair)));
   } catch (err) {
     status.fail();
+    run.lock.release();
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
@@ -183,7 +188,8 @@ export function runModule(config: LoadedConfig | undefined, plugins: string[]): 
         sweep: get('sweep') ?? true,
         shard: get('shard'),
         workers: get('workers'),
-        plugins,
+        // Files as absolute paths, so that --resume finds them from any folder.
+        plugins: plugins.map((p) => (isPluginFile(p) ? resolve(p) : p)),
         attackOptions,
         command: ['robench', ...input.argv],
         progress: get('progress'),
