@@ -58,6 +58,16 @@ export function originPlace(origin: Origin): string {
   }
 }
 
+/** Runs a parser written for a flag (its errors start `--name`) with its errors naming `origin` instead. */
+export function relabelled<T>(origin: Origin, name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof UsageError && err.message.startsWith(`--${kebab(name)}`)) throw new UsageError(originLabel(origin, name) + err.message.slice(kebab(name).length + 2), err.hint);
+    throw err;
+  }
+}
+
 /** The text a value is shown as in an error: strings as they are, other values as JSON. */
 export const shown = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value)));
 

@@ -11,7 +11,7 @@
 import { BACKEND_NAMES } from '../runtime/backends.js';
 import { UsageError } from '../core/errors.js';
 import { MAX_GRID_POINTS, parseGrid } from '../core/parse.js';
-import { booleanSetting, choiceSetting, intSetting, originLabel, shown, textSetting, type Origin, type Setting } from '../core/settings.js';
+import { booleanSetting, choiceSetting, intSetting, originLabel, relabelled, shown, textSetting, type Origin, type Setting } from '../core/settings.js';
 import { parseShard, type Shard } from './shards.js';
 
 export const MAX_SAMPLES = 1_000_000;
@@ -35,12 +35,7 @@ function gridSetting(): Setting<string> {
         return value.join(',');
       }
       if (typeof value !== 'string' && typeof value !== 'number') throw new UsageError(`${label} ${shown(value)} must be a grid such as "0,2/255,4/255"`, 'or start:stop:count, e.g. 0:8/255:5');
-      try {
-        parseGrid(String(value));
-      } catch (err) {
-        if (err instanceof UsageError) throw new UsageError(err.message.replace(/^--eps/, label), err.hint);
-        throw err;
-      }
+      relabelled(origin, 'eps', () => parseGrid(String(value)));
       return String(value);
     },
   };
@@ -54,14 +49,9 @@ function shardSetting(): Setting<Shard> {
     parse(value: unknown, origin: Origin): Shard {
       const text = typeof value === 'object' && value !== null && !Array.isArray(value) ? `${(value as Shard).index}/${(value as Shard).count}` : value;
       if (typeof text !== 'string') throw new UsageError(`${originLabel(origin, 'shard')} ${shown(value)} must be i/n`, 'e.g. 0/4 for the first of four slices');
-      try {
-        const shard = parseShard(text);
-        if (shard.count > MAX_SAMPLES) throw new UsageError(`--shard '${text}' has more slices than ${MAX_SAMPLES} samples`, 'use fewer shards');
-        return shard;
-      } catch (err) {
-        if (err instanceof UsageError) throw new UsageError(err.message.replace(/^--shard/, originLabel(origin, 'shard')), err.hint);
-        throw err;
-      }
+      const shard = relabelled(origin, 'shard', () => parseShard(text));
+      if (shard.count > MAX_SAMPLES) throw new UsageError(`${originLabel(origin, 'shard')} '${text}' has more slices than ${MAX_SAMPLES} samples`, 'use fewer shards');
+      return shard;
     },
   };
 }
