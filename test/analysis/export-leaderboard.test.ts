@@ -98,28 +98,66 @@ test('export picks the budget asked for, and refuses what RobustBench does not r
   t.is(wrongFormat.code, 2);
 });
 
-test('leaderboard: models x threat models, the strongest attack per cell, in Markdown, HTML and the terminal', async (t) => {
+test('leaderboard: a table per dataset and threat model, the strongest attack per cell with its n, in Markdown, HTML and the terminal', async (t) => {
   const a = saved(runs.hebbianAA, runs.hebbianPgd);
   const b = saved(runs.baselineAA, runs.corruption);
   const md = await robenchOk(['leaderboard', '--format', 'md', a, b]);
+  const mean = ((100 * runs.corruption.points.slice(1).reduce((s, p) => s + p.correct, 0)) / (5 * 3000)).toFixed(2);
   t.is(
     md.trim(),
     [
-      '| model | dataset | clean | Linf 2/255 | Linf 4/255 | Linf 8/255 | L2 0.25 | corruptions (common) |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-      '| hebbian | cifar10 | 81.00% | 21.50% (autoattack) | 10.00% (pgd) | 3.00% (autoattack) | - | - |',
-      '| baseline | cifar10 | 85.00% | - | - | - | 14.00% (autoattack) | ' + ((100 * runs.corruption.points.slice(1).reduce((s, p) => s + p.correct, 0)) / (5 * 3000)).toFixed(2) + '% (corruption) |',
+      '| model (cifar10 · Linf) | clean | eps 2/255 | eps 4/255 | eps 8/255 |',
+      '| --- | --- | --- | --- | --- |',
+      '| hebbian | 81.00% (n=200) | 21.50% (autoattack, n=200) | 10.00% (pgd, n=200) | 3.00% (autoattack, n=200) |',
+      '',
+      '| model (cifar10 · L2) | clean | eps 0.25 |',
+      '| --- | --- | --- |',
+      '| baseline | 85.00% (n=200) | 14.00% (autoattack, n=200) |',
+      '',
+      '| model (cifar10 · corruptions) | clean | common |',
+      '| --- | --- | --- |',
+      `| baseline | 85.00% (n=200) | ${mean}% (corruption, n=200) |`,
     ].join('\n'),
   );
   const html = await robenchOk(['leaderboard', '--format', 'html', a, b]);
-  t.regex(html, /<th>Linf 2\/255<\/th>/);
-  t.regex(html, /<td>21\.50% \(autoattack\)<\/td>/);
+  t.regex(html, /<th>eps 2\/255<\/th>/);
+  t.regex(html, /<td>21\.50% \(autoattack, n=200\)<\/td>/);
+  // Nothing sets a width that would cut a wide table; each table scrolls in its own box instead.
+  t.notRegex(html, /width\s*:/);
+  t.regex(html, /\.scroll\{overflow-x:auto\}/);
+  t.is(html.match(/<div class="scroll"><table>/g)?.length, 3);
   const table = await robenchOk(['leaderboard', a, b]);
-  t.regex(table, /hebbian.*21\.50% \(autoattack\).*10\.00% \(pgd\)/);
+  t.regex(table, /cifar10 · Linf/);
+  t.regex(table, /hebbian.*21\.50% \(autoattack, n=200\).*10\.00% \(pgd, n=200\)/);
   const file = join(mkdtempSync(join(tmpdir(), 'robench-lb-')), 'board.md');
   mkdirSync(join(file, '..'), { recursive: true });
   await robenchOk(['leaderboard', '--format', 'md', '--out', file, a, b]);
   t.is(readFileSync(file, 'utf8'), md.slice(0, -1));
   const bad = await robench(['leaderboard', '--format', 'pdf', a]);
   t.is(bad.code, 2);
+});
+
+/** A run of `model` on `dataset` over `samples` images, its clean accuracy and one point per budget. */
+function sized(model: string, dataset: string, samples: number, clean: number, attack: string, budget: 'linf' | 'l2' | null, pts: [number, number][]): RunResult {
+  const r = run(model, attack, budget ? { norm: budget } : {}, budget, [point(0, clean * samples, samples), ...pts.map(([e, acc]) => point(e, acc * samples, samples))]);
+  return { ...r, model: { ...r.model, dataset }, dataset: { ...r.dataset, id: dataset, samples }, attack: { ...r.attack, perturbation: budget ? 'eps' : 'sigma' } };
+}
+
+test('leaderboard: MNIST and CIFAR-10 never share a header, clean comes from the runs behind the row, noise runs get their own table', async (t) => {
+  const { leaderboard, budgetTexts } = await import('../../src/analysis/leaderboard.js');
+  const board = leaderboard([
+    sized('hebbian', 'cifar10', 40, 0.9, 'pgd', 'linf', [[1 / 255, 0.5]]),
+    sized('hebbian', 'cifar10', 1000, 0.817, 'pgd', 'linf', [[1 / 255, 0.6], [8 / 255, 0.1]]),
+    sized('hebbian', 'mnist', 1000, 0.99, 'pgd', 'linf', [[0.1, 0.9], [0.2, 0.7]]),
+    sized('hebbian', 'mnist', 1000, 0.99, 'gaussian', null, [[0.1, 0.95], [0.3, 0.6]]),
+  ]);
+  t.deepEqual(board.tables.map((x) => `${x.dataset} ${x.threatModel}: ${x.columns.join(' ')}`), ['cifar10 Linf: 1/255 8/255', 'mnist Linf: 0.1 0.2', 'mnist gaussian: 0.1 0.3']);
+  const cifar = board.tables[0]!;
+  // The 40-image run is a row of its own: its 90% clean is not the 1,000-image run's.
+  t.deepEqual(cifar.rows.map((r) => [r.samples, r.clean, r.cells.map((c) => c?.accuracy)]), [[1000, 0.817, [0.6, 0.1]], [40, 0.9, [0.5, undefined]]]);
+  // Noise runs are a table with numbers, not a row of '-'.
+  t.deepEqual(board.tables[2]!.rows[0]!.cells.map((c) => c?.accuracy), [0.95, 0.6]);
+  t.deepEqual(budgetTexts([0.2]), ['0.2']);
+  t.deepEqual(budgetTexts([1 / 255, 0.2]), ['1/255', '51/255']);
+  t.deepEqual(budgetTexts([0.25, 0.5]), ['0.25', '0.5']);
 });

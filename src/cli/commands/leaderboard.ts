@@ -1,4 +1,4 @@
-/** `robench leaderboard <dirs...>`: models x threat models from saved results. */
+/** `robench leaderboard <dirs...>`: per dataset and threat model, models x budgets from saved results. */
 import { UsageError } from '../../core/errors.js';
 import { leaderboard, leaderboardHtml, leaderboardMarkdown, leaderboardText } from '../../analysis/leaderboard.js';
 import { readResults } from './check.js';
@@ -17,7 +17,7 @@ export function leaderboardCommand(inputs: string[], format: string): string {
 
 export const leaderboardModule: CommandModule = {
   name: ['leaderboard'],
-  description: 'one table of models x threat models from saved results',
+  description: 'robust accuracy from saved results: one table per dataset and threat model (Linf, L2, corruptions, each noise), a row per model and sample set, each cell with its attack and n',
   args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
   settings: [
     choiceSetting({ name: 'format', choices: ['table', 'md', 'html'] as const, default: 'table', description: 'output format' }),
