@@ -7,8 +7,9 @@
  *   console.log(result.cleanAccuracy, result.points.at(-1)!.accuracy);
  */
 export { benchmark, type BenchmarkOptions, type LogitsModel } from './evaluation/benchmark.js';
+export { attack, type AdversarialBatch, type AttackOptions, type AttackResult } from './evaluation/attack-api.js';
 export { robenchVersion } from './core/paths.js';
-export type { Progress } from './core/engine.js';
+export type { EvaluatedBatch, Progress } from './core/engine.js';
 export type { BackendName } from './runtime/backends.js';
 export type { InputRange } from './core/parse.js';
 export { RobenchError, UsageError } from './core/errors.js';

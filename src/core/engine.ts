@@ -41,6 +41,33 @@ export interface CurveOptions {
   onProgress?(p: Progress): void;
   /** Called with each clean batch, e.g. to accumulate activation statistics. */
   onCleanBatch?(x: tf.Tensor4D): void;
+  /**
+   * Hands over the examples the engine evaluated, batch by batch, after its checks passed:
+   * attack() and the gallery take their examples from here, so there is one way to run an
+   * attack. Awaited before the batch's tensors are freed; the tensors are the engine's.
+   */
+  onExamples?(batch: EvaluatedBatch): Promise<void> | void;
+}
+
+/**
+ * One attacked batch as the engine scored it. Where an attack returned several batches
+ * (composite members, noise draws) each sample's example is the first batch that fooled the
+ * model, else the first: the one that decided its verdict. A minimization attack's batch comes
+ * once, at the grid's largest budget, with each sample's minimal example and its norm.
+ */
+export interface EvaluatedBatch {
+  perturbation: number;
+  /** Dataset positions of the batch's samples. */
+  positions: number[];
+  /** The clean batch and each sample's example (engine-owned; valid during the call only). */
+  clean: tf.Tensor4D;
+  adversarial: tf.Tensor4D;
+  /** 1 where the model misclassifies the sample's example. */
+  fooled: Uint8Array;
+  /** Model evaluations this batch spent (its attack call and the engine's scoring). */
+  evaluations: { forward: number; gradient: number };
+  /** Minimization attacks: the batch holds minimal examples; `norms` are their sizes in the attack's norm. */
+  minimal?: { norms: Float32Array };
 }
 
 export interface CurveResult {
@@ -81,7 +108,7 @@ const eotOf = (params: Params): number => (typeof params.eot === 'number' ? para
 async function individualCurves(opts: CurveOptions, attack: AttackPlugin, params: Params, indices: number[], counters: EvaluationCounters): Promise<{ member: string; brokeAt: number[] }[]> {
   const out: { member: string; brokeAt: number[] }[] = [];
   for (const member of await attack.individually!(params)) {
-    const curve = await evaluateCurve({ ...opts, attack: member.attack, params: member.params, indices, onProgress: undefined, onCleanBatch: undefined });
+    const curve = await evaluateCurve({ ...opts, attack: member.attack, params: member.params, indices, onProgress: undefined, onCleanBatch: undefined, onExamples: undefined });
     counters.gradient += curve.gradientEvaluations;
     counters.forward += curve.forwardEvaluations;
     out.push({ member: member.name, brokeAt: curve.outcomes.brokeAt! });
@@ -97,6 +124,17 @@ function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** Each sample's deciding example: row k of outputs[deciding[k]], or of outputs[0] where no batch fooled it. */
+function decidingExamples(outputs: tf.Tensor4D[], deciding: Int32Array): tf.Tensor4D {
+  if (outputs.length === 1) return outputs[0]!;
+  return tf.tidy(() => {
+    const pick = tf.tensor1d(deciding, 'int32');
+    let out = outputs[0]!;
+    for (let v = 1; v < outputs.length; v++) out = tf.where(tf.reshape(tf.equal(pick, v), [-1, 1, 1, 1]), outputs[v]!, out);
+    return out === outputs[0] ? out.clone() : out;
+  });
 }
 
 export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
@@ -138,7 +176,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       progress.done += samples * attacked;
       opts.onProgress?.({ phase: 'attack', perturbation: grid[grid.length - 1]!, ...progress });
     };
-    const { points, outcomes } = await minimalCurve({ model, attack, params, norm, indices, clean, grid, batchSize, seed, counters, batch: (p) => batchTensors(data, p), onBatch });
+    const { points, outcomes } = await minimalCurve({ model, attack, params, norm, indices, clean, grid, batchSize, seed, counters, batch: (p) => batchTensors(data, p), onBatch, onExamples: opts.onExamples });
     return { cleanAccuracy: cleanCorrect / n, points, outcomes, gradientEvaluations: counters.gradient, forwardEvaluations: counters.forward };
   }
 
@@ -173,6 +211,7 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
+      const spentBefore = { ...counters };
       const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: sweep, eot: eotOf(params) });
       const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
         tf.dispose([x, y]);
@@ -182,6 +221,8 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
       try {
         versions = checkVersionCount(attack.id, outputs.length, versions);
         const hitsPerSample = new Uint8Array(chunk.length);
+        // Per sample, the first returned batch that fooled the model (-1: none), for onExamples.
+        const deciding = new Int32Array(chunk.length).fill(-1);
         for (const [v, xadv] of outputs.entries()) {
           await checkAttackOutput(attack.id, x, xadv, eps, norm);
           const hits = await correctMask(model, xadv, y);
@@ -191,7 +232,23 @@ export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
             hitsPerSample[k] += h;
             correct += h;
             if (h === 0 && brokenBy[chunk[k]!] === -1) brokenBy[chunk[k]!] = v;
+            if (h === 0 && deciding[k] === -1) deciding[k] = v;
           });
+        }
+        if (opts.onExamples) {
+          const adversarial = decidingExamples(outputs, deciding);
+          try {
+            await opts.onExamples({
+              perturbation: eps,
+              positions,
+              clean: x,
+              adversarial,
+              fooled: Uint8Array.from(deciding, (v) => (v >= 0 ? 1 : 0)),
+              evaluations: { forward: counters.forward - spentBefore.forward, gradient: counters.gradient - spentBefore.gradient },
+            });
+          } finally {
+            if (!outputs.includes(adversarial)) adversarial.dispose();
+          }
         }
         chunk.forEach((i, k) => {
           survived[i] = hitsPerSample[k] === outputs.length ? 1 : 0;

@@ -13,6 +13,7 @@ import { RobenchError, UsageError } from './errors.js';
 import { sampleRng } from './rng.js';
 import { recordOutcomes } from './samples.js';
 import type { AttackPlugin, CurvePoint, LoadedModel, Norm, Params, SampleOutcomes } from './plugin-api.js';
+import type { EvaluatedBatch } from './engine.js';
 
 /** minimalNorm's entry for a sample the attack found no adversarial example for. */
 export const NOT_FOUND = -1;
@@ -33,6 +34,8 @@ export interface MinimalCurveOptions {
   batch(positions: number[]): { x: tf.Tensor4D; y: tf.Tensor1D };
   /** Called after each attacked batch with the number of samples it covered. */
   onBatch?(samples: number): void;
+  /** The engine's onExamples: each batch's minimal examples as scored here. */
+  onExamples?(batch: EvaluatedBatch): Promise<void> | void;
 }
 
 /**
@@ -69,6 +72,7 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
     const positions = chunk.map((i) => indices[i]!);
     const { x, y } = opts.batch(positions);
     const rng = sampleRng(opts.seed, positions, `${attack.id}@minimal`);
+    const spentBefore = { ...counters };
     const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters, earlyStop: false });
     const outputs = await runAttack(attack, ctx).catch((err: unknown) => {
       tf.dispose([x, y]);
@@ -92,6 +96,15 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
             'return the clean image for a sample the attack did not fool: a perturbed one would be counted as broken at its norm',
           );
         }
+      });
+      await opts.onExamples?.({
+        perturbation: eps,
+        positions,
+        clean: x,
+        adversarial: xadv,
+        fooled: Uint8Array.from(fooled!),
+        evaluations: { forward: counters.forward - spentBefore.forward, gradient: counters.gradient - spentBefore.gradient },
+        minimal: { norms: Float32Array.from(sizes!) },
       });
     } finally {
       for (const t of outputs) t.dispose();

@@ -110,14 +110,14 @@ export async function benchmark(options: BenchmarkOptions): Promise<RunResult> {
   return result!;
 }
 
-async function registryFor(plugins: (string | Plugin)[]): Promise<Registry> {
+export async function registryFor(plugins: (string | Plugin)[]): Promise<Registry> {
   const registry = await createRegistry({ plugins: plugins.filter((p): p is string => typeof p === 'string') });
   for (const p of plugins) if (typeof p !== 'string') registered(registry, p, 'benchmark() plugins');
   return registry;
 }
 
 /** A plugin object given in code, registered as a file's would be (its params checked, `--eot` added). */
-function registered<P extends Plugin>(registry: Registry, plugin: P, origin: string): P {
+export function registered<P extends Plugin>(registry: Registry, plugin: P, origin: string): P {
   if (!registry.has(plugin.kind, plugin.id)) registry.add(plugin, origin);
   return registry.get(plugin.kind, plugin.id) as P;
 }
@@ -159,7 +159,7 @@ function checkOptions(opts: BenchmarkOptions): BenchmarkOptions {
  * tfjs names no backend until one is set or used, and a registered wasm backend is not ready
  * until awaited, so "none active" is read from the engine's name only.
  */
-async function activeBackend(requested: BackendName | undefined): Promise<BackendInfo> {
+export async function activeBackend(requested: BackendName | undefined): Promise<BackendInfo> {
   if (requested !== undefined) return useBackend(requested);
   const active = tf.engine().backendName as string | null | undefined;
   if (!active) return useBackend('auto');
@@ -167,8 +167,8 @@ async function activeBackend(requested: BackendName | undefined): Promise<Backen
   return { name: active, requested: 'auto', detail: `${active}, set by the caller (tf.setBackend) before benchmark()` };
 }
 
-const isLayersModel = (m: object): m is tf.LayersModel => m instanceof tf.LayersModel;
-const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.GraphModel;
+export const isLayersModel = (m: object): m is tf.LayersModel => m instanceof tf.LayersModel;
+export const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.GraphModel;
 
 /** The model to benchmark: by id or file as `robench run --model` takes it, or one held in memory. */
 function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
@@ -197,7 +197,7 @@ function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
 }
 
 /** The sha256 the model's weights would have saved to a model.json folder, so a file and its model in memory record the same. */
-async function weightsSha256(model: tf.LayersModel | tf.GraphModel): Promise<string> {
+export async function weightsSha256(model: tf.LayersModel | tf.GraphModel): Promise<string> {
   let sha = '';
   await model.save({
     save: async (artifacts) => {
@@ -208,7 +208,7 @@ async function weightsSha256(model: tf.LayersModel | tf.GraphModel): Promise<str
   return sha;
 }
 
-function fromLogits(m: LogitsModel, dataset: DatasetPlugin): LoadedModel {
+export function fromLogits(m: LogitsModel, dataset: DatasetPlugin): LoadedModel {
   const [lo, hi] = m.inputRange ?? [0, 1];
   return {
     id: m.id ?? 'logits-function',
