@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
 import { describeBounds, PARAM_TYPES, withinBounds } from './parse.js';
-import { nearest } from './settings.js';
+import { fromEnv, nearest, numberSetting } from './settings.js';
 import { fromSource, packageRoot } from './paths.js';
 import { shareModulesWithPlugins } from './shared-modules.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
@@ -162,6 +162,8 @@ function resolvePluginSpecifier(spec: string, base: string): string {
   }
 }
 
+const LOAD_TIMEOUT = numberSetting({ name: 'pluginLoadTimeoutS', above: 0, max: 1e7, default: 60, description: 'seconds a plugin file may take to load' });
+
 export async function loadPluginModule(registry: Registry, spec: string, base = process.cwd()): Promise<Plugin[]> {
   const url = resolvePluginSpecifier(spec, base);
   if (/\.(m|c)?ts$/.test(url)) await ensureTypeScriptLoader();
@@ -169,8 +171,7 @@ export async function loadPluginModule(registry: Registry, spec: string, base = 
   shareModulesWithPlugins();
   let mod: Record<string, unknown>;
   // A plugin whose top-level code waits forever would hang robench with no word: its load is bounded.
-  const asked = Number(process.env.ROBENCH_PLUGIN_LOAD_TIMEOUT_S);
-  const seconds = Number.isFinite(asked) && asked > 0 ? asked : 60;
+  const seconds = fromEnv(LOAD_TIMEOUT, 'ROBENCH_PLUGIN_LOAD_TIMEOUT_S')!;
   let timer: NodeJS.Timeout | undefined;
   try {
     const late = new Promise<never>((_, reject) => {

@@ -151,7 +151,7 @@ export function numberSetting(decl: Decl<number> & Bounds): Setting<number> {
       const v = numberFrom(value);
       const bounds = boundsText(decl);
       if (!Number.isFinite(v) || !inBounds(decl, v)) {
-        fail(origin, decl.name, value, `must be a number${bounds ? ` ${bounds}` : ''}`, `write a decimal such as 0.03 or a fraction such as 8/255${decl.default !== undefined ? ` (default ${decl.default})` : ''}`);
+        fail(origin, decl.name, value, `must be a number${bounds ? ` ${bounds}` : ''}`, decl.default !== undefined ? `e.g. ${decl.default} (the default)` : 'write a decimal such as 0.03 or a fraction such as 8/255');
       }
       return v;
     },
@@ -219,6 +219,12 @@ export function textSetting(decl: Decl<string> & { maxLength?: number; check?: (
       return value;
     },
   };
+}
+
+/** A setting's value from an environment variable: unset or empty gives the default; anything else is parsed, its error naming the variable. */
+export function fromEnv<T>(setting: Setting<T>, variable: string): T | undefined {
+  const raw = process.env[variable];
+  return raw === undefined || raw.trim() === '' ? setting.default : setting.parse(raw, { source: 'env', variable });
 }
 
 /** A list of strings: an array, or comma-separated text (a flag). */

@@ -164,3 +164,16 @@ test('a plugin importing robench by name loads from the sources, never a dist/ a
   const attack = (JSON.parse(r.stdout) as { attacks: { id: string; description: string }[] }).attacks.find((a) => a.id === 'imports-robench');
   t.regex(attack?.description ?? '', /resolved robench at file:.*\/src\/index\.ts$/);
 });
+
+test('environment variables go through the same parser: a bad value names the variable instead of being ignored', async (t) => {
+  const r = await new Promise<{ code: number; stderr: string }>((done) =>
+    execFile(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), '--plugin', join(root, 'test/fixtures/example-attack.mjs'), 'list', 'attacks'],
+      { cwd: root, env: { ...process.env, ROBENCH_PLUGIN_LOAD_TIMEOUT_S: 'abc' } },
+      (err, _stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+    ),
+  );
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /the environment variable ROBENCH_PLUGIN_LOAD_TIMEOUT_S 'abc' must be a number greater than 0/);
+});
