@@ -54,11 +54,14 @@ function corruptionRun(run: RunResult, where: string): Map<string, number[]> {
  */
 export function modelInfo(run: RunResult, eps?: number): ModelInfo {
   const where = `${run.model.id} / ${run.attack.id}`;
+  // n_examples (robustbench.eval.benchmark's name for it) is not a model_info field RobustBench
+  // writes, as its entries are all measured on its full sample counts; robench records it because
+  // a 50-image figure must not pass for one of those.
   const base = { name: run.model.id, ...unknownFields, number_forward_passes: 1, dataset: run.dataset.id, architecture: typeof run.model.info?.architecture === 'string' ? run.model.info.architecture : null };
   if (run.attack.id === 'corruption') {
     const acc = corruptionRun(run, where);
     const all = ROBUSTBENCH_CORRUPTIONS.flatMap((c) => acc.get(c)!);
-    return { threatModel: 'corruptions', info: { ...base, eps: null, clean_acc: percent(run.cleanAccuracy), corruptions_acc: percent(all.reduce((s, a) => s + a, 0) / all.length) } };
+    return { threatModel: 'corruptions', info: { ...base, eps: null, clean_acc: percent(run.cleanAccuracy), corruptions_acc: percent(all.reduce((s, a) => s + a, 0) / all.length), n_examples: run.dataset.samples } };
   }
   if (run.attack.id !== 'autoattack' || run.attack.params['aa-version'] !== 'standard') {
     throw new UsageError(`${where}: RobustBench reports AutoAttack (standard version) accuracy, not ${run.attack.id}${run.attack.id === 'autoattack' ? ` --aa-version ${run.attack.params['aa-version']}` : ''}`, 'run --attack autoattack (its default --aa-version is standard), or export a corruption run');
@@ -67,7 +70,22 @@ export function modelInfo(run: RunResult, eps?: number): ModelInfo {
   const point = eps === undefined ? attacked[attacked.length - 1] : attacked.find((p) => Math.abs(p.perturbation - eps) <= 1e-9);
   if (!point) throw new UsageError(`${where}: no point at eps ${eps ?? '> 0'}`, `its budgets: ${attacked.map((p) => p.perturbation).join(', ') || 'none'}`);
   const threatModel = run.attack.budget === 'l2' ? 'L2' : 'Linf';
-  return { threatModel, info: { ...base, eps: epsText(point.perturbation), clean_acc: percent(run.cleanAccuracy), autoattack_acc: percent(point.accuracy) } };
+  return { threatModel, info: { ...base, eps: epsText(point.perturbation), clean_acc: percent(run.cleanAccuracy), autoattack_acc: percent(point.accuracy), n_examples: run.dataset.samples } };
+}
+
+/**
+ * The number of test images RobustBench evaluates per dataset (its leaderboards: the full
+ * CIFAR-10/100 test sets, 5,000 ImageNet validation images; the same per corruption and
+ * severity for the -C sets). Fewer images give a figure its leaderboard cannot be compared to.
+ */
+export const ROBUSTBENCH_SAMPLES: Record<string, number> = { cifar10: 10000, cifar100: 10000, imagenet: 5000 };
+
+/** A warning when `run` was measured on fewer images than RobustBench uses for its dataset, else null. */
+export function sampleWarning(run: RunResult): string | null {
+  const wanted = Object.hasOwn(ROBUSTBENCH_SAMPLES, run.dataset.id) ? ROBUSTBENCH_SAMPLES[run.dataset.id]! : undefined;
+  if (wanted === undefined) return `${run.model.id} / ${run.attack.id}: RobustBench has no leaderboard for ${run.dataset.id}; the file records n_examples ${run.dataset.samples}`;
+  if (run.dataset.samples >= wanted) return null;
+  return `${run.model.id} / ${run.attack.id}: measured on ${run.dataset.samples.toLocaleString('en-US')} images, RobustBench evaluates ${wanted.toLocaleString('en-US')} on ${run.dataset.id}: not comparable with its leaderboard (n_examples records it; rerun with --samples ${wanted} --data-dir <the full set>)`;
 }
 
 /**

@@ -62,7 +62,7 @@ test('export --format robustbench writes model_info files with the runs\' number
   const out = mkdtempSync(join(tmpdir(), 'robench-rb-'));
   await robenchOk(['export', '--format', 'robustbench', '--out', out, saved(runs.hebbianAA, runs.baselineAA, runs.corruption)]);
   const read = (...p: string[]) => JSON.parse(readFileSync(join(out, ...p), 'utf8'));
-  t.like(read('cifar10', 'Linf', 'hebbian.json'), { name: 'hebbian', dataset: 'cifar10', eps: '8/255', clean_acc: '81.00', autoattack_acc: '3.00', number_forward_passes: 1, architecture: 'compact CNN', link: null, reported: null });
+  t.like(read('cifar10', 'Linf', 'hebbian.json'), { name: 'hebbian', dataset: 'cifar10', eps: '8/255', clean_acc: '81.00', autoattack_acc: '3.00', n_examples: 200, number_forward_passes: 1, architecture: 'compact CNN', link: null, reported: null });
   t.like(read('cifar10', 'L2', 'baseline.json'), { eps: '0.25', clean_acc: '85.00', autoattack_acc: '14.00' });
   const allCorrect = commonCorruptions.flatMap((_, c) => [1, 2, 3, 4, 5].map((s) => corruptCorrect(c, s)));
   const mean = allCorrect.reduce((a, b) => a + b, 0) / allCorrect.length / 200;
@@ -96,6 +96,19 @@ test('export picks the budget asked for, and refuses what RobustBench does not r
   t.regex(wrongEps.stderr, /no point at eps 0.1/);
   const wrongFormat = await robench(['export', '--format', 'foolbox', '--out', out, saved(runs.hebbianAA)]);
   t.is(wrongFormat.code, 2);
+});
+
+test('export skips what RobustBench does not report with a note, exports the rest, and warns below its sample counts', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'robench-rb-'));
+  const full = { ...runs.baselineAA, dataset: { ...runs.baselineAA.dataset, samples: 10000 }, points: [point(0, 8500, 10000), point(0.25, 1400, 10000)] };
+  const res = await robench(['export', '--format', 'robustbench', '--out', out, saved(runs.hebbianAA, runs.hebbianPgd, full)]);
+  t.is(res.code, 0, res.stderr);
+  t.like(JSON.parse(readFileSync(join(out, 'cifar10', 'Linf', 'hebbian.json'), 'utf8')), { autoattack_acc: '3.00', n_examples: 200 });
+  t.like(JSON.parse(readFileSync(join(out, 'cifar10', 'L2', 'baseline.json'), 'utf8')), { n_examples: 10000 });
+  t.regex(res.stderr, /skipped hebbian \/ pgd: RobustBench reports AutoAttack \(standard version\) accuracy, not pgd/);
+  t.regex(res.stderr, /warning: hebbian \/ autoattack: measured on 200 images, RobustBench evaluates 10,000 on cifar10/);
+  // The 10,000-image run is what RobustBench measures: no warning for it.
+  t.notRegex(res.stderr, /baseline \/ autoattack: measured/);
 });
 
 test('leaderboard: a table per dataset and threat model, the strongest attack per cell with its n, in Markdown, HTML and the terminal', async (t) => {
