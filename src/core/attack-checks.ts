@@ -67,8 +67,22 @@ export const pluginLimits = (): PluginLimits => ({
   warn: (line) => void process.stderr.write(`warning: ${line}\n`),
 });
 
-/** The runAttack calls under way, each marked when another ran beside it. */
+/** The runAttack calls under way, each marked when another call or evaluation ran beside it. */
 const inFlight = new Set<{ overlapped: boolean }>();
+/** Evaluations (evaluateCurve) under way on this thread. */
+let evaluations = 0;
+
+/** Marks an evaluation as started, so attack calls beside another one go uncounted; returns its end. */
+export function evaluationStarted(): () => void {
+  evaluations += 1;
+  for (const call of inFlight) call.overlapped = true;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    evaluations -= 1;
+  };
+}
 
 /** Per plugin: calls made and tensors left behind so far (a cache built on the first call is not a leak). */
 const leakLedger = new Map<string, { calls: number; leaked: number; warned: boolean }>();
@@ -136,7 +150,7 @@ export async function runAttack(attack: AttackPlugin, ctx: AttackContext, limits
   const scope = `attack ${attack.id} #${++attackCalls}`;
   // Calls that overlap (AutoAttack's members inside it, evaluations interleaved on one thread)
   // share tfjs's scope stack, so their tensors cannot be told apart: only a lone call is counted.
-  const call = { overlapped: inFlight.size > 0 };
+  const call = { overlapped: inFlight.size > 0 || evaluations > 1 };
   for (const other of inFlight) other.overlapped = true;
   inFlight.add(call);
   // Made outside the attack's scope: they are the engine's to free, whatever the attack does.

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext, modelFunctions, type EvaluationCounters } from './attack-context.js';
-import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, runAttack } from './attack-checks.js';
+import { checkAttackOutput, checkedLogits, checkSelection, checkVersionCount, evaluationStarted, runAttack } from './attack-checks.js';
 import { minimalCurve } from './minimal-curve.js';
 import { RobenchError } from './errors.js';
 import { sampleRng } from './rng.js';
@@ -138,6 +138,17 @@ function decidingExamples(outputs: tf.Tensor4D[], deciding: Int32Array): tf.Tens
 }
 
 export async function evaluateCurve(opts: CurveOptions): Promise<CurveResult> {
+  // While two evaluations share the thread, an attack's scope also tracks the other's tensors, so
+  // runAttack leaves such calls uncounted (a leak warning must name the right plugin).
+  const finished = evaluationStarted();
+  try {
+    return await evaluate(opts);
+  } finally {
+    finished();
+  }
+}
+
+async function evaluate(opts: CurveOptions): Promise<CurveResult> {
   const { model, attack, params, data, batchSize, seed } = opts;
   const indices = opts.indices ?? Array.from({ length: data.count }, (_, i) => i);
   const n = indices.length;
