@@ -32,7 +32,7 @@ export interface ExportOutcome {
  * results folders usually hold several attacks; only when no run can be exported is it an error.
  * Every run is converted before anything is written.
  */
-export async function exportCommand(inputs: string[], opts: ExportOptions): Promise<ExportOutcome> {
+export async function exportRuns(inputs: string[], opts: ExportOptions): Promise<ExportOutcome> {
   if (opts.format !== 'robustbench') throw new UsageError(`--format '${opts.format}' is not an export format`, 'use --format robustbench');
   const runs = inputs.flatMap((path) => readResults(path));
   const skipped: string[] = [];
@@ -63,6 +63,11 @@ export async function exportCommand(inputs: string[], opts: ExportOptions): Prom
   return { files: files.map(([f]) => f), skipped, warnings };
 }
 
+/** The files `exportRuns` wrote (its notes and warnings are the CLI's to print). */
+export async function exportCommand(inputs: string[], opts: ExportOptions): Promise<string[]> {
+  return (await exportRuns(inputs, opts)).files;
+}
+
 export const exportModule: CommandModule = {
   name: ['export'],
   description: "write saved results in another tool's format: RobustBench's model_info JSON (with n_examples) and corruptions CSV; runs RobustBench does not report (e.g. PGD) are skipped with a note, and runs on fewer images than RobustBench evaluates are flagged",
@@ -74,7 +79,7 @@ export const exportModule: CommandModule = {
   ],
   required: ['format', 'out'],
   run: async ({ values: v, args }) => {
-    const outcome = await exportCommand(args, { format: v.get('format') as string, out: v.get('out') as string, eps: v.get('eps') as number | undefined });
+    const outcome = await exportRuns(args, { format: v.get('format') as string, out: v.get('out') as string, eps: v.get('eps') as number | undefined });
     console.error(`wrote ${outcome.files.join(', ')}`);
     for (const note of outcome.skipped) console.error(`skipped ${note}`);
     for (const warning of outcome.warnings) console.error(`warning: ${warning}`);
