@@ -17,6 +17,7 @@ import { trainModule } from './commands/train.js';
 import { doctorModule } from './commands/doctor.js';
 import { exportModule } from './commands/export.js';
 import { leaderboardModule } from './commands/leaderboard.js';
+import { attackModule } from './commands/attack.js';
 import { createRegistry, readConfig, type Registry } from '../core/registry.js';
 import { addCommand, exitCodes, type CommandModule } from './command.js';
 import { textSetting } from '../core/settings.js';
@@ -60,7 +61,7 @@ async function loadRegistry(argv: string[], broken: RobenchError | undefined): P
 }
 
 function commandModules(config: LoadedConfig | undefined, plugins: string[]): CommandModule[] {
-  return [runModule(config, plugins), auditModule, sparsityModule, reportModule, exportModule, leaderboardModule, checkModule, trainModule, doctorModule, dataListModule, dataFetchModule, listModule];
+  return [runModule(config, plugins), auditModule, sparsityModule, reportModule, exportModule, leaderboardModule, checkModule, trainModule, doctorModule, dataListModule, dataFetchModule, listModule, attackModule];
 }
 
 function buildProgram(registry: Registry, argv: string[], config: LoadedConfig | undefined, broken: RobenchError | undefined): Command {

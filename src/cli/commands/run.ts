@@ -93,7 +93,7 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
 }
 
 /** One option per attack param name; its help names every attack that declares it, with that attack's default. */
-function addAttackOptions(cmd: Command, registry: Registry): void {
+export function addAttackOptions(cmd: Command, registry: Registry): void {
   const owners = attackParamOwners(registry);
   for (const [name, decls] of owners) {
     const help = decls.map(({ attack, spec }) => `${attack}: ${spec.description}${spec.default !== undefined && spec.default !== '' ? ` (default ${spec.default})` : ''}`).join('; ');
