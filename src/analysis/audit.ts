@@ -23,6 +23,12 @@ export interface AuditCheck {
   detail: string;
   /** Accuracies and shares, all fractions in [0, 1]. */
   values: Record<string, number>;
+  /**
+   * true on a warning the user has nothing to act on for robench's own figures: a symptom that
+   * weakens attacks elsewhere (thresholded sign kernels, saturated cross-entropy) which robench's
+   * attacks are built to withstand. Such a warning does not fail the audit's exit code.
+   */
+  informational?: true;
 }
 
 export interface AuditReport {
@@ -209,32 +215,40 @@ async function varyingLogits(model: LoadedModel, data: DatasetSplit, batchSize: 
   return { checked: n, differ, share: differ / n };
 }
 
-/** The three clean-point symptoms, as shares of the clean-correct samples. */
+/**
+ * The three clean-point symptoms, as shares of the clean-correct samples. A zero gradient
+ * leaves every gradient attack without a direction, robench's included, so the user has to act
+ * (cite the gradient-free and transfer rows). A gradient below float32 epsilon and a saturated
+ * softmax only weaken attacks built on thresholded sign kernels, norm floors or the textbook
+ * cross-entropy; robench's attacks use an exact sign, per-sample rescaling and an exact
+ * cross-entropy, so these warnings are informational unless figures come from another tool.
+ */
 function gradientChecks(h: GradientHealth): AuditCheck[] {
-  const rows: [string, number, string][] = [
+  const rows: [string, number, string, boolean][] = [
     [
       'input gradients not zero',
       h.zeroGradient,
-      'clean-correct samples whose cross-entropy input gradient is exactly zero: a gradient attack has no direction to follow there (masked gradients, or a loss that underflows); check with the gradient-free square attack',
+      'clean-correct samples whose cross-entropy input gradient is exactly zero: no gradient attack, robench\'s included, has a direction to follow there (masked gradients, or a loss that underflows). To do: report the lowest accuracy of every row, the gradient-free Square and transfer rows included, not a gradient attack\'s alone',
+      true,
     ],
     [
       'input gradients above float32 epsilon',
       h.underflowGradient,
-      `clean-correct samples whose largest |input gradient| is below float32 epsilon ${FLOAT32_EPSILON.toPrecision(3)}: where thresholded sign kernels and norm floors make attacks step too short or not at all; check that attacks use exact sign and per-sample rescaling`,
+      `clean-correct samples whose largest |input gradient| is below float32 epsilon ${FLOAT32_EPSILON.toPrecision(3)}, where thresholded sign kernels (tfjs-backend-wasm's Sign) and norm floors make attacks step too short or not at all. Nothing to do for robench's figures: its attacks use an exact sign and rescale each sample's gradient; check figures from other tools or attack plugins for the same`,
+      false,
     ],
     [
       'softmax not saturated',
       h.saturatedSoftmax,
-      'clean-correct samples whose softmax probability of the label rounds to exactly 1 in float32 (the other classes sum to < 2^-24 of it): cross-entropy has saturated there; check that the attacks reported use a scale-invariant loss (margin or DLR)',
+      "clean-correct samples whose softmax probability of the label rounds to exactly 1 in float32 (the other classes sum to < 2^-24 of it), where the textbook cross-entropy and its gradient are 0. Nothing to do for robench's figures: its cross-entropy is computed exactly at any margin (and the margin-loss row checks it); figures from other tools should come from a scale-invariant loss (margin or DLR)",
+      false,
     ],
   ];
   if (h.correct === 0) return rows.map(([name]) => ({ name, verdict: 'skipped', detail: 'no sample is classified correctly: there is nothing to attack', values: {} }));
-  return rows.map(([name, count, detail]) => ({
-    name,
-    verdict: count / h.correct > MATERIAL_SHARE ? 'warn' : 'pass',
-    detail,
-    values: { share: count / h.correct, threshold: MATERIAL_SHARE },
-  }));
+  return rows.map(([name, count, detail, act]) => {
+    const verdict: Verdict = count / h.correct > MATERIAL_SHARE ? 'warn' : 'pass';
+    return { name, verdict, detail, values: { share: count / h.correct, threshold: MATERIAL_SHARE }, ...(verdict === 'warn' && !act ? { informational: true as const } : {}) };
+  });
 }
 
 /**
@@ -249,4 +263,48 @@ function trivialBudgetNote(pgd: Figure, n: number, norm: Norm, eps: number, curv
   const informative = (curve ?? []).filter(([e, a]) => e > 0 && e < eps && a > noise(a, n)).map(([e]) => e);
   const suggestion = informative.length > 0 ? Math.max(...informative) : eps / 8;
   return `PGD-20 leaves ${(100 * pgd).toFixed(1)}% at ${norm} ${fmt(eps)}, within noise of 0% on ${n} samples: every attack comparison is measured against it, so none can warn at this budget; audit again at a smaller one, e.g. --eps ${fmt(suggestion)}`;
+}
+
+/**
+ * Budgets to try, largest first, when --eps is not given: from the literature's standard one per
+ * dataset down by halves. Models without adversarial training (robench's zoo) fall to 0% at the
+ * standard MNIST 0.3 or CIFAR-10 8/255, where the audit can prove nothing (see trivialBudgetNote).
+ */
+export const BUDGET_LADDER: Record<Norm, Record<string, number[]>> = {
+  linf: { mnist: [0.3, 0.2, 0.1, 0.05, 0.025], 'fashion-mnist': [0.1, 0.05, 0.025, 0.0125], cifar10: [8 / 255, 4 / 255, 2 / 255, 1 / 255], svhn: [8 / 255, 4 / 255, 2 / 255, 1 / 255] },
+  l2: { mnist: [2, 1, 0.5, 0.25], 'fashion-mnist': [1.5, 0.75, 0.375, 0.1875], cifar10: [0.5, 0.25, 0.125, 0.0625], svhn: [0.5, 0.25, 0.125, 0.0625] },
+};
+
+export interface ChosenBudget {
+  eps: number;
+  /** PGD-20's accuracy (swept) at each budget tried, smallest first. */
+  tried: { eps: number; accuracy: number }[];
+  /** Why this budget, in a sentence for the terminal and audit.json. */
+  reason: string;
+}
+
+/**
+ * The largest budget of the dataset's ladder at which PGD-20 (swept, so one pass over the
+ * survivors per budget: about one PGD-20 run) leaves accuracy above noise, so that the audit's
+ * comparisons can warn; the smallest when every one is trivial.
+ */
+export async function chooseBudget(registry: Registry, opts: { model: LoadedModel; data: DatasetSplit; norm: Norm; seed: number; batchSize: number; ladder?: number[] }): Promise<ChosenBudget> {
+  const ladder = [...(opts.ladder ?? BUDGET_LADDER[opts.norm][opts.model.dataset] ?? BUDGET_LADDER[opts.norm].cifar10!)].sort((a, b) => a - b);
+  const attack = registry.get('attack', 'pgd');
+  const params: Params = { ...Object.fromEntries(Object.entries(attack.params).map(([k, s]) => [k, s.default])), norm: opts.norm, steps: 20, restarts: 1 };
+  const r = await evaluateCurve({ model: opts.model, attack, params, data: opts.data, grid: [0, ...ladder], batchSize: opts.batchSize, seed: opts.seed, sweep: true });
+  const tried = r.points.filter((p) => p.perturbation > 0).map((p) => ({ eps: p.perturbation, accuracy: p.accuracy }));
+  const n = opts.data.count;
+  const informative = tried.filter((t) => t.accuracy > noise(t.accuracy, n));
+  const largest = ladder[ladder.length - 1]!;
+  const list = tried.map((t) => `${fmt(t.eps)}: ${(100 * t.accuracy).toFixed(1)}%`).join(', ');
+  if (informative.length === 0) {
+    return { eps: ladder[0]!, tried, reason: `PGD-20 reaches 0% at every default budget for ${opts.model.dataset} (${list}); auditing at the smallest, ${fmt(ladder[0]!)}: pass a smaller --eps for comparisons that can warn` };
+  }
+  const eps = informative[informative.length - 1]!.eps;
+  return {
+    eps,
+    tried,
+    reason: `${opts.norm} ${fmt(eps)}: the largest of the default budgets for ${opts.model.dataset} where PGD-20 leaves accuracy above noise (${list})${eps < largest ? `; the standard ${fmt(largest)} would let no comparison warn` : ''}`,
+  };
 }

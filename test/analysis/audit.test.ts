@@ -85,7 +85,36 @@ test('logits scaled x1000 are caught: zero and underflowing gradients, saturated
   }
   t.is(verdict(r, 'cross-entropy PGD as strong as margin-loss PGD'), 'warn');
   t.true(r.accuracies['pgd-20 margin loss @ 0.1'] < r.accuracies['pgd-20 @ 0.1']);
+  // Tiny gradients and saturated softmax only weaken other tools' attacks: robench's withstand them, so their advice says there is nothing to do.
+  for (const name of ['input gradients above float32 epsilon', 'softmax not saturated']) {
+    t.true(row(r, name)!.informational, name);
+    t.regex(row(r, name)!.detail, /Nothing to do for robench's figures/, name);
+  }
+  // A zero gradient defeats every gradient attack, robench's included: the user has to act.
+  t.falsy(row(r, 'input gradients not zero')!.informational);
+  t.regex(row(r, 'input gradients not zero')!.detail, /To do: report the lowest accuracy of every row/);
   t.is(auditExitCode(r), 1);
+});
+
+test('warnings with nothing for the user to do do not fail the exit code; one with advice for them does', (t) => {
+  const base = { model: 'm', dataset: 'mnist', norm: 'linf' as const, eps: 0.1, samples: 60, seed: 0, accuracies: {} };
+  const pass = { name: 'iterative at least as strong as FGSM', verdict: 'pass' as const, detail: '', values: {} };
+  const note = { name: 'softmax not saturated', verdict: 'warn' as const, detail: '', values: {}, informational: true as const };
+  const act = { name: 'black box no stronger than white box', verdict: 'warn' as const, detail: '', values: {} };
+  t.is(auditExitCode({ ...base, checks: [pass, note] }), 0);
+  t.is(auditExitCode({ ...base, checks: [pass, note, act] }), 1);
+});
+
+test('the default budget is the largest of the dataset ladder where PGD-20 leaves accuracy, not the trivial standard one', async (t) => {
+  const { chooseBudget, BUDGET_LADDER } = await import('../../src/analysis/audit.js');
+  const m = model('linear', linear);
+  const chosen = await chooseBudget(registry, { model: m, data: sample, norm: 'linf', seed: 0, batchSize: 60 });
+  t.deepEqual(chosen.tried.map((x) => x.eps), [...BUDGET_LADDER.linf.mnist!].sort((a, b) => a - b));
+  // At 0.1 PGD-20 leaves this model within noise of 0% (the honest-model test above); 0.05 leaves over 30%.
+  t.is(chosen.eps, 0.05);
+  t.regex(chosen.reason, /the standard 0\.3 would let no comparison warn/);
+  const r = await runAudit(registry, { ...options, eps: chosen.eps, model: m });
+  t.is(r.trivialBudget, undefined, 'the audit does not call its own default budget trivial');
 });
 
 /** A tiny model on 4x4 images as a LoadedModel, with a self-labelled split (clean accuracy 1). */
