@@ -144,7 +144,9 @@ export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<s
       params[name] = paramSetting(name, spec).parse(value, origin) as number | string | boolean;
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
-      throw new UsageError(err.message, `attack ${attackId}: ${spec.description}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`);
+      // The param's description helps a value of the wrong kind; a near miss of a choice (--corruption foggy) keeps its suggestion first.
+      const about = `attack ${attackId}: ${spec.description}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`;
+      throw new UsageError(err.message, err.hint?.startsWith('did you mean') ? `${err.hint} (${about})` : about);
     }
   }
   return params;

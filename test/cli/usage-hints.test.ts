@@ -1,0 +1,13 @@
+/** Issue 35's small usage messages: near misses suggested case-insensitively, and what to do instead. */
+import test from 'ava';
+import { resolveParams } from '../../src/core/parse.js';
+import { UsageError } from '../../src/core/errors.js';
+import corruption from '../../attacks/corruption.js';
+
+test('--corruption foggy suggests fog, whatever the case, and keeps the param description', (t) => {
+  for (const typed of ['foggy', 'FOGGY', 'Fog_']) {
+    const err = t.throws(() => resolveParams('corruption', corruption.params, { corruption: typed }), { instanceOf: UsageError });
+    t.regex(err!.hint ?? '', /^did you mean 'fog'\? \(attack corruption: one corruption/, typed);
+  }
+  t.is(resolveParams('corruption', corruption.params, { corruption: 'FOG' }).corruption, 'fog');
+});
