@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RobenchError } from '../core/errors.js';
+import { RobenchError, UsageError } from '../core/errors.js';
 import { readRegularFile } from '../runtime/regular-file.js';
 import { checksumProblem, digestBytes } from './checksum.js';
 import { downloadVerified } from './download.js';
@@ -114,15 +114,19 @@ export async function openFiles(dataDir: string, m: DatasetManifest, names: stri
   return opened;
 }
 
-export function missingFilesError(dataDir: string, m: DatasetManifest, names: string[], why: string): RobenchError {
+/**
+ * Missing dataset files are the user's to provide (a data dir, a fetch, fewer samples), so this
+ * is a usage error (exit 2), with how to get them; `first` leads the advice when given.
+ */
+export function missingFilesError(dataDir: string, m: DatasetManifest, names: string[], why: string, first?: string): UsageError {
   const dir = datasetDir(dataDir, m);
   const missing = names.filter((n) => !existsSync(filePath(dataDir, m, n)));
   const sources = m.archive
     ? `${m.archive.name} from ${m.archive.url} (or its extracted contents)`
     : missing.map((n) => spec(m, n).url).join(', ');
-  return new RobenchError(
+  return new UsageError(
     `${m.id}: ${why}: ${missing.join(', ')} not found in ${dir}`,
-    `Put the original files in ${dir} (${sources}), or run \`robench data fetch ${m.id}\` with network access, ` +
+    `${first ? `${first}; or p` : 'P'}ut the original files in ${dir} (${sources}), or run \`robench data fetch ${m.id}\` with network access, ` +
       `or point --data-dir or ROBENCH_DATA at a folder holding ${m.folder}/.`,
   );
 }

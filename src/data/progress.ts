@@ -13,8 +13,25 @@ export function formatBytes(n: number): string {
   return n >= MB ? `${(n / MB).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 }
 
-/** Bytes, rate and time left as the text of an ora spinner on stderr. */
-export function spinnerProgress(label: string): ProgressSink {
+/**
+ * Bytes, rate and time left as the text of an ora spinner on stderr. When stderr is not a
+ * terminal (a log file, CI), ora's frames and colour codes would land in it as text: there the
+ * download is one plain line when it starts and one when it ends.
+ */
+export function spinnerProgress(label: string, tty = process.stderr.isTTY === true): ProgressSink {
+  if (!tty) {
+    let started = false;
+    return {
+      update(received, total) {
+        if (started) return;
+        started = true;
+        process.stderr.write(`${label}  downloading${total ? ` ${formatBytes(total)}` : ''}\n`);
+      },
+      finish(ok, message) {
+        process.stderr.write(`${label}  ${ok ? '' : 'failed: '}${message}\n`);
+      },
+    };
+  }
   const started = Date.now();
   let spinner: Ora | undefined;
   let lastDraw = 0;

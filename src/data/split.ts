@@ -86,13 +86,21 @@ export async function openSplit(m: DatasetManifest, opts: DatasetLoadOptions, bu
     // Falling back to the bundled subset here would hide a half-copied data dir.
     if (bundledFits && some.length > 0) throw missingFilesError(dataDir, m, names, `the data dir holds only part of the ${opts.split} split (${some.join(', ')})`);
     if (bundledFits) return readBundled(m, bundledNames!);
-    if (opts.offline) {
-      const why = opts.split === 'test' && bundledNames
-        ? `--samples ${opts.samples} needs the full test set (the package bundles only the first ${BUNDLED_COUNT} test images) and offline mode forbids downloading it`
-        : `the ${opts.split} split needs the original files and offline mode forbids downloading them`;
-      throw missingFilesError(dataDir, m, names, why);
+    const needsFull = opts.split === 'test' && bundledNames !== undefined;
+    // With a bundled subset, fewer samples is the quickest way out: say so first.
+    const fewer = needsFull ? `Use --samples ${BUNDLED_COUNT} or fewer to run on the bundled images` : undefined;
+    const what = needsFull
+      ? `--samples ${opts.samples} needs the full test set (the package bundles only the first ${BUNDLED_COUNT.toLocaleString('en-US')} test images)`
+      : `the ${opts.split} split needs the original files${bundledNames === undefined ? ` (no subset of ${m.id} ships with robench)` : ''}`;
+    if (opts.offline) throw missingFilesError(dataDir, m, names, `${what} and offline mode forbids downloading ${needsFull ? 'it' : 'them'}`, fewer);
+    try {
+      await fetchFiles(dataDir, m, names);
+    } catch (e) {
+      // A failed download of files the user did not know were needed is reported as what is missing
+      // and how to provide it, the download's own error kept; an interrupt or a usage error passes as is.
+      if (!(e instanceof RobenchError) || e instanceof UsageError) throw e;
+      throw missingFilesError(dataDir, m, names, `${what}, and downloading ${needsFull ? 'it' : 'them'} failed (${e.message})`, fewer);
     }
-    await fetchFiles(dataDir, m, names);
   }
   const opened = await openFiles(dataDir, m, names);
   return { bytes: opened.bytes, labels: opened.labels, source: describe('file', opened.stored) };
