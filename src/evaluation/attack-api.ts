@@ -27,7 +27,7 @@ import { UsageError } from '../core/errors.js';
 import { perturbationNorms } from '../core/norms.js';
 import { parseGrid, resolveParams, type InputRange } from '../core/parse.js';
 import { nearest, shown, type Origin } from '../core/settings.js';
-import type { AttackPlugin, DatasetPlugin, DatasetSplit, LoadedModel, Norm, Plugin } from '../core/plugin-api.js';
+import type { AttackPlugin, DatasetPlugin, DatasetSplit, LoadedModel, Norm, Params, Plugin } from '../core/plugin-api.js';
 import type { Registry } from '../core/registry.js';
 import type { BackendName } from '../runtime/backends.js';
 import { activeBackend, fromLogits, isGraphModel, isLayersModel, registered, registryFor, weightsSha256, type LogitsModel } from './benchmark.js';
@@ -208,24 +208,57 @@ export async function attack(options: AttackOptions): Promise<AttackResult> {
   }
 }
 
-async function run(model: LoadedModel, plugin: AttackPlugin, params: Record<string, unknown>, data: DatasetSplit, grid: number[], opts: AttackOptions): Promise<AttackResult> {
-  const n = data.count;
-  const size = data.images.length / n;
-  const budgetNorm = plugin.budget(params as never);
+/** What engineExamples evaluates: the engine's options, with the dataset positions to attack. */
+export interface ExamplesOptions {
+  model: LoadedModel;
+  attack: AttackPlugin;
+  params: Params;
+  data: DatasetSplit;
+  /** Dataset positions of the samples (default: all); each draws from its own random stream. */
+  indices?: number[];
+  grid: number[];
+  batchSize: number;
+  seed: number;
+  sweep: boolean;
+}
+
+/** Per budget (increasing), each sample's example as the engine scored it, in the order of `indices`. */
+export interface EngineExamples {
+  norm: Norm;
+  cleanCorrect: Uint8Array;
+  budgets: { eps: number; pixels: Float32Array; success: Uint8Array; evaluations: { forward: number; gradient: number } }[];
+  minimal?: { pixels: Float32Array; norms: Float32Array; evaluations: { forward: number; gradient: number } };
+  evaluations: { forward: number; gradient: number };
+}
+
+/**
+ * Runs the engine on the samples and keeps the examples it hands over (onExamples), placed per
+ * budget as the file header describes: the one path attack() and the report's gallery take.
+ */
+export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamples> {
+  const { data, grid } = opts;
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const indices = opts.indices ?? Array.from({ length: data.count }, (_, i) => i);
+  const n = indices.length;
+  const rowOf = new Map(indices.map((p, i) => [p, i]));
+  const cleanImages = new Float32Array(n * size);
+  indices.forEach((p, i) => cleanImages.set(data.images.subarray(p * size, (p + 1) * size), i * size));
+  const budgetNorm = opts.attack.budget(opts.params);
   const norm: Norm = budgetNorm ?? 'linf';
-  const sweep = (opts.sweep ?? true) && budgetNorm !== null;
+  const sweep = opts.sweep && budgetNorm !== null;
   // Per budget, what the engine handed over: examples and verdicts of the samples it evaluated there.
   const handed = new Map<number, { pixels: Float32Array; fooled: Uint8Array; seen: Uint8Array; evaluations: { forward: number; gradient: number } }>();
   let minimal: { pixels: Float32Array; fooled: Uint8Array; norms: Float32Array; evaluations: { forward: number; gradient: number } } | undefined;
   const onExamples = async (batch: EvaluatedBatch): Promise<void> => {
     const pixels = await batch.adversarial.data();
+    const rows = batch.positions.map((p) => rowOf.get(p)!);
     if (batch.minimal) {
-      minimal ??= { pixels: Float32Array.from(data.images), fooled: new Uint8Array(n), norms: new Float32Array(n).fill(Infinity), evaluations: { forward: 0, gradient: 0 } };
-      batch.positions.forEach((p, k) => {
-        minimal!.fooled[p] = batch.fooled[k]!;
+      minimal ??= { pixels: Float32Array.from(cleanImages), fooled: new Uint8Array(n), norms: new Float32Array(n).fill(Infinity), evaluations: { forward: 0, gradient: 0 } };
+      rows.forEach((i, k) => {
+        minimal!.fooled[i] = batch.fooled[k]!;
         if (batch.fooled[k]) {
-          minimal!.pixels.set(pixels.subarray(k * size, (k + 1) * size), p * size);
-          minimal!.norms[p] = batch.minimal!.norms[k]!;
+          minimal!.pixels.set(pixels.subarray(k * size, (k + 1) * size), i * size);
+          minimal!.norms[i] = batch.minimal!.norms[k]!;
         }
       });
       minimal.evaluations.forward += batch.evaluations.forward;
@@ -234,27 +267,26 @@ async function run(model: LoadedModel, plugin: AttackPlugin, params: Record<stri
     }
     let at = handed.get(batch.perturbation);
     if (!at) handed.set(batch.perturbation, (at = { pixels: new Float32Array(n * size), fooled: new Uint8Array(n), seen: new Uint8Array(n), evaluations: { forward: 0, gradient: 0 } }));
-    batch.positions.forEach((p, k) => {
-      at!.pixels.set(pixels.subarray(k * size, (k + 1) * size), p * size);
-      at!.fooled[p] = batch.fooled[k]!;
-      at!.seen[p] = 1;
+    rows.forEach((i, k) => {
+      at!.pixels.set(pixels.subarray(k * size, (k + 1) * size), i * size);
+      at!.fooled[i] = batch.fooled[k]!;
+      at!.seen[i] = 1;
     });
     at.evaluations.forward += batch.evaluations.forward;
     at.evaluations.gradient += batch.evaluations.gradient;
   };
-  const curve = await evaluateCurve({ model, attack: plugin, params: params as never, data, grid, batchSize: opts.batch ?? 100, seed: opts.seed ?? 0, sweep, onExamples });
+  const curve = await evaluateCurve({ model: opts.model, attack: opts.attack, params: opts.params, data, indices, grid, batchSize: opts.batchSize, seed: opts.seed, sweep, onExamples });
   const cleanCorrect = Uint8Array.from(curve.outcomes.clean);
-  const sorted = [...grid].sort((a, b) => a - b);
-  const budgets: AdversarialBatch[] = [];
+  const budgets: EngineExamples['budgets'] = [];
   let previous: { pixels: Float32Array; success: Uint8Array } | undefined;
   if (minimal) {
     for (let i = 0; i < n; i++) if (!cleanCorrect[i]) minimal.norms[i] = 0;
   }
-  for (const eps of sorted) {
+  for (const eps of [...grid].sort((a, b) => a - b)) {
     // Start from the clean images, misclassified clean ones counted as successes (delta = 0);
     // with sweep, from the previous budget's examples, which lie in this larger ball too.
     const carried = sweep && previous && eps > 0;
-    const pixels = carried ? Float32Array.from(previous!.pixels) : Float32Array.from(data.images);
+    const pixels = carried ? Float32Array.from(previous!.pixels) : Float32Array.from(cleanImages);
     const success = carried ? Uint8Array.from(previous!.success) : Uint8Array.from(cleanCorrect, (c) => 1 - c);
     let evaluations = { forward: 0, gradient: 0 };
     if (eps > 0 && minimal) {
@@ -276,19 +308,46 @@ async function run(model: LoadedModel, plugin: AttackPlugin, params: Record<stri
       }
     }
     previous = { pixels, success };
-    const x = tf.tensor4d(pixels, [n, ...data.shape]);
-    const norms = tf.tidy(() => perturbationNorms(tf.tensor4d(data.images, [n, ...data.shape]), x, norm));
-    budgets.push({ eps, x, success, norms: Float32Array.from(await norms.data()), evaluations });
-    norms.dispose();
+    budgets.push({ eps, pixels, success, evaluations });
   }
-  const minimalOut = minimal ? { x: tf.tensor4d(minimal.pixels, [n, ...data.shape]), norms: minimal.norms, evaluations: minimal.evaluations } : undefined;
+  return {
+    norm,
+    cleanCorrect,
+    budgets,
+    ...(minimal ? { minimal: { pixels: minimal.pixels, norms: minimal.norms, evaluations: minimal.evaluations } } : {}),
+    evaluations: { forward: curve.forwardEvaluations, gradient: curve.gradientEvaluations },
+  };
+}
+
+async function run(model: LoadedModel, plugin: AttackPlugin, params: Params, data: DatasetSplit, grid: number[], opts: AttackOptions): Promise<AttackResult> {
+  const n = data.count;
+  const shape: [number, number, number, number] = [n, ...data.shape];
+  const found = await engineExamples({ model, attack: plugin, params, data, grid, batchSize: opts.batch ?? 100, seed: opts.seed ?? 0, sweep: opts.sweep ?? true });
+  const clean = tf.tensor4d(data.images, shape);
+  const budgets: AdversarialBatch[] = [];
+  try {
+    for (const b of found.budgets) {
+      const x = tf.tensor4d(b.pixels, shape);
+      budgets.push({ eps: b.eps, x, success: b.success, norms: Float32Array.from(await sizes(clean, x, found.norm)), evaluations: b.evaluations });
+    }
+  } finally {
+    clean.dispose();
+  }
+  const minimal = found.minimal ? { x: tf.tensor4d(found.minimal.pixels, shape), norms: found.minimal.norms, evaluations: found.minimal.evaluations } : undefined;
   return {
     attack: plugin.id,
-    norm,
+    norm: found.norm,
     budgets,
-    cleanCorrect,
-    ...(minimalOut ? { minimal: minimalOut } : {}),
-    evaluations: { forward: curve.forwardEvaluations, gradient: curve.gradientEvaluations },
-    dispose: () => tf.dispose([...budgets.map((b) => b.x), ...(minimalOut ? [minimalOut.x] : [])]),
+    cleanCorrect: found.cleanCorrect,
+    ...(minimal ? { minimal } : {}),
+    evaluations: found.evaluations,
+    dispose: () => tf.dispose([...budgets.map((b) => b.x), ...(minimal ? [minimal.x] : [])]),
   };
+}
+
+async function sizes(clean: tf.Tensor4D, x: tf.Tensor4D, norm: Norm): Promise<Float32Array> {
+  const t = perturbationNorms(clean, x, norm);
+  const values = await t.data();
+  t.dispose();
+  return Float32Array.from(values);
 }

@@ -98,7 +98,7 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
   // The pictures are files beside results.json, so only a run that saves itself has a gallery.
   const gallery =
     plan.gallery && plan.saved
-      ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), seed: plan.seed, classNames: dataset.classNames, dir: plan.saved.dir })
+      ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, classNames: dataset.classNames, dir: plan.saved.dir })
       : undefined;
   return {
     ...base,

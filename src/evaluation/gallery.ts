@@ -1,16 +1,17 @@
 /**
  * A few clean images next to their perturbed versions at a few budgets, and the amplified
- * difference of each pair, for the HTML report. Each sample draws from the same random stream
- * as in the evaluation, so the pictures show exactly what was evaluated. The pictures are PNG
- * files in gallery/ beside results.json (src/report/gallery-images.ts); results.json names them.
+ * difference of each pair, for the HTML report. The examples are the engine's own (the examples
+ * attack() returns, through the engine's onExamples hook), for the gallery's samples with the
+ * run's grid, seed, sweep and params: each sample draws from its own random stream, so they are
+ * the examples the run scored, and the picture under "eps e" is misclassified exactly when the
+ * run counts the sample broken at e (a minimization attack's minimal example appears only at
+ * budgets it fits in). The pictures are PNG files in gallery/ beside results.json, written by
+ * the report side (src/report/gallery-images.ts); results.json names them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeAttackContext, modelFunctions } from '../core/attack-context.js';
-import { batchTensors } from '../core/engine.js';
-import { amplifiedDifference, galleryPath, writeGalleryFiles } from '../report/gallery-images.js';
+import { writeGalleryPictures } from '../report/gallery-images.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from '../core/plugin-api.js';
-import { encodePng } from '../report/png-image.js';
-import { sampleRng } from '../core/rng.js';
+import { engineExamples } from './attack-api.js';
 
 /** One sample at one budget: its pictures and what the model predicted. */
 export interface GalleryItem {
@@ -38,7 +39,11 @@ export interface GalleryOptions {
   positions: number[];
   /** Budgets to show (a few nonzero points of the grid). */
   budgets: number[];
+  /** The run's grid, batch size, seed and sweep: with sweep an example at a budget may come from a smaller one. */
+  grid: number[];
+  batchSize: number;
   seed: number;
+  sweep: boolean;
   classNames: string[];
   /** The result folder the pictures are written into. */
   dir: string;
@@ -51,51 +56,52 @@ export function galleryBudgets(grid: number[], count = 3): number[] {
   return Array.from({ length: count }, (_, i) => nonzero[Math.round(((i + 1) * (nonzero.length - 1)) / count)]);
 }
 
-export async function buildGallery(opts: GalleryOptions): Promise<GalleryItem[]> {
-  const { model, attack, params, data, positions, seed, classNames } = opts;
+/** One sample at one budget as the engine evaluated it: its pixels and the model's predictions (class indices). */
+export interface GalleryExample {
+  sample: number;
+  perturbation: number;
+  label: number;
+  cleanPrediction: number;
+  advPrediction: number;
+  clean: Float32Array;
+  adversarial: Float32Array;
+}
+
+/** The gallery's samples at its budgets, taken from the engine's evaluation. */
+export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 'dir'>): Promise<GalleryExample[]> {
+  const { model, data, positions } = opts;
   const [h, w, c] = data.shape;
   const size = h * w * c;
-  const name = (k: number) => classNames[k] ?? String(k);
-  const files = new Map<string, Uint8Array>();
-  const file = (pixels: Float32Array): string => {
-    const png = encodePng(pixels, h, w, c);
-    const path = galleryPath(png);
-    files.set(path, png);
-    return path;
+  const found = await engineExamples({ model, attack: opts.attack, params: opts.params, data, indices: positions, grid: opts.grid, batchSize: opts.batchSize, seed: opts.seed, sweep: opts.sweep });
+  const predict = async (pixels: Float32Array): Promise<Int32Array> => {
+    const pred = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(pixels, [positions.length, h, w, c])), 1));
+    const values = Int32Array.from(await pred.data());
+    pred.dispose();
+    return values;
   };
-  const { x, y } = batchTensors(data, positions);
-  const items: GalleryItem[] = [];
-  try {
-    const cleanPred = tf.tidy(() => tf.argMax(model.logits(x), 1));
-    const clean = await cleanPred.data();
-    cleanPred.dispose();
-    for (const eps of opts.budgets) {
-      const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
-      const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps, params, rng, numClasses: model.numClasses, dataset: model.dataset, counters: { forward: 0, gradient: 0 } });
-      const returned = await attack.run(ctx);
-      const [first, ...rest] = Array.isArray(returned) ? returned : [returned];
-      tf.dispose(rest);
-      const advPred = tf.tidy(() => tf.argMax(model.logits(first), 1));
-      const [adv, pixels] = await Promise.all([advPred.data(), first.data()]);
-      tf.dispose([advPred, first]);
-      positions.forEach((p, i) => {
-        const cleanPixels = data.images.slice(p * size, (p + 1) * size);
-        const advPixels = (pixels as Float32Array).slice(i * size, (i + 1) * size);
-        const difference = amplifiedDifference(cleanPixels, advPixels);
-        items.push({
-          sample: p,
-          perturbation: eps,
-          trueLabel: name(data.labels[p]),
-          cleanPrediction: name(clean[i]),
-          advPrediction: name(adv[i]),
-          images: { clean: file(cleanPixels), adversarial: file(advPixels), difference: file(difference.pixels) },
-          amplification: difference.amplification,
-        });
+  const cleanPixels = Float32Array.from(positions.flatMap((p) => Array.from(data.images.subarray(p * size, (p + 1) * size))));
+  const clean = await predict(cleanPixels);
+  const items: GalleryExample[] = [];
+  for (const eps of opts.budgets) {
+    const at = found.budgets.find((b) => b.eps === eps);
+    if (!at) throw new RangeError(`gallery budget ${eps} is not a point of the grid [${opts.grid}]`);
+    const adv = await predict(at.pixels);
+    positions.forEach((p, i) => {
+      items.push({
+        sample: p,
+        perturbation: eps,
+        label: data.labels[p]!,
+        cleanPrediction: clean[i]!,
+        advPrediction: adv[i]!,
+        clean: cleanPixels.slice(i * size, (i + 1) * size),
+        adversarial: at.pixels.slice(i * size, (i + 1) * size),
       });
-    }
-  } finally {
-    tf.dispose([x, y]);
+    });
   }
-  await writeGalleryFiles(opts.dir, files);
   return items;
+}
+
+/** The gallery of a run: the engine's examples, drawn as PNG files into `dir`. */
+export async function buildGallery(opts: GalleryOptions): Promise<GalleryItem[]> {
+  return writeGalleryPictures(opts.dir, await galleryExamples(opts), opts.classNames, opts.data.shape);
 }

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { UsageError } from '../core/errors.js';
-import type { GalleryItem, ReportRun } from '../evaluation/gallery.js';
-import type { RunResult } from '../core/plugin-api.js';
+import type { GalleryExample, GalleryItem, ReportRun } from '../evaluation/gallery.js';
+import type { ImageShape, RunResult } from '../core/plugin-api.js';
 import { encodePng, isPng } from './png-image.js';
 
 export const GALLERY_DIR = 'gallery';
@@ -29,6 +29,32 @@ export async function writeGalleryFiles(dir: string, files: Map<string, Uint8Arr
   if (files.size === 0) return;
   await mkdir(join(dir, GALLERY_DIR), { recursive: true });
   for (const [path, png] of files) if (!existsSync(join(dir, path))) await writeFileAtomic(join(dir, path), png);
+}
+
+/** The gallery's examples as PNG files in `<dir>/gallery/` (clean, adversarial, amplified difference), and the items results.json holds. */
+export async function writeGalleryPictures(dir: string, examples: GalleryExample[], classNames: string[], [h, w, c]: ImageShape): Promise<GalleryItem[]> {
+  const files = new Map<string, Uint8Array>();
+  const file = (pixels: Float32Array): string => {
+    const png = encodePng(pixels, h, w, c);
+    const path = galleryPath(png);
+    files.set(path, png);
+    return path;
+  };
+  const name = (k: number): string => classNames[k] ?? String(k);
+  const items = examples.map((e): GalleryItem => {
+    const difference = amplifiedDifference(e.clean, e.adversarial);
+    return {
+      sample: e.sample,
+      perturbation: e.perturbation,
+      trueLabel: name(e.label),
+      cleanPrediction: name(e.cleanPrediction),
+      advPrediction: name(e.advPrediction),
+      images: { clean: file(e.clean), adversarial: file(e.adversarial), difference: file(difference.pixels) },
+      amplification: difference.amplification,
+    };
+  });
+  await writeGalleryFiles(dir, files);
+  return items;
 }
 
 /** Writes into `<dir>/gallery/` the pictures `runs` name, taken from `files` (gatherGallery's); returns how many. */

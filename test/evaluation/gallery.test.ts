@@ -1,0 +1,71 @@
+/**
+ * The gallery shows the engine's examples. The case from issue 32: FAB (a minimization attack)
+ * run by the old gallery at a small budget returned minimal examples larger than that budget,
+ * which the model misclassifies, under "eps small" for samples the run counted robust there.
+ * Built here on a linear model, then checked that no picture lies outside its budget and that
+ * each picture's prediction is the run's verdict for that sample at that budget.
+ */
+import test from 'ava';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { evaluateCurve } from '../../src/core/engine.js';
+import { budgetLimit } from '../../src/core/attack-checks.js';
+import { makeAttackContext, modelFunctions } from '../../src/core/attack-context.js';
+import { resolveParams } from '../../src/core/parse.js';
+import { createRegistry } from '../../src/core/registry.js';
+import { sampleRng } from '../../src/core/rng.js';
+import { buildGallery, galleryExamples } from '../../src/evaluation/gallery.js';
+import { linearFixture } from '../helpers/tiny-models.js';
+
+import '../helpers/backend.js';
+
+const linf = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+test('fab: every gallery picture lies within its budget and is misclassified exactly where the run counts the sample broken', async (t) => {
+  const { model, data } = linearFixture(30);
+  const fab = (await createRegistry({ plugins: [] })).get('attack', 'fab');
+  const params = resolveParams('fab', fab.params, { steps: 20 });
+  const positions = [0, 1, 2, 3, 4, 5, 6, 7];
+  const large = 0.5;
+  // The minimal norms the run finds decide the small budget: half the gallery's samples need more.
+  const probe = await evaluateCurve({ model, attack: fab, params, data, grid: [0, large], indices: positions, batchSize: 8, seed: 2 });
+  const found = probe.outcomes.minimalNorm!.filter((v) => v > 0).sort((a, b) => a - b);
+  t.true(found.length >= 4, `fab finds examples for most samples: ${probe.outcomes.minimalNorm}`);
+  const small = found[Math.floor(found.length / 2) - 1]!;
+  const grid = [0, small, large];
+  const run = await evaluateCurve({ model, attack: fab, params, data, grid, indices: positions, batchSize: 3, seed: 2 });
+
+  // The old gallery: attack.run at "eps small" outside the engine; FAB returns minimal examples of any size.
+  const x = tf.tensor4d(positions.flatMap((p) => Array.from(data.images.subarray(p * 16, (p + 1) * 16))), [positions.length, 4, 4, 1]);
+  const y = tf.tensor1d(positions.map((p) => data.labels[p]!), 'int32');
+  const ctx = makeAttackContext({ ...modelFunctions(model), x, y, eps: small, params, rng: sampleRng(2, positions, `fab@${small}`), numClasses: 3, dataset: 'toy', counters: { forward: 0, gradient: 0 } });
+  const old = (await fab.run(ctx)) as tf.Tensor4D;
+  const oldPixels = (await old.data()) as Float32Array;
+  const oldPred = (await tf.tidy(() => tf.argMax(model.logits(old), 1)).data()) as Int32Array;
+  const drawnBeyond = positions.filter((p, i) => run.outcomes.brokeAt![i] !== 1 && run.outcomes.clean[i] === 1 && oldPred[i] !== data.labels[p] && linf(oldPixels.slice(i * 16, (i + 1) * 16), data.images.slice(p * 16, (p + 1) * 16)) > budgetLimit(small));
+  t.true(drawnBeyond.length > 0, 'the old gallery drew, under eps small, a misclassified example beyond the budget for a sample the run counted robust there');
+  tf.dispose([x, y, old]);
+
+  const examples = await galleryExamples({ model, attack: fab, params, data, positions, budgets: [small, large], grid, batchSize: 5, seed: 2, sweep: true });
+  t.is(examples.length, 2 * positions.length);
+  for (const e of examples) {
+    const i = positions.indexOf(e.sample);
+    const k = grid.indexOf(e.perturbation);
+    const brokeAt = run.outcomes.brokeAt![i]!;
+    const broken = run.outcomes.clean[i] === 0 || (brokeAt !== -1 && brokeAt <= k);
+    t.true(linf(e.adversarial, e.clean) <= budgetLimit(e.perturbation), `sample ${e.sample} at ${e.perturbation}`);
+    t.is(e.advPrediction !== e.label, broken, `sample ${e.sample} at ${e.perturbation}: the run's verdict`);
+  }
+  for (const p of drawnBeyond) {
+    const e = examples.find((g) => g.sample === p && g.perturbation === small)!;
+    t.deepEqual(e.adversarial, e.clean, `sample ${p} is robust at ${small}: its picture is the clean image`);
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'robench-gallery-'));
+  const items = await buildGallery({ model, attack: fab, params, data, positions, budgets: [small, large], grid, batchSize: 8, seed: 2, sweep: true, classNames: ['a', 'b', 'c'], dir });
+  t.deepEqual(items.map((g) => [g.sample, g.perturbation, g.advPrediction]), examples.map((e) => [e.sample, e.perturbation, ['a', 'b', 'c'][e.advPrediction]]));
+  t.true(items.every((g) => Object.values(g.images).every((path) => existsSync(join(dir, path)))));
+  model.dispose();
+});
