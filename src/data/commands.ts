@@ -6,6 +6,7 @@ import { checksumProblem, digestBytes } from './checksum.js';
 import { resolveDataDir } from './data-dir.js';
 import { datasetDir, fetchFiles, filePath } from './files.js';
 import { MANIFESTS, type DataFile, type DatasetManifest } from './manifests.js';
+import { BUNDLED_COUNT } from './split.js';
 
 export { resolveDataDir };
 
@@ -22,6 +23,8 @@ export interface DatasetStatus {
   id: string;
   dir: string;
   files: DataFileStatus[];
+  /** Test images shipped with robench (0: none), used when the test files are absent and --samples fits. */
+  bundledTestImages: number;
 }
 
 function manifest(id: string): DatasetManifest {
@@ -55,7 +58,7 @@ export async function listData(opts: { dataDir?: string }): Promise<DatasetStatu
     if (m.archive && existsSync(filePath(dataDir, m, m.archive.name))) {
       files.push(await fileStatus(filePath(dataDir, m, m.archive.name), m.archive));
     }
-    out.push({ id: m.id, dir: datasetDir(dataDir, m), files });
+    out.push({ id: m.id, dir: datasetDir(dataDir, m), files, bundledTestImages: m.bundled && m.bundled.length > 0 ? BUNDLED_COUNT : 0 });
   }
   return out;
 }

@@ -47,3 +47,10 @@ test('download progress on a stderr that is not a terminal is plain lines: no sp
   t.deepEqual(written, ['mnist t10k-images  downloading 49 KiB\n', 'mnist t10k-images  failed: could not download http://x (ECONNREFUSED)\n']);
   t.false(written.join('').includes('\u001b'));
 });
+
+test('robench data list says which datasets ship a bundled test subset', async (t) => {
+  const r = await robench(['data', 'list', '--data-dir', empty()]);
+  t.is(r.code, 0, r.stderr);
+  for (const id of ['mnist', 'fashion-mnist', 'cifar10']) t.regex(r.stdout, new RegExp(`${id}: .*\\n  bundled: the first 1,000 test images`), id);
+  t.regex(r.stdout, /svhn: .*\n {2}nothing bundled: `robench data fetch svhn`/);
+});

@@ -16,7 +16,12 @@ export async function dataListCommand(dataDir: string | undefined, json: boolean
   for (const d of status) {
     for (const f of d.files) table.push([d.id, f.name, f.present ? size(f.bytes) : '', !f.present ? 'missing' : f.verified ? 'verified' : 'CHECKSUM MISMATCH']);
   }
-  console.log(status.map((d) => `${d.id}: ${d.dir}`).join('\n'));
+  // "missing" alone reads as "cannot run": say which datasets run anyway, on the images robench ships.
+  const bundled = (d: (typeof status)[number]): string =>
+    d.bundledTestImages > 0
+      ? `bundled: the first ${d.bundledTestImages.toLocaleString('en-US')} test images (used while the files below are missing and --samples is ${d.bundledTestImages} or fewer)`
+      : `nothing bundled: \`robench data fetch ${d.id}\` or --data-dir`;
+  console.log(status.map((d) => `${d.id}: ${d.dir}\n  ${bundled(d)}`).join('\n'));
   console.log(table.toString());
 }
 
@@ -28,7 +33,7 @@ const dataDirSetting = textSetting({ name: 'dataDir', valueName: '<dir>', descri
 
 export const dataListModule: CommandModule = {
   name: ['data', 'list'],
-  description: 'datasets in the data folder, with sizes and checksum verification',
+  description: 'datasets in the data folder, with sizes and checksum verification, and the test subsets bundled with robench',
   settings: [dataDirSetting, booleanSetting({ name: 'json', description: 'machine-readable output' })],
   run: ({ values: v }) => dataListCommand(v.get('dataDir') as string | undefined, v.get('json') === true),
 };
