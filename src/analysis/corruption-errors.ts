@@ -21,6 +21,8 @@ export interface CorruptionErrors {
   /** Mean of the CEs, present when the baseline's results were there to divide by. */
   mce?: number;
   baseline?: string;
+  /** Why there is no CE or mCE, when there is none: said beside the table rather than leaving the columns out without a word. */
+  ceOmitted?: string;
 }
 
 /** Per corruption and severity, the error of one corruption run; null for other attacks or results without the breakdown. */
@@ -54,14 +56,26 @@ export function corruptionErrors(run: RunResult, results: RunResult[]): Corrupti
   const meanError = mean(own.corruptions.flatMap((c) => c.errors));
   const reference = results.find((r) => r.model.id === 'baseline' && comparable(r, run));
   const base = reference && errorsOf(reference);
-  if (!base || JSON.stringify(base.severities) !== JSON.stringify(own.severities)) return { ...own, meanError };
+  if (!base || JSON.stringify(base.severities) !== JSON.stringify(own.severities)) {
+    const ceOmitted = reference
+      ? "CE and mCE omitted: the baseline model's run here has other severities or no per-corruption results"
+      : `CE and mCE omitted: they divide by the baseline model's errors on the same samples, and no baseline run on these ${own.images} ${run.dataset.id} images is among these results (add --model baseline to the run)`;
+    return { ...own, meanError, ceOmitted };
+  }
   const corruptions = own.corruptions.map((c, i) => {
     const denominator = sum(base.corruptions[i].errors);
     return denominator > 0 ? { ...c, ce: sum(c.errors) / denominator } : c;
   });
   const ces = corruptions.flatMap((c) => (c.ce === undefined ? [] : [c.ce]));
   // A corruption the baseline never got wrong has no CE; an mCE over the rest would not be the benchmark's.
-  return { ...own, corruptions, meanError, ...(ces.length === corruptions.length ? { mce: mean(ces), baseline: 'baseline' } : {}) };
+  if (ces.length === corruptions.length) return { ...own, corruptions, meanError, mce: mean(ces), baseline: 'baseline' };
+  const errorless = corruptions.filter((c) => c.ce === undefined).map((c) => c.name);
+  return {
+    ...own,
+    corruptions,
+    meanError,
+    ceOmitted: `CE and mCE omitted: the baseline model made no error on ${errorless.join(', ')} at any severity on these ${own.images} images, so their CE (an error divided by the baseline's) is undefined and an mCE over the other corruptions would not be the benchmark's; more --samples may give the baseline errors to divide by`,
+  };
 }
 
 /** The results with each corruption run's table attached, as results.json holds them. */

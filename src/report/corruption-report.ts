@@ -17,7 +17,7 @@ export function corruptionTables(results: RunResult[]): string[] {
     });
     for (const c of table.corruptions) out.push([terminalText(c.name), ...c.errors.map((e, s) => formatAccuracy(e, c.intervals[s])), ...(ce ? [pct(c.ce!)] : [])]);
     out.push([ce ? `mean (mCE vs ${table.baseline})` : 'mean', ...table.severities.map((_, s) => pct(table.corruptions.reduce((a, c) => a + c.errors[s], 0) / table.corruptions.length)), ...(ce ? [pct(table.mce!)] : [])]);
-    return [out.toString()];
+    return [table.ceOmitted ? `${out.toString()}\n${table.ceOmitted}` : out.toString()];
   });
 }
 

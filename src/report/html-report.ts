@@ -117,7 +117,7 @@ function corruptionSection(results: ReportRun[]): string {
       pct(t.meanError),
       ...(ce ? [`<strong>${pct(t.mce!)}</strong>`] : []),
     ]);
-    return [`<h3>${escapeHtml(seriesName(r))}${ce ? ` <small>mCE ${pct(t.mce!)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy corruption')}</div>`];
+    return [`<h3>${escapeHtml(seriesName(r))}${ce ? ` <small>mCE ${pct(t.mce!)}</small>` : ''}</h3>\n<div class="scroll">${table(head, rows, 'accuracy corruption')}</div>${t.ceOmitted ? `\n<p class="audit-note">${escapeHtml(t.ceOmitted)}</p>` : ''}`];
   });
   if (blocks.length === 0) return '';
   return `<section id="corruptions"><h2>Corruption errors</h2>

@@ -132,3 +132,15 @@ test('results.json, the terminal table and corruptions.csv carry the errors, CE 
   t.like(rows[30], { images: 100 });
   t.true(Math.abs((rows[30].error_lo as number) - 0.0552) < 5e-4 && Math.abs((rows[30].error_hi as number) - 0.1744) < 5e-4);
 });
+
+test('when CE and mCE are omitted, the table says why: no baseline run, or corruptions the baseline never got wrong', (t) => {
+  const model = corruptionRun('hebbian', fifteen(() => [0.3, 0.3]));
+  t.regex(corruptionErrors(model, [model])!.ceOmitted!, /no baseline run on these .* images is among these results \(add --model baseline/);
+  const perfect = corruptionRun('baseline', fifteen((c) => (c === 3 || c === 5 ? [0, 0] : [0.2, 0.4])));
+  const table = corruptionErrors(model, [perfect, model])!;
+  t.regex(table.ceOmitted!, new RegExp(`made no error on ${commonCorruptions[3]}, ${commonCorruptions[5]} at any severity .* CE .* is undefined`));
+  // The terminal table carries the sentence under the table; with every CE defined there is none.
+  t.true(corruptionTables([perfect, model])[1]!.endsWith(table.ceOmitted!));
+  const errs = corruptionRun('baseline', fifteen(() => [0.2, 0.4]));
+  t.is(corruptionErrors(model, [errs, model])!.ceOmitted, undefined);
+});
