@@ -34,19 +34,20 @@ import { activeBackend, fromLogits, isGraphModel, isLayersModel, registered, reg
 import { loadUserModel, looksLikeModelPath, wrapTfModel } from './user-model.js';
 import { RUN_SETTINGS } from './run-settings.js';
 
-export interface AttackOptions {
+/** The options of attack(); with a plugin object (`robench/attacks`) its params are typed by it. */
+export interface AttackOptions<P extends Params = Params> {
   /** A zoo id (`'hebbian'`), a model.json path or URL, a tf.LayersModel, a tf.GraphModel or a LogitsModel. robench never disposes a model it was handed. */
   model: string | tf.LayersModel | tf.GraphModel | LogitsModel;
   /** The images, NHWC float32 in [0, 1] (robench maps them to the model's inputRange); not modified, not disposed. */
   x: tf.Tensor4D;
   /** Their labels: an int tensor or an array of class indices. */
   y: tf.Tensor1D | ArrayLike<number>;
-  /** An attack id (`'pgd'`) or plugin. */
-  attack: string | AttackPlugin;
+  /** An attack id (`'pgd'`) or plugin (`import { pgd } from 'robench/attacks'`). */
+  attack: string | AttackPlugin<P>;
   /** One budget, a list, or a grid as `--eps` takes it (`'0,2/255,4/255'`); default: the attack's grid for the model's dataset. */
   eps?: number | number[] | string;
   /** Attack options, keyed as `robench list attacks --json` names them, checked like flags. */
-  params?: Record<string, unknown>;
+  params?: Partial<P>;
   seed?: number;
   /** Samples per attack call (default 100); the examples do not depend on it. */
   batch?: number;
@@ -192,12 +193,12 @@ async function loadFor(registry: Registry, opts: AttackOptions, data: DatasetSpl
  *   for (const b of result.budgets) console.log(b.eps, b.success.reduce((s, v) => s + v, 0), 'fooled');
  *   result.dispose();
  */
-export async function attack(options: AttackOptions): Promise<AttackResult> {
-  const opts = checkOptions(options);
+export async function attack<P extends Params = Params>(options: AttackOptions<P>): Promise<AttackResult> {
+  const opts = checkOptions(options as unknown as AttackOptions);
   const grid = budgetsOf(opts.eps);
   const registry = await registryFor(opts.plugins ?? []);
   const plugin = typeof opts.attack === 'string' ? registry.get('attack', opts.attack) : registered(registry, opts.attack, 'attack() attack');
-  const params = resolveParams(plugin.id, plugin.params, opts.params ?? {}, { origin: { source: 'option', api: 'attack() params' }, strict: true });
+  const params = resolveParams(plugin.id, plugin.params, (opts.params ?? {}) as Record<string, unknown>, { origin: { source: 'option', api: 'attack() params' }, strict: true });
   await activeBackend(opts.backend);
   const data = await splitOf(opts.x, opts.y);
   const { model, owned } = await loadFor(registry, opts, data);
