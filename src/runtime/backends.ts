@@ -154,7 +154,9 @@ async function startCpu(): Promise<string> {
   // Its first tensor would print tfjs's "install our node backend" banner: advice robench
   // already gives in its own words (robench doctor, and the detail below), not on every run.
   (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  return 'plain JavaScript, about 30x slower than wasm';
+  // How much slower than wasm depends on the machine and the layer (robench doctor measured
+  // 30x and 280x on two): doctor states the ratio its own benchmark measures instead of a figure.
+  return 'plain JavaScript, far slower than wasm (`robench doctor` measures by how much here)';
 }
 
 const detailOnly = (start: () => Promise<string>) => async (): Promise<Started> => ({ detail: await start() });
@@ -210,10 +212,31 @@ export async function useBackend(requested: BackendName): Promise<BackendInfo> {
  * those 'auto' would take, for a diagnostics command. The backend active before the call is
  * restored afterwards.
  */
+/** Why WebGPU cannot start here, as a child process finds it, or undefined where an adapter exists. */
+async function webgpuAbsence(): Promise<string | undefined> {
+  try {
+    const adapter = await probeWebgpuInChild();
+    return adapter === null ? `no WebGPU adapter was found (Dawn found no Vulkan, Metal or D3D12 device); ${ADAPTER_FIX}, or use --backend wasm` : undefined;
+  } catch (err) {
+    if (err instanceof WebgpuUnavailable) return `${err.reason}; ${err.fix}, or use --backend wasm`;
+    throw err;
+  }
+}
+
 export async function probeBackends(): Promise<BackendProbe[]> {
   const previous = tf.getBackend();
   const probes: BackendProbe[] = [];
   for (const name of AUTO_ORDER) {
+    // Dawn started in this process prints the Vulkan loader's raw warnings (with its build paths)
+    // where there is no adapter: ask a child process first, as 'auto' does, and start it here only
+    // where the child found one.
+    if (name === 'webgpu') {
+      const absent = await webgpuAbsence();
+      if (absent !== undefined) {
+        probes.push({ name, ok: false, auto: false, reason: absent });
+        continue;
+      }
+    }
     const result = await tryStart(name, true);
     if (!result.ok) {
       probes.push({ name, ok: false, auto: false, reason: `${result.failure.reason}; ${result.failure.fix}` });

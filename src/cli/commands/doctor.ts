@@ -89,7 +89,11 @@ export function formatDoctorReport(report: DoctorReport): string[] {
     if (p.reason !== undefined) lines.push(`  ${p.ok ? '' : 'why: '}${p.reason}`);
     if (p.benchmark !== undefined) {
       const b = p.benchmark;
-      lines.push(`  benchmark: ${b.gflops.toPrecision(3)} GFLOP/s (${b.iterations} pass${b.iterations === 1 ? '' : 'es'} in ${b.seconds.toFixed(1)} s)`);
+      // The ratio to wasm (always present) is the one comparison a user acts on; measured here, not quoted.
+      const wasm = report.probes.find((q) => q.name === 'wasm')?.benchmark;
+      const ratio = wasm && p.name !== 'wasm' && b.gflops > 0 ? wasm.gflops / b.gflops : undefined;
+      const versus = ratio === undefined ? '' : ratio >= 1 ? `: ${ratio.toPrecision(ratio >= 10 ? 3 : 2)}x slower than wasm here` : `: ${(1 / ratio).toPrecision(2)}x faster than wasm here`;
+      lines.push(`  benchmark: ${b.gflops.toPrecision(3)} GFLOP/s (${b.iterations} pass${b.iterations === 1 ? '' : 'es'} in ${b.seconds.toFixed(1)} s)${versus}`);
     }
     if (p.benchmarkError !== undefined) lines.push(`  benchmark failed: ${p.benchmarkError}`);
   }
