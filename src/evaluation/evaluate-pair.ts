@@ -9,6 +9,7 @@ import { resultHeader } from './result-header.js';
 import { evaluateCurve, type Progress } from '../core/engine.js';
 import { UsageError } from '../core/errors.js';
 import { buildGallery, galleryBudgets, type ReportRun } from './gallery.js';
+import { saveAdversarialExamples } from './save-adversarial.js';
 import { accuracyIntervals } from '../core/intervals.js';
 import type { DatasetPlugin, DatasetSplit, LoadedModel, RunResult, SparsityLayer } from '../core/plugin-api.js';
 import type { AttackSetting, ModelSource, RunHooks, RunPlan } from './run-plan.js';
@@ -100,6 +101,10 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
     plan.gallery && plan.saved
       ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, classNames: dataset.classNames, dir: plan.saved.dir })
       : undefined;
+  if (plan.saveAdversarial && plan.saved) {
+    const positions = plan.saveAdversarial === true ? indices : indices.slice(0, plan.saveAdversarial);
+    await saveAdversarialExamples({ model, attack, params, data, indices: positions, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep }, plan.saved.dir);
+  }
   return {
     ...base,
     dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },

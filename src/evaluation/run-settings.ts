@@ -41,6 +41,27 @@ function gridSetting(): Setting<string> {
   };
 }
 
+/**
+ * `--save-adversarial [n]`: the first n evaluated samples' examples (every sample when bare),
+ * per budget, as .npy files. A count or `true` (bare flag, JSON); false or absent: none.
+ */
+function saveAdversarialSetting(): Setting<number | true | undefined> {
+  return {
+    name: 'saveAdversarial',
+    valueName: '[n]',
+    description: "save each budget's adversarial examples of the first n samples (all when n is left out) as .npy files in adversarial/ of the output folder",
+    parse(value: unknown, origin: Origin): number | true | undefined {
+      if (value === true) return true;
+      if (value === false) return undefined;
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_SAMPLES) {
+        throw new UsageError(`${originLabel(origin, 'saveAdversarial')} ${shown(value)} must be a whole number from 1 to ${MAX_SAMPLES}, or true for every sample`, 'e.g. --save-adversarial 100, or --save-adversarial alone for all');
+      }
+      return n;
+    },
+  };
+}
+
 function shardSetting(): Setting<Shard> {
   return {
     name: 'shard',
@@ -73,6 +94,7 @@ export const RUN_SETTINGS = {
   offline: booleanSetting({ name: 'offline', default: false, description: 'never use the network' }),
   workers: intSetting({ name: 'workers', min: 1, max: MAX_WORKERS, description: 'worker threads (default: one per core on wasm and cpu)' }),
   shard: shardSetting(),
+  saveAdversarial: saveAdversarialSetting(),
   sweep: booleanSetting({ name: 'sweep', default: true, description: 'attack only the samples that survived smaller budgets (--no-sweep: every budget independently)' }),
   progress: booleanSetting({ name: 'progress', description: 'the status line (default: on when stderr is a terminal)' }),
   resume: textSetting({ name: 'resume', valueName: '<dir>', description: 'continue an interrupted run from its output folder, with its own settings' }),

@@ -42,6 +42,8 @@ export interface RunSpec {
   dataDir?: string;
   offline?: boolean;
   sweep: boolean;
+  /** Save the examples of the first n samples (true: all) per budget as .npy files. */
+  saveAdversarial?: number | true;
   shard?: Shard;
   /** Worker threads (default: one per core on single-threaded backends). */
   workers?: number;
@@ -142,6 +144,7 @@ function planned(registry: Registry, spec: RunSpec, parts: PlanParts): PlannedRu
     workers: spec.workers ?? defaultThreads(backend.name),
     threads: { plugins: spec.plugins, cwd: process.cwd() },
     gallery: reporters.some((r) => r.id === 'html'),
+    ...(spec.saveAdversarial ? { saveAdversarial: spec.saveAdversarial } : {}),
     command: spec.command,
     saved: { dir: outDir, state, prior },
   };

@@ -186,6 +186,7 @@ export function runModule(config: LoadedConfig | undefined, plugins: string[]): 
         dataDir: get('dataDir'),
         offline: get('offline') ?? false,
         sweep: get('sweep') ?? true,
+        saveAdversarial: get('saveAdversarial'),
         shard: get('shard'),
         workers: get('workers'),
         // Files as absolute paths, so that --resume finds them from any folder.
