@@ -15,6 +15,8 @@ export interface StatusLine {
   /** `leftMs`: an estimate of the time left when the text was made, counted down between updates. */
   update(text: string, leftMs?: number): void;
   succeed(text: string): void;
+  /** A line of its own above the status line (which goes on), e.g. a warning at a run's start. */
+  note(text: string): void;
   fail(): void;
   stop(): void;
 }
@@ -58,7 +60,13 @@ function formatDurationSource(): string {
 
 export function statusLine(enabled: boolean = interactiveStderr(), fd = 2): StatusLine {
   if (!enabled) {
-    return { update: () => {}, succeed: (text) => void process.stderr.write(`done: ${terminalText(text)}\n`), fail: () => {}, stop: () => {} };
+    return {
+      update: () => {},
+      succeed: (text) => void process.stderr.write(`done: ${terminalText(text)}\n`),
+      note: (text) => void process.stderr.write(`note: ${terminalText(text)}\n`),
+      fail: () => {},
+      stop: () => {},
+    };
   }
   let worker: Worker | undefined;
   const shared = new SharedArrayBuffer(8);
@@ -90,6 +98,15 @@ export function statusLine(enabled: boolean = interactiveStderr(), fd = 2): Stat
     succeed(text) {
       pause();
       process.stderr.write(`✔ ${terminalText(text)}\n`);
+    },
+    note(text) {
+      const drawing = shown;
+      pause();
+      process.stderr.write(`note: ${terminalText(text)}\n`);
+      if (drawing) {
+        shown = true;
+        Atomics.store(state, 0, 1);
+      }
     },
     fail() {
       pause();

@@ -16,7 +16,8 @@ import { evaluateRun } from '../../evaluation/evaluate-run.js';
 import type { ReportRun } from '../../evaluation/gallery.js';
 import { robenchVersion } from '../../core/paths.js';
 import type { Registry } from '../../core/registry.js';
-import type { PairProgress, RunHooks } from '../../evaluation/run-plan.js';
+import type { RunHooks } from '../../evaluation/run-plan.js';
+import { RunProgress } from '../run-progress.js';
 import { planRun, resumeSpec, writeReports, type RunSpec } from '../../evaluation/run-spec.js';
 import { formatDuration, statusLine, type StatusLine } from '../../report/status-line.js';
 
@@ -32,19 +33,17 @@ export function resumeOptions(dir: string, now: Pick<RunOptions, 'workers' | 'pr
   return { ...resumeSpec(dir, { workers: now.workers }), progress: now.progress, resume: true };
 }
 
-function progressText(p: PairProgress): string {
-  const what = p.phase === 'clean' ? 'clean accuracy' : `${p.attack} at ${p.perturbation.toPrecision(3)}`;
-  const left = formatDuration(((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000);
-  return `${p.model}: ${what} · ${Math.floor((100 * p.done) / p.total)}% · ${p.rate.toFixed(0)} samples/s · ${left} left`;
-}
-
-function statusHooks(status: StatusLine, onPairStart: (pair: string) => void): RunHooks {
+/** The status line's hooks; its text and whole-command estimate come from src/cli/run-progress.ts. */
+function statusHooks(status: StatusLine, onPairStart: (pair: string) => void, progress: RunProgress): RunHooks {
   return {
-    onLoadingData: (dataset) => status.update(`loading ${dataset} test data`),
-    onPairStart: ({ model, attack }) => onPairStart(`${model} under ${attack}`),
-    onProgress: (p) => status.update(progressText(p)),
+    onLoadingData: (dataset) => (progress.loading(dataset), status.update(`loading ${dataset} test data`)),
+    onPairStart: ({ model, attack }) => (progress.pairStart(), onPairStart(`${model} under ${attack}`)),
+    onProgress: (p) => {
+      const { text, leftMs } = progress.update(p);
+      status.update(text, leftMs);
+    },
     onSparsity: (model) => status.update(`${model}: activation sparsity`),
-    onPairEvaluated: ({ model, attack, samples, durationMs }) => status.succeed(`${model} under ${attack}: ${samples} samples in ${formatDuration(durationMs)}`),
+    onPairEvaluated: ({ model, attack, samples, durationMs }) => (progress.pairDone(samples, durationMs), status.succeed(`${model} under ${attack}: ${samples} samples in ${formatDuration(durationMs)}`)),
   };
 }
 
@@ -78,7 +77,7 @@ export async function runCommand(registry: Registry, opts: RunOptions & { resume
   process.on('SIGTERM', onSignal);
   let results: ReportRun[];
   try {
-    results = await evaluateRun(run.plan, statusHooks(status, (pair) => (current = pair)));
+    results = await evaluateRun(run.plan, statusHooks(status, (pair) => (current = pair), new RunProgress(run.plan, state.finished, (line) => status.note(line))));
   } catch (err) {
     status.fail();
     run.lock.release();
