@@ -13,3 +13,13 @@ test("the README's benchmark() example is examples/api-and-plugins/readme.ts as 
   t.true(blocks.some((m) => m[1] === 'examples/api-and-plugins/readme.ts'));
   for (const [, file, text] of blocks) t.is(text, readFileSync(join(root, file!), 'utf8'), file);
 });
+
+test("the README's command lines run in a clone, where robench is not on PATH: npx robench or ./bin/robench", (t) => {
+  const shell = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1]!.split('\n'));
+  const bare = shell.filter((line) => /^\s*robench\s/.test(line));
+  t.deepEqual(bare, [], 'a bare `robench` fails with "command not found" in a fresh clone');
+  t.true(shell.filter((line) => /^\s*npx robench\s/.test(line)).length > 40);
+  // The first two lines stay as they are: install, then the bundled example offline.
+  t.regex(shell[0]!, /^npm ci && \.\/bin\/robench run --model hebbian --attack pgd/);
+  t.regex(shell[1]!, /^npm test\s/);
+});
