@@ -87,7 +87,7 @@ const HOSTILE = ['../../../m1/model.json', '../../x', '/etc/passwd', '..', '.', 
 test('export writes every model id inside --out, as a safe file name', async (t) => {
   const parent = mkdtempSync(join(tmpdir(), 'robench-hostile-ids-'));
   const out = join(parent, 'deep', 'out');
-  const { files: written } = await exportCommand(HOSTILE.map((id) => saved(run(id))), { format: 'robustbench', out });
+  const written = await exportCommand(HOSTILE.map((id) => saved(run(id))), { format: 'robustbench', out });
   t.is(written.length, HOSTILE.length);
   for (const file of written) {
     t.true(inside(out, file), `${file} lies inside ${out}`);
@@ -99,9 +99,7 @@ test('export writes every model id inside --out, as a safe file name', async (t)
   // A dataset id is a path component too.
   const odd = run('m');
   odd.dataset = { ...odd.dataset, id: '../../escape' };
-  const {
-    files: [file],
-  } = await exportCommand([saved(odd)], { format: 'robustbench', out });
+  const [file] = await exportCommand([saved(odd)], { format: 'robustbench', out });
   t.true(inside(out, file!), file);
 });
 
