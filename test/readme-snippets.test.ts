@@ -15,11 +15,24 @@ test("the README's benchmark() example is examples/api-and-plugins/readme.ts as 
 });
 
 test("the README's command lines run in a clone, where robench is not on PATH: npx robench or ./bin/robench", (t) => {
-  const shell = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1]!.split('\n'));
-  const bare = shell.filter((line) => /^\s*robench\s/.test(line));
-  t.deepEqual(bare, [], 'a bare `robench` fails with "command not found" in a fresh clone');
-  t.true(shell.filter((line) => /^\s*npx robench\s/.test(line)).length > 40);
+  const shellLines = (file: string): string[] => [...readFileSync(join(root, file), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1]!.split('\n'));
+  for (const file of ['README.md', 'docs/measurements.md']) {
+    const bare = shellLines(file).filter((line) => /^\s*robench\s/.test(line));
+    t.deepEqual(bare, [], `${file}: a bare \`robench\` fails with "command not found" in a fresh clone`);
+  }
+  const shell = shellLines('README.md');
+  t.true(shell.filter((line) => /^\s*npx robench\s/.test(line)).length >= 6);
   // The first two lines stay as they are: install, then the bundled example offline.
   t.regex(shell[0]!, /^npm ci && \.\/bin\/robench run --model hebbian --attack pgd/);
   t.regex(shell[1]!, /^npm test\s/);
+});
+
+test('the measured reproductions live in docs/measurements.md, each linked from the README\'s summary table by its heading', (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const doc = readFileSync(join(root, 'docs/measurements.md'), 'utf8');
+  const headings = [...doc.matchAll(/^## (Measured: .*)$/gm)].map((m) => m[1]!);
+  t.is(headings.length, 5);
+  const slug = (h: string) => h.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+  for (const h of headings) t.true(readme.includes(`(docs/measurements.md#${slug(h)})`), h);
+  t.notRegex(readme, /^### Measured: /m, 'no measured section left in the README itself');
 });
