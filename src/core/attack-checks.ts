@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { RobenchError, UsageError } from './errors.js';
 import { perturbationNorms } from './norms.js';
 import type { AttackContext, AttackPlugin, DatasetSplit, LoadedModel, Norm } from './plugin-api.js';
+import { fromEnv, intSetting, numberSetting } from './settings.js';
 
 /** Absolute slack for float32 round-off in projections and clipping. */
 export const BUDGET_TOLERANCE = 1e-6;
@@ -55,15 +56,13 @@ export interface PluginLimits {
   warn: (line: string) => void;
 }
 
-const envNumber = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return process.env[name] !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
-};
+const CALL_TIMEOUT = numberSetting({ name: 'pluginTimeoutS', above: 0, max: 1e7, default: 1800, description: 'seconds one attack call may take' });
+const TENSOR_LIMIT = intSetting({ name: 'pluginTensorLimit', min: 1, max: 1e9, default: 10_000, description: 'tensors a plugin may leave behind over a run' });
 
 /** The limits in force: 30 minutes a call (a strong attack on a large batch on a CPU takes minutes), 10,000 leaked tensors. */
 export const pluginLimits = (): PluginLimits => ({
-  timeoutMs: envNumber('ROBENCH_PLUGIN_TIMEOUT_S', 1800) * 1000,
-  tensorLimit: envNumber('ROBENCH_PLUGIN_TENSOR_LIMIT', 10_000),
+  timeoutMs: fromEnv(CALL_TIMEOUT, 'ROBENCH_PLUGIN_TIMEOUT_S')! * 1000,
+  tensorLimit: fromEnv(TENSOR_LIMIT, 'ROBENCH_PLUGIN_TENSOR_LIMIT')!,
   warn: (line) => void process.stderr.write(`warning: ${line}\n`),
 });
 
