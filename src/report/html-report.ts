@@ -31,7 +31,8 @@ export interface AuditSummary {
   norm?: string;
   eps?: number;
   samples?: number;
-  checks: { name: string; verdict: Verdict; detail: string }[];
+  /** `informational`: a warning robench's own attacks withstand, nothing for the user to do (src/analysis/audit.ts). */
+  checks: { name: string; verdict: Verdict; detail: string; informational?: boolean }[];
   /** Why no attack comparison could warn at this budget (see src/analysis/audit.ts). */
   trivialBudget?: string;
 }
@@ -169,11 +170,15 @@ function auditSection(audits: AuditSummary[]): string {
     const what = [a.model && `${a.model}${a.dataset ? ` [${a.dataset}]` : ''}`, a.norm && a.eps !== undefined && `${a.norm} ${Number(a.eps.toPrecision(4))}`, a.samples !== undefined && `${a.samples} samples`]
       .filter(Boolean)
       .join(', ');
+    // A warning with nothing for the user to do is a note, as in the terminal, and not counted as a warning.
+    const isNote = (c: AuditSummary['checks'][number]): boolean => c.verdict === 'warn' && c.informational === true;
     const counts = (['warn', 'error', 'skipped'] as const)
-      .map((v) => [v, a.checks.filter((c) => c.verdict === v).length] as const)
+      .map((v) => [v, a.checks.filter((c) => c.verdict === v && !isNote(c)).length] as const)
       .filter(([, k]) => k > 0)
       .map(([v, k]) => `${k} ${v === 'warn' ? 'warning' : v}${k > 1 && v !== 'skipped' ? 's' : ''}`);
-    const rows = a.checks.map((c) => [escapeHtml(c.name), `<span class="verdict ${c.verdict}">${VERDICT_LABEL[c.verdict]}</span>`, escapeHtml(c.detail)]);
+    const notes = a.checks.filter(isNote).length;
+    if (notes > 0) counts.push(`${notes} note${notes > 1 ? 's' : ''} (nothing to do)`);
+    const rows = a.checks.map((c) => [escapeHtml(c.name), isNote(c) ? '<span class="verdict skipped">note</span>' : `<span class="verdict ${c.verdict}">${VERDICT_LABEL[c.verdict]}</span>`, escapeHtml(c.detail)]);
     const note = a.trivialBudget ? `\n<p class="audit-note">${escapeHtml(a.trivialBudget)}</p>` : '';
     return `<h3>Audit${what ? ` of ${escapeHtml(what)}` : ''}: ${counts.length === 0 ? 'all checks pass' : counts.join(', ')}</h3>${note}\n${table(['check', 'verdict', 'detail'], rows, 'audit')}`;
   });

@@ -232,3 +232,19 @@ test('report.html shows error and skipped rows with their reasons, and the trivi
   t.regex(html, /<span class="verdict skipped">skipped<\/span><\/td><td>no weights of the surrogate baseline for toy/);
   t.regex(html, /<p class="audit-note">PGD-20 leaves 0\.0% &lt;at&gt; linf 0\.5<\/p>/);
 });
+
+test('report.html shows a warning with nothing for the user to do as a note, not counted as a warning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'robench-audit-html-'));
+  const audit = {
+    model: 'm',
+    checks: [
+      { name: 'softmax not saturated', verdict: 'warn', detail: "Nothing to do for robench's figures", informational: true },
+      { name: 'black box no stronger than white box', verdict: 'warn', detail: 'masked' },
+    ],
+  };
+  writeFileSync(join(dir, 'audit.json'), JSON.stringify(audit));
+  const html = await renderHtmlReport(readResults(join(import.meta.dirname, '..', 'fixtures', 'results', 'two-models')), readAudits(dir));
+  t.regex(html, /<h3>Audit of m: 1 warning, 1 note \(nothing to do\)<\/h3>/);
+  t.regex(html, /<td>softmax not saturated<\/td><td><span class="verdict skipped">note<\/span>/);
+  t.regex(html, /<td>black box no stronger than white box<\/td><td><span class="verdict warn">WARN<\/span>/);
+});
