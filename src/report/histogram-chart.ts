@@ -94,6 +94,10 @@ export function sparsitySpec(rows: HistogramDatum[], domain?: string[]): TopLeve
     data: { name: 'histogram' },
     facet: { field: 'panel', type: 'nominal', title: null, sort: null, header: { labelFontSize: 12, labelLimit: 400 } },
     columns: 2,
+    // Each layer has bins of its own (its own edges), so each panel has its own x scale and axis:
+    // a shared one mixed the layers' bins, and with an odd number of panels drew a bare axis
+    // under the empty last cell of the grid.
+    resolve: { scale: { x: 'independent' }, axis: { x: 'independent' } },
     spec: {
       name: 'histogram',
       width: 380,
