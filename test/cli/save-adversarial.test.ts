@@ -69,6 +69,16 @@ test('run --save-adversarial 4 writes per budget the examples attack() gives for
   t.true(seen[2] >= 0 && seen[3] <= 1);
 });
 
+test('a bare --save-adversarial saves every evaluated sample', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'robench-save-adv-'));
+  const out = join(dir, 'run');
+  await robenchOk(['run', '--model', await saveDenseModel(join(dir, 'model'), [28, 28, 1]), '--dataset', 'mnist', '--attack', 'fgsm', '--eps', '0.1', '--samples', '3', '--backend', testBackend, '--workers', '1', '--format', 'json', '--out', out, '--save-adversarial', '--no-progress']);
+  const [name] = readdirSync(join(out, 'adversarial'));
+  const file = await readNpy(join(out, 'adversarial', name!, 'eps-0.npy'));
+  t.deepEqual(file.shape, [3, 28, 28, 1]);
+  t.deepEqual(Array.from((await readNpy(join(out, 'adversarial', name!, 'indices.npy'))).data as Int32Array), [0, 1, 2]);
+});
+
 test('--save-adversarial takes a count of at least 1', async (t) => {
   const r = await robench(['run', '--model', 'baseline', '--save-adversarial', '0', '--out', mkdtempSync(join(tmpdir(), 'robench-save-adv-'))]);
   t.is(r.code, 2);
