@@ -181,6 +181,11 @@ async function loadFor(registry: Registry, opts: AttackOptions, data: DatasetSpl
     if (owned) model.dispose();
     throw new UsageError(`the model ${model.id} takes [${model.inputShape}] images but attack() got x of shape [${[data.count, ...data.shape]}]`, `give images of shape [n, ${model.inputShape}]`);
   }
+  const label = data.labels.findIndex((l) => l >= model.numClasses);
+  if (label >= 0) {
+    if (owned) model.dispose();
+    throw new UsageError(`attack() option "y" holds the label ${data.labels[label]} at position ${label}, but the model ${model.id} has ${model.numClasses} classes`, `labels are class indices 0 to ${model.numClasses - 1}`);
+  }
   return { model, owned };
 }
 

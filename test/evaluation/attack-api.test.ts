@@ -13,6 +13,7 @@ import { defineAttack } from '../../src/core/plugin-api.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { resolveParams } from '../../src/core/parse.js';
 import { linearFixture, randomSignAttack } from '../helpers/tiny-models.js';
+import mnist from '../../datasets/mnist.js';
 
 import '../helpers/backend.js';
 
@@ -141,6 +142,20 @@ test.serial('options are checked like benchmark()\'s, with errors naming attack(
     await bad({ y: labels.slice(1) }, /30 images but 29 labels/);
     await bad({ x: tf.fill([2, 4, 4, 1], 2) }, /pixels must be in \[0, 1\]/);
     await bad({ x: tf.zeros([2, 5, 5, 1]), y: [0, 1] }, /takes \[4,4,1\] images/);
+    await bad({ y: labels.map((l, i) => (i === 4 ? 3 : l)) }, /"y" holds the label 3 at position 4, but the model linear has 3 classes/);
     await bad({ attack: defineAttack({ id: 'no-such', description: 'x', params: {}, budget: () => 'linf', defaultGrid: () => [0], run: (c) => c.x.clone() }), params: { steps: 1 } }, /'steps' is not a param of the attack 'no-such'/);
   });
+});
+
+test.serial('a zoo model by id is loaded for the call and disposed after it', async (t) => {
+  const data = await mnist.load({ split: 'test', samples: 3, offline: true });
+  const x = tf.tensor4d(data.images, [3, 28, 28, 1]);
+  const before = tf.memory().numTensors;
+  const result = await attack({ model: 'baseline', dataset: 'mnist', x, y: data.labels, attack: 'fgsm', eps: [0, 0.2] });
+  t.deepEqual(result.budgets.map((b) => b.eps), [0, 0.2]);
+  t.true(result.budgets[1]!.norms.every((v) => v <= 0.2 + 1e-6));
+  t.deepEqual(Array.from(result.budgets[0]!.success), Array.from(result.cleanCorrect, (c) => 1 - c));
+  result.dispose();
+  t.is(tf.memory().numTensors, before, 'the model loaded from the zoo is disposed');
+  x.dispose();
 });
