@@ -35,8 +35,10 @@ export interface LogitsModel {
  * dataDir, offline, workers) take their types and checks from the run's declarations
  * (src/evaluation/run-settings.ts); `backend` unset means the one the caller made active, else
  * 'auto'; `workers` above 1 needs the model and attack by id or file, which every thread loads.
+ * `saveAdversarial` (n, or true for all) writes each budget's examples of the first n samples as
+ * .npy files into adversarial/ of the folder `out`, as `robench run --save-adversarial` does.
  */
-export interface BenchmarkOptions extends Partial<Pick<RunSettingValues, 'samples' | 'seed' | 'batch' | 'sweep' | 'backend' | 'dataDir' | 'offline' | 'workers'>> {
+export interface BenchmarkOptions extends Partial<Pick<RunSettingValues, 'samples' | 'seed' | 'batch' | 'sweep' | 'backend' | 'dataDir' | 'offline' | 'workers' | 'saveAdversarial' | 'out'>> {
   /**
    * A zoo id (`'hebbian'`), a model.json path or URL, or a model in memory: a tf.LayersModel,
    * a tf.GraphModel or a LogitsModel. robench never disposes a model it was handed.
@@ -102,6 +104,7 @@ export async function benchmark(options: BenchmarkOptions): Promise<RunResult> {
         ? { plugins: (opts.plugins ?? []) as string[], cwd: process.cwd() }
         : undefined,
     gallery: false,
+    ...(opts.saveAdversarial ? { saveAdversarial: opts.saveAdversarial, adversarialDir: opts.out } : {}),
     command: opts.command ?? process.argv.slice(1),
   };
   const onProgress = opts.onProgress;
@@ -125,7 +128,7 @@ export function registered<P extends Plugin>(registry: Registry, plugin: P, orig
 const ORIGIN: Origin = { source: 'option', api: 'benchmark()' };
 
 /** The settings `benchmark()` shares with `robench run`, checked by the same declarations. */
-const SHARED = ['eps', 'samples', 'batch', 'seed', 'backend', 'dataDir', 'offline', 'workers', 'sweep'] as const;
+const SHARED = ['eps', 'samples', 'batch', 'seed', 'backend', 'dataDir', 'offline', 'workers', 'sweep', 'saveAdversarial', 'out'] as const;
 const OWN = ['model', 'dataset', 'attack', 'params', 'inputRange', 'modelId', 'plugins', 'onProgress', 'command'] as const satisfies readonly (keyof BenchmarkOptions)[];
 
 /**
@@ -149,6 +152,13 @@ function checkOptions(opts: BenchmarkOptions): BenchmarkOptions {
     throw new UsageError(`benchmark() option "params" must be an object, not ${shown(opts.params)}`, "e.g. params: { steps: 50, norm: 'l2' }");
   }
   if (opts.inputRange !== undefined) RUN_SETTINGS.inputRange.parse(Array.isArray(opts.inputRange) ? opts.inputRange.join(',') : opts.inputRange, ORIGIN);
+  // benchmark() saves no run: `out` is only where saveAdversarial's .npy files go.
+  if (checked.saveAdversarial !== undefined && checked.out === undefined) {
+    throw new UsageError('benchmark() option "saveAdversarial" needs "out": the folder its adversarial/ .npy files go into', "e.g. benchmark({ ..., saveAdversarial: 100, out: 'adv-run' })");
+  }
+  if (checked.out !== undefined && checked.saveAdversarial === undefined) {
+    throw new UsageError('benchmark() option "out" is only where saveAdversarial writes; benchmark() returns its result instead of saving it', 'drop "out", or give saveAdversarial too (robench run saves a whole run)');
+  }
   return checked as unknown as BenchmarkOptions;
 }
 

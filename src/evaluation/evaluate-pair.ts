@@ -101,9 +101,10 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
     plan.gallery && plan.saved
       ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, classNames: dataset.classNames, dir: plan.saved.dir })
       : undefined;
-  if (plan.saveAdversarial && plan.saved) {
+  const adversarialDir = plan.saved?.dir ?? plan.adversarialDir;
+  if (plan.saveAdversarial && adversarialDir) {
     const positions = plan.saveAdversarial === true ? indices : indices.slice(0, plan.saveAdversarial);
-    await saveAdversarialExamples({ model, attack, params, data, indices: positions, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep }, plan.saved.dir);
+    await saveAdversarialExamples({ model, attack, params, data, indices: positions, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep }, adversarialDir);
   }
   return {
     ...base,

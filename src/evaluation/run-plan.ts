@@ -45,8 +45,10 @@ export interface RunPlan {
   threads?: { plugins: string[]; cwd: string };
   /** Whether each result carries a gallery of perturbed images (the HTML report shows it), its pictures written into `saved.dir`. */
   gallery: boolean;
-  /** Examples of the first n samples (true: all) per budget as .npy files in `saved.dir`/adversarial/. */
+  /** Examples of the first n samples (true: all) per budget as .npy files in adversarial/ of `saved.dir`, else of `adversarialDir`. */
   saveAdversarial?: number | true;
+  /** Where benchmark() (which saves no run) puts adversarial/. */
+  adversarialDir?: string;
   command: string[];
   /**
    * Where the run saves itself after every slice of samples, and what an interrupted run

@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import mnist from '../../datasets/mnist.js';
 import { readNpy } from '../../src/data/npy.js';
 import { attack } from '../../src/evaluation/attack-api.js';
+import { benchmark } from '../../src/evaluation/benchmark.js';
+import { UsageError } from '../../src/core/errors.js';
 import type { RunResult } from '../../src/core/plugin-api.js';
 import { robench, robenchOk, saveDenseModel } from '../helpers/cli.js';
 import { testBackend } from '../helpers/backend.js';
@@ -83,4 +85,22 @@ test('--save-adversarial takes a count of at least 1', async (t) => {
   const r = await robench(['run', '--model', 'baseline', '--save-adversarial', '0', '--out', mkdtempSync(join(tmpdir(), 'robench-save-adv-'))]);
   t.is(r.code, 2);
   t.regex(r.stderr, /--save-adversarial '0' must be a whole number from 1/);
+});
+
+test('benchmark({ saveAdversarial, out }) writes the same files, its successes the result\'s verdicts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'robench-save-adv-'));
+  const base = { model: 'baseline', dataset: 'mnist', attack: 'fgsm', eps: [0, 0.1, 0.3], samples: 5, backend: testBackend } as const;
+  const err = await t.throwsAsync(benchmark({ ...base, saveAdversarial: 2 }), { instanceOf: UsageError });
+  t.regex(err!.message, /"saveAdversarial" needs "out"/);
+  const result = await benchmark({ ...base, saveAdversarial: 2, out: join(dir, 'adv') });
+  const [name] = readdirSync(join(dir, 'adv', 'adversarial'));
+  const folder = join(dir, 'adv', 'adversarial', name!);
+  const success = await readNpy(join(folder, 'success.npy'));
+  t.deepEqual(success.shape, [3, 2]);
+  for (let k = 0; k < 3; k++) {
+    t.deepEqual((await readNpy(join(folder, `eps-${k}.npy`))).shape, [2, 28, 28, 1]);
+    const runBroken = [0, 1].map((i) => (result.outcomes!.clean[i] === 0 || (result.outcomes!.brokeAt![i]! !== -1 && result.outcomes!.brokeAt![i]! <= k) ? 1 : 0));
+    t.deepEqual(Array.from((success.data as Int32Array).slice(2 * k, 2 * k + 2)), runBroken);
+  }
+  t.true(result.outcomes!.clean[0] === 1 && result.outcomes!.clean[1] === 1, 'the zoo model gets both right clean: the verdicts are not all 1');
 });
