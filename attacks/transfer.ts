@@ -5,6 +5,7 @@
  * the target's gradients are masked.
  */
 import { makeAttackContext } from '../src/core/attack-context.js';
+import { runAttack } from '../src/core/attack-checks.js';
 import { UsageError } from '../src/core/errors.js';
 import { defaultEpsGrid } from '../src/core/norms.js';
 import type { Registry } from '../src/core/registry.js';
@@ -74,6 +75,8 @@ export default defineAttack<TransferParams>({
       // examples just across the surrogate's boundary rarely cross the target's.
       earlyStop: false,
     });
-    return attack.run(inner);
+    // Through the engine's guarded path, as AutoAttack's members: the inner attack gets its own
+    // copies of the batch, its returned batches are checked to be live tensors, its time bounded.
+    return runAttack(attack, inner);
   },
 });
