@@ -212,6 +212,9 @@ test('robench audit takes a model file, writes every row to audit.json and exits
   t.is(report.checks.length, 12);
   for (const name of GRADIENT_ROWS) t.is(verdict(report, name), 'warn', name);
   t.regex(r.stdout, /softmax not saturated/);
+  // stderr is a pipe here, not a terminal: plain lines, no spinner frames, symbols or colour codes.
+  t.notRegex(r.stderr, /\u001b\[|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✔✖]/);
+  t.regex(r.stderr, /^audit of .*: pgd-20$/m);
 });
 
 test('report.html shows error and skipped rows with their reasons, and the trivial-budget note', async (t) => {
