@@ -16,16 +16,23 @@ export function formatBytes(n: number): string {
 /**
  * Bytes, rate and time left as the text of an ora spinner on stderr. When stderr is not a
  * terminal (a log file, CI), ora's frames and colour codes would land in it as text: there the
- * download is one plain line when it starts and one when it ends.
+ * download is one plain line when it starts, one a minute while it lasts, and one when it ends.
  */
 export function spinnerProgress(label: string, tty = process.stderr.isTTY === true): ProgressSink {
   if (!tty) {
     let started = false;
+    let lastLine = Date.now();
     return {
       update(received, total) {
-        if (started) return;
-        started = true;
-        process.stderr.write(`${label}  downloading${total ? ` ${formatBytes(total)}` : ''}\n`);
+        if (!started) {
+          started = true;
+          process.stderr.write(`${label}  downloading${total ? ` ${formatBytes(total)}` : ''}\n`);
+          return;
+        }
+        // A long download says how far it got once a minute, so a log shows it is alive.
+        if (Date.now() - lastLine < 60_000) return;
+        lastLine = Date.now();
+        process.stderr.write(`${label}  ${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''} so far\n`);
       },
       finish(ok, message) {
         process.stderr.write(`${label}  ${ok ? '' : 'failed: '}${message}\n`);
