@@ -5,6 +5,7 @@ import { defineReporter } from '../src/core/plugin-api.js';
 import type { RunResult } from '../src/core/plugin-api.js';
 import { formatAccuracy, formatDifference, formatPerturbation } from '../src/report/report-format.js';
 import { fitsWrapped, fitTable, terminalColumns } from '../src/report/terminal-table.js';
+import { memberBreakdownLines } from '../src/report/member-breakdown.js';
 
 /**
  * One table per attack setting, a row per model: columns are that attack's perturbation sizes,
@@ -46,6 +47,8 @@ export default defineReporter({
   description: 'terminal table of accuracy at each perturbation size with Wilson 95% intervals, and each model against the first (cli-table3)',
   async write(results, ctx) {
     ctx.log(accuracyTable(results));
+    // Composite attacks (AutoAttack): the robust accuracy after each member, as AutoAttack's own log gives it.
+    for (const line of results.flatMap(memberBreakdownLines)) ctx.log(line);
     for (const table of corruptionTables(results)) ctx.log(table);
     return [];
   },
