@@ -15,7 +15,8 @@ import type { ReportRun } from '../evaluation/gallery.js';
 import { gallerySection } from './html-gallery.js';
 import { headlineSection } from './html-headline.js';
 import { code, escapeHtml, table } from './html-text.js';
-import { formatAccuracy, pct } from './report-format.js';
+import { formatAccuracy, formatPerturbation, pct } from './report-format.js';
+import { memberBreakdown } from './member-breakdown.js';
 import { runLabels } from './run-labels.js';
 import { disparity } from './sparsity-format.js';
 import type { Verdict } from '../analysis/audit.js';
@@ -127,6 +128,22 @@ ${blocks.join('\n')}
 </section>`;
 }
 
+/** Composite attacks (AutoAttack): the robust accuracy after each member of the cascade, per budget, as AutoAttack's log gives it. */
+function membersSection(results: ReportRun[]): string {
+  const blocks = results.flatMap((r) => {
+    const breakdown = memberBreakdown(r);
+    if (breakdown.length === 0) return [];
+    const head = [escapeHtml(r.attack.perturbation), 'clean', ...breakdown[0]!.steps.map((s) => `after ${escapeHtml(s.member)}`)];
+    const rows = breakdown.map((b) => [escapeHtml(formatPerturbation(b.perturbation, r.attack.perturbation, r.attack.budget)), pct(b.clean), ...b.steps.map((s) => pct(s.accuracy))]);
+    return [`<h3>${escapeHtml(seriesName(r))}</h3>\n<div class="scroll">${table(head, rows, 'accuracy members')}</div>`];
+  });
+  if (blocks.length === 0) return '';
+  return `<section id="members"><h2>Robust accuracy after each member</h2>
+<p>The cascade's members run in order, each on the samples the ones before it left; a sample broken at a smaller budget counts for the member that broke it there. After the last member this is the attack's accuracy.</p>
+${blocks.join('\n')}
+</section>`;
+}
+
 function sparsitySection(results: ReportRun[]): string {
   const seen = new Set<string>();
   const rows: string[][] = [];
@@ -228,6 +245,7 @@ export async function renderHtmlReport(results: ReportRun[], audits: AuditSummar
 <h1>${escapeHtml(title)}</h1>
 <p class="lede">${escapeHtml(data)} · settings, hashes and commands in the <a href="#manifest">manifest</a> at the end</p>
 ${headlineSection(results)}
+${membersSection(results)}
 ${corruptionSection(results)}
 ${await chartsSection(results)}
 ${sparsitySection(results)}

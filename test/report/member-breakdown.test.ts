@@ -10,6 +10,7 @@ import { createRegistry } from '../../src/core/registry.js';
 import type { LoadedModel, RunResult } from '../../src/core/plugin-api.js';
 import { memberBreakdown, memberBreakdownLines } from '../../src/report/member-breakdown.js';
 import table from '../../reports/table.js';
+import { renderHtmlReport } from '../../src/report/html-report.js';
 import { randomMlp, paramsOf } from '../helpers/tiny-models.js';
 
 import '../helpers/backend.js';
@@ -63,5 +64,9 @@ test('a real cascade: the last member gives each point\'s accuracy, and the tabl
   const logged: string[] = [];
   await table.write([run], { outDir: '.', log: (line: string) => void logged.push(line) } as never);
   t.true(logged.some((l) => /^mlp under autoattack at eps .*: clean [\d.]+% → apgd-ce:steps=3 [\d.]+% → square:queries=60 [\d.]+%$/.test(l)), logged.join('\n'));
+  const html = await renderHtmlReport([{ ...run, params: {}, command: ['robench'], startedAt: '2026-01-01T00:00:00Z', durationMs: 1, gradientEvaluations: 0, forwardEvaluations: 0 } as unknown as RunResult]);
+  const section = /<section id="members">[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+  t.regex(section, /<th>after apgd-ce:steps=3<\/th><th>after square:queries=60<\/th>/);
+  t.true(section.includes(`${(100 * curve.points[2]!.accuracy).toFixed(1)}%</td></tr>`), 'the last member\'s column is the accuracy');
   mlp.dispose();
 });
