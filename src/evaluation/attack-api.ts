@@ -81,6 +81,8 @@ export interface AttackResult {
   attack: string;
   /** The norm of the budgets and of `norms`. */
   norm: Norm;
+  /** The attack's own norm: null for attacks without one (noise, corruptions), whose `norm` is l-inf. */
+  budget: Norm | null;
   /** One per budget, in increasing order (duplicates merged). */
   budgets: AdversarialBatch[];
   /** 1 where the model classifies the clean image correctly. */
@@ -231,6 +233,7 @@ export interface ExamplesOptions {
 /** Per budget (increasing), each sample's example as the engine scored it, in the order of `indices`. */
 export interface EngineExamples {
   norm: Norm;
+  budget: Norm | null;
   cleanCorrect: Uint8Array;
   budgets: { eps: number; pixels: Float32Array; success: Uint8Array; evaluations: { forward: number; gradient: number } }[];
   minimal?: { pixels: Float32Array; norms: Float32Array; evaluations: { forward: number; gradient: number } };
@@ -318,6 +321,7 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
   }
   return {
     norm,
+    budget: budgetNorm,
     cleanCorrect,
     budgets,
     ...(minimal ? { minimal: { pixels: minimal.pixels, norms: minimal.norms, evaluations: minimal.evaluations } } : {}),
@@ -343,6 +347,7 @@ async function run(model: LoadedModel, plugin: AttackPlugin, params: Params, dat
   return {
     attack: plugin.id,
     norm: found.norm,
+    budget: found.budget,
     budgets,
     cleanCorrect: found.cleanCorrect,
     ...(minimal ? { minimal } : {}),
