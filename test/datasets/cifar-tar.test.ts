@@ -162,7 +162,7 @@ test('a tarball or batch that is not the original is refused by checksum, and mi
   const dataDir = tmp();
   mkdirSync(join(dataDir, m.folder, 'cifar-10-batches-bin'), { recursive: true });
   const e = await t.throwsAsync(openSplit(m, { split: 'test', dataDir, offline: true }), { instanceOf: RobenchError });
-  t.regex(e!.message, /cifar-test: the test split needs the original files and offline mode forbids downloading them: cifar-10-batches-bin\/test_batch\.bin not found in .*cifar-test/);
+  t.regex(e!.message, /cifar-test: the test split needs the original files \(no subset of cifar-test ships with robench\) and offline mode forbids downloading them: cifar-10-batches-bin\/test_batch\.bin not found in .*cifar-test/);
   t.regex((e as RobenchError).hint!, /cifar-test\.tar\.gz from http:\/\/127\.0\.0\.1:9\/none .*robench data fetch cifar-test/);
   writeFileSync(join(dataDir, m.folder, 'cifar-10-batches-bin', 'test_batch.bin'), batch([7, 8]));
   await t.throwsAsync(openSplit(m, { split: 'test', dataDir, offline: true }), { message: /test_batch\.bin is not the original cifar-test file: its sha256 is/ });
