@@ -13,6 +13,11 @@
  * Losses: cross-entropy, DLR, or targeted DLR against each of the `targets` most
  * likely wrong classes in turn (APGD-T). The result is each sample's worst case
  * over all iterates, targets and restarts (src/core/worst-case.ts).
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { apgd } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: apgd, eps: [0.1, 0.2], params: { loss: 'dlr', steps: 100 } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/core/plugin-api.js';

@@ -20,6 +20,11 @@
  * Example:
  *   robench run --model hebbian --attack autoattack --aa-version custom --attacks apgd-ce,apgd-t --eps 0,2/255
  *   robench run --model hebbian --attack autoattack --norm l2 --eps 0,0.25 --individual true
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { autoattack } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: autoattack, eps: 0.1, params: { 'aa-version': 'standard' } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { budgetLimit, checkAttackOutput, runAttack } from '../src/core/attack-checks.js';

@@ -35,6 +35,11 @@
  * - Random numbers come from each sample's seeded stream (ctx.rng forked per
  *   corruption, the same for every severity, so severities share their noise).
  * - Outputs stay in float; the published arrays are additionally truncated to uint8.
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget (eps: the severities):
+ *   import { attack } from 'robench';
+ *   import { corruption } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: corruption, eps: [1, 3, 5], params: { corruption: 'common' } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { canny } from '../src/image/canny.js';

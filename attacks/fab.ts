@@ -18,6 +18,11 @@
  * Example:
  *   robench run --model hebbian --dataset fashion-mnist --attack fab --norm l2 --samples 100
  *   robench run --model hebbian --attack fab --norm linf --targeted --targets 9 --restarts 1
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { fab } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fab, eps: [0.05, 0.1], params: { norm: 'linf' } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';

@@ -2,6 +2,11 @@
  * Fast Gradient Sign Method (Goodfellow, Shlens & Szegedy 2015, "Explaining and
  * Harnessing Adversarial Examples"): one step of size eps along the sign of the
  * cross-entropy gradient, x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y))).
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { fgsm } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fgsm, eps: [0.05, 0.1, 0.2] });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack } from '../src/core/plugin-api.js';

@@ -17,6 +17,11 @@
  * Example:
  *   robench run --model hebbian --dataset fashion-mnist --attack fmn --norm l2 --samples 100
  *   robench run --model baseline --attack fmn --norm linf --steps 100 --gamma 0.05
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { fmn } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fmn, eps: [0.05, 0.1], params: { norm: 'l2', steps: 100 } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type Norm } from '../src/core/plugin-api.js';

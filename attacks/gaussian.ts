@@ -3,6 +3,11 @@
  * perturbation axis being sigma. Noise is random rather than adversarial, so the
  * attack returns `draws` independent noisy copies and the engine averages
  * accuracy over them (an expected accuracy, not a worst case).
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget (eps: the noise's sigma):
+ *   import { attack } from 'robench';
+ *   import { gaussian } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: gaussian, eps: [0.1, 0.3], params: { draws: 10 } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack } from '../src/core/plugin-api.js';

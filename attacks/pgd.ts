@@ -5,6 +5,11 @@
  * with d = sign for l-inf and d = g / ||g||_2 for l2 (`--loss margin` or `dlr` ascends those
  * losses instead of CE). The result is each sample's
  * worst case over all steps and restarts (see src/core/worst-case.ts).
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { pgd } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: pgd, eps: [0.1, 0.2], params: { steps: 40, restarts: 2 } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type Norm } from '../src/core/plugin-api.js';

@@ -18,6 +18,11 @@
  * Unlike the reference code, which draws one window per batch, every sample draws
  * its windows and signs from its own random stream, so results do not depend on
  * which other images share its batch.
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { square } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: square, eps: 0.1, params: { queries: 1000 } });
  */
 import * as tf from '@tensorflow/tfjs';
 import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';

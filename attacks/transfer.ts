@@ -3,6 +3,11 @@
  * craft adversarial examples with a white-box attack on a surrogate model and
  * evaluate them on the target. If transfer beats white-box attacks on the target,
  * the target's gradients are masked.
+ *
+ * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
+ *   import { attack } from 'robench';
+ *   import { transfer } from 'robench/attacks';
+ *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: transfer, eps: [0.1, 0.2], params: { 'source-model': 'baseline', inner: 'pgd' } });
  */
 import { makeAttackContext } from '../src/core/attack-context.js';
 import { runAttack } from '../src/core/attack-checks.js';
