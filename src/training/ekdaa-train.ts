@@ -22,6 +22,7 @@ import type { TrainOptions } from './train.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
 import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
+import { lockOutDir, prepareOutDir, type OutDirLock } from '../runtime/out-dir.js';
 
 /**
  * lr: the release's 1e-3 for all three. The EKDAA pair run the release's forward
@@ -206,6 +207,15 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
       m.dispose();
     }
   };
+  // One training per folder: a second one would overwrite this one's checkpoints and weights.
+  let lock: OutDirLock;
+  try {
+    await prepareOutDir(out);
+    lock = lockOutDir(out, { command: `train --model ${opts.model} --dataset ${opts.dataset} --out ${out}` });
+  } catch (err) {
+    disposeAll();
+    throw err;
+  }
   try {
     const found = findCheckpoint(ckptDir);
     if (opts.resume && found !== null) {
@@ -311,5 +321,6 @@ export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccurac
     }
   } finally {
     disposeAll();
+    lock.release();
   }
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { checkLayoutName, ekdaaModelId, trainEkdaa, type EkdaaTrainOptions } fro
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
 import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
+import { LOCK_FILE, lockOutDir } from '../../src/runtime/out-dir.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';
 
 test.before(async () => {
@@ -450,4 +451,16 @@ test.serial('the shipped EKDAA models load as zoo models, say which gradient att
       t.is(tf.memory().numTensors, before, `${id} on ${dataset} leaks no tensors`);
     }
   }
+});
+
+test.serial('an EKDAA training refuses a folder another robench holds, and frees its own when done or failed', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-ekdaa-lock-'));
+  const held = lockOutDir(root, { command: 'run --out elsewhere' });
+  const before = tf.memory().numTensors;
+  await t.throwsAsync(trainEkdaa({ ...base('ekdaa', root), epochs: 1 }), { message: /is in use by another robench \(process \d+/ });
+  t.is(tf.memory().numTensors, before, 'a refused training leaves no tensor behind');
+  held.release();
+  await trainEkdaa({ ...base('ekdaa', root), epochs: 1 });
+  t.false(existsSync(join(root, LOCK_FILE)), 'released at the end');
+  await rm(root, { recursive: true });
 });

@@ -25,7 +25,7 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
-  /** `--layout`, checked here: compact or release. */
+  /** `--layout`, checked here: compact, wide or release. */
   layoutName?: string;
   /** Similarity matching only. */
   neuronsPerSite?: number;
@@ -93,8 +93,8 @@ export const trainModule: CommandModule = {
     booleanSetting({ name: 'progress', description: 'progress within an epoch on stderr (default on)' }),
     RUN_SETTINGS.dataDir,
     choiceSetting({ name: 'activation', choices: ['tanh', 'sign'] as const, description: 'EKDAA: --model ekdaa --activation sign trains ekdaa-sign' }),
-    booleanSetting({ name: 'releaseForward', description: "EKDAA: the authors' release's forward (conv pre-activations carried forward)" }),
-    textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (default: 16-M-32-M on greyscale, 32-M-64-M on colour) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
+    booleanSetting({ name: 'releaseForward', description: "EKDAA's backprop twin only: the release's forward (conv pre-activations carried forward; ekdaa and ekdaa-sign always run it)" }),
+    textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (16-M-32-M on greyscale, 32-M-64-M on colour, its default) | wide (64-M-128-M, the greyscale default) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
     intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
