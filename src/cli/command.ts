@@ -52,7 +52,7 @@ export function optionsOf(setting: Setting, required = false): Option[] {
   if (setting.boolean) {
     const on = new Option(flag, `${setting.description}${setting.default === true ? ' (default)' : ''}`);
     const off = new Option(`--no-${kebab(setting.name)}`, `the opposite of ${flag}${setting.default === false ? ' (default)' : ''}`);
-    // Either flag parses through the declaration, so --x and --no-x are true and false as a config's values are.
+    // Commander gives true and false itself; both are listed so that the help shows the negation.
     return [on, off];
   }
   const option = new Option(`${flag} ${setting.valueName ?? '<value>'}`, `${setting.description}${choices}`);

@@ -4,7 +4,7 @@
  * derive from their settings' declarations (src/cli/command.ts), and turns errors into one or
  * two lines and an exit code (2 usage, 1 runtime).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { robenchVersion, runModule, type LoadedConfig } from './commands/run.js';
 import { listModule } from './commands/list.js';
 import { RobenchError, UsageError } from '../core/errors.js';
@@ -19,7 +19,7 @@ import { exportModule } from './commands/export.js';
 import { leaderboardModule } from './commands/leaderboard.js';
 import { attackModule } from './commands/attack.js';
 import { createRegistry, readConfig, type Registry } from '../core/registry.js';
-import { addCommand, exitCodes, type CommandModule } from './command.js';
+import { addCommand, exitCodes, optionsOf, type CommandModule } from './command.js';
 import { textSetting } from '../core/settings.js';
 import { join } from 'node:path';
 
@@ -47,8 +47,7 @@ function loadConfig(): { config?: LoadedConfig; broken?: RobenchError } {
 }
 
 /** Built-ins, the config's plugins and --plugin ones; a config plugin that fails to load breaks the config, not --help and list. */
-async function loadRegistry(argv: string[], broken: RobenchError | undefined): Promise<{ registry: Registry; broken?: RobenchError }> {
-  const plugins = pluginArgs(argv);
+async function loadRegistry(plugins: string[], broken: RobenchError | undefined): Promise<{ registry: Registry; broken?: RobenchError }> {
   if (broken) return { registry: await createRegistry({ plugins, ignoreConfig: true }), broken };
   try {
     return { registry: await createRegistry({ plugins }) };
@@ -64,11 +63,11 @@ function commandModules(config: LoadedConfig | undefined, plugins: string[]): Co
   return [runModule(config, plugins), auditModule, sparsityModule, reportModule, exportModule, leaderboardModule, checkModule, trainModule, doctorModule, dataListModule, dataFetchModule, listModule, attackModule];
 }
 
-function buildProgram(registry: Registry, argv: string[], config: LoadedConfig | undefined, broken: RobenchError | undefined): Command {
+function buildProgram(registry: Registry, argv: string[], plugins: string[], config: LoadedConfig | undefined, broken: RobenchError | undefined): Command {
   const program = new Command('robench')
     .description('Benchmark the robustness of image classifiers (TensorFlow.js)')
     .version(robenchVersion)
-    .addOption(new Option(`--plugin ${pluginSetting.valueName}`, pluginSetting.description).argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .addOption(optionsOf(pluginSetting)[0]!)
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError()
     .exitOverride()
@@ -78,7 +77,7 @@ function buildProgram(registry: Registry, argv: string[], config: LoadedConfig |
       console.error(`robench: warning: ${broken.message}; its plugins and settings are ignored`);
     });
   const groups = new Map<string, Command>();
-  for (const module of commandModules(config, pluginArgs(argv))) {
+  for (const module of commandModules(config, plugins)) {
     let parent = program;
     for (const word of module.name.slice(0, -1)) {
       if (!groups.has(word)) groups.set(word, program.command(word).description(word === 'data' ? 'the original dataset files: what is cached, and fetching them' : word));
@@ -93,8 +92,9 @@ async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const loaded = loadConfig();
-    const { registry, broken } = await loadRegistry(argv, loaded.broken);
-    await buildProgram(registry, argv, broken ? undefined : loaded.config, broken).parseAsync(argv, { from: 'user' });
+    const plugins = pluginArgs(argv);
+    const { registry, broken } = await loadRegistry(plugins, loaded.broken);
+    await buildProgram(registry, argv, plugins, broken ? undefined : loaded.config, broken).parseAsync(argv, { from: 'user' });
     return exitCodes.find((c) => c !== 0) ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {

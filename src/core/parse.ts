@@ -1,7 +1,7 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
 import type { ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
-import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberSetting, textSetting, type Origin, type Setting } from './settings.js';
+import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberSetting, textSetting, type Bounds, type Origin, type Setting } from './settings.js';
 
 export { camel, kebab };
 
@@ -56,36 +56,9 @@ export function parseInputRange(text: string): InputRange {
   return range;
 }
 
-export function parsePositiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} '${text}' must be a whole number of at least 1`, `e.g. ${flag} 100`);
-  return n;
-}
 
-export function parseSeed(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 2 ** 32 - 1) {
-    throw new UsageError(`--seed '${text}' must be a whole number between 0 and 4294967295`, 'e.g. --seed 0');
-  }
-  return n;
-}
-
-
-/** The range a numeric param accepts, in words (`at least 1`, `greater than 0 and at most 1`), or undefined when unbounded. */
-export function describeBounds(spec: ParamSpec): string | undefined {
-  const lower =
-    spec.exclusiveMinimum !== undefined ? `greater than ${spec.exclusiveMinimum}` : spec.minimum !== undefined ? `at least ${spec.minimum}` : undefined;
-  const upper = spec.maximum !== undefined ? `at most ${spec.maximum}` : undefined;
-  if (lower && upper) return `${lower} and ${upper}`;
-  return lower ?? upper;
-}
-
-/** Whether a number lies inside a spec's bounds. */
-export function withinBounds(spec: ParamSpec, v: number): boolean {
-  if (spec.minimum !== undefined && v < spec.minimum) return false;
-  if (spec.exclusiveMinimum !== undefined && v <= spec.exclusiveMinimum) return false;
-  return spec.maximum === undefined || v <= spec.maximum;
-}
+/** A param declaration's bounds as the settings parser takes them. */
+export const paramBounds = (spec: ParamSpec): Bounds => ({ min: spec.minimum, max: spec.maximum, above: spec.exclusiveMinimum });
 
 /** The types a param may declare. */
 export const PARAM_TYPES = ['number', 'int', 'string', 'boolean'] as const;
@@ -93,7 +66,7 @@ export const PARAM_TYPES = ['number', 'int', 'string', 'boolean'] as const;
 /** An attack param's declaration as a setting, so that its values are parsed like every other value. */
 export function paramSetting(name: string, spec: ParamSpec): Setting {
   const decl = { name, description: spec.description, default: spec.default };
-  const bounds = { min: spec.minimum, max: spec.maximum, above: spec.exclusiveMinimum };
+  const bounds = paramBounds(spec);
   switch (spec.type) {
     case 'int':
       return intSetting({ ...decl, default: spec.default as number | undefined, ...bounds });

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
-import { describeBounds, PARAM_TYPES, withinBounds } from './parse.js';
-import { fromEnv, nearest, numberSetting } from './settings.js';
+import { PARAM_TYPES, paramBounds } from './parse.js';
+import { boundsText, fromEnv, inBounds, nearest, numberSetting } from './settings.js';
 import { fromSource, packageRoot } from './paths.js';
 import { shareModulesWithPlugins } from './shared-modules.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
@@ -119,8 +119,8 @@ function checkParamSpecs(attack: AttackPlugin, origin: string): void {
     if (bounds.some((b) => !Number.isFinite(b))) fail('has a bound that is not a finite number');
     if (spec.choices && spec.type !== 'string') fail(`has choices but is of type '${spec.type}'`);
     if (spec.default === undefined) continue;
-    if (numeric && (typeof spec.default !== 'number' || (spec.type === 'int' && !Number.isInteger(spec.default)) || !withinBounds(spec, spec.default))) {
-      fail(`has the default ${spec.default}, outside its own type or bounds (${describeBounds(spec) ?? spec.type})`);
+    if (numeric && (typeof spec.default !== 'number' || (spec.type === 'int' && !Number.isInteger(spec.default)) || !inBounds(paramBounds(spec), spec.default))) {
+      fail(`has the default ${spec.default}, outside its own type or bounds (${boundsText(paramBounds(spec)) || spec.type})`);
     }
     if (spec.choices && !spec.choices.includes(String(spec.default))) fail(`has the default '${spec.default}', not one of its choices`);
   }

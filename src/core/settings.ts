@@ -227,15 +227,6 @@ export function fromEnv<T>(setting: Setting<T>, variable: string): T | undefined
   return raw === undefined || raw.trim() === '' ? setting.default : setting.parse(raw, { source: 'env', variable });
 }
 
-/** A list of strings: an array, or comma-separated text (a flag). */
-export function listFrom(value: unknown, origin: Origin, name: string): string[] {
-  const items = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined;
-  if (items === undefined || !items.every((v) => typeof v === 'string')) fail(origin, name, value, 'must be a comma-separated list or an array of strings', `e.g. --${kebab(name)} a,b`);
-  const trimmed = (items as string[]).map((s) => s.trim()).filter(Boolean);
-  if (trimmed.length === 0) fail(origin, name, value, 'names nothing', `e.g. --${kebab(name)} a,b`);
-  return trimmed;
-}
-
 /**
  * The setting that `key` names: its camelCase or kebab-case name, in any case. An unknown
  * key is an error that names where it came from and suggests the nearest name.

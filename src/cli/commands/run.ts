@@ -128,10 +128,11 @@ function mergedValues(input: CommandInput, config: LoadedConfig | undefined, own
   const section = config.run;
   for (const key of Object.keys(section)) {
     const param = [...owners.keys()].find((k) => k.toLowerCase() === camel(kebab(key)).toLowerCase());
-    const name = param ?? settingNamed(CONFIG_RUN_SETTINGS, key, origin, 'run setting or attack param').name;
     // Checked even where a flag overrides it: a broken config is broken whatever the command line says.
     if (param) for (const { attack, spec } of owners.get(param)!) resolveParams(attack, { [param]: spec }, { [param]: section[key] }, { origin });
-    const value = param ? section[key] : settingNamed(CONFIG_RUN_SETTINGS, key, origin).parse(section[key], origin);
+    const setting = param ? undefined : settingNamed(CONFIG_RUN_SETTINGS, key, origin, 'run setting or attack param');
+    const value = setting ? setting.parse(section[key], origin) : section[key];
+    const name = param ?? setting!.name;
     if (input.sourceOf(name) !== 'cli') merged.set(name, value);
   }
   return merged;
