@@ -25,6 +25,9 @@ import { evaluate } from './test-accuracy.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
 import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
+import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, type AdversarialSpec } from './adversarial.js';
+import { loadLayersModelFrom } from '../runtime/model-io.js';
+import { rm } from 'node:fs/promises';
 
 export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size; variant?: Variant }> = {
   baseline: { family: 'baseline', size: 'compact' },
@@ -94,6 +97,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** The command line to record in the manifest. */
   command?: string;
+  /** Adversarial training: the model trained is `<model>-at`. */
+  adversarial?: AdversarialSpec;
   /** Data already in memory (tests); default: the dataset plugin's files. */
   data?: { plugin: Pick<DatasetPlugin, 'id' | 'imageShape' | 'normalization' | 'classNames'>; train: DatasetSplit; test: DatasetSplit };
 }
@@ -121,6 +126,17 @@ export interface TrainManifest extends TrainingManifest {
   augmentation: string;
   hahLambda: number | null;
   hahAlphas: number[];
+  adversarial?: AdversarialManifest;
+}
+
+export interface AdversarialManifest extends AdversarialSpec {
+  attack: string;
+  params: Record<string, unknown>;
+  description: string;
+  /** PGD-10 accuracy at eps on the held-out training images after each epoch. */
+  heldOutRobustAccuracy: number[];
+  /** The epoch whose weights ship (1-based): the best of heldOutRobustAccuracy. */
+  shippedEpoch: number;
 }
 
 interface Hyper {
@@ -181,6 +197,9 @@ interface CheckpointState {
   /** Shuffling and augmentation draw from streams keyed by (seed, epoch), so the epoch and step are the RNG position. */
   rng: string;
   elapsedSeconds: number;
+  adversarial?: AdversarialSpec;
+  /** Adversarial training: the held-out check after each epoch done. */
+  heldOutCurve?: number[];
 }
 
 export const DEFAULT_MICRO_BATCH = 16;
@@ -228,6 +247,12 @@ export function stopIfDiverged(stats: Float32Array[], gradient: Float32Array, at
   );
 }
 
+/** Images [start, start + count) of a split, sharing its memory. */
+function splitSlice(split: DatasetSplit, start: number, count: number): DatasetSplit {
+  const per = split.shape[0] * split.shape[1] * split.shape[2];
+  return { ...split, images: split.images.subarray(start * per, (start + count) * per), labels: split.labels.subarray(start, start + count), count };
+}
+
 /** Trains a zoo model on a dataset and writes model.json, weights.bin and manifest.json to the output directory. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const kind = TRAINABLE_MODELS[opts.model];
@@ -239,7 +264,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const seed = opts.seed ?? 0;
-  const out = opts.out ?? join('robench-train', `${opts.model}-${opts.dataset}`);
+  const adv = opts.adversarial;
+  const modelId = adv ? `${opts.model}-at` : opts.model;
+  const out = opts.out ?? join('robench-train', `${modelId}-${opts.dataset}`);
   const ckptDir = join(out, 'checkpoint');
 
   const data =
@@ -251,7 +278,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return { plugin, train: trainSplit, test: testSplit };
     })());
   const { plugin } = data;
-  const trainCount = Math.min(opts.samples ?? data.train.count, data.train.count);
+  const heldOut = adv?.heldOut ?? 0;
+  const available = Math.min(opts.samples ?? data.train.count, data.train.count);
+  if (heldOut >= available) throw new UsageError(`adversarial training holds out ${heldOut} training images for its per-epoch check, but only ${available} are given`, 'train on more images (--samples)');
+  // The held-out images are the last of the training images taken, never trained on.
+  const trainCount = available - heldOut;
+  const heldOutSplit = adv ? splitSlice(data.train, trainCount, heldOut) : undefined;
   const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
   const hyper = defaults(kind.size, plugin.imageShape);
   const epochs = opts.epochs ?? hyper.epochs;
@@ -282,8 +314,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let state: CheckpointState | undefined;
   if (found !== null) {
     // The learning-rate schedule depends on lr (and on epochs, checked below).
-    const settings = { seed, batch, trainSamples: trainCount, lr: baseLr };
-    state = await readCheckpointState<CheckpointState>(found, { model: opts.model, dataset: opts.dataset, architecture: arch }, settings);
+    const settings = { seed, batch, trainSamples: trainCount, lr: baseLr, ...(adv ? { adversarial: adv } : {}) };
+    state = await readCheckpointState<CheckpointState>(found, { model: modelId, dataset: opts.dataset, architecture: arch }, settings);
     const savedMicroBatch = state.microBatch ?? state.batch;
     if (savedMicroBatch !== microBatch) {
       throw new UsageError(
@@ -389,13 +421,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       optimizer.applyGradients(named);
       tf.dispose(named.map((g) => g.tensor));
     };
+    const statsImages = Math.min(trainCount, BN_STATISTICS_IMAGES);
+    const statsOrder = permutation(trainCount, scalarRng(seed, 'batch-norm-statistics')).subarray(0, statsImages);
+    const recomputeStatistics = (): Promise<void> => recomputeMovingStatistics(model, plainBatches(data.train, statsOrder, BN_STATISTICS_BATCH));
+    const heldOutCurve: number[] = [...(state?.heldOutCurve ?? [])];
+    const bestDir = join(out, 'checkpoint-best');
+    const innerPlugin = adv ? (await createRegistry()).get('attack', innerAttack(adv, adv.eps).id) : undefined;
     const sessionStart = Date.now();
     const elapsedNow = (): number => elapsed + (Date.now() - sessionStart) / 1000;
     const checkpoint = (epoch: number, step: number, partial?: EpochSums): Promise<void> =>
       saveCheckpoint(ckptDir, model, optimizer, {
         epoch,
         ...(step > 0 ? { step, partial } : {}),
-        model: opts.model,
+        model: modelId,
         dataset: opts.dataset,
         architecture: arch,
         seed,
@@ -407,6 +445,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         trainSamples: trainCount,
         rng: 'scalarRng(seed, shuffle/<epoch>) and scalarRng(seed, augment/<epoch>), the latter past the draws of the steps done',
         elapsedSeconds: elapsedNow(),
+        ...(adv ? { adversarial: adv, heldOutCurve } : {}),
       });
 
     const sessionSteps = (epochs - startEpoch) * steps - startStep;
@@ -431,6 +470,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const idx = order.subarray(s * batch, Math.min((s + 1) * batch, trainCount));
         pool.views.images.set(augmentedBatch(data.train, idx, aug, augRand));
         idx.forEach((i, b) => (pool!.views.labels[b] = data.train.labels[i]));
+        if (adv) {
+          const at = { spec: adv, eps: budgetAt(adv, epoch, s, steps), seed, epoch, numClasses: plugin.classNames.length, dataset: plugin.id };
+          await perturbBatch(innerPlugin!, model, arch, { ...pool.views, positions: idx, count: idx.length, shape: plugin.imageShape }, at);
+        }
         const { gradient, stats, local } = await pool.step(idx.length, shareWeights);
         // Checked before the step is applied: a NaN or infinite loss or gradient would turn every
         // weight into NaN, and the next checkpoint would save them. The last checkpoint stays good.
@@ -484,6 +527,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         seconds,
         secondsLeft: ((Date.now() - sessionStart) / 1000 / Math.max(stepsDone, 1)) * (sessionSteps - stepsDone),
       };
+      if (adv) {
+        await recomputeStatistics();
+        heldOutCurve.push(await heldOutRobustness(model, heldOutSplit!, heldOut, adv.eps, seed));
+        if (heldOutCurve.at(-1)! >= Math.max(...heldOutCurve)) await saveLayersModelTo(model, bestDir);
+        say(`epoch ${epoch + 1}: PGD-10 accuracy at eps ${adv.eps} on ${heldOut} held-out training images ${(100 * heldOutCurve.at(-1)!).toFixed(2)}%`);
+      }
       await checkpoint(epoch + 1, 0);
       lastCheckpoint = Date.now();
       say(
@@ -498,17 +547,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const workerShare = microBatchesDone > 0 ? (microBatchesDone - microBatchesHere) / microBatchesDone : 0;
     if (threads > 1 && microBatchesDone > 0) log(`the ${threads - 1} worker thread${threads > 2 ? 's' : ''} computed ${(100 * workerShare).toFixed(0)}% of the micro-batches`);
 
-    const statsImages = Math.min(trainCount, BN_STATISTICS_IMAGES);
-    await recomputeMovingStatistics(model, plainBatches(data.train, permutation(trainCount, scalarRng(seed, 'batch-norm-statistics')).subarray(0, statsImages), BN_STATISTICS_BATCH));
+    const shippedEpoch = adv ? heldOutCurve.lastIndexOf(Math.max(...heldOutCurve)) + 1 : epochs;
+    if (shippedEpoch < epochs) {
+      log(`shipping epoch ${shippedEpoch}, whose held-out robust accuracy was the best (${(100 * heldOutCurve[shippedEpoch - 1]!).toFixed(2)}%)`);
+      const best = await loadLayersModelFrom(join(bestDir, 'model.json'));
+      model.setWeights(best.getWeights());
+      best.dispose();
+    }
+    await recomputeStatistics();
     const testAccuracy = await evaluate(model, data.test, testCount);
+    await rm(bestDir, { recursive: true, force: true });
     log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% on ${testCount} ${plugin.id} test images`);
     const weightsSha256 = await saveLayersModelTo(model, out);
     const extended = scheduleEpochs < epochs ? `, over the first ${scheduleEpochs}; epochs ${scheduleEpochs + 1}-${epochs} (added to the finished run) at its final rate` : '';
     const manifest: TrainManifest = {
-      model: opts.model,
+      model: modelId,
       dataset: plugin.id,
       architecture: arch,
-      command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}`,
+      command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}` : ''}`,
       seed,
       epochs,
       batch,
@@ -521,6 +577,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       trainSamples: trainCount,
       hahLambda: arch.hah.alphas.length > 0 ? arch.hah.lambda : null,
       hahAlphas: arch.hah.alphas,
+      ...(adv ? { adversarial: { ...adv, attack: innerAttack(adv, adv.eps).id, params: innerAttack(adv, adv.eps).params, description: describeAdversarial(adv), heldOutRobustAccuracy: heldOutCurve, shippedEpoch } } : {}),
       ...runOutcome({ wallSeconds: elapsed, testAccuracy, testSamples: testCount, weightsSha256 }),
     };
     await writeManifest(out, manifest);

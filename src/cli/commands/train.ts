@@ -6,6 +6,7 @@ import { isSimilarityMatching, smModelId, smNeurons, trainSimilarityMatching } f
 import { kebab } from '../../core/parse.js';
 import { train, TRAINABLE_MODELS } from '../../training/train.js';
 import type { CommandModule } from '../command.js';
+import type { AdversarialMethod, AdversarialSpec } from '../../training/adversarial.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -37,6 +38,30 @@ export interface TrainCommandOptions {
   checkpointEvery?: number;
   /** false: no progress within an epoch (--no-progress). */
   progress?: boolean;
+  /** The zoo CNNs: adversarial training (src/training/adversarial.ts) and its settings. */
+  adversarial?: AdversarialMethod;
+  trainEps?: number;
+  adversarialSteps?: number;
+  warmupEpochs?: number;
+  heldOut?: number;
+}
+
+/** The training budget when --train-eps is not given: the datasets' standard l-inf budgets. */
+const TRAIN_EPS: Record<string, number> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
+const ADVERSARIAL_FLAGS = ['trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
+
+/** --adversarial and its settings, checked: only the zoo CNNs train adversarially. */
+function adversarialSpec(opts: TrainCommandOptions): AdversarialSpec | undefined {
+  const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
+  if (opts.adversarial === undefined) {
+    if (given.length > 0) throw new UsageError(`${given.join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to adversarial training only`, 'add --adversarial pgd|fast, or drop them');
+    return undefined;
+  }
+  if (!Object.hasOwn(TRAINABLE_MODELS, opts.model)) throw new UsageError(`--adversarial trains the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
+  if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd: fast takes one FGSM step', 'drop --adversarial-steps');
+  const eps = opts.trainEps ?? TRAIN_EPS[opts.dataset];
+  if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${opts.dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
+  return { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500 };
 }
 
 /** The ids `robench train --model` takes, for its help. */
@@ -61,15 +86,17 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   if (zooOnly.length > 0 && !(Object.hasOwn(TRAINABLE_MODELS, model))) {
     throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
   }
+  const adversarial = adversarialSpec(opts);
   const backend = await useBackend(opts.backend);
-  console.error(`training ${model} on ${opts.dataset} with the ${backend.name} backend`);
+  const trained = adversarial ? `${model}-at` : model;
+  console.error(`training ${trained} on ${opts.dataset} with the ${backend.name} backend`);
   const result = sm
     ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? smNeurons(model), command: opts.command.join(' ') })
     : ekdaa
-      ? await trainEkdaa({ ...opts, model, layoutName, command: opts.command.join(' ') })
-      : await train({ ...opts, command: opts.command.join(' ') });
+      ? await trainEkdaa({ ...opts, adversarial, model, layoutName, command: opts.command.join(' ') })
+      : await train({ ...opts, adversarial, command: opts.command.join(' ') });
   console.log(
-    `${model} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
+    `${trained} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
       `after ${result.epochs} ${sm ? 'chunks of 1,000 images' : 'epochs'} (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
   );
 }
@@ -98,6 +125,11 @@ export const trainModule: CommandModule = {
     intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
+    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast'] as const, description: 'zoo CNNs: adversarial training, PGD (Madry et al. 2018) or FGSM from a random start (Wong et al. 2020); trains <model>-at' }),
+    numberSetting({ name: 'trainEps', above: 0, max: 1, description: 'adversarial training: the l-inf budget (default: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255)' }),
+    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd: steps of the inner attack (default 10)' }),
+    intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
+    intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
     RUN_SETTINGS.backend,
   ],
   required: ['model', 'dataset'],
@@ -122,6 +154,11 @@ export const trainModule: CommandModule = {
       microBatch: v.get('microBatch') as number | undefined,
       checkpointEvery: v.get('checkpointEvery') as number | undefined,
       progress: v.get('progress') as boolean | undefined,
+      adversarial: v.get('adversarial') as AdversarialMethod | undefined,
+      trainEps: v.get('trainEps') as number | undefined,
+      adversarialSteps: v.get('adversarialSteps') as number | undefined,
+      warmupEpochs: v.get('warmupEpochs') as number | undefined,
+      heldOut: v.get('heldOut') as number | undefined,
       dataDir: v.get('dataDir') as string | undefined,
       backend: v.get('backend') as BackendName,
       command: ['robench', ...argv],
