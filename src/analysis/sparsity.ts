@@ -10,14 +10,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SparsityLayer, SparsityMeasures } from '../core/plugin-api.js';
+import { FineHistogram } from './histogram-bins.js';
 
 export interface SparsityOptions {
   /** K = ceil(ratio * channels) for the top-K disparity (default 0.1, as the HaH cost). */
   ratio?: number;
-  /** Histogram bins over [0, histogramMax) (default 20). */
+  /** About this many histogram bins over the range the data takes (default 20), and one for the largest values (src/analysis/histogram-bins.ts). */
   bins?: number;
-  /** Upper histogram edge (default 4); values outside are counted in the end bins. */
-  histogramMax?: number;
 }
 
 /** One block's activations; `preThreshold` as LoadedModel.activations gives it. */
@@ -43,7 +42,7 @@ interface LayerSums {
   output: Sums;
   /** Absent for blocks without a threshold; fixed by the first batch of the layer. */
   preThreshold?: Sums;
-  counts: number[];
+  histogram: FineHistogram;
 }
 
 const emptySums = (): Sums => ({ values: 0, zeros: 0, positions: 0, hoyer: 0, top: 0, rest: 0 });
@@ -88,17 +87,14 @@ async function sumsOf(values: tf.Tensor4D, k: number): Promise<Sums> {
 /** Accumulates sparsity sums batch by batch. */
 export class SparsityAccumulator {
   private readonly ratio: number;
-  private readonly edges: number[];
+  private readonly bins: number;
   private readonly layers = new Map<string, LayerSums>();
 
   constructor(opts: SparsityOptions = {}) {
     this.ratio = opts.ratio ?? 0.1;
-    const bins = opts.bins ?? 20;
-    const max = opts.histogramMax ?? 4;
+    this.bins = opts.bins ?? 20;
     if (!(this.ratio > 0 && this.ratio < 1)) throw new Error(`sparsity: ratio must lie in (0, 1), got ${this.ratio}`);
-    if (!Number.isInteger(bins) || bins < 1) throw new Error(`sparsity: bins must be a positive integer, got ${bins}`);
-    if (!(max > 0)) throw new Error(`sparsity: histogramMax must be positive, got ${max}`);
-    this.edges = Array.from({ length: bins + 1 }, (_, i) => (max * i) / bins);
+    if (!Number.isInteger(this.bins) || this.bins < 1) throw new Error(`sparsity: bins must be a positive integer, got ${this.bins}`);
   }
 
   /** Adds one batch of activations. The tensors stay owned by the caller. */
@@ -114,25 +110,20 @@ export class SparsityAccumulator {
       const sums = this.sumsFor(name, c, preThreshold !== undefined);
       addSums(sums.output, await sumsOf(values, k));
       if (preThreshold !== undefined) addSums(sums.preThreshold!, await sumsOf(preThreshold, k));
-      const data = await values.data();
-      const bins = this.edges.length - 1;
-      const width = this.edges[bins] / bins;
-      for (let i = 0; i < data.length; i++) {
-        sums.counts[Math.min(bins - 1, Math.max(0, Math.floor(data[i] / width)))]++;
-      }
+      sums.histogram.add(await values.data(), `sparsity: layer ${name}`);
     }
   }
 
   /** Adds another accumulator's sums (same options) into this one. */
   merge(other: SparsityAccumulator): void {
-    if (other.ratio !== this.ratio || other.edges.join() !== this.edges.join()) {
-      throw new Error('sparsity: cannot merge accumulators made with different ratio or histogram edges');
+    if (other.ratio !== this.ratio || other.bins !== this.bins) {
+      throw new Error('sparsity: cannot merge accumulators made with different ratio or histogram bins');
     }
     for (const o of other.layers.values()) {
       const s = this.sumsFor(o.name, o.channels, o.preThreshold !== undefined);
       addSums(s.output, o.output);
       if (o.preThreshold) addSums(s.preThreshold!, o.preThreshold);
-      o.counts.forEach((n, i) => (s.counts[i] += n));
+      s.histogram.merge(o.histogram);
     }
   }
 
@@ -141,7 +132,7 @@ export class SparsityAccumulator {
     return [...this.layers.values()].map((s) => ({
       name: s.name,
       ...measures(s.output),
-      histogram: { edges: [...this.edges], counts: [...s.counts] },
+      histogram: s.histogram.histogram(this.bins),
       ...(s.preThreshold ? { preThreshold: measures(s.preThreshold) } : {}),
     }));
   }
@@ -149,7 +140,7 @@ export class SparsityAccumulator {
   private sumsFor(name: string, channels: number, thresholded: boolean): LayerSums {
     let s = this.layers.get(name);
     if (s === undefined) {
-      s = { name, channels, output: emptySums(), ...(thresholded ? { preThreshold: emptySums() } : {}), counts: this.edges.slice(1).map(() => 0) };
+      s = { name, channels, output: emptySums(), ...(thresholded ? { preThreshold: emptySums() } : {}), histogram: new FineHistogram() };
       this.layers.set(name, s);
     } else if (s.channels !== channels) {
       throw new Error(`sparsity: layer ${name} had ${s.channels} channels before and ${channels} now`);

@@ -3,6 +3,7 @@
  * the samples; merging the slices gives exactly the single-run result, because
  * every sample's randomness comes from its own stream.
  */
+import { mergeHistograms } from '../analysis/histogram-bins.js';
 import { UsageError } from '../core/errors.js';
 import type { RunResult, SparsityMeasures } from '../core/plugin-api.js';
 import { combineCurves } from '../runtime/worker-pool.js';
@@ -113,7 +114,7 @@ function mergeGroup(parts: RunResult[]): RunResult {
     hoyer: sorted.reduce((s, p) => s + p.sparsity![l].hoyer * p.dataset.samples, 0) / samples,
     topKMean: sorted.reduce((s, p) => s + p.sparsity![l].topKMean * p.dataset.samples, 0) / samples,
     restMean: sorted.reduce((s, p) => s + p.sparsity![l].restMean * p.dataset.samples, 0) / samples,
-    histogram: { edges: layer.histogram.edges, counts: layer.histogram.counts.map((_, b) => sorted.reduce((s, p) => s + p.sparsity![l].histogram.counts[b], 0)) },
+    histogram: mergeHistograms(sorted.map((p) => p.sparsity![l].histogram)),
     ...(layer.preThreshold ? { preThreshold: meanMeasures(sorted.map((p) => p.sparsity![l].preThreshold!), sorted.map((p) => p.dataset.samples)) } : {}),
   }));
   return {

@@ -1,8 +1,9 @@
 /**
  * Activation histograms per layer, one panel per layer with the models' bars side by side.
  * Exact zeros get a bar of their own (results record how many: zeroFraction), so the first
- * bin shows the small positive activations rather than being swamped by the zeros; the last
- * bin holds every value above its lower edge and says so; the scale is logarithmic, so bins
+ * bin shows the small positive activations rather than being swamped by the zeros; each layer's
+ * bins span the range its activations take (src/analysis/histogram-bins.ts), and the last bin
+ * holds every value above its lower edge and says so; the scale is logarithmic, so bins
  * a thousand times smaller than the zeros stay readable. A panel names the models for which
  * the layer is a HaH block (one that thresholds its output, so it records `preThreshold`).
  */
@@ -10,13 +11,14 @@ import type { TopLevelSpec } from 'vega-lite';
 import { seriesName } from './attack-groups.js';
 import { baseConfig, colorEncoding } from './chart-style.js';
 import type { RunResult } from '../core/plugin-api.js';
+import { COVERED } from '../analysis/histogram-bins.js';
 
 export interface HistogramDatum {
   series: string;
   layer: string;
   /** The panel's title: the layer, and the models for which it is a HaH block. */
   panel: string;
-  /** "= 0" (exact zeros), "(0, 0.2)", "[0.2, 0.4)", ..., "≥ 3.8" (the overflow bin). */
+  /** "= 0" (exact zeros), "(0, 0.25)", "[0.25, 0.5)", ..., "≥ 5" (the overflow bin). */
   bin: string;
   /** Position of the bin on the axis. */
   order: number;
@@ -86,7 +88,7 @@ export function sparsitySpec(rows: HistogramDatum[], domain?: string[]): TopLeve
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'activation histograms per layer (clean test images)',
-      subtitle: ['log scale; exact zeros have a bar of their own, and the last bin holds every larger value'],
+      subtitle: [`log scale; exact zeros have a bar of their own; each layer's bins span the range of ${100 * COVERED}% of its positive activations, and its last bin holds every larger value`],
       anchor: 'start',
     },
     config: baseConfig,

@@ -5,6 +5,7 @@ import { readResults } from '../../src/cli/commands/check.js';
 import { renderHtmlReport } from '../../src/report/html-report.js';
 import { mergeShards } from '../../src/evaluation/shards.js';
 import { SparsityAccumulator, sparsityStats } from '../../src/analysis/sparsity.js';
+import { mergeHistograms } from '../../src/analysis/histogram-bins.js';
 import { disparity } from '../../src/report/sparsity-format.js';
 import { sparsityTable } from '../../src/cli/commands/sparsity.js';
 
@@ -19,7 +20,7 @@ test.serial('statistics match a hand computation', async (t) => {
   // Positions: [0,0,3,4] (l1 7, l2 5), [1,1,1,1] (l1 4, l2 2), [0,0,0,0] (all zero: Hoyer 1).
   const values = tf.tensor4d([0, 0, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 3, 4]);
   const before = tf.memory().numTensors;
-  const [s] = await sparsityStats([{ name: 'block1', values }], { ratio: 0.25, bins: 4, histogramMax: 4 });
+  const [s] = await sparsityStats([{ name: 'block1', values }], { ratio: 0.25, bins: 8 });
   t.is(tf.memory().numTensors, before);
   t.is(s.name, 'block1');
   t.true(close(s.zeroFraction, 6 / 12));
@@ -27,7 +28,8 @@ test.serial('statistics match a hand computation', async (t) => {
   // K = 1: top means 4, 1, 0; rest means 1, 1, 0.
   t.true(close(s.topKMean, 5 / 3));
   t.true(close(s.restMean, 2 / 3));
-  t.deepEqual(s.histogram, { edges: [0, 1, 2, 3, 4], counts: [6, 4, 0, 2] });
+  // Bins of 1 (about 8 over the range to the 4), the last holding what lies beyond.
+  t.deepEqual(s.histogram, { edges: [0, 1, 2, 3, 4, 5, 6], counts: [6, 4, 0, 1, 1, 0] });
   values.dispose();
 });
 
@@ -48,13 +50,55 @@ test.serial('accumulating batches and merging accumulators equals one pass over 
   tf.dispose([all, ...parts]);
 });
 
+/** Values in [edges[b], edges[b + 1]), the last bin open above, counted directly. */
+const directCounts = (values: number[], edges: number[]): number[] =>
+  edges.slice(1).map((_, b) => values.filter((v) => v >= edges[b] && (b === edges.length - 2 || v < edges[b + 1])).length);
+
+test.serial("the histogram's range comes from the data: no long tail in the last bin, no axis left empty (issue 35)", async (t) => {
+  // A long tail up to 30 (a fixed range to 4 put 87% of it in the last bin), and small activations
+  // under 0.1 (which a fixed range squeezed into its first bin).
+  const tail = Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? 0 : (30 * i) / 2000));
+  const small = Array.from({ length: 2000 }, (_, i) => (0.1 * i) / 2000);
+  for (const [name, values] of [['tail', tail], ['small', small]] as const) {
+    const x = tf.tensor4d(values, [1, 1, values.length / 2, 2]);
+    const [s] = await sparsityStats([{ name, values: x }], { bins: 20 });
+    x.dispose();
+    const { edges, counts } = s.histogram;
+    t.deepEqual(counts, directCounts(values, edges), `${name}: every value in the bin its edges say`);
+    const positive = values.filter((v) => v > 0).sort((a, b) => a - b);
+    const last = edges[edges.length - 2];
+    t.true(counts[counts.length - 1] <= 0.005 * positive.length, `${name}: the last bin (from ${last}) holds ${counts[counts.length - 1]} of ${positive.length}`);
+    // The regular bins end within a bin of the 99.5th percentile: the axis is not wasted.
+    const width = edges[1];
+    t.true(last - width <= positive[Math.ceil(0.995 * positive.length) - 1], `${name}: range to ${last}, bins of ${width}`);
+    t.true(counts.length - 1 >= 10 && counts.length - 1 <= 20, `${name}: ${counts.length - 1} regular bins`);
+  }
+});
+
+test.serial('histograms of different ranges (shards of a run) merge exactly', async (t) => {
+  const low = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? 0 : (2 * i) / 600));
+  const high = Array.from({ length: 600 }, (_, i) => (9 * i) / 600);
+  const histogramOf = async (values: number[]) => {
+    const x = tf.tensor4d(values, [1, 1, values.length / 2, 2]);
+    const [s] = await sparsityStats([{ name: 'a', values: x }]);
+    x.dispose();
+    return s.histogram;
+  };
+  const parts = [await histogramOf(low), await histogramOf(high)];
+  t.notDeepEqual(parts[0].edges, parts[1].edges);
+  const merged = mergeHistograms(parts);
+  t.deepEqual(merged.counts, directCounts([...low, ...high], merged.edges));
+  t.deepEqual(mergeHistograms([parts[0], parts[0]]).counts, parts[0].counts.map((n) => 2 * n), 'equal edges add up');
+  t.throws(() => mergeHistograms([parts[0], { edges: [0, 0.3, 0.6], counts: [1, 1] }]), { message: /do not nest/ });
+});
+
 test.serial('pre-threshold activations get the same measures, by hand, beside the thresholded output', async (t) => {
   // Positions of the ReLU output: [1,2,3,4] (l1 10, l2 sqrt 30) and [0,0,0,5] (Hoyer 1); the
   // threshold then zeroed the 1 and the 2 of the first.
   const pre = tf.tensor4d([1, 2, 3, 4, 0, 0, 0, 5], [1, 1, 2, 4]);
   const values = tf.tensor4d([0, 0, 3, 4, 0, 0, 0, 5], [1, 1, 2, 4]);
   const before = tf.memory().numTensors;
-  const [s] = await sparsityStats([{ name: 'block1', values, preThreshold: pre }], { ratio: 0.25, bins: 4, histogramMax: 4 });
+  const [s] = await sparsityStats([{ name: 'block1', values, preThreshold: pre }], { ratio: 0.25, bins: 4 });
   t.is(tf.memory().numTensors, before);
   t.true(close(s.zeroFraction, 5 / 8));
   t.true(close(s.hoyer, (2 - 7 / 5 + 1) / 2));
@@ -64,7 +108,7 @@ test.serial('pre-threshold activations get the same measures, by hand, beside th
   t.true(close(p.zeroFraction, 3 / 8));
   t.true(close(p.hoyer, (2 - 10 / Math.sqrt(30) + 1) / 2), `hoyer ${p.hoyer}`);
   t.true(close(p.topKMean, 4.5) && close(p.restMean, 1));
-  t.deepEqual(s.histogram.counts, [5, 0, 0, 3], 'the histogram stays that of the output');
+  t.deepEqual(s.histogram, { edges: [0, 2, 4, 6, 8], counts: [5, 1, 2, 0] }, 'the histogram stays that of the output');
   t.is(disparity(p.topKMean, p.restMean), '4.5');
   t.is(disparity(s.topKMean, s.restMean), '9.0');
   t.is(disparity(2, 0), 'inf');
