@@ -1,0 +1,110 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { budgetAt, innerAttack, type AdversarialSpec } from '../../src/training/adversarial.js';
+import { train, type TrainOptions } from '../../src/training/train.js';
+import { attack } from '../../src/evaluation/attack-api.js';
+import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
+import { useBackend } from '../../src/runtime/backends.js';
+import type { DatasetSplit } from '../../src/core/plugin-api.js';
+import { robench } from '../helpers/cli.js';
+import { syntheticLines } from '../helpers/synthetic-lines.js';
+
+test.before(async () => {
+  await useBackend('wasm');
+});
+
+const fast: AdversarialSpec = { method: 'fast', eps: 0.3, steps: 10, warmupEpochs: 1, heldOut: 6 };
+
+test('the inner attack: FGSM from a random start with step 1.25 eps, or PGD-k with step 2.5 eps / k; the budget ramps linearly over the warm-up', (t) => {
+  t.like(innerAttack(fast, 0.2), { id: 'pgd', params: { steps: 1, 'step-size': 0.25, 'random-start': true, norm: 'linf', loss: 'ce' } });
+  t.like(innerAttack({ ...fast, method: 'pgd', steps: 40 }, 0.3), { params: { steps: 40, 'step-size': 0.01875 } });
+  const spec: AdversarialSpec = { ...fast, warmupEpochs: 2 };
+  // 10 steps an epoch, 20 steps of warm-up: step s (0-based) of epoch e trains at eps * (10e + s + 1) / 20.
+  t.is(budgetAt(spec, 0, 0, 10), 0.3 / 20);
+  t.is(budgetAt(spec, 0, 9, 10), 0.15);
+  t.is(budgetAt(spec, 1, 9, 10), 0.3);
+  t.is(budgetAt(spec, 5, 3, 10), 0.3);
+  t.is(budgetAt({ ...spec, warmupEpochs: 0 }, 0, 0, 10), 0.3);
+});
+
+const lines = (count: number, offset: number): DatasetSplit => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
+const data = {
+  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
+  train: lines(30, 0),
+  test: lines(12, 1),
+};
+const base = (out: string): TrainOptions => ({ model: 'baseline', dataset: 'synthetic', epochs: 2, batch: 8, microBatch: 4, seed: 3, out, data, log: () => {}, adversarial: fast });
+
+test.serial('adversarial training: resumable and thread-count independent, bit for bit; its examples change the weights; the manifest records the held-out curve and the epoch shipped', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-at-'));
+  const before = tf.memory().numTensors;
+  const straight = await train({ ...base(join(root, 'a')), workers: 1 });
+  t.is(tf.memory().numTensors, before, 'adversarial training leaks no tensors');
+  const manifest = JSON.parse(readFileSync(join(root, 'a', 'manifest.json'), 'utf8'));
+  t.is(manifest.model, 'baseline-at');
+  t.is(manifest.trainSamples, 24, 'the held-out images are not trained on');
+  const curve: number[] = manifest.adversarial.heldOutRobustAccuracy;
+  t.is(curve.length, 2);
+  t.true(curve.every((a) => a >= 0 && a <= 1));
+  t.is(manifest.adversarial.shippedEpoch, curve.lastIndexOf(Math.max(...curve)) + 1);
+  t.like(manifest.adversarial, { method: 'fast', eps: 0.3, attack: 'pgd', params: { steps: 1, 'step-size': 0.375 } });
+
+  const threads = await train({ ...base(join(root, 'b')), workers: 2 });
+  t.is(threads.weightsSha256, straight.weightsSha256, 'two threads train the same weights');
+
+  const stop = new Error('interrupted');
+  const cut = join(root, 'c');
+  await t.throwsAsync(train({ ...base(cut), onEpoch: (r) => { if (r.epoch === 1) throw stop; } }), { is: stop });
+  await t.throwsAsync(train({ ...base(cut), adversarial: { ...fast, eps: 0.2 }, resume: true }), { message: /different adversarial/ });
+  const resumed = await train({ ...base(cut), resume: true });
+  t.is(resumed.weightsSha256, straight.weightsSha256, 'a resumed run trains the same weights');
+  t.deepEqual(JSON.parse(readFileSync(join(cut, 'manifest.json'), 'utf8')).adversarial.heldOutRobustAccuracy, curve);
+
+  const plain = await train({ ...base(join(root, 'd')), adversarial: undefined });
+  t.not(plain.weightsSha256, straight.weightsSha256, 'training on the examples changes the weights');
+  await rm(root, { recursive: true });
+});
+
+/** PGD-20 accuracy at eps of a trained model on the test images. */
+async function robustAccuracy(dir: string, test: DatasetSplit, eps: number): Promise<number> {
+  const model = await loadLayersModelFrom(join(dir, 'model.json'));
+  const x = tf.tensor4d(test.images, [test.count, ...test.shape]);
+  const result = await attack({ model, x, y: test.labels, attack: 'pgd', eps, params: { steps: 20 }, seed: 1 });
+  const fooled = result.budgets[0]!.success.reduce((s, v) => s + v, 0);
+  result.dispose();
+  x.dispose();
+  model.dispose();
+  return 1 - fooled / test.count;
+}
+
+test.serial('adversarial training makes the model robust where standard training does not', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-at-'));
+  const task = { ...data, train: lines(150, 0), test: lines(60, 2) };
+  const opts = (out: string): TrainOptions => ({ ...base(out), data: task, epochs: 10, lr: 3e-3, adversarial: { ...fast, eps: 0.1, heldOut: 30 } });
+  await train(opts(join(root, 'at')));
+  await train({ ...opts(join(root, 'plain')), adversarial: undefined });
+  const at = await robustAccuracy(join(root, 'at'), task.test, 0.1);
+  const plain = await robustAccuracy(join(root, 'plain'), task.test, 0.1);
+  t.log(`PGD-20 accuracy at eps 0.1: adversarially trained ${at}, standard ${plain}`);
+  t.true(at >= 0.9 && at >= plain + 0.15, `adversarially trained ${at}, standard ${plain}`);
+  await rm(root, { recursive: true });
+});
+
+test('the CLI refuses adversarial settings without --adversarial, on models that cannot train so, and --adversarial-steps with fast', async (t) => {
+  const stray = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--train-eps', '0.3']);
+  t.is(stray.code, 2);
+  t.regex(stray.stderr, /--train-eps applies to adversarial training only/);
+  const ekdaa = await robench(['train', '--model', 'ekdaa', '--dataset', 'fashion-mnist', '--adversarial', 'fast']);
+  t.is(ekdaa.code, 2);
+  t.regex(ekdaa.stderr, /--adversarial trains the zoo CNNs .*, not 'ekdaa'/);
+  const steps = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'fast', '--adversarial-steps', '5']);
+  t.is(steps.code, 2);
+  t.regex(steps.stderr, /--adversarial-steps applies to --adversarial pgd/);
+  const eps = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'pgd', '--train-eps', '2']);
+  t.is(eps.code, 2);
+  t.regex(eps.stderr, /--train-eps/);
+});
