@@ -4,8 +4,10 @@
  * not 0.00392), and a time left over every model and attack still to come. The time left of pairs
  * not yet started comes from their planned model evaluations (per sample and budget, from each
  * attack's own settings: steps, restarts, targets, queries, draws, AutoAttack's members) at the
- * seconds per planned evaluation measured so far. Once the first clean pass has measured this
- * machine's speed, a run planned to take more than a few minutes says so, with its evaluations.
+ * seconds per planned evaluation measured so far. A run that takes more than a few minutes says so
+ * near its start, with its planned evaluations: once its attack has run a few seconds, at the speed
+ * measured there. Planned evaluations assume that no sample stops early, so a time from them and
+ * the clean pass's speed announced check:zoo's deep PGD pair as up to 2h30m; it took minutes.
  */
 import type { AttackPlugin, Params } from '../core/plugin-api.js';
 import type { PairProgress, RunPlan } from '../evaluation/run-plan.js';
@@ -51,6 +53,9 @@ const LONG_RUN_MS = 3 * 60_000;
 /** A gradient evaluation costs about this many forward passes (the backward pass is the larger part). */
 const GRADIENT_COST = 3;
 
+/** How long an attack runs before its speed, early stops included, decides whether the run is long. */
+const MEASURE_MS = 5_000;
+
 export class RunProgress {
   private dataset = '';
   private pair = -1;
@@ -60,12 +65,15 @@ export class RunProgress {
   private warned = false;
   /** Forward passes per millisecond, from the first clean pass. */
   private forwardPerMs: number | undefined;
+  /** Where the first attack in this process started (the end of its clean pass), to measure its speed from. */
+  private attackFrom: { ms: number; done: number; pair: number } | undefined;
 
   constructor(
     private readonly plan: Pick<RunPlan, 'models' | 'attacks' | 'grid'>,
     /** Pairs an interrupted run had finished (skipped without a pairStart). */
     private finishedPairs: number,
     private readonly note: (line: string) => void,
+    private readonly now: () => number = Date.now,
   ) {
     this.pair = finishedPairs - 1;
   }
@@ -102,7 +110,7 @@ export class RunProgress {
 
   pairStart(): void {
     this.pair++;
-    this.pairStarted = Date.now();
+    this.pairStarted = this.now();
   }
 
   pairDone(samples: number, durationMs: number): void {
@@ -120,25 +128,31 @@ export class RunProgress {
     const label = attack.perturbationLabel?.(params as never) ?? 'eps';
     const budget = formatPerturbation(p.perturbation, label, attack.budget(params as never));
     const what = p.phase === 'clean' ? 'clean accuracy' : `${p.attack} at ${label === 'eps' ? '' : `${label} `}${budget}`;
+    const now = this.now();
     if (this.forwardPerMs === undefined && p.phase === 'clean' && p.done >= samples) {
       // The clean pass is one forward pass per sample: this machine's speed on this model.
-      this.forwardPerMs = samples / Math.max(Date.now() - this.pairStarted, 1);
-      this.warnIfLong(samples);
+      this.forwardPerMs = samples / Math.max(now - this.pairStarted, 1);
+      this.attackFrom = { ms: now, done: p.done, pair: this.pair };
     }
     const pairPlanned = this.plannedPair(this.pair, samples);
-    const elapsed = Date.now() - this.pairStarted;
-    // Milliseconds per planned evaluation: from the pairs finished, else the clean pass's speed, else this pair's own rate.
+    const elapsed = now - this.pairStarted;
+    const attackPerEval = this.attackPerEval(p, samples, now);
+    // Milliseconds per planned evaluation: from the pairs finished, else this attack's own speed,
+    // else the clean pass's speed, else this pair's own rate.
     const perEval =
       this.measured.planned > 0
         ? this.measured.ms / this.measured.planned
-        : this.forwardPerMs !== undefined
-          ? GRADIENT_COST / this.forwardPerMs
-          : (elapsed + ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000) / pairPlanned;
+        : attackPerEval !== undefined
+          ? attackPerEval
+          : this.forwardPerMs !== undefined
+            ? GRADIENT_COST / this.forwardPerMs
+            : (elapsed + ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000) / pairPlanned;
     // This pair: its rate once the attack runs (the clean pass's rate says nothing of an attack's cost).
     const pairLeft = p.phase === 'attack' && p.done > samples ? ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000 : Math.max(0, pairPlanned * perEval - elapsed);
     let laterMs = 0;
     for (let i = this.pair + 1; i < this.pairs; i++) laterMs += this.plannedPair(i, samples) * perEval;
     const leftMs = pairLeft + laterMs;
+    if (this.measured.planned > 0 || attackPerEval !== undefined) this.warnIfLong(samples, leftMs);
     const model = Math.floor(this.pair / this.plan.attacks.length) + 1;
     const where = [
       this.plan.models.length > 1 ? `model ${model} of ${this.plan.models.length}` : '',
@@ -147,15 +161,27 @@ export class RunProgress {
     return { text: `${p.model}${where ? ` (${where})` : ''}: ${what} · ${Math.floor((100 * p.done) / p.total)}% of this pair`, leftMs };
   }
 
-  /** A plan over a few minutes at the clean pass's speed (a gradient evaluation about three forward passes) is said at once. */
-  private warnIfLong(samples: number): void {
-    if (this.warned || this.forwardPerMs === undefined) return;
+  /**
+   * Milliseconds per planned evaluation of the first attack in this process, once it has run
+   * MEASURE_MS: samples it skipped or stopped early count as done, so this is what the run
+   * really costs here, where the plan counts every step.
+   */
+  private attackPerEval(p: PairProgress, samples: number, now: number): number | undefined {
+    const from = this.attackFrom;
+    if (!from || from.pair !== this.pair || p.phase !== 'attack' || now - from.ms < MEASURE_MS || p.done <= from.done) return undefined;
+    const k = this.pair % this.plan.attacks.length;
+    const { attack, params } = this.plan.attacks[k]!;
+    return (now - from.ms) / ((p.done - from.done) * evaluationsPerSample(attack, params));
+  }
+
+  /** Said once, when a measured speed first gives the time left: a run longer than a few minutes, with its planned evaluations. */
+  private warnIfLong(samples: number, leftMs: number): void {
+    if (this.warned) return;
     this.warned = true;
+    if (leftMs < LONG_RUN_MS) return;
     const cost = this.planned(samples);
-    const estimateMs = (cost.evaluations * GRADIENT_COST) / this.forwardPerMs;
-    if (estimateMs < LONG_RUN_MS) return;
     this.note(
-      `this run plans up to ${cost.evaluations.toLocaleString('en-US')} model evaluations, ${cost.breakdown}: up to about ${formatDuration(estimateMs)} at this machine's speed (less where attacks stop early); --samples or fewer budgets shorten it`,
+      `this run needs about ${formatDuration(leftMs)} more at the speed its attack has run so far (early stops included), for up to ${cost.evaluations.toLocaleString('en-US')} planned model evaluations, ${cost.breakdown}, as if no sample stopped early; --samples or fewer budgets shorten it`,
     );
   }
 }

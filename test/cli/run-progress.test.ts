@@ -41,20 +41,45 @@ test('the text says which model and attack of how many, the budget as the table 
   t.regex(progress.update(at({ model: 'baseline' })).text, /^baseline \(model 2 of 2, attack 1 of 2\)/);
 });
 
-test('a run planned over a few minutes says so once the clean pass has measured the speed, with its model evaluations', async (t) => {
-  const notes: string[] = [];
-  const plan = { models, attacks: [setting('autoattack', {})], grid: [0, 1 / 255, 2 / 255, 4 / 255, 8 / 255] };
-  const progress = new RunProgress(plan, 0, (line) => notes.push(line));
+/** A run of two models under AutoAttack at 8 budgets on 20 samples, on a clock the test sets. */
+function longPlan(notes: string[]) {
+  const clock = { ms: 0 };
+  const plan = { models, attacks: [setting('autoattack', {})], grid: [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => k / 255) };
+  const progress = new RunProgress(plan, 0, (line) => notes.push(line), () => clock.ms);
   progress.loading('cifar10');
   progress.pairStart();
-  progress.update(at({ phase: 'clean', perturbation: 0, done: 10, total: 100, attack: 'autoattack' }));
-  t.is(notes.length, 0, 'not before the clean pass is done');
-  await new Promise((r) => setTimeout(r, 50));
-  // 20 samples: clean pass done (20 of 20 x 5 points).
-  progress.update(at({ phase: 'clean', perturbation: 0, done: 20, total: 100, attack: 'autoattack' }));
+  // 20 samples x 9 points; the clean pass takes a second.
+  clock.ms = 1_000;
+  progress.update(at({ phase: 'clean', perturbation: 0, done: 20, total: 180, attack: 'autoattack', rate: 20 }));
+  const attack = (ms: number, done: number) => {
+    clock.ms = ms;
+    return progress.update(at({ phase: 'attack', done, total: 180, attack: 'autoattack', rate: (done / ms) * 1000 }));
+  };
+  return { attack, planned: 2 * 20 * (1 + 8 * 7800) };
+}
+
+test('a run whose attack, early stops included, will run over a few minutes says so once, with its planned evaluations', (t) => {
+  const notes: string[] = [];
+  const { attack, planned } = longPlan(notes);
+  attack(3_000, 22);
+  t.deepEqual(notes, [], 'not before the attack has run a few seconds');
+  // 5 sample-budgets in 6 s: 155 more here at that rate (43 s), then model 2's pair at 6 s per 5 x 7,800 planned evaluations.
+  const { leftMs } = attack(7_000, 25);
+  const expected = (155 / 25) * 7_000 + 20 * (1 + 8 * 7800) * (6_000 / (5 * 7800));
+  t.true(Math.abs(leftMs - expected) < 1, `${leftMs} vs ${expected}`);
   t.is(notes.length, 1);
-  const planned = 2 * 20 * (1 + 4 * 7800);
-  t.regex(notes[0]!, new RegExp(`^this run plans up to ${planned.toLocaleString('en-US')} model evaluations, 2 models x \\(autoattack: 20 samples x 4 budgets x 7,800\\): up to about `));
-  progress.update(at({ phase: 'attack', done: 40, total: 100, attack: 'autoattack' }));
+  t.regex(notes[0]!, new RegExp(`^this run needs about 3m5\\ds more at the speed its attack has run so far \\(early stops included\\), for up to ${planned.toLocaleString('en-US')} planned model evaluations, 2 models x \\(autoattack: 20 samples x 8 budgets x 7,800\\), as if no sample stopped early`));
+  attack(9_000, 30);
   t.is(notes.length, 1, 'said once');
+});
+
+test('a run planned as long that its early stops make short is not announced as long (issue 35: check:zoo\'s deep PGD pair, "up to 2h30m", took minutes)', (t) => {
+  const notes: string[] = [];
+  const { attack } = longPlan(notes);
+  // Most samples broken at once: 140 of 160 sample-budgets done in 6 s.
+  const { leftMs } = attack(7_000, 160);
+  t.true(leftMs < 60_000, `${leftMs}`);
+  t.deepEqual(notes, []);
+  attack(9_000, 170);
+  t.deepEqual(notes, [], 'nor later');
 });
