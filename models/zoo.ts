@@ -25,8 +25,8 @@ export function shippedDatasets(modelId: string, root = weightsRoot()): string[]
     .map((d) => d.slice(prefix.length))
     // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-',
     // 'hebbian-deep-alpha0-cifar10' with 'hebbian-' and 'hebbian-deep-', 'similarity-matching-8-mnist'
-    // with 'similarity-matching-'.
-    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first|\d+)-/.test(ds));
+    // with 'similarity-matching-', 'baseline-at-mnist' with 'baseline-'.
+    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first|at|\d+)-/.test(ds));
   const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -85,8 +85,12 @@ export async function loadZooModel(modelId: string, dataset: string, root = weig
   return wrapZooModel(model, modelId, dataset, sha, { weightsDir: dir, manifest });
 }
 
-/** A model plugin for one zoo architecture; `trainOn` is the dataset the no-weights hint trains on (default Fashion-MNIST, the fastest). */
-export function zooModelPlugin(id: string, description: string, opts: { trainOn?: string } = {}): ModelPlugin {
+/**
+ * A model plugin for one zoo architecture; `trainOn` is the dataset the no-weights hint trains on
+ * (default Fashion-MNIST, the fastest), `trainAs` the `robench train` arguments that train it
+ * (default `--model <id>`).
+ */
+export function zooModelPlugin(id: string, description: string, opts: { trainOn?: string; trainAs?: string } = {}): ModelPlugin {
   const datasets = shippedDatasets(id);
   return defineModel({
     id,
@@ -94,14 +98,15 @@ export function zooModelPlugin(id: string, description: string, opts: { trainOn?
     datasets,
     async load({ dataset }) {
       const ds = dataset ?? datasets[0];
-      const train = `robench train --model ${id} --dataset ${dataset ?? opts.trainOn ?? 'fashion-mnist'}`;
+      const trainAs = opts.trainAs ?? `--model ${id}`;
+      const train = `robench train ${trainAs} --dataset ${dataset ?? opts.trainOn ?? 'fashion-mnist'}`;
       if (ds === undefined) {
         throw new RobenchError(`no weights ship for the model '${id}' yet`, `train them with \`${train}\` and pass the result with --model <dir>/model.json`);
       }
       if (!datasets.includes(ds)) {
         throw new RobenchError(
           `no weights ship for the model '${id}' on the dataset '${ds}'; weights ship for: ${datasets.join(', ') || 'none'}`,
-          `pick one of those with --dataset, or train with \`robench train --model ${id} --dataset ${ds}\` and pass --model <dir>/model.json`,
+          `pick one of those with --dataset, or train with \`robench train ${trainAs} --dataset ${ds}\` and pass --model <dir>/model.json`,
         );
       }
       return loadZooModel(id, ds);

@@ -174,7 +174,7 @@ test('the deep plugins list the CIFAR-10 weights that ship, and without weights 
 
 test('weights folders of the deep ids and their ablations are not taken for each other', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-zoo-deep-'));
-  const dirs = ['hebbian-cifar10', 'hebbian-deep-cifar10', 'hebbian-deep-alpha0-cifar10', 'hebbian-deep-alpha0-fashion-mnist', 'hebbian-deep-first-svhn', 'baseline-deep-mnist'];
+  const dirs = ['hebbian-cifar10', 'hebbian-deep-cifar10', 'hebbian-deep-alpha0-cifar10', 'hebbian-deep-alpha0-fashion-mnist', 'hebbian-deep-first-svhn', 'baseline-deep-mnist', 'baseline-at-mnist', 'hebbian-at-cifar10'];
   for (const d of dirs) {
     await mkdir(join(root, d));
     await writeFile(join(root, d, 'model.json'), '{}');
@@ -185,7 +185,9 @@ test('weights folders of the deep ids and their ablations are not taken for each
   t.deepEqual(shippedDatasets('hebbian-deep-alpha0', root), ['cifar10', 'fashion-mnist']);
   t.deepEqual(shippedDatasets('hebbian-deep-first', root), ['svhn']);
   t.deepEqual(shippedDatasets('baseline-deep', root), ['mnist']);
-  t.deepEqual(shippedDatasets('baseline', root), [], "not 'deep-mnist'");
+  t.deepEqual(shippedDatasets('baseline', root), [], "not 'deep-mnist' nor 'at-mnist'");
+  t.deepEqual(shippedDatasets('baseline-at', root), ['mnist']);
+  t.deepEqual(shippedDatasets('hebbian', root), ['cifar10'], "not 'at-cifar10'");
   await rm(root, { recursive: true });
 });
 

@@ -1,0 +1,7 @@
+import { zooModelPlugin } from './zoo.js';
+
+export default zooModelPlugin(
+  'hebbian-at',
+  'The compact HaH CNN of Cekic et al. (2022) adversarially trained like baseline-at: does HaH add robustness on top of adversarial training?',
+  { trainOn: 'cifar10', trainAs: '--model hebbian --adversarial fast' },
+);
