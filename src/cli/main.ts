@@ -18,6 +18,7 @@ import { doctorModule } from './commands/doctor.js';
 import { exportModule } from './commands/export.js';
 import { leaderboardModule } from './commands/leaderboard.js';
 import { attackModule } from './commands/attack.js';
+import { certifyModule } from './commands/certify.js';
 import { createRegistry, readConfig, type Registry } from '../core/registry.js';
 import { addCommand, exitCodes, optionsOf, type CommandModule } from './command.js';
 import { textSetting } from '../core/settings.js';
@@ -60,7 +61,7 @@ async function loadRegistry(plugins: string[], broken: RobenchError | undefined)
 }
 
 function commandModules(config: LoadedConfig | undefined, plugins: string[]): CommandModule[] {
-  return [runModule(config, plugins), auditModule, sparsityModule, reportModule, exportModule, leaderboardModule, checkModule, trainModule, doctorModule, dataListModule, dataFetchModule, listModule, attackModule];
+  return [runModule(config, plugins), auditModule, sparsityModule, reportModule, exportModule, leaderboardModule, checkModule, trainModule, doctorModule, dataListModule, dataFetchModule, listModule, attackModule, certifyModule];
 }
 
 function buildProgram(registry: Registry, argv: string[], plugins: string[], config: LoadedConfig | undefined, broken: RobenchError | undefined): Command {

@@ -10,7 +10,7 @@
  */
 import type { DatasetSplit } from '../core/plugin-api.js';
 import { countsUnderNoise, type BaseClassifier } from './smoothing-counts.js';
-import { certify, predict, topClass } from './smoothing.js';
+import { certifiedRadius, certify, predict, topClass } from './smoothing.js';
 
 export interface SmoothingSettings {
   sigma: number;
@@ -80,3 +80,20 @@ export const abstentions = (record: SmoothingRecord): number => record.certified
 
 /** How many samples the smoothed classifier (PREDICT) labels correctly. */
 export const smoothedCorrect = (record: SmoothingRecord): number => record.predicted.filter((p, i) => p === record.label[i]).length;
+
+/** The largest radius n draws can certify: every one of them the chosen class gives pA_lower = alpha^(1/n). */
+export const largestRadius = (sigma: number, n: number, alpha: number): number => certifiedRadius(alpha ** (1 / n), sigma);
+
+/**
+ * Radii from 0 to the largest any of the noise levels can certify, at a round step (1, 2, 2.5 or
+ * 5 times a power of ten) giving at most 11 points, one grid for every noise level so that their
+ * curves compare point by point.
+ */
+export function defaultRadii(sigmas: readonly number[], n: number, alpha: number): number[] {
+  const top = Math.max(...sigmas.map((s) => largestRadius(s, n, alpha)));
+  if (!(top > 0)) return [0];
+  for (let e = Math.floor(Math.log10(top / 10)); ; e++) {
+    const step = [1, 2, 2.5, 5].map((m) => m * 10 ** e).find((s) => top / s <= 10);
+    if (step !== undefined) return Array.from({ length: Math.floor(top / step + 1e-9) + 1 }, (_, k) => Number((k * step).toPrecision(12)));
+  }
+}
