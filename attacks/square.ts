@@ -233,7 +233,9 @@ export default defineAttack<SquareParams>({
     const bestMargin = await margins(ctx, all, best);
 
     for (let it = 0; it < p.queries - 1; it++) {
-      const active = all.filter((i) => bestMargin[i] > 0);
+      // A fooled sample leaves with early stopping; without it (--no-sweep, the naive cost) it keeps
+      // its queries, each kept proposal a more confident mistake.
+      const active = ctx.earlyStop ? all.filter((i) => bestMargin[i] > 0) : all;
       if (active.length === 0) break;
       const frac = pSchedule(p['p-init'], it, p.queries);
       const proposals = new Float32Array(active.length * d);

@@ -16,7 +16,14 @@
  * - it leaves no tensor behind (tf.memory().numTensors flat across a call; a first call may build a cache);
  * - it breaks no sample below its minimal perturbation (half the smallest), a check of the fixture;
  * - it breaks, above every minimal perturbation (1.25 times the largest), at least `mustBreak`
- *   of the samples (all by default; attacks without a norm are not held to it).
+ *   of the samples (all by default; attacks without a norm are not held to it);
+ * - it leaves its inputs untouched: ctx.x and ctx.y hold what they held, live, after every call;
+ * - it honours early stopping (norm-ball attacks that run at each budget; a minimization attack
+ *   runs once, without it): with ctx.earlyStop, once an iterate fools the model on a sample the
+ *   attack evaluates nothing new for it and returns that first fooling iterate; without it, it
+ *   spends the same evaluations on the sample nearest the boundary as on the farthest, its full
+ *   budget, rather than stopping where it fooled the model.
+ * The last two are watched from inside the run (src/contract-watch.ts), one sample at a time.
  *
  * Example (in a plugin's own test):
  *   import { checkAttackContract } from 'robench/testing';
@@ -26,7 +33,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { attack, type AttackResult } from './evaluation/attack-api.js';
-import type { LogitsModel } from './evaluation/benchmark.js';
+import { registryFor, type LogitsModel } from './evaluation/benchmark.js';
+import { keptWorkingAfterFooled, watchedRun, watchInputs, work, type WatchedRun } from './contract-watch.js';
 import type { AttackPlugin, Norm, Params, Plugin } from './core/plugin-api.js';
 
 export interface ContractOptions {
@@ -117,6 +125,30 @@ export async function checkAttackContract(plugin: AttackPlugin | string, opts: C
       const need = Math.ceil((opts.mustBreak ?? 1) * SAMPLES);
       check('breaks what the closed form says it must', broken[1]! >= need, `${broken[1]} of ${SAMPLES} broken at ${first.norm} ${grid[1]!.toPrecision(3)}, above every minimal perturbation (${need} required)`);
     }
+    const resolved = typeof plugin === 'string' ? (await registryFor(opts.plugins ?? [])).get('attack', plugin) : plugin;
+    const touched = new Set<string>();
+    const watched = watchInputs(resolved, touched);
+    // The samples nearest to and farthest from the boundary, at the budget that breaks both.
+    const minimal = fixture.minimal[first.norm];
+    const ends = [minimal.indexOf(Math.min(...minimal)), minimal.indexOf(Math.max(...minimal))];
+    const watch = async (sample: number, earlyStop: boolean): Promise<WatchedRun> => {
+      const x = tf.slice(fixture.x, [sample, 0, 0, 0], [1, -1, -1, -1]);
+      try {
+        return await watchedRun(watched, { model: fixture.model, x, y: fixture.y[sample]!, eps: grid[1]!, earlyStop, params: opts.params, seed: opts.seed ?? 0, plugins: opts.plugins });
+      } finally {
+        x.dispose();
+      }
+    };
+    const stopping: WatchedRun[] = [];
+    for (const sample of ends) stopping.push(await watch(sample, true));
+    if (first.budget !== null && resolved.strategy !== 'minimization') {
+      const kept = stopping.map(keptWorkingAfterFooled).find((why) => why !== undefined);
+      check('stops working on a sample once it is fooled, with early stopping', kept === undefined, kept ?? 'evaluated nothing new for a sample once it fooled the model, and returned that first fooling example');
+      const full: number[] = [];
+      for (const sample of ends) full.push(work(await watch(sample, false)));
+      check('runs its full budget without early stopping', full[0] === full[1], `without early stopping the model evaluated ${full[0]} images for the sample nearest the boundary and ${full[1]} for the farthest`);
+    }
+    check('leaves its inputs untouched', touched.size === 0, touched.size === 0 ? 'ctx.x and ctx.y held their values, live, after every call' : [...touched].join(', '));
     return { attack: id, norm, ok: checks.every((c) => c.ok), checks };
   } finally {
     for (const r of held) r.dispose();

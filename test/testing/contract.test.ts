@@ -1,12 +1,14 @@
 /**
  * robench/testing's contract (src/testing.ts): the built-in attacks pass it, and plugins that
  * break it fail the check that names what they break (seed-dependence, batch-dependence, leaks,
- * weakness, budget violations).
+ * weakness, budget violations, touched inputs, early stopping ignored either way).
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { checkAttackContract, linearContractFixture } from '../../src/testing.js';
-import { defineAttack } from '../../src/core/plugin-api.js';
+import { defineAttack, type AttackContext } from '../../src/core/plugin-api.js';
+import { marginLoss } from '../../src/core/losses.js';
+import { projectLinf } from '../../src/core/norms.js';
 
 import '../helpers/backend.js';
 
@@ -32,7 +34,8 @@ for (const [id, params, mustBreak] of builtIns) {
   test.serial(`the built-in ${id} ${JSON.stringify(params)} keeps the contract`, async (t) => {
     const report = await checkAttackContract(id, { params, mustBreak });
     t.deepEqual(failed(report), [], report.checks.map((c) => `${c.ok ? 'ok' : 'FAILED'} ${c.name}: ${c.detail}`).join('\n'));
-    t.is(report.checks.length, id === 'gaussian' ? 5 : 6);
+    // Gaussian noise has no budget to break within nor to stop early in; minimization attacks run once, without early stopping.
+    t.is(report.checks.length, id === 'gaussian' ? 6 : id === 'fab' || id === 'fmn' ? 7 : 9);
   });
 }
 
@@ -73,4 +76,76 @@ test.serial('plugins that break the contract fail the check naming it', async (t
   const report = await checkAttackContract(greedy);
   t.deepEqual(failed(report), ['runs within the engine\'s checks at every budget']);
   t.regex(report.checks[0]!.detail, /exceeds the budget/);
+});
+
+/**
+ * Five steps of eps/2 up the margin's gradient (which, unlike cross-entropy's, does not vanish on
+ * the fixture's saturated logits), projected into the budget. `stops` says whether a sample is
+ * left where an iterate first fooled the model, and the loop ended once all are.
+ */
+const stepper = (id: string, stops: (ctx: AttackContext) => boolean) =>
+  defineAttack({
+    id,
+    params: {},
+    ...noop,
+    async run(ctx) {
+      let xadv = ctx.x.clone();
+      let done = tf.zeros([ctx.x.shape[0]], 'bool');
+      for (let step = 0; step < 5; step++) {
+        const { grad, loss, logits } = ctx.inputGradient(xadv, marginLoss);
+        const fooled = tf.tidy(() => tf.logicalOr(done, tf.notEqual(tf.argMax(logits, 1), ctx.y)));
+        tf.dispose([loss, logits, done]);
+        done = fooled;
+        const all = stops(ctx) && (await done.data()).every(Boolean);
+        const next = all ? xadv : tf.tidy(() => {
+          const moved = projectLinf(ctx.x, tf.clipByValue(tf.add(xadv, tf.mul(tf.sign(grad), ctx.eps / 2)), 0, 1) as tf.Tensor4D, ctx.eps);
+          return stops(ctx) ? (tf.where(tf.reshape(done, [-1, 1, 1, 1]), xadv, moved) as tf.Tensor4D) : moved;
+        });
+        grad.dispose();
+        if (next !== xadv) xadv.dispose();
+        xadv = next;
+        if (all) break;
+      }
+      done.dispose();
+      return xadv;
+    },
+  });
+
+test.serial('the stepper honouring early stopping keeps the contract', async (t) => {
+  const report = await checkAttackContract(stepper('honest-stepper', (ctx) => ctx.earlyStop));
+  t.deepEqual(failed(report), [], report.checks.map((c) => `${c.ok ? 'ok' : 'FAILED'} ${c.name}: ${c.detail}`).join('\n'));
+});
+
+test.serial('attacks that ignore early stopping, either way, fail the check naming it', async (t) => {
+  const relentless = await checkAttackContract(stepper('relentless', () => false));
+  t.deepEqual(failed(relentless), ['stops working on a sample once it is fooled, with early stopping']);
+  t.regex(relentless.checks.find((c) => !c.ok)!.detail, /evaluated \d+ new images of a sample after evaluation \d+ had fooled the model/);
+  const hasty = await checkAttackContract(stepper('hasty', () => true));
+  t.deepEqual(failed(hasty), ['runs its full budget without early stopping']);
+});
+
+test.serial('attacks that dispose or write into their inputs fail the check naming it', async (t) => {
+  const step = (ctx: AttackContext): tf.Tensor4D => tf.tidy(() => tf.clipByValue(tf.add(ctx.x, ctx.eps), 0, 1)) as tf.Tensor4D;
+  const disposer = defineAttack({ id: 'disposer', params: {}, ...noop, run: (ctx) => {
+    const out = step(ctx);
+    tf.dispose([ctx.x, ctx.y]);
+    return out;
+  } });
+  const report = await checkAttackContract(disposer, { mustBreak: 0 });
+  t.deepEqual(failed(report), ['leaves its inputs untouched']);
+  t.is(report.checks.find((c) => !c.ok)!.detail, 'disposed ctx.x, disposed ctx.y');
+  // The cpu backend's dataSync() hands out a tensor's own storage; wasm's, a copy no attack can write through.
+  const probe = tf.tensor1d([0]);
+  (probe.dataSync() as Float32Array)[0] = 1;
+  const writable = probe.dataSync()[0] === 1;
+  probe.dispose();
+  const scribbler = defineAttack({ id: 'scribbler', params: {}, ...noop, run: (ctx) => {
+    const out = step(ctx);
+    (ctx.x.dataSync() as Float32Array).fill(0);
+    (ctx.y.dataSync() as Int32Array).fill(1);
+    return out;
+  } });
+  const scribbled = await checkAttackContract(scribbler, { mustBreak: 0 });
+  t.deepEqual(failed(scribbled), writable ? ['leaves its inputs untouched'] : []);
+  if (writable) t.is(scribbled.checks.find((c) => !c.ok)!.detail, 'wrote into ctx.x, wrote into ctx.y');
 });
