@@ -1,0 +1,74 @@
+/**
+ * `robench certify` end to end: bad settings are usage errors naming their flag before anything
+ * loads or is written; a certify run writes results.json that reads back through the results
+ * reader and the certify reader, with the same certificates whatever the batch size; an edited
+ * count or radius is refused.
+ */
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCertifyResults } from '../../src/report/certify-results.js';
+import { robench, robenchOk, saveDenseModel } from '../helpers/cli.js';
+
+const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'robench-certify-'));
+
+test('bad settings exit 2 with a message naming the flag, before an output folder is made', async (t) => {
+  const dir = await tmp();
+  const cases: [string[], RegExp][] = [
+    [['--sigma', '0'], /--sigma '0' must be 1 to 100 comma-separated numbers, each greater than 0/],
+    [['--sigma', '0.25,-0.5'], /--sigma '0\.25,-0\.5' must be/],
+    [['--sigma', 'wide'], /--sigma 'wide' must be/],
+    [['--sigma', '0.25', '--n0', '0'], /--n0 '0' must be a whole number at least 1/],
+    [['--sigma', '0.25', '--n', '2000000'], /--n '2000000' must be a whole number at least 1 and at most 1000000/],
+    [['--sigma', '0.25', '--alpha', '1'], /--alpha '1' must be a number greater than 0 and less than 1/],
+    [['--sigma', '0.25', '--alpha', '0'], /--alpha '0' must be a number greater than 0/],
+    [[], /--sigma/],
+  ];
+  for (const [args, message] of cases) {
+    const out = join(dir, 'never');
+    const r = await robench(['certify', '--model', 'baseline', '--dataset', 'mnist', '--backend', 'cpu', '--out', out, ...args]);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message);
+    t.false(existsSync(out), `${args.join(' ')} made its output folder`);
+  }
+});
+
+test('a certify run writes results that read back, the same at any batch size, and edits are refused', async (t) => {
+  const dir = await tmp();
+  const model = await saveDenseModel(join(dir, 'model'), [28, 28, 1], { seed: 3 });
+  const args = ['certify', '--model', model, '--dataset', 'mnist', '--sigma', '0.1,0.3', '--n0', '20', '--n', '300', '--samples', '4', '--radius', '0,0.1,0.2', '--backend', 'cpu', '--format', 'json'];
+  const stdout = await robenchOk([...args, '--out', join(dir, 'a'), '--batch', '64']);
+  t.regex(stdout, /sigma.*abstained.*smoothed clean.*radius 0\b.*radius 0\.1.*radius 0\.2/s);
+  await robenchOk([...args, '--out', join(dir, 'b'), '--batch', '7']);
+  const [a, b] = [readCertifyResults(join(dir, 'a')), readCertifyResults(join(dir, 'b'))];
+  t.deepEqual(a.map((r) => r.smoothing.sigma), [0.1, 0.3]);
+  t.deepEqual(a.map((r) => r.points.map((p) => p.perturbation)), [[0, 0.1, 0.2], [0, 0.1, 0.2]]);
+  t.deepEqual(b.map((r) => r.smoothing), a.map((r) => r.smoothing));
+  for (const run of a) {
+    const { smoothing: s } = run;
+    t.deepEqual(run.attack.params, { sigma: s.sigma, n0: 20, n: 300, alpha: 0.001 });
+    t.is(run.forwardEvaluations, 4 * 320);
+    // The curve is what the radii say: certified with the true class at that radius or more.
+    t.deepEqual(run.points.map((p) => p.correct), [0, 0.1, 0.2].map((r) => s.index.filter((_, i) => s.certified[i] === s.label[i] && s.radius[i]! >= r).length));
+  }
+  // An edited radius never reaches a table: radii are recomputed from the counts.
+  const file = join(dir, 'a', 'results.json');
+  const original = await readFile(file, 'utf8');
+  const edit = async (change: (s: { certified: number[]; topCount: number[]; radius: number[] }) => void): Promise<void> => {
+    const parsed = JSON.parse(original);
+    change(parsed.runs[0].smoothing);
+    await writeFile(file, JSON.stringify(parsed));
+  };
+  await edit((s) => (s.radius[0] = 100));
+  t.deepEqual(readCertifyResults(join(dir, 'a'))[0]!.smoothing.radius, a[0]!.smoothing.radius);
+  // A count that turns an abstention into a certificate (or back) is refused.
+  await edit((s) => (s.topCount[0] = s.certified[0] === -1 ? 300 : 0));
+  t.throws(() => readCertifyResults(join(dir, 'a')), { message: /abstentions its counts imply/ });
+  await writeFile(file, original);
+  // `robench report` reads a certify folder like any other.
+  const report = await robench(['report', join(dir, 'a'), '--out', join(dir, 'report'), '--format', 'csv']);
+  t.is(report.code, 0, report.stderr);
+  t.regex(await readFile(join(dir, 'report', 'results.csv'), 'utf8'), /certified l2 radius/);
+});
