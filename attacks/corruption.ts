@@ -385,6 +385,7 @@ export default defineAttack<CorruptionParams>({
   },
   budget: () => null,
   perturbationLabel: () => 'severity',
+  versions: (params) => corruptionNames(params.corruption),
   defaultGrid: () => [0, 1, 2, 3, 4, 5],
   async run(ctx) {
     const severity = ctx.eps;

@@ -68,6 +68,8 @@ export interface EvaluatedBatch {
   evaluations: { forward: number; gradient: number };
   /** Minimization attacks: the batch holds minimal examples; `norms` are their sizes in the attack's norm. */
   minimal?: { norms: Float32Array };
+  /** Where the attack returned several batches: per sample, which one its example is (AttackPlugin.versions may name them). */
+  versions?: Int32Array;
 }
 
 export interface CurveResult {
@@ -255,6 +257,7 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
               clean: x,
               adversarial,
               fooled: Uint8Array.from(deciding, (v) => (v >= 0 ? 1 : 0)),
+              ...(outputs.length > 1 ? { versions: Int32Array.from(deciding, (v) => Math.max(v, 0)) } : {}),
               evaluations: { forward: counters.forward - spentBefore.forward, gradient: counters.gradient - spentBefore.gradient },
             });
           } finally {

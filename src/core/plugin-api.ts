@@ -123,6 +123,11 @@ export interface AttackPlugin<P extends Params = Params> {
    * (SampleOutcomes.brokenBy) and, where the attack offers them, each member run alone.
    */
   members?(params: P): string[];
+  /**
+   * Attacks without a budget that return several batches (one per corruption): the name of each,
+   * in order, so that the report can say which one each gallery picture shows.
+   */
+  versions?(params: P): string[];
   /** With `members`: each member as an attack of its own, for `--individual` (AutoAttack's run_standard_evaluation_individual). */
   individually?(params: P): Promise<{ name: string; attack: AttackPlugin; params: Params }[]>;
   /** Called once registered, with the registry's lookup: how a composite attack finds its members, third-party ones included. */

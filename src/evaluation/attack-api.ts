@@ -235,7 +235,8 @@ export interface EngineExamples {
   norm: Norm;
   budget: Norm | null;
   cleanCorrect: Uint8Array;
-  budgets: { eps: number; pixels: Float32Array; success: Uint8Array; evaluations: { forward: number; gradient: number } }[];
+  /** `versions`: where the attack returned several batches, per sample which one its example is (-1: the clean image). */
+  budgets: { eps: number; pixels: Float32Array; success: Uint8Array; versions?: Int32Array; evaluations: { forward: number; gradient: number } }[];
   minimal?: { pixels: Float32Array; norms: Float32Array; evaluations: { forward: number; gradient: number } };
   evaluations: { forward: number; gradient: number };
 }
@@ -256,7 +257,7 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
   const norm: Norm = budgetNorm ?? 'linf';
   const sweep = opts.sweep && budgetNorm !== null;
   // Per budget, what the engine handed over: examples and verdicts of the samples it evaluated there.
-  const handed = new Map<number, { pixels: Float32Array; fooled: Uint8Array; seen: Uint8Array; evaluations: { forward: number; gradient: number } }>();
+  const handed = new Map<number, { pixels: Float32Array; fooled: Uint8Array; seen: Uint8Array; versions?: Int32Array; evaluations: { forward: number; gradient: number } }>();
   let minimal: { pixels: Float32Array; fooled: Uint8Array; norms: Float32Array; evaluations: { forward: number; gradient: number } } | undefined;
   const onExamples = async (batch: EvaluatedBatch): Promise<void> => {
     const pixels = await batch.adversarial.data();
@@ -280,6 +281,7 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
       at!.pixels.set(pixels.subarray(k * size, (k + 1) * size), i * size);
       at!.fooled[i] = batch.fooled[k]!;
       at!.seen[i] = 1;
+      if (batch.versions) (at!.versions ??= new Int32Array(n).fill(-1))[i] = batch.versions[k]!;
     });
     at.evaluations.forward += batch.evaluations.forward;
     at.evaluations.gradient += batch.evaluations.gradient;
@@ -287,7 +289,7 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
   const curve = await evaluateCurve({ model: opts.model, attack: opts.attack, params: opts.params, data, indices, grid, batchSize: opts.batchSize, seed: opts.seed, sweep, onExamples });
   const cleanCorrect = Uint8Array.from(curve.outcomes.clean);
   const budgets: EngineExamples['budgets'] = [];
-  let previous: { pixels: Float32Array; success: Uint8Array } | undefined;
+  let previous: { pixels: Float32Array; success: Uint8Array; versions?: Int32Array } | undefined;
   if (minimal) {
     for (let i = 0; i < n; i++) if (!cleanCorrect[i]) minimal.norms[i] = 0;
   }
@@ -297,6 +299,7 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
     const carried = sweep && previous && eps > 0;
     const pixels = carried ? Float32Array.from(previous!.pixels) : Float32Array.from(cleanImages);
     const success = carried ? Uint8Array.from(previous!.success) : Uint8Array.from(cleanCorrect, (c) => 1 - c);
+    let versions = carried && previous!.versions ? Int32Array.from(previous!.versions) : undefined;
     let evaluations = { forward: 0, gradient: 0 };
     if (eps > 0 && minimal) {
       for (let i = 0; i < n; i++) {
@@ -312,12 +315,13 @@ export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamp
           if (!at.seen[i]) continue;
           pixels.set(at.pixels.subarray(i * size, (i + 1) * size), i * size);
           success[i] = at.fooled[i]!;
+          if (at.versions) (versions ??= new Int32Array(n).fill(-1))[i] = at.versions[i]!;
         }
         evaluations = at.evaluations;
       }
     }
-    previous = { pixels, success };
-    budgets.push({ eps, pixels, success, evaluations });
+    previous = { pixels, success, ...(versions ? { versions } : {}) };
+    budgets.push({ eps, pixels, success, ...(versions ? { versions } : {}), evaluations });
   }
   return {
     norm,

@@ -21,6 +21,8 @@ export interface GalleryItem {
   trueLabel: string;
   cleanPrediction: string;
   advPrediction: string;
+  /** Which of the attack's batches the picture is, where the attack names them (AttackPlugin.versions): the corruption. */
+  version?: string;
   /** PNG files, relative to the folder of results.json: gallery/<sha256 prefix>.png. */
   images: { clean: string; adversarial: string; difference: string };
   /** The difference picture shows 0.5 + amplification * (adversarial - clean). */
@@ -63,6 +65,7 @@ export interface GalleryExample {
   label: number;
   cleanPrediction: number;
   advPrediction: number;
+  version?: string;
   clean: Float32Array;
   adversarial: Float32Array;
 }
@@ -81,18 +84,24 @@ export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 
   };
   const cleanPixels = Float32Array.from(positions.flatMap((p) => Array.from(data.images.subarray(p * size, (p + 1) * size))));
   const clean = await predict(cleanPixels);
+  const names = opts.attack.versions?.(opts.params as never);
+  // One name names every picture; several, the batch each picture came from.
+  const versionOf = (versions: Int32Array | undefined, i: number): string | undefined =>
+    names?.length === 1 ? names[0] : versions && versions[i]! >= 0 ? names?.[versions[i]!] : undefined;
   const items: GalleryExample[] = [];
   for (const eps of opts.budgets) {
     const at = found.budgets.find((b) => b.eps === eps);
     if (!at) throw new RangeError(`gallery budget ${eps} is not a point of the grid [${opts.grid}]`);
     const adv = await predict(at.pixels);
     positions.forEach((p, i) => {
+      const version = versionOf(at.versions, i);
       items.push({
         sample: p,
         perturbation: eps,
         label: data.labels[p]!,
         cleanPrediction: clean[i]!,
         advPrediction: adv[i]!,
+        ...(version === undefined ? {} : { version }),
         clean: cleanPixels.slice(i * size, (i + 1) * size),
         adversarial: at.pixels.slice(i * size, (i + 1) * size),
       });

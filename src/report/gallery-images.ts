@@ -49,6 +49,7 @@ export async function writeGalleryPictures(dir: string, examples: GalleryExample
       trueLabel: name(e.label),
       cleanPrediction: name(e.cleanPrediction),
       advPrediction: name(e.advPrediction),
+      ...(e.version === undefined ? {} : { version: e.version }),
       images: { clean: file(e.clean), adversarial: file(e.adversarial), difference: file(difference.pixels) },
       amplification: difference.amplification,
     };

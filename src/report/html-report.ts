@@ -218,7 +218,7 @@ figcaption{font-size:.85rem;color:#555}
 table.headline th:not(:first-child){text-align:right}.better{color:#1a7f37;font-weight:700}.worse{color:#c62828;font-weight:700}
 p.lede{color:#444;margin-top:-.5rem}
 table.gallery td,table.gallery th{text-align:center;vertical-align:middle;font-size:.85rem}
-table.gallery img{width:64px;height:64px;image-rendering:pixelated;border:1px solid #ccc;display:block;margin:0 auto 2px}
+table.gallery img{image-rendering:pixelated;border:1px solid #ccc;display:block;margin:0 auto 2px}
 .fooled{color:#c62828;font-weight:700}.held{color:#1a7f37}
 `;
 

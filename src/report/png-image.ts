@@ -1,5 +1,5 @@
 /** Images as PNG: how the gallery stores its pictures (gallery/*.png) and report.html embeds them (data URLs). */
-import { encode } from 'fast-png';
+import { decode, encode } from 'fast-png';
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
@@ -15,6 +15,25 @@ export function encodePng(pixels: Float32Array, h: number, w: number, c: number)
     bytes[i] = Math.round(Math.min(1, Math.max(0, v)) * 255);
   }
   return encode({ width: w, height: h, data: bytes, channels: c, depth: 8 });
+}
+
+/**
+ * The picture enlarged by the smallest whole factor that makes it at least `minWidth` wide, each
+ * pixel a block of factor x factor (nearest neighbour): the enlargement is in the file, so no
+ * viewer blurs a 28x28 digit by smoothing it.
+ */
+export function upscalePng(png: Uint8Array, minWidth: number): { png: Uint8Array; width: number; height: number } {
+  const { width, height, channels, depth, data, palette } = decode(png);
+  const factor = Math.max(1, Math.ceil(minWidth / width));
+  const [w, h] = [width * factor, height * factor];
+  const out = new (data.constructor as Uint8ArrayConstructor)(w * h * channels);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const from = (Math.floor(y / factor) * width + Math.floor(x / factor)) * channels;
+      out.set(data.subarray(from, from + channels), (y * w + x) * channels);
+    }
+  }
+  return { png: encode({ width: w, height: h, data: out, channels, depth, ...(palette ? { palette } : {}) }), width: w, height: h };
 }
 
 export const isPng = (bytes: Uint8Array): boolean => bytes.length > SIGNATURE.length && SIGNATURE.every((b, i) => bytes[i] === b);

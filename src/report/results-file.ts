@@ -118,6 +118,7 @@ function checkGalleryItem(f: Fields, value: unknown, at: string): void {
   }
   f.num(item.sample, `${at}.sample`, 0);
   f.num(item.amplification, `${at}.amplification`, 0);
+  if (item.version !== undefined) f.str(item.version, `${at}.version`);
   const images = f.obj(item.images, `${at}.images`);
   for (const key of ['clean', 'adversarial', 'difference']) f.str(images[key], `${at}.images.${key}`);
 }

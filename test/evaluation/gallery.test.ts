@@ -69,3 +69,20 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   t.true(items.every((g) => Object.values(g.images).every((path) => existsSync(join(dir, path)))));
   model.dispose();
 });
+
+test('corruptions: each gallery picture names the corruption it shows, the one that fooled the model first (issue 35)', async (t) => {
+  const { model, data } = linearFixture(12);
+  const corruption = (await createRegistry({ plugins: [] })).get('attack', 'corruption');
+  const positions = [0, 1, 2, 3, 4, 5];
+  const examples = (choice: string, at: number[]) =>
+    galleryExamples({ model, attack: corruption, params: { corruption: choice }, data, positions: at, budgets: [5], grid: [0, 5], batchSize: 6, seed: 4, sweep: false });
+  const common = await examples('common', positions);
+  t.true(common.every((e) => e.version !== undefined), 'every picture is named');
+  t.true(new Set(common.map((e) => e.version)).size > 1, `several corruptions shown: ${common.map((e) => e.version)}`);
+  // Each sample draws its corruption from its own stream, so the named corruption alone gives the same picture.
+  for (const e of common) {
+    const [alone] = await examples(e.version!, [e.sample]);
+    t.deepEqual(alone.adversarial, e.adversarial, `sample ${e.sample}: ${e.version}`);
+    t.is(alone.version, e.version, 'a run of one corruption names it too');
+  }
+});

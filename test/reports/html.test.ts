@@ -12,7 +12,8 @@ import { UsageError } from '../../src/core/errors.js';
 import { escapeHtml, readAudits, renderHtmlReport, type ReportRun } from '../../src/report/html-report.js';
 import { accuracyIntervals, independentDifference } from '../../src/core/intervals.js';
 import type { RunResult } from '../../src/core/plugin-api.js';
-import { pngDataUrl } from '../../src/report/png-image.js';
+import { encodePng, pngDataUrl, upscalePng } from '../../src/report/png-image.js';
+import { corruptionRun, fifteen } from '../helpers/run-results.js';
 import { Registry } from '../../src/core/registry.js';
 import { resultsJson as resultsJsonText } from '../../src/report/results-json.js';
 import { gallerySample } from '../helpers/gallery.js';
@@ -111,12 +112,30 @@ test('the gallery is one grid per attack: a row per sample and model, clean, the
   // A row: the clean image, then at each budget the perturbed image and the amplified difference, with the predictions.
   for (const row of rows) t.is((row.match(/<img src="data:image\/png;base64,/g) ?? []).length, 5);
   t.regex(rows[0], /→ 7<\/span><\/td><td><img[^>]+><br><span class="held">→ 7<\/span><\/td><td><img[^>]+alt="difference sample 0, mlp \[mnist\], eps 2\/255"><br><small>×[\d.]+<\/small><\/td><td><img[^>]+><br><span class="fooled">→ 3<\/span>/);
-  // The pictures are the gallery's files, embedded.
+  // The pictures are the gallery's files, embedded four times larger.
   const [first] = runs[0].gallery!;
-  t.true(section.includes(`src="${pngDataUrl(await readFile(join(dir, first.images.difference)))}"`));
+  t.true(section.includes(`src="${pngDataUrl(upscalePng(await readFile(join(dir, first.images.difference)), 96).png)}" width="112" height="112"`));
   await writeFile(join(dir, first.images.clean), 'changed');
   await t.throwsAsync(renderHtmlReport(runs, [], dir), { instanceOf: UsageError, message: /not the picture results\.json names/ });
   await t.throwsAsync(renderHtmlReport([{ ...runs[0], gallery: [{ ...first, images: { ...first.images, clean: 'https://example.com/x.png' } }] }], [], dir), { message: /not a gallery\/<hash>\.png file/ });
+});
+
+test('gallery pictures show enlarged by whole pixels, and a corruption run names the corruption of each (issue 35)', async (t) => {
+  const dir = await tmp();
+  const [sample] = await gallerySample(dir, 3, ['4']);
+  const run: ReportRun = { ...corruptionRun('hebbian', fifteen(() => [0.2, 0.4, 0.5])), gallery: [{ ...sample, version: 'gaussian_noise' }] };
+  const section = /<section id="gallery">([\s\S]*?)<\/section>/.exec(await renderHtmlReport([run], [], dir))![1];
+  t.regex(section, /<img [^>]*alt="perturbed sample 0, hebbian \[cifar10\], gaussian_noise, severity 3"><br><small>gaussian_noise, severity 3<\/small><br><span class="fooled">→ 4<\/span>/);
+  // 28x28 digits at 4x: each pixel of the file a 4x4 block of the picture shown.
+  const shown = [...section.matchAll(/<img src="data:image\/png;base64,([^"]+)" width="(\d+)" height="(\d+)"/g)];
+  t.is(shown.length, 3, 'clean, perturbed, difference');
+  const original = decode(await readFile(join(dir, sample.images.clean)));
+  const large = decode(Buffer.from(shown[0][1], 'base64'));
+  t.deepEqual([shown[0][2], shown[0][3], large.width, large.height], ['112', '112', 112, 112]);
+  for (let y = 0; y < 112; y++) for (let x = 0; x < 112; x++) if (large.data[y * 112 + x] !== original.data[Math.floor(y / 4) * 28 + Math.floor(x / 4)]) return t.fail(`pixel ${x}, ${y}`);
+  // CIFAR-10's 32x32 at 3x; a large picture stays as it is.
+  const picture = (side: number) => encodePng(new Float32Array(side * side * 3).fill(0.5), side, side, 3);
+  t.deepEqual([32, 200].map((side) => upscalePng(picture(side), 96).width), [96, 200]);
 });
 
 test('the html reporter shows audit.json from the output folder, and rejects a malformed one', async (t) => {
