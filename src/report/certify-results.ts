@@ -40,7 +40,7 @@ export function certifyRun(header: CertifyRunHeader, record: SmoothingRecord, ra
   const samples = record.index.length;
   return {
     ...header,
-    attack: { id: CERTIFY_ATTACK, params: { sigma: record.sigma, n0: record.n0, n: record.n, alpha: record.alpha }, budget: 'l2', perturbation: 'certified l2 radius' },
+    attack: { id: CERTIFY_ATTACK, params: { sigma: record.sigma, n0: record.n0, n: record.n, alpha: record.alpha }, budget: 'l2', perturbation: 'certified radius' },
     // One computation certifies every radius: nothing is swept.
     sweep: false,
     cleanAccuracy: samples > 0 ? smoothedCorrect(record) / samples : NaN,
