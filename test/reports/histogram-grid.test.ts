@@ -13,4 +13,8 @@ test('a grid of five histogram panels has an axis per panel and no bare one', as
   // Each panel lists only its own layer's bins.
   t.is(svg.match(/>≥ 5</g)?.length, 1);
   t.is(svg.match(/>\(0, 1\)</g)?.length, 1);
+  // Bars fill their bins: a shared offset scale drew them a quarter of a pixel wide.
+  const widths = [...svg.matchAll(/role="graphics-symbol"[^>]*d="M[\d.-]+,[\d.-]+h([\d.-]+)/g)].map((m) => Number(m[1]));
+  t.is(widths.length, 15);
+  t.true(widths.every((w) => w > 20), `bar widths ${widths}`);
 });
