@@ -6,11 +6,11 @@
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCertifyResults } from '../../src/report/certify-results.js';
-import { robench, robenchOk, saveDenseModel } from '../helpers/cli.js';
+import { robench, robenchOk, root, saveDenseModel } from '../helpers/cli.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'robench-certify-'));
 
@@ -71,4 +71,17 @@ test('a certify run writes results that read back, the same at any batch size, a
   const report = await robench(['report', join(dir, 'a'), '--out', join(dir, 'report'), '--format', 'csv']);
   t.is(report.code, 0, report.stderr);
   t.regex(await readFile(join(dir, 'report', 'results.csv'), 'utf8'), /certified radius/);
+});
+
+test("the README's certify command runs as written, in a folder of its own", async (t) => {
+  const readme = await readFile(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Certified robustness'), readme.indexOf('\n## ', readme.indexOf('## Certified robustness') + 3));
+  const lines = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1]!.trim().split('\n'));
+  t.deepEqual(lines.map((l) => l.split(' ').slice(0, 3).join(' ')), ['npx robench certify']);
+  const cwd = await tmp();
+  const r = await robench(lines[0]!.split(/\s+/).slice(2), cwd);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /baseline \[mnist\] │ 0\.25 .*\n.*\n.*baseline \[mnist\] │ 0\.5 /);
+  const [folder] = await readdir(join(cwd, 'robench-results'));
+  t.deepEqual(readCertifyResults(join(cwd, 'robench-results', folder!)).map((run) => run.dataset.samples), [10, 10]);
 });
