@@ -31,8 +31,8 @@ export interface Architecture {
   size: Size;
   blocks: BlockSpec[];
   /**
-   * The conv of the standard blocks. Absent: a conv with bias (the compact and VGG16 entries,
-   * whose manifests predate the field). The deep entries follow the authors' code, where every
+   * The conv of the standard blocks. Absent: a conv with bias (the compact entries, whose
+   * manifests predate the field). The deep and VGG16 entries follow the authors' code, where every
    * conv has no bias and, in the HaH network, is implicitly l2-normalised ('normalized').
    */
   standardConv?: 'unbiased' | 'normalized';
@@ -93,7 +93,8 @@ export function architecture(family: Family, size: Size, shape: ImageShape, vari
     family,
     size,
     blocks,
-    ...(size === 'deep' ? { standardConv: family === 'hebbian' ? 'normalized' : 'unbiased' } : {}),
+    // The authors' code (SparseStrongActivations) gives every conv of its VGG16 no bias and, in the HaH network, implicit normalisation.
+    ...(size === 'deep' || size === 'vgg16' ? { standardConv: family === 'hebbian' ? 'normalized' : 'unbiased' } : {}),
     hah: { alphas, lambda: HAH_LAMBDA, ratio: 0.1, sigma: 0.1, thresholdRatio: 0.2 },
   };
 }

@@ -172,6 +172,18 @@ test('the deep plugins list the CIFAR-10 weights that ship, and without weights 
   }
 });
 
+test("the VGG16 entries' convs are the authors': no bias anywhere, every conv of hebbian-vgg16 normalised (its standard blocks' too)", (t) => {
+  for (const id of ['baseline-vgg16', 'hebbian-vgg16']) {
+    const { model } = modelOf(id);
+    const convs = model.layers.filter((l) => l.name.endsWith('_conv'));
+    t.is(convs.length, 13, id);
+    t.true(convs.every((l) => l.weights.length === 1), `${id}: convs without bias`);
+    t.true(convs.every((l) => (l instanceof NormalizedConv2D) === id.startsWith('hebbian')), `${id}: normalised convs in the hebbian model only`);
+    t.is(archOf(id).blocks.filter((b) => b.hah).length, id.startsWith('hebbian') ? 6 : 0, `${id}: 6 of 13 convs HaH, as the paper`);
+    model.dispose();
+  }
+});
+
 test('weights folders of the deep ids and their ablations are not taken for each other', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-zoo-deep-'));
   const dirs = ['hebbian-cifar10', 'hebbian-deep-cifar10', 'hebbian-deep-alpha0-cifar10', 'hebbian-deep-alpha0-fashion-mnist', 'hebbian-deep-first-svhn', 'baseline-deep-mnist', 'baseline-at-mnist', 'hebbian-at-cifar10'];
