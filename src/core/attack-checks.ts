@@ -2,12 +2,12 @@
  * What the engine enforces on every batch an attack returns, so that a buggy
  * attack can never report robustness numbers for perturbations it was not allowed.
  */
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { RobenchError, UsageError } from './errors.js';
 import { perturbationNorms } from './norms.js';
 import type { AttackContext, AttackPlugin, DatasetSplit, LoadedModel, Norm } from './plugin-api.js';
-import { fromEnv, intSetting, numberSetting } from './settings.js';
+import { guardedCall, pluginLimits, type PluginLimits } from './plugin-guard.js';
+import { logitsShapeProblem } from './plugin-results.js';
 
 /** Absolute slack for float32 round-off in projections and clipping. */
 export const BUDGET_TOLERANCE = 1e-6;
@@ -45,26 +45,6 @@ export async function checkAttackOutput(
 }
 
 let attackCalls = 0;
-
-/** How a plugin call is bounded; settable per process (ROBENCH_PLUGIN_TIMEOUT_S, ROBENCH_PLUGIN_TENSOR_LIMIT). */
-export interface PluginLimits {
-  /** Longest a single call may take before it is stopped with an error naming the plugin (ms). */
-  timeoutMs: number;
-  /** Tensors a plugin may leave behind over a run before it is stopped (warned about from the first). */
-  tensorLimit: number;
-  /** Where warnings go (stderr by default). */
-  warn: (line: string) => void;
-}
-
-const CALL_TIMEOUT = numberSetting({ name: 'pluginTimeoutS', above: 0, max: 1e7, default: 1800, description: 'seconds one attack call may take' });
-const TENSOR_LIMIT = intSetting({ name: 'pluginTensorLimit', min: 1, max: 1e9, default: 10_000, description: 'tensors a plugin may leave behind over a run' });
-
-/** The limits in force: 30 minutes a call (a strong attack on a large batch on a CPU takes minutes), 10,000 leaked tensors. */
-export const pluginLimits = (): PluginLimits => ({
-  timeoutMs: fromEnv(CALL_TIMEOUT, 'ROBENCH_PLUGIN_TIMEOUT_S')! * 1000,
-  tensorLimit: fromEnv(TENSOR_LIMIT, 'ROBENCH_PLUGIN_TENSOR_LIMIT')!,
-  warn: (line) => void process.stderr.write(`warning: ${line}\n`),
-});
 
 /** The runAttack calls under way, each marked when another call or evaluation ran beside it. */
 const inFlight = new Set<{ overlapped: boolean }>();
@@ -107,30 +87,6 @@ function checkReturned(attack: AttackPlugin, eps: number, returned: unknown): tf
 }
 
 /**
- * An exit from inside a plugin call would end robench with the plugin's status, no output and a
- * half-written run; while a call runs, process.exit throws instead (naming the plugin).
- */
-const exitGuards: string[] = [];
-/** robench's command-line and download code, whose exits (signal handlers) are robench's own. */
-const OWN_EXITS = ['cli', 'data'].map((dir) => fileURLToPath(new URL(`../${dir}/`, import.meta.url)));
-const robenchExit = (stack: string): boolean => OWN_EXITS.some((dir) => stack.includes(dir));
-const realExit = process.exit;
-function guardExit(pluginId: string): () => void {
-  exitGuards.push(pluginId);
-  if (exitGuards.length === 1) {
-    process.exit = ((code?: number) => {
-      // robench's own exits (the SIGINT/SIGTERM handlers of run and data fetch) stay exits.
-      if (robenchExit(new Error().stack ?? '')) return realExit(code);
-      throw new RobenchError(`attack '${exitGuards[exitGuards.length - 1]}' called process.exit(${code ?? ''}) during its run`, 'a plugin must return or throw; robench decides when to exit');
-    }) as typeof process.exit;
-  }
-  return () => {
-    exitGuards.splice(exitGuards.lastIndexOf(pluginId), 1);
-    if (exitGuards.length === 0) process.exit = realExit;
-  };
-}
-
-/**
  * Runs one attack call inside an engine scope, the one guarded path of every attack call (the
  * engine's, the minimal-perturbation curve's, AutoAttack's members'):
  * - the attack gets its own copies of the batch and labels (new storage, equal values): writing
@@ -157,31 +113,16 @@ export async function runAttack(attack: AttackPlugin, ctx: AttackContext, limits
   // derive() takes the batch it runs on from its caller, so it reaches no engine tensor either.
   const guarded: AttackContext = { ...ctx, x, y };
   engine.startScope(scope);
-  const releaseExit = guardExit(attack.id);
-  let timer: NodeJS.Timeout | undefined;
   let returned: unknown;
   try {
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RobenchError(`attack '${attack.id}' did not finish a call within ${limits.timeoutMs / 1000} s (at perturbation ${ctx.eps})`, 'the attack hangs (a promise that never settles?), or raise the limit with ROBENCH_PLUGIN_TIMEOUT_S')),
-        limits.timeoutMs,
-      );
-    });
-    returned = await Promise.race([Promise.resolve().then(() => attack.run(guarded)), limit]);
+    returned = await guardedCall({ kind: 'attack', id: attack.id, method: 'run', at: `at perturbation ${ctx.eps}` }, () => attack.run(guarded), limits);
   } catch (err) {
     // Scopes are a stack: when evaluations interleave on one thread the top one may be
     // another call's, whose tensors are still in use, so only our own is freed.
     engine.endScope(engine.state.activeScope.name === scope ? undefined : engine.state.activeScope.track);
     tf.dispose([x, y]);
-    if (err instanceof RobenchError && err.message.startsWith(`attack '${attack.id}'`)) throw err;
-    const message = `attack '${attack.id}' failed at perturbation ${ctx.eps}: ${(err as Error)?.message ?? err}`;
-    if (err instanceof UsageError) throw new UsageError(message, err.hint);
-    const failure = new RobenchError(message, err instanceof RobenchError ? err.hint : 'fix the attack, or run with --verbose for its stack trace');
-    failure.stack = (err as Error)?.stack;
-    throw failure;
+    throw err;
   } finally {
-    clearTimeout(timer);
-    releaseExit();
     inFlight.delete(call);
   }
   // What the attack's scope still holds, counted only when the scope is ours (interleaved calls share the stack).
@@ -246,19 +187,18 @@ export function checkSelection(model: LoadedModel, data: DatasetSplit, indices: 
 }
 
 /**
- * The model's clean logits, refused when their class count differs from the one
- * the model declares or when any is NaN or infinite: an argmax over NaN is
- * class 0, which would be counted as a prediction.
+ * The model's logits, refused when their class count differs from the one the model declares
+ * or when any is NaN or infinite: an argmax over NaN is class 0, which would be counted as a
+ * prediction. `on` says of which images, for the error ('on clean data').
  */
-export async function checkedLogits(model: LoadedModel, x: tf.Tensor4D): Promise<tf.Tensor2D> {
+export async function checkedLogits(model: LoadedModel, x: tf.Tensor4D, on = 'on clean data'): Promise<tf.Tensor2D> {
   const logits = tf.tidy(() => model.logits(x));
   const fail = (what: string, hint: string): never => {
-    logits.dispose();
-    throw new RobenchError(`the model ${model.id} ${what} on clean data`, hint);
+    if (logits instanceof tf.Tensor) logits.dispose();
+    throw new RobenchError(`the model ${model.id} ${what} ${on}`, hint);
   };
-  if (logits.rank !== 2 || logits.shape[0] !== x.shape[0] || logits.shape[1] !== model.numClasses) {
-    fail(`returned logits of shape [${logits.shape}] for ${x.shape[0]} images and ${model.numClasses} classes`, 'the model must return one logit per class for every image: [batch, classes]');
-  }
+  const problem = logitsShapeProblem(logits, x.shape[0], model.numClasses);
+  if (problem) fail(problem, 'the model must return one logit per class for every image: [batch, classes]');
   const bad = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(logits)), 'float32')));
   const [count] = await bad.data();
   bad.dispose();

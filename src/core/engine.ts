@@ -93,10 +93,12 @@ export function batchTensors(data: DatasetSplit, positions: number[]): { x: tf.T
   return { x: tf.tensor4d(pixels, [positions.length, h, w, c]), y: tf.tensor1d(labels, 'int32') };
 }
 
-async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D): Promise<Uint8Array> {
-  const hits = tf.tidy(() => tf.equal(tf.argMax(model.logits(x), 1), y));
+/** 1 where the model classifies an image of `x` right; its logits checked as the clean ones are (`on`: of which images). */
+async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D, on: string): Promise<Uint8Array> {
+  const logits = await checkedLogits(model, x, on);
+  const hits = tf.tidy(() => tf.equal(tf.argMax(logits, 1), y));
   const data = await hits.data();
-  hits.dispose();
+  tf.dispose([logits, hits]);
   return Uint8Array.from(data);
 }
 
@@ -238,7 +240,7 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
         const deciding = new Int32Array(chunk.length).fill(-1);
         for (const [v, xadv] of outputs.entries()) {
           await checkAttackOutput(attack.id, x, xadv, eps, norm);
-          const hits = await correctMask(model, xadv, y);
+          const hits = await correctMask(model, xadv, y, `on the examples of attack '${attack.id}' at perturbation ${eps}`);
           counters.forward += chunk.length;
           correctByVersion[v] = (correctByVersion[v] ?? 0) + count(hits);
           hits.forEach((h, k) => {

@@ -11,6 +11,7 @@ import { PARAM_TYPES, paramBounds } from './parse.js';
 import { boundsText, fromEnv, inBounds, nearest, numberSetting } from './settings.js';
 import { fromSource, packageRoot } from './paths.js';
 import { shareModulesWithPlugins } from './shared-modules.js';
+import { guardedPlugin } from './plugin-results.js';
 import type { AttackPlugin, DatasetPlugin, ModelPlugin, ParamSpec, Plugin, PluginKind, ReporterPlugin } from './plugin-api.js';
 
 export const KIND_FOLDERS: Record<PluginKind, string> = {
@@ -55,6 +56,7 @@ export class Registry {
       plugin = withEot(plugin);
       plugin.registered?.((id) => this.get('attack', id));
     }
+    plugin = guardedPlugin(plugin);
     const map = this.plugins[kind] as Map<string, Plugin>;
     const existing = map.get(plugin.id);
     if (existing && this.origins.get(existing) !== origin) {
