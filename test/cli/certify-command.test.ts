@@ -24,6 +24,7 @@ test('bad settings exit 2 with a message naming the flag, before an output folde
     [['--sigma', '0.25', '--n', '2000000'], /--n '2000000' must be a whole number at least 1 and at most 1000000/],
     [['--sigma', '0.25', '--alpha', '1'], /--alpha '1' must be a number greater than 0 and less than 1/],
     [['--sigma', '0.25', '--alpha', '0'], /--alpha '0' must be a number greater than 0/],
+    [['--sigma', '0.25', '--radius', '0,-0.5'], /--radius '0,-0\.5' must be 1 to 100 comma-separated numbers, each at least 0/],
     [[], /--sigma/],
   ];
   for (const [args, message] of cases) {

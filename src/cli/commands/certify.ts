@@ -15,7 +15,8 @@ import { loadModel } from '../../evaluation/load-model.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { robenchVersion } from '../../core/paths.js';
 import type { Registry } from '../../core/registry.js';
-import { certifyRun, type CertifyRun } from '../../report/certify-results.js';
+import { certifyRun, type CertifyRun, type CertifyRunHeader } from '../../report/certify-results.js';
+import type { DatasetSplit, LoadedModel } from '../../core/plugin-api.js';
 import { certifyTable } from '../../report/certify-table.js';
 import { formatDuration, statusLine } from '../../report/status-line.js';
 import { useBackend, type BackendName } from '../../runtime/backends.js';
@@ -73,7 +74,30 @@ export interface CertifyOptions {
 
 const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
 
-/** Certifies the first `samples` test images at each sigma, writes the reports, and returns the runs. */
+/** One run per sigma on the loaded data, each line of progress on the status line. */
+async function certifyEach(model: LoadedModel, data: DatasetSplit, header: Omit<CertifyRunHeader, 'durationMs' | 'startedAt'>, opts: CertifyOptions): Promise<CertifyRun[]> {
+  const indices = Array.from({ length: data.count }, (_, i) => i);
+  const radii = opts.radii ?? defaultRadii(opts.sigmas, opts.n, opts.alpha);
+  const status = statusLine(opts.progress);
+  const runs: CertifyRun[] = [];
+  try {
+    for (const sigma of opts.sigmas) {
+      const t0 = Date.now();
+      const record = await certifySamples(model, data, indices, {
+        sigma, n0: opts.n0, n: opts.n, alpha: opts.alpha, seed: opts.seed, batch: opts.batch,
+        onSample: (done) => status.update(`sigma ${sigma}: ${done} of ${data.count} images certified`, ((Date.now() - t0) / done) * (data.count - done)),
+      });
+      const durationMs = Date.now() - t0;
+      status.succeed(`sigma ${sigma}: ${data.count} images in ${formatDuration(durationMs)}, ${abstentions(record)} abstained, smoothed clean accuracy ${((100 * smoothedCorrect(record)) / data.count).toFixed(1)}%`);
+      runs.push(certifyRun({ ...header, durationMs, startedAt: new Date(t0).toISOString() }, record, radii));
+    }
+  } finally {
+    status.stop();
+  }
+  return runs;
+}
+
+/** Certifies the first `samples` test images at each sigma, prints the table, writes the reports, and returns the runs. */
 export async function certifyCommand(registry: Registry, opts: CertifyOptions): Promise<CertifyRun[]> {
   const reporters = opts.format.split(',').map((f) => registry.get('reporter', f.trim()));
   const outDir = await prepareOutDir(opts.out ?? join('robench-results', `${timestamp(new Date())}-${opts.model.replace(/[^\w.+-]+/g, '_')}-certify`), { claim: opts.out === undefined });
@@ -83,31 +107,18 @@ export async function certifyCommand(registry: Registry, opts: CertifyOptions): 
     if (earlier.length > 0) console.error(`robench: an earlier run's files moved to ${await moveEarlierOutputs(outDir, earlier)}`);
     const backend = await useBackend(opts.backend);
     const { model, dataset } = await loadModel(registry, { model: opts.model, dataset: opts.dataset, inputRange: opts.inputRange, offline: opts.offline });
-    const runs: CertifyRun[] = [];
+    let runs: CertifyRun[];
     try {
       const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
-      const indices = Array.from({ length: data.count }, (_, i) => i);
-      const radii = opts.radii ?? defaultRadii(opts.sigmas, opts.n, opts.alpha);
-      const status = statusLine(opts.progress);
-      for (const sigma of opts.sigmas) {
-        const t0 = Date.now();
-        const startedAt = new Date(t0).toISOString();
-        const record = await certifySamples(model, data, indices, {
-          sigma, n0: opts.n0, n: opts.n, alpha: opts.alpha, seed: opts.seed, batch: opts.batch,
-          onSample: (done) => status.update(`sigma ${sigma}: ${done} of ${data.count} images certified`),
-        });
-        const durationMs = Date.now() - t0;
-        status.succeed(`sigma ${sigma}: ${data.count} images in ${formatDuration(durationMs)}, ${abstentions(record)} abstained, smoothed clean accuracy ${(100 * smoothedCorrect(record) / data.count).toFixed(1)}%`);
-        const header = {
-          robench: robenchVersion,
-          model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
-          dataset: { id: dataset.id, split: 'test' as const, samples: data.count, source: data.source },
-          backend: backend.name,
-          ...(backend.detail ? { backendDetail: backend.detail } : {}),
-          seed: opts.seed, durationMs, startedAt, command: opts.command,
-        };
-        runs.push(certifyRun(header, record, radii));
-      }
+      runs = await certifyEach(model, data, {
+        robench: robenchVersion,
+        model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
+        dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
+        backend: backend.name,
+        ...(backend.detail ? { backendDetail: backend.detail } : {}),
+        seed: opts.seed,
+        command: opts.command,
+      }, opts);
     } finally {
       model.dispose();
     }
