@@ -7,6 +7,10 @@
  * certificate names the true class with a radius of at least r; an abstention counts as wrong
  * at every radius. The clean accuracy of the smoothed classifier is PREDICT's, on the n
  * estimation draws (a PREDICT of n draws in its own right), abstentions counting as wrong.
+ *
+ * Every sigma scales the same standard normal draws of an image (its streams are keyed by seed,
+ * purpose and dataset index, not by sigma): each certificate holds on its own, and the curves of
+ * two noise levels differ by the noise level, not by the luck of their draws.
  */
 import type { DatasetSplit } from '../core/plugin-api.js';
 import { countsUnderNoise, type BaseClassifier } from './smoothing-counts.js';
