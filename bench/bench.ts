@@ -20,6 +20,7 @@ import type { DatasetSplit, ImageShape, LoadedModel } from '../src/core/plugin-a
 import { createRegistry } from '../src/core/registry.js';
 import { scalarRng } from '../src/core/rng.js';
 import { DEFAULT_MICRO_BATCH, train } from '../src/training/train.js';
+import type { AdversarialMethod } from '../src/training/adversarial.js';
 import { trainingLoss } from '../src/training/hah-objective.js';
 import { timedRun } from './cli-runs.js';
 import { readResults } from '../src/cli/commands/check.js';
@@ -165,9 +166,10 @@ interface CaseResult {
 /**
  * robench train's images per second on `workers` threads: the compact baseline on Fashion-MNIST-sized
  * images for one epoch of `--train-steps` steps, timed over the training steps alone (after two
- * warm-up steps), not worker start-up, the batch-norm pass or saving.
+ * warm-up steps), not worker start-up, the batch-norm pass or saving; with `adversarial`, each
+ * step first attacks its batch at eps 0.3 (no warm-up), and one batch is held out for the check.
  */
-async function trainImagesPerSecond(workers: number): Promise<number> {
+async function trainImagesPerSecond(workers: number, adversarial?: AdversarialMethod): Promise<number> {
   await useBackend('wasm');
   const shape: ImageShape = [28, 28, 1];
   const per = shape[0] * shape[1] * shape[2];
@@ -180,25 +182,27 @@ async function trainImagesPerSecond(workers: number): Promise<number> {
   });
   const data = {
     plugin: { id: 'synthetic', imageShape: shape, normalization: { mean: [0.5], std: [0.35] }, classNames: Array.from({ length: 10 }, (_, i) => `c${i}`) },
-    train: split(Number(args['train-steps']) * batch),
+    train: split((Number(args['train-steps']) + (adversarial ? 1 : 0)) * batch),
     test: split(batch),
   };
+  const spec = adversarial && { method: adversarial, eps: 0.3, steps: 10, warmupEpochs: 0, heldOut: batch };
   const out = mkdtempSync(join(tmpdir(), 'robench-bench-train-'));
   const times: number[] = [];
-  await train({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch, workers, data, out, progress: false, log: () => {}, onStep: () => void times.push(performance.now()) });
+  await train({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch, workers, data, out, progress: false, log: () => {}, onStep: () => void times.push(performance.now()), ...(spec ? { adversarial: spec } : {}) });
   rmSync(out, { recursive: true, force: true });
   return ((times.length - 2) * batch * 1000) / (times.at(-1)! - times[1]!);
 }
 
-const trainCase = (workers: number): Promise<number> =>
+const trainCase = (workers: number, adversarial?: AdversarialMethod): Promise<number> =>
   new Promise((resolve, reject) =>
-    execFile(process.execPath, [import.meta.filename, '--batch', args.batch, '--train-steps', args['train-steps'], '--train-case', String(workers)], (err, stdout) =>
+    execFile(process.execPath, [import.meta.filename, '--batch', args.batch, '--train-steps', args['train-steps'], '--train-case', [workers, ...(adversarial ? [adversarial] : [])].join(':')], (err, stdout) =>
       err ? reject(err) : resolve((JSON.parse(stdout.trim().split('\n').at(-1)!) as { imagesPerSecond: number }).imagesPerSecond),
     ),
   );
 
 if (args['train-case'] !== undefined) {
-  console.log(JSON.stringify({ imagesPerSecond: await trainImagesPerSecond(Number(args['train-case'])) }));
+  const [workers, adversarial] = args['train-case'].split(':');
+  console.log(JSON.stringify({ imagesPerSecond: await trainImagesPerSecond(Number(workers), adversarial as AdversarialMethod | undefined) }));
   process.exit(0);
 }
 
@@ -247,6 +251,11 @@ if (!args['skip-train']) {
   console.log(`\nrobench train, baseline on 28x28 greyscale, batch ${batch} in micro-batches of ${Math.min(DEFAULT_MICRO_BATCH, batch)} (wasm), ${args['train-steps']} steps, faster of two runs each:`);
   console.log(`  1 thread ${best[1].toFixed(0)} img/s, 2 threads ${best[2].toFixed(0)} img/s: ${(best[2] / best[1]).toFixed(2)}x`);
   console.log(`  ceiling: 2 single-thread runs side by side, ${copies.map((c) => c.toFixed(0)).join(' and ')} img/s: ${((copies[0]! + copies[1]!) / best[1]).toFixed(2)}x`);
+  // Adversarial training: the attack runs on the main thread before each step's micro-batches.
+  for (const method of ['fast', 'pgd'] as const) {
+    const [one, two] = [await trainCase(1, method), await trainCase(2, method)];
+    console.log(`  --adversarial ${method}${method === 'pgd' ? ' (10 steps)' : ''}: 1 thread ${one.toFixed(0)} img/s, 2 threads ${two.toFixed(0)} img/s (${(best[1] / one).toFixed(1)}x the cost of a standard step)`);
+  }
 }
 
 if (!args['skip-ensemble']) {
