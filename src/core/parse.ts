@@ -1,7 +1,7 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
 import type { ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
-import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberSetting, textSetting, type Bounds, type Origin, type Setting } from './settings.js';
+import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberFrom, numberSetting, textSetting, type Bounds, type Origin, type Setting } from './settings.js';
 
 export { camel, kebab };
 
@@ -10,10 +10,9 @@ export const MAX_GRID_POINTS = 1000;
 
 /** A number, or a fraction such as `8/255`. */
 export function parseNumber(text: string, what: string): number {
-  const trimmed = text.trim();
-  const parts = trimmed.split('/');
-  const value = parts.length === 2 ? Number(parts[0]) / Number(parts[1]) : parts.length === 1 ? Number(trimmed) : NaN;
-  if (trimmed === '' || !Number.isFinite(value)) {
+  // The settings' reader: a decimal or a fraction with both parts ('/5' is no number, not 0).
+  const value = numberFrom(text);
+  if (!Number.isFinite(value)) {
     throw new UsageError(`${what}: '${text}' is not a number`, 'write a decimal such as 0.03 or a fraction such as 8/255');
   }
   return value;

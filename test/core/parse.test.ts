@@ -12,7 +12,7 @@ test('grids accept lists, fractions and ranges, sorted and deduplicated', (t) =>
 });
 
 test('negative, NaN and malformed sizes are usage errors', (t) => {
-  for (const bad of ['-0.1', 'abc', '0,,1', '1/0', '0:1', '0:1:0', '0:1:x']) {
+  for (const bad of ['-0.1', 'abc', '0,,1', '1/0', '0:1', '0:1:0', '0:1:x', '/5', '0,/255', '8/']) {
     t.throws(() => parseGrid(bad), { instanceOf: UsageError }, bad);
   }
   t.throws(() => parseNumber('NaN', '--x'), { instanceOf: UsageError });
