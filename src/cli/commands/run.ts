@@ -105,9 +105,15 @@ export function addAttackOptions(cmd: Command, registry: Registry): void {
   }
 }
 
+type ParamOwners = Map<string, { attack: string; spec: ParamSpec }[]>;
+/** Worked out once per registry and its attacks: the options' help and the run both read it. */
+const ownersByRegistry = new WeakMap<Registry, { attacks: number; owners: ParamOwners }>();
+
 /** Each attack param's camelCase name with the attacks declaring it; a name clashing with robench's own settings is refused. */
-export function attackParamOwners(registry: Registry): Map<string, { attack: string; spec: ParamSpec }[]> {
-  const owners = new Map<string, { attack: string; spec: ParamSpec }[]>();
+export function attackParamOwners(registry: Registry): ParamOwners {
+  const known = ownersByRegistry.get(registry);
+  if (known?.attacks === registry.list('attack').length) return known.owners;
+  const owners: ParamOwners = new Map();
   for (const attack of registry.list('attack')) {
     for (const [name, spec] of Object.entries(attack.params)) {
       const key = camel(kebab(name));
@@ -117,11 +123,12 @@ export function attackParamOwners(registry: Registry): Map<string, { attack: str
       owners.set(key, [...(owners.get(key) ?? []), { attack: attack.id, spec }]);
     }
   }
+  ownersByRegistry.set(registry, { attacks: registry.list('attack').length, owners });
   return owners;
 }
 
 /** The values of a run's settings: flags typed on the command line, then robench.config.json's "run", then the declared defaults. */
-function mergedValues(input: CommandInput, config: LoadedConfig | undefined, owners: Map<string, { attack: string; spec: ParamSpec }[]>): Map<string, unknown> {
+function mergedValues(input: CommandInput, config: LoadedConfig | undefined, owners: ParamOwners): Map<string, unknown> {
   const merged = new Map(input.values);
   if (!config) return merged;
   const origin: Origin = { source: 'config', file: config.file, section: 'run' };
