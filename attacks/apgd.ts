@@ -20,11 +20,25 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: apgd, eps: [0.1, 0.2], params: { loss: 'dlr', steps: 100 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm, type PerSampleLoss, type Rng } from '../src/core/plugin-api.js';
-import { defaultEpsGrid, l2Norms, linfNorms, perSample, project, steepestDirection } from '../src/core/norms.js';
-import { crossEntropy, dlr, dlrTargeted, rankedTargets } from '../src/core/losses.js';
-import { WorstCase } from '../src/core/worst-case.js';
-import { UsageError } from '../src/core/errors.js';
+import {
+  type AttackContext,
+  crossEntropy,
+  defaultEpsGrid,
+  defineAttack,
+  dlr,
+  dlrTargeted,
+  l2Norms,
+  linfNorms,
+  type Norm,
+  perSample,
+  type PerSampleLoss,
+  project,
+  rankedTargets,
+  type Rng,
+  steepestDirection,
+  UsageError,
+  WorstCase,
+} from '../src/sdk.js';
 
 type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
 type ApgdParams = { norm: Norm; loss: ApgdLoss; steps: number; restarts: number; targets: number; rho: number; momentum: number };

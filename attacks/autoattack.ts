@@ -27,12 +27,23 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: autoattack, eps: 0.1, params: { 'aa-version': 'standard' } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { budgetLimit, checkAttackOutput, runAttack } from '../src/core/attack-checks.js';
-import { perturbationNorms } from '../src/core/norms.js';
-import { parseMembers, resolveMember, versionMembers, type Member, type Version } from '../src/core/ensemble.js';
-import { UsageError } from '../src/core/errors.js';
-import { defaultEpsGrid } from '../src/core/norms.js';
-import { defineAttack, type AttackContext, type AttackPlugin, type Norm } from '../src/core/plugin-api.js';
+import {
+  type AttackContext,
+  type AttackPlugin,
+  budgetLimit,
+  checkAttackOutput,
+  defaultEpsGrid,
+  defineAttack,
+  type Member,
+  type Norm,
+  parseMembers,
+  perturbationNorms,
+  resolveMember,
+  runAttack,
+  UsageError,
+  type Version,
+  versionMembers,
+} from '../src/sdk.js';
 
 type AutoAttackParams = { norm: Norm; 'aa-version': Version; attacks: string; individual: boolean; eot?: number };
 

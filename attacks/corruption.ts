@@ -42,17 +42,11 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: corruption, eps: [1, 3, 5], params: { corruption: 'common' } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { canny } from '../src/image/canny.js';
-import { frostPhotos } from '../src/image/frost-images.js';
-import { libjpegRoundTrip } from '../src/image/libjpeg-roundtrip.js';
-import { defineAttack } from '../src/core/plugin-api.js';
-import { UsageError } from '../src/core/errors.js';
-import { clip01 } from '../src/core/norms.js';
 import {
-  affineFromPoints, bilinear, boxBlur3, clippedZoom, cvGaussianKernel, distanceToZeros, equalizeHist, filter2D,
-  gaussianFilter, greyToRgb, hsvToRgb, idx, image, luma, mapPixels, motionBlur, plasmaFractal, reflect, reflect101, resizeBox,
-  rgbToGrey, rgbToHsv, separable, warpAffine, type Img,
-} from '../src/image/image-ops.js';
+  affineFromPoints, bilinear, boxBlur3, canny, clip01, clippedZoom, cvGaussianKernel, defineAttack, distanceToZeros,
+  equalizeHist, filter2D, frostPhotos, gaussianFilter, greyToRgb, hsvToRgb, idx, image, type Img, libjpegRoundTrip, luma,
+  mapPixels, motionBlur, plasmaFractal, reflect, reflect101, resizeBox, rgbToGrey, rgbToHsv, separable, UsageError, warpAffine,
+} from '../src/sdk.js';
 
 /** Seeded draws for one sample. */
 export interface Random {

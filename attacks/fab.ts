@@ -25,10 +25,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fab, eps: [0.05, 0.1], params: { norm: 'linf' } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';
-import { projectOntoBoxHyperplane } from '../src/core/box-hyperplane.js';
-import { defaultEpsGrid } from '../src/core/norms.js';
-import { rankedTargets } from '../src/core/losses.js';
+import { type AttackContext, defaultEpsGrid, defineAttack, type Norm, projectOntoBoxHyperplane, rankedTargets } from '../src/sdk.js';
 
 type FabParams = { norm: Norm; steps: number; restarts: number; 'alpha-max': number; eta: number; beta: number; targeted: boolean; targets: number };
 

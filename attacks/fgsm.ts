@@ -9,8 +9,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fgsm, eps: [0.05, 0.1, 0.2] });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack } from '../src/core/plugin-api.js';
-import { defaultEpsGrid, steepestDirection } from '../src/core/norms.js';
+import { defaultEpsGrid, defineAttack, steepestDirection } from '../src/sdk.js';
 
 export default defineAttack({
   id: 'fgsm',

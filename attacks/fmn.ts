@@ -24,9 +24,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: fmn, eps: [0.05, 0.1], params: { norm: 'l2', steps: 100 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type Norm } from '../src/core/plugin-api.js';
-import { defaultEpsGrid, norms, projectToRadius, unitL2 } from '../src/core/norms.js';
-import { marginLoss } from '../src/core/losses.js';
+import { defaultEpsGrid, defineAttack, marginLoss, type Norm, norms, projectToRadius, unitL2 } from '../src/sdk.js';
 
 type FmnParams = { norm: Norm; steps: number; 'step-size': number; 'min-step-size'?: number; gamma: number };
 

@@ -10,8 +10,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: gaussian, eps: [0.1, 0.3], params: { draws: 10 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack } from '../src/core/plugin-api.js';
-import { UsageError } from '../src/core/errors.js';
+import { defineAttack, UsageError } from '../src/sdk.js';
 
 type GaussianParams = { draws: number };
 

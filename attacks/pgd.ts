@@ -12,11 +12,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: pgd, eps: [0.1, 0.2], params: { steps: 40, restarts: 2 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type Norm } from '../src/core/plugin-api.js';
-import { defaultEpsGrid, l2Norms, perSample, project, steepestDirection } from '../src/core/norms.js';
-import { WorstCase } from '../src/core/worst-case.js';
-import { crossEntropy, dlr, marginLoss } from '../src/core/losses.js';
-import type { PerSampleLoss, Rng } from '../src/core/plugin-api.js';
+import { crossEntropy, defaultEpsGrid, defineAttack, dlr, l2Norms, marginLoss, type Norm, perSample, type PerSampleLoss, project, type Rng, steepestDirection, WorstCase } from '../src/sdk.js';
 
 type PgdLoss = 'ce' | 'margin' | 'dlr';
 const losses: Record<PgdLoss, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };

@@ -25,10 +25,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: square, eps: 0.1, params: { queries: 1000 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { defineAttack, type AttackContext, type Norm } from '../src/core/plugin-api.js';
-import { clip01, defaultEpsGrid } from '../src/core/norms.js';
-import { margin } from '../src/core/losses.js';
-import { UsageError } from '../src/core/errors.js';
+import { type AttackContext, clip01, defaultEpsGrid, defineAttack, margin, type Norm, UsageError } from '../src/sdk.js';
 
 type SquareParams = { norm: Norm; queries: number; 'p-init': number };
 

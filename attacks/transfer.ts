@@ -9,17 +9,12 @@
  *   import { transfer } from 'robench/attacks';
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: transfer, eps: [0.1, 0.2], params: { 'source-model': 'baseline', inner: 'pgd' } });
  */
-import { makeAttackContext } from '../src/core/attack-context.js';
-import { runAttack } from '../src/core/attack-checks.js';
-import { UsageError } from '../src/core/errors.js';
-import { defaultEpsGrid } from '../src/core/norms.js';
-import type { Registry } from '../src/core/registry.js';
-import { defineAttack, type AttackPlugin, type LoadedModel, type Norm, type Params } from '../src/core/plugin-api.js';
+import { type AttackPlugin, createRegistry, defaultEpsGrid, defineAttack, type LoadedModel, makeAttackContext, type Norm, type Params, type Registry, runAttack, UsageError } from '../src/sdk.js';
 
 type TransferParams = { 'source-model': string; inner: string; norm: Norm; steps: number };
 
 let registryPromise: Promise<Registry> | undefined;
-const builtins = (): Promise<Registry> => (registryPromise ??= import('../src/core/registry.js').then((m) => m.createRegistry()));
+const builtins = (): Promise<Registry> => (registryPromise ??= createRegistry());
 const surrogates = new Map<string, Promise<LoadedModel>>();
 
 async function innerAttack(id: string): Promise<AttackPlugin> {

@@ -1,6 +1,4 @@
-import { defineDataset } from '../src/core/plugin-api.js';
-import { CIFAR_SHAPE, loadCifarSplit } from '../src/data/cifar-loader.js';
-import { CIFAR10 } from '../src/data/manifests.js';
+import { CIFAR10, CIFAR_SHAPE, defineDataset, loadCifarSplit } from '../src/sdk.js';
 
 export default defineDataset({
   id: 'cifar10',

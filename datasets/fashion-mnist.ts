@@ -1,6 +1,4 @@
-import { defineDataset } from '../src/core/plugin-api.js';
-import { loadIdxSplit, IDX_SHAPE } from '../src/data/idx-loader.js';
-import { FASHION_MNIST } from '../src/data/manifests.js';
+import { defineDataset, FASHION_MNIST, IDX_SHAPE, loadIdxSplit } from '../src/sdk.js';
 
 export default defineDataset({
   id: 'fashion-mnist',

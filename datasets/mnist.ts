@@ -1,6 +1,4 @@
-import { defineDataset } from '../src/core/plugin-api.js';
-import { loadIdxSplit, IDX_SHAPE } from '../src/data/idx-loader.js';
-import { MNIST } from '../src/data/manifests.js';
+import { defineDataset, IDX_SHAPE, loadIdxSplit, MNIST } from '../src/sdk.js';
 
 export default defineDataset({
   id: 'mnist',

@@ -1,6 +1,4 @@
-import { defineDataset } from '../src/core/plugin-api.js';
-import { SVHN } from '../src/data/manifests.js';
-import { loadSvhnSplit, SVHN_SHAPE } from '../src/data/svhn-loader.js';
+import { defineDataset, loadSvhnSplit, SVHN, SVHN_SHAPE } from '../src/sdk.js';
 
 export default defineDataset({
   id: 'svhn',

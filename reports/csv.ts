@@ -1,12 +1,6 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { writeFileAtomic } from '../src/runtime/atomic.js';
-import { corruptionCsvRows } from '../src/report/corruption-report.js';
-import { pointInterval } from '../src/core/intervals.js';
-import { defineReporter, type RunResult } from '../src/core/plugin-api.js';
-import { runLabels } from '../src/report/run-labels.js';
-import { perImage } from '../src/core/samples.js';
-import { csvRow } from '../src/report/safe-text.js';
+import { corruptionCsvRows, csvRow, defineReporter, perImage, pointInterval, runLabels, type RunResult, writeFileAtomic } from '../src/sdk.js';
 
 /**
  * results.csv rows: one per model, attack and perturbation point, with the point's Wilson 95%

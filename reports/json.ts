@@ -1,9 +1,5 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from '../src/runtime/atomic.js';
-import { defineReporter } from '../src/core/plugin-api.js';
-import { resultsJson } from '../src/report/results-json.js';
-import { withCorruptionErrors } from '../src/analysis/corruption-errors.js';
-import { accuracyIntervals } from '../src/core/intervals.js';
+import { accuracyIntervals, defineReporter, resultsJson, withCorruptionErrors, writeFileAtomic } from '../src/sdk.js';
 
 /** results.json: a versioned object holding the runs (src/report/results-file.ts reads it back). */
 export default defineReporter({

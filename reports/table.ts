@@ -1,11 +1,17 @@
-import { attackGroups } from '../src/report/attack-groups.js';
-import { corruptionTables } from '../src/report/corruption-report.js';
-import { compareModels } from '../src/analysis/model-comparison.js';
-import { defineReporter } from '../src/core/plugin-api.js';
-import type { RunResult } from '../src/core/plugin-api.js';
-import { formatAccuracy, formatDifference, formatPerturbation } from '../src/report/report-format.js';
-import { fitsWrapped, fitTable, terminalColumns } from '../src/report/terminal-table.js';
-import { memberBreakdownLines } from '../src/report/member-breakdown.js';
+import {
+  attackGroups,
+  compareModels,
+  corruptionTables,
+  defineReporter,
+  fitsWrapped,
+  fitTable,
+  formatAccuracy,
+  formatDifference,
+  formatPerturbation,
+  memberBreakdownLines,
+  type RunResult,
+  terminalColumns,
+} from '../src/sdk.js';
 
 /**
  * One table per attack setting, a row per model: columns are that attack's perturbation sizes,

@@ -3,12 +3,17 @@
  * maths, the registry, benchmark() and the run it evaluates, the package entry) imports no
  * plugin folder, so that plugins depend on the core and never the other way round. The
  * registry finds the built-in plugins by path at run time, which is not an import.
+ *
+ * And issue 32's: the built-in attacks, datasets and reporters import robench only through its
+ * public plugin SDK (`robench/sdk`, src/sdk.ts), so any of them could be written outside the
+ * repository.
  */
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { importGraph, pluginImports } from './helpers/import-graph.js';
+import { importGraph, pluginImports, type ImportGraph } from './helpers/import-graph.js';
 import { root } from './helpers/cli.js';
 
 const PLUGIN_FOLDERS = ['models', 'attacks', 'datasets', 'reports'];
@@ -20,7 +25,22 @@ const isPlugin = (file: string): boolean => PLUGIN_FOLDERS.some((f) => file.star
  * which is started by URL (src/runtime/worker-pool.ts), so no import reaches it.
  */
 const isCore = (file: string): boolean =>
-  file.startsWith('src/core/') || file.startsWith('src/evaluation/') || file === 'src/index.ts' || file === 'src/runtime/eval-worker.ts';
+  file.startsWith('src/core/') || file.startsWith('src/evaluation/') || file === 'src/index.ts' || file === 'src/sdk.ts' || file === 'src/runtime/eval-worker.ts';
+
+/**
+ * The plugin folders held to the SDK. models/ is not yet: its architectures and custom layers
+ * import src/ internals (src/training, src/runtime), which the SDK does not offer.
+ */
+const SDK_ONLY = ['attacks', 'datasets', 'reports'];
+const SDK = 'src/sdk.ts';
+
+/** Each import by a file of those folders of a project file that is neither the SDK nor a file of its own folder. */
+function besideSdk(graph: ImportGraph, folders: string[]): string[] {
+  return [...graph].flatMap(([from, to]) => {
+    const folder = folders.find((f) => from.startsWith(`${f}/`));
+    return folder ? [...to].filter((file) => file !== SDK && !file.startsWith(`${folder}/`)).map((file) => `${from} -> ${file}`) : [];
+  });
+}
 
 /** The imports into plugin folders the core still makes, each with why. A new one fails the test. */
 const ALLOWED: Record<string, string> = {
@@ -32,6 +52,10 @@ const ALLOWED: Record<string, string> = {
   // file registers them first. The layer classes stay beside the architectures that build
   // them (models/), so the loader reaches into models/ for them.
   'src/runtime/model-io.ts -> models/hah-layers.ts': 'custom layer classes for loading model files',
+  // The SDK's corruption tables (CIFAR-10-C's errors and mCE, for the json, csv and table
+  // reporters) name a corruption run's batches by the corruption plugin's own list of them: a
+  // result records the correct count of each batch, not its name.
+  'src/analysis/corruption-errors.ts -> attacks/corruption.ts': 'the names of a corruption run\'s batches',
 };
 
 test('the plugin core imports no plugin folder, but for the allowed imports named here', async (t) => {
@@ -46,6 +70,26 @@ test('the plugin core imports no plugin folder, but for the allowed imports name
   t.deepEqual([...new Set(forbidden)], [], 'core files reaching a plugin folder');
   const used = new Set(found.map((v) => v.edge));
   t.deepEqual(Object.keys(ALLOWED).filter((e) => !used.has(e)), [], 'allowed imports the core no longer makes: remove them from ALLOWED');
+});
+
+test('the built-in attacks, datasets and reporters import robench only through its SDK entry', async (t) => {
+  const graph = await importGraph(root);
+  const held = [...graph.keys()].filter((f) => SDK_ONLY.some((d) => f.startsWith(`${d}/`)));
+  t.true(held.length >= 20 && graph.get('attacks/pgd.ts')?.has(SDK), `the plugin files and their imports are found (${held.length})`);
+  t.deepEqual(besideSdk(graph, SDK_ONLY), []);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  t.deepEqual(pkg.exports['./sdk'], { types: './dist/src/sdk.d.ts', default: './dist/src/sdk.js' }, 'the SDK is a public entry');
+});
+
+test('the SDK check names an import of anything else, and lets a plugin import its own folder', (t) => {
+  const graph: ImportGraph = new Map([
+    ['attacks/step.ts', new Set([SDK, 'src/core/norms.ts', 'attacks/helpers/box.ts'])],
+    ['reports/md.ts', new Set([SDK, 'src/report/charts.ts'])],
+    ['datasets/tiny.ts', new Set(['datasets/tiny-files.ts'])],
+    ['models/net.ts', new Set(['src/training/loop.ts'])],
+    ['src/sdk.ts', new Set(['src/core/norms.ts'])],
+  ]);
+  t.deepEqual(besideSdk(graph, SDK_ONLY), ['attacks/step.ts -> src/core/norms.ts', 'reports/md.ts -> src/report/charts.ts']);
 });
 
 test('src/core imports only src/core: what plugins build on depends on nothing else of robench', async (t) => {
