@@ -23,7 +23,7 @@ import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { earlierOutputs, lockOutDir, moveEarlierOutputs, prepareOutDir } from '../../runtime/out-dir.js';
 import type { CommandModule } from '../command.js';
 
-/** More draws than this per image take hours per sample on a CPU: a usage error, not a wait. */
+/** A million draws take 10 to 40 minutes per image and sigma on one CPU core (MNIST, CIFAR-10 zoo CNNs on wasm): more is a usage error, not a wait. */
 export const MAX_DRAWS = 1_000_000;
 
 /** A comma-separated list of numbers (or fractions) within bounds, e.g. the noise levels. */
