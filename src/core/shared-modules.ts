@@ -4,6 +4,7 @@
  * twice) and a folder without node_modules has none at all, so once a plugin is loaded these
  * specifiers resolve, in every module outside node_modules, to the copies robench runs on.
  */
+import { readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -30,13 +31,26 @@ export async function resolve(specifier, context, next) {
 
 let registered = false;
 
+/**
+ * Each of package.json's "exports" (`robench`, `robench/sdk`, ...) as its source file: the
+ * exports are the one list of entry points, so a new one resolves from source without an edit here.
+ */
+function sourceEntries(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> };
+  const modules = Object.entries(pkg.exports).flatMap(([key, target]) => (typeof target === 'object' ? [[key, target] as const] : []));
+  return Object.fromEntries(
+    modules.map(([key, target]) => [
+      key === '.' ? 'robench' : `robench/${key.slice(2)}`,
+      pathToFileURL(join(packageRoot, target.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))).href,
+    ]),
+  );
+}
+
 /** Installs the resolution of tfjs and robench for every module loaded from now on (idempotent). */
 export function shareModulesWithPlugins(): void {
   if (registered) return;
   registered = true;
   // From source, `robench` is src/index.ts, never a dist/ a build may have left behind: a second copy of robench's modules would hold a second registry.
-  const sources = fromSource
-    ? { robench: pathToFileURL(join(packageRoot, 'src', 'index.ts')).href, 'robench/layers': pathToFileURL(join(packageRoot, 'src', 'layers.ts')).href }
-    : undefined;
+  const sources = fromSource ? sourceEntries() : undefined;
   register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: { parentURL: pathToFileURL(join(packageRoot, 'package.json')).href, sources } });
 }
