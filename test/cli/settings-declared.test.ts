@@ -162,7 +162,8 @@ test('a plugin importing robench by name loads from the sources, never a dist/ a
   const r = await robench(['--plugin', join(root, 'test/fixtures/settings/robench-importing-plugin.mjs'), 'list', 'attacks', '--json']);
   t.is(r.code, 0, r.stderr);
   const attack = (JSON.parse(r.stdout) as { attacks: { id: string; description: string }[] }).attacks.find((a) => a.id === 'imports-robench');
-  t.regex(attack?.description ?? '', /resolved robench at file:.*\/src\/index\.ts$/);
+  t.regex(attack?.description ?? '', /resolved robench at file:\S*\/src\/index\.ts,/);
+  for (const entry of ['sdk', 'attacks', 'testing', 'layers']) t.regex(attack?.description ?? '', new RegExp(`robench/${entry} at file:\\S*/src/${entry}\\.ts(,|$)`));
 });
 
 test('environment variables go through the same parser: a bad value names the variable instead of being ignored', async (t) => {
