@@ -22,6 +22,7 @@ import { certifyModule } from './commands/certify.js';
 import { createRegistry, readConfig, type Registry } from '../core/registry.js';
 import { addCommand, exitCodes, optionsOf, type CommandModule } from './command.js';
 import { textSetting } from '../core/settings.js';
+import { unsettledError } from '../core/plugin-guard.js';
 import { join } from 'node:path';
 
 /** The global `--plugin`, declared like every other setting; it must be known before the commands are built (plugins add attack options). */
@@ -101,16 +102,25 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof RobenchError) {
-      console.error(`robench: ${err.message}`);
-      if (err.hint) console.error(`  fix: ${err.hint}`);
-      if (verbose) console.error(err.stack);
-      return err.exitCode;
-    }
+    if (err instanceof RobenchError) return printError(err, verbose);
     console.error(`robench: ${(err as Error).message ?? err}`);
     console.error(verbose ? (err as Error).stack : '  (run again with --verbose for the stack trace)');
     return 1;
   }
 }
 
+function printError(err: RobenchError, verbose: boolean): number {
+  console.error(`robench: ${err.message}`);
+  if (err.hint) console.error(`  fix: ${err.hint}`);
+  if (verbose) console.error(err.stack);
+  return err.exitCode;
+}
+
+// The event loop empties while main is still awaiting only when a promise can never settle
+// (Node would then end silently with exit code 13, a run half written): name what hung.
+let finished = false;
+process.on('beforeExit', () => {
+  if (!finished) process.exitCode = printError(unsettledError(), process.argv.includes('--verbose'));
+});
 process.exitCode = await main(process.argv.slice(2));
+finished = true;

@@ -45,8 +45,18 @@ const where = (call: PluginCall): string => call.at ?? `in ${call.method}()`;
 /** The asynchronous calls under way, innermost last: what `unfinishedCalls` names if robench stops beside them. */
 const pending: PluginCall[] = [];
 
-/** The plugin calls that had not finished, as "model 'slow' load()", innermost last. */
-export const unfinishedCalls = (): string[] => pending.map((c) => `${pluginName(c)} ${c.method}()${c.at ? ` ${c.at}` : ''}`);
+/**
+ * What robench was waiting on when nothing was left that could settle it (its event loop emptied
+ * with the command unfinished): the plugin calls under way, innermost first, else the command.
+ */
+export function unsettledError(): RobenchError {
+  const calls = pending.map((c) => `${pluginName(c)} ${c.method}()${c.at ? ` (${c.at})` : ''}`).reverse();
+  if (calls.length === 0) return new RobenchError('robench stopped before its command finished: a promise never settled and nothing was left to wait on', 'this is a robench bug if no plugin is involved: please report it with the command line');
+  return new RobenchError(
+    `${calls[0]} never finished${calls.length > 1 ? ` (inside ${calls.slice(1).join(', inside ')})` : ''}: its promise can no longer settle`,
+    'make every path of the plugin resolve or throw: it awaits a promise that nothing is left to settle (no timer, file or socket)',
+  );
+}
 
 /**
  * An exit from inside a plugin call would end robench with the plugin's status, no output and a

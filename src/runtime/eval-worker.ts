@@ -9,10 +9,21 @@ import { useBackend } from './backends.js';
 import { evaluateCurve } from '../core/engine.js';
 import { loadModel } from '../evaluation/load-model.js';
 import { RobenchError } from '../core/errors.js';
+import { unsettledError } from '../core/plugin-guard.js';
 import { createRegistry } from '../core/registry.js';
 import { claimChunk, progressSteps, type WorkerQueue, type WorkerTask } from './worker-pool.js';
 
 const task = workerData as WorkerTask & WorkerQueue;
+
+const report = (err: unknown): void => {
+  const e = err as Error & { exitCode?: number; hint?: string };
+  parentPort!.postMessage({ type: 'error', message: e.message, hint: e.hint, exitCode: e.exitCode ?? 1, stack: e.stack });
+};
+let finished = false;
+// As in the CLI (src/cli/main.ts): a loop that empties with the work unfinished is a plugin promise that never settles.
+process.on('beforeExit', () => {
+  if (!finished) report(unsettledError());
+});
 
 try {
   await useBackend(task.backend);
@@ -47,6 +58,6 @@ try {
   model.dispose();
   parentPort!.postMessage({ type: 'finished' });
 } catch (err) {
-  const e = err as Error & { exitCode?: number; hint?: string };
-  parentPort!.postMessage({ type: 'error', message: e.message, hint: e.hint, exitCode: e.exitCode ?? 1, stack: e.stack });
+  report(err);
 }
+finished = true;
