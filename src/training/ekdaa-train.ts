@@ -4,25 +4,22 @@
  * the release's) and epochs, differing only in the learning rule. A checkpoint after
  * every epoch (resumable, bit-identical) and a test evaluation after every epoch, as the
  * release prints one: the manifest holds the whole curve, its best epoch and the last
- * epoch's accuracy, which is the one the shipped (last-epoch) weights score.
+ * epoch's accuracy, which is the one the shipped (last-epoch) weights score. The epochs, the
+ * checkpoints and resume, progress and the manifest's outcome are the one training loop's (loop.ts).
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type Activation, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
-import { writeFileAtomic } from '../runtime/atomic.js';
-import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
 import { UsageError } from '../core/errors.js';
-import { saveLayersModelTo } from '../runtime/model-io.js';
-import { createRegistry } from '../core/registry.js';
-import type { ImageShape } from '../core/plugin-api.js';
 import { scalarRng } from '../core/rng.js';
 import type { TrainOptions } from './train.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
-import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
-import { lockOutDir, prepareOutDir, type OutDirLock } from '../runtime/out-dir.js';
+import { runOutcome, type TrainingManifest } from './manifest.js';
+import { runTraining, START, type Finished, type Position, type RunResult, type Trainer } from './loop.js';
+import { loadTensors, saveTensors, type NamedTensor } from './tensor-checkpoint.js';
+import { loadTrainingData, type TrainingData } from './training-data.js';
 
 /**
  * lr: the release's 1e-3 for all three. The EKDAA pair run the release's forward
@@ -130,197 +127,214 @@ function stateTensors(p: EkdaaParams, e: ErrorKernels | null, opt: MomentumSGD):
   ];
 }
 
-async function saveCheckpoint(dir: string, named: { name: string; tensor: tf.Variable }[], state: State): Promise<void> {
-  const { data, specs } = await tf.io.encodeWeights(named);
-  await writeCheckpoint(dir, state, async (folder) => {
-    await writeFileAtomic(join(folder, 'state.bin'), new Uint8Array(data as ArrayBuffer));
-    await writeFileAtomic(join(folder, 'state-weights.json'), JSON.stringify(specs));
-  });
+/** The settings of a run, its options resolved. */
+interface EkdaaRun {
+  model: string;
+  dataset: string;
+  kind: (typeof EKDAA_MODELS)[string];
+  releaseForward: boolean;
+  seed: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  trainCount: number;
+  testCount: number;
+  command: string;
 }
 
-/** Loads the tensors of the (checked) checkpoint set in `dir`. */
-async function loadCheckpoint(dir: string, named: { name: string; tensor: tf.Variable }[]): Promise<void> {
-  const specs = JSON.parse(await readFile(join(dir, 'state-weights.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
-  const bin = await readFile(join(dir, 'state.bin'));
-  const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
-  for (const { name, tensor } of named) {
-    const saved = tensors[name];
-    if (saved === undefined || saved.shape.join() !== tensor.shape.join()) {
-      throw new UsageError(`the checkpoint in ${dir} does not fit this network (${name})`, 'drop --resume to start afresh');
-    }
-    tensor.assign(saved);
+/**
+ * One learning rule's step on a batch: the EKDAA update, or backprop's gradient of the summed
+ * cross-entropy through the same optimiser. The loss and hits of the logits the step started from.
+ */
+function ruleStep(arch: EkdaaArchitecture, params: EkdaaParams, kernels: ErrorKernels | null, opt: MomentumSGD, x: tf.Tensor4D, y: tf.Tensor1D, classes: number): tf.Tensor {
+  const summary = (logits: tf.Tensor2D): tf.Tensor =>
+    tf.stack([tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'))]);
+  if (kernels) {
+    const u = ekdaaUpdate(arch, params, kernels, x, y, EKDAA_HYPER);
+    opt.apply([...u.dConvs, ...u.dFcs, ...u.dEConvs, ...u.dEFcs]);
+    return summary(u.logits);
   }
-  tf.dispose(Object.values(tensors));
+  const weights = [...params.convs, ...params.fcs];
+  let kept: tf.Tensor | null = null;
+  // Summed over the batch, as the release's fc updates (z^T e) and EKDAA's are: the same lr means the same step.
+  const { grads } = tf.variableGrads(() => {
+    const logits = forward(arch, params, x).logits;
+    kept = tf.keep(summary(logits));
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits, undefined, undefined, tf.Reduction.SUM) as tf.Scalar;
+  }, weights);
+  opt.apply(weights.map((w) => grads[w.name]));
+  return kept as unknown as tf.Tensor;
 }
 
-/** Trains ekdaa, ekdaa-sign or ekdaa-backprop and writes model.json, weights.bin and manifest.json. */
-export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<{ testAccuracy: number; testSamples: number; dir: string; epochs: number; wallSeconds: number; weightsSha256: string; manifest: EkdaaManifest }> {
+/** EKDAA's or backprop's epochs of SGD with momentum over the shuffled images, on the one loop (loop.ts). */
+class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
+  readonly unitName = 'epoch';
+  readonly resumesMidUnit = false;
+  readonly identity: { model: string; dataset: string; architecture: EkdaaArchitecture };
+  readonly settings: Record<string, unknown>;
+  readonly units: number;
+  readonly steps: number;
+  private readonly params: EkdaaParams;
+  private readonly kernels: ErrorKernels | null;
+  private readonly opt: MomentumSGD;
+  private readonly named: NamedTensor[];
+  private curve: EpochRecord[] = [];
+  private order: ReturnType<typeof permutation> = new Int32Array(0);
+  private sums = { loss: 0, correct: 0 };
+
+  constructor(
+    private readonly run: EkdaaRun,
+    private readonly arch: EkdaaArchitecture,
+    private readonly data: TrainingData,
+    private readonly onEpoch: EkdaaTrainOptions['onEpoch'],
+  ) {
+    const { plugin } = data;
+    this.identity = { model: run.model, dataset: run.dataset, architecture: arch };
+    // Not epochs: the rate is constant, so a run may be resumed to stop sooner or go on longer.
+    this.settings = { seed: run.seed, batch: run.batch, trainSamples: run.trainCount, lr: run.lr };
+    this.units = run.epochs;
+    this.steps = Math.ceil(run.trainCount / run.batch);
+    this.params = initParams(arch, plugin.imageShape, plugin.classNames.length, scalarRng(run.seed, `init/${run.model}`));
+    this.kernels = run.kind.rule === 'ekdaa' ? initErrorKernels(this.params) : null;
+    const weights = [...this.params.convs, ...this.params.fcs];
+    this.opt = new MomentumSGD(this.kernels ? [...weights, ...this.kernels.convs, ...this.kernels.fcs] : weights, run.lr, run.momentum);
+    this.named = stateTensors(this.params, this.kernels, this.opt);
+  }
+
+  resume(state: State, folder: string): { at: Position; line: string } {
+    if (state.epoch > this.units) throw new UsageError(`the checkpoint in ${folder} is after epoch ${state.epoch}, past --epochs ${this.units}`, `resume with --epochs ${state.epoch} or more, or drop --resume to start afresh`);
+    this.curve = state.curve ?? [];
+    return { at: { ...START, unit: state.epoch, elapsedSeconds: state.elapsedSeconds }, line: `resuming ${this.run.model} on ${this.data.plugin.id} after epoch ${state.epoch}/${this.units}` };
+  }
+
+  async load(folder: string): Promise<void> {
+    const saved = await loadTensors(folder, this.named);
+    this.named.forEach(({ tensor }, i) => (tensor as tf.Variable).assign(saved[i]!));
+    tf.dispose(saved);
+  }
+
+  save(dir: string, at: Position): Promise<void> {
+    const { model, dataset, seed, epochs, batch, lr, trainCount, releaseForward } = this.run;
+    return saveTensors(dir, this.named, { epoch: at.unit, model, dataset, architecture: this.arch, seed, epochs, batch, lr, trainSamples: trainCount, releaseForward, elapsedSeconds: at.elapsedSeconds, curve: this.curve });
+  }
+
+  async beginUnit(epoch: number): Promise<void> {
+    this.order = permutation(this.run.trainCount, scalarRng(this.run.seed, `shuffle/${epoch}`));
+    this.sums = { loss: 0, correct: 0 };
+  }
+
+  async step(epoch: number, s: number): Promise<number> {
+    const { batch, trainCount } = this.run;
+    const { train, plugin } = this.data;
+    const shape = plugin.imageShape;
+    const per = shape[0] * shape[1] * shape[2];
+    const idx = this.order.subarray(s * batch, Math.min((s + 1) * batch, trainCount));
+    const xs = new Float32Array(idx.length * per);
+    idx.forEach((i, b) => xs.set(train.images.subarray(i * per, (i + 1) * per), b * per));
+    const ys = Int32Array.from(idx, (i) => train.labels[i]!);
+    const stats = tf.tidy(() => ruleStep(this.arch, this.params, this.kernels, this.opt, tf.tensor4d(xs, [idx.length, ...shape]), tf.tensor1d(ys, 'int32'), plugin.classNames.length));
+    const v = await stats.data();
+    stats.dispose();
+    if (!Number.isFinite(v[0])) throw new Error(`${this.run.model}: the loss became ${v[0]} at epoch ${epoch + 1}, step ${s + 1}`);
+    this.sums.loss += v[0]! * idx.length;
+    this.sums.correct += v[1]!;
+    return idx.length;
+  }
+
+  /** Test accuracy of the current weights through the shippable model, the path robench evaluates. */
+  private async testNow(): Promise<number> {
+    const m = this.shippable();
+    try {
+      return await evaluate(m, this.data.test, this.run.testCount);
+    } finally {
+      m.dispose();
+    }
+  }
+
+  private shippable(): ReturnType<typeof buildLayersModel> {
+    return buildLayersModel(this.arch, this.data.plugin.imageShape, this.data.plugin.classNames.length, this.params, this.run.model);
+  }
+
+  async endUnit(epoch: number, { seconds }: { seconds: number }): Promise<string> {
+    const { trainCount } = this.run;
+    const record: EpochRecord = { epoch: epoch + 1, trainLoss: this.sums.loss / trainCount, trainAccuracy: this.sums.correct / trainCount, testAccuracy: await this.testNow(), seconds };
+    this.curve.push(record);
+    return `loss ${record.trainLoss.toFixed(4)}  train acc ${(100 * record.trainAccuracy).toFixed(2)}%  test acc ${(100 * record.testAccuracy).toFixed(2)}%`;
+  }
+
+  afterUnit(): void {
+    const record = this.curve.at(-1)!;
+    this.onEpoch?.({ ...record, epochs: this.units, loss: record.trainLoss });
+  }
+
+  async finish(): Promise<Finished<EkdaaManifest>> {
+    const { epochs, testCount } = this.run;
+    const model = this.shippable();
+    // The last epoch's evaluation when it ran in this process or a resumed one; evaluated afresh otherwise (resumed at the end).
+    const testAccuracy = this.curve.find((r) => r.epoch === epochs)?.testAccuracy ?? (await evaluate(model, this.data.test, testCount));
+    const best = this.curve.reduce<EpochRecord | undefined>((b, r) => (b === undefined || r.testAccuracy > b.testAccuracy ? r : b), undefined) ?? { epoch: epochs, testAccuracy };
+    return { model, testAccuracy, testSamples: testCount, dataset: this.data.plugin.id, keepCheckpoint: false, manifest: (outcome) => this.manifest(outcome, best) };
+  }
+
+  private manifest(outcome: Parameters<Finished<EkdaaManifest>['manifest']>[0], best: { epoch: number; testAccuracy: number }): EkdaaManifest {
+    const { model, kind, seed, epochs, batch, lr, momentum, trainCount, command } = this.run;
+    return {
+      model,
+      dataset: this.data.plugin.id,
+      rule: kind.rule,
+      architecture: { ...this.arch, convs: convSpecs(this.arch, this.data.plugin.imageShape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
+      ekdaa: this.kernels ? { ...EKDAA_HYPER } : null,
+      command,
+      seed,
+      epochs,
+      batch,
+      learningRate: lr,
+      momentum,
+      schedule: 'constant',
+      augmentation: 'none',
+      trainSamples: trainCount,
+      ...runOutcome(outcome),
+      epochCurve: this.curve,
+      bestEpoch: { epoch: best.epoch, testAccuracy: best.testAccuracy },
+      shippedEpoch: epochs,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    tf.dispose([...this.params.convs, ...this.params.fcs, ...(this.kernels ? [...this.kernels.convs, ...this.kernels.fcs] : [])]);
+    this.opt.dispose();
+  }
+}
+
+/** The run's settings from its options, checked before any data or backend. */
+function ekdaaRun(opts: EkdaaTrainOptions): Omit<EkdaaRun, 'trainCount' | 'testCount'> & { out: string } {
   const kind = EKDAA_MODELS[opts.model];
   if (kind === undefined) throw new UsageError(`'${opts.model}' is not an EKDAA model`, `use --model ${Object.keys(EKDAA_MODELS).join('|')}`);
   const releaseForward = kind.releaseForward || opts.releaseForward === true;
   const seed = opts.seed ?? 0;
   const batch = opts.batch ?? 50;
   const lr = opts.lr ?? kind.lr;
-  const momentum = opts.momentum ?? 0.85;
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer, got ${batch}`, 'pass e.g. --batch 50');
   if (!(lr > 0)) throw new UsageError(`the learning rate must be positive, got ${lr}`, 'pass e.g. --lr 0.001');
   if (opts.epochs !== undefined && (!Number.isInteger(opts.epochs) || opts.epochs < 1)) throw new UsageError(`--epochs must be a positive integer, got ${opts.epochs}`, 'pass e.g. --epochs 6');
   checkLayoutName(opts.layoutName);
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const suffix = `${releaseForward && !kind.releaseForward ? '-release' : ''}${opts.layoutName !== undefined && opts.layoutName !== 'compact' ? `-${opts.layoutName}-net` : ''}`;
-  const out = opts.out ?? join('robench-train', `${opts.model}${suffix}-${opts.dataset}`);
-  const ckptDir = join(out, 'checkpoint');
-
-  const data =
-    opts.data ??
-    (await (async () => {
-      const plugin = (await createRegistry()).get('dataset', opts.dataset);
-      return { plugin, train: await plugin.load({ split: 'train', samples: opts.samples, dataDir: opts.dataDir }), test: await plugin.load({ split: 'test', dataDir: opts.dataDir }) };
-    })());
-  const { plugin } = data;
-  const shape = plugin.imageShape;
-  const classes = plugin.classNames.length;
-  const trainCount = Math.min(opts.samples ?? data.train.count, data.train.count);
-  const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
   const epochs = opts.epochs ?? DEFAULT_EPOCHS;
+  const suffix = `${releaseForward && !kind.releaseForward ? '-release' : ''}${opts.layoutName !== undefined && opts.layoutName !== 'compact' ? `-${opts.layoutName}-net` : ''}`;
+  const command =
+    opts.command ??
+    `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${releaseForward && !kind.releaseForward ? ' --release-forward' : ''}${opts.layoutName !== undefined ? ` --layout ${opts.layoutName}` : ''}`;
+  const out = opts.out ?? join('robench-train', `${opts.model}${suffix}-${opts.dataset}`);
+  return { model: opts.model, dataset: opts.dataset, kind, releaseForward, seed, epochs, batch, lr, momentum: opts.momentum ?? 0.85, command, out };
+}
 
-  const arch = ekdaaArchitecture(shape, kind.activation, releaseForward, opts.layout ?? ekdaaLayout(shape, opts.layoutName));
-  const params = initParams(arch, shape, classes, scalarRng(seed, `init/${opts.model}`));
-  const kernels = kind.rule === 'ekdaa' ? initErrorKernels(params) : null;
-  const weights = [...params.convs, ...params.fcs];
-  const opt = new MomentumSGD(kernels ? [...weights, ...kernels.convs, ...kernels.fcs] : weights, lr, momentum);
-  const named = stateTensors(params, kernels, opt);
-  const disposeAll = (): void => {
-    tf.dispose([...weights, ...(kernels ? [...kernels.convs, ...kernels.fcs] : [])]);
-    opt.dispose();
-  };
-
-  let startEpoch = 0;
-  let elapsed = 0;
-  let curve: EpochRecord[] = [];
-  /** Test accuracy of the current weights through the shippable model, the path robench evaluates. */
-  const testNow = async (): Promise<number> => {
-    const m = buildLayersModel(arch, shape, classes, params, opts.model);
-    try {
-      return await evaluate(m, data.test, testCount);
-    } finally {
-      m.dispose();
-    }
-  };
-  // One training per folder: a second one would overwrite this one's checkpoints and weights.
-  let lock: OutDirLock;
-  try {
-    await prepareOutDir(out);
-    lock = lockOutDir(out, { command: `train --model ${opts.model} --dataset ${opts.dataset} --out ${out}` });
-  } catch (err) {
-    disposeAll();
-    throw err;
-  }
-  try {
-    const found = findCheckpoint(ckptDir);
-    if (opts.resume && found !== null) {
-      // Not epochs: the rate is constant, so a run may be resumed to stop sooner or go on longer.
-      const settings = { seed, batch, trainSamples: trainCount, lr };
-      const state = await readCheckpointState<State>(found, { model: opts.model, dataset: opts.dataset, architecture: arch }, settings);
-      if (state.epoch > epochs) throw new UsageError(`the checkpoint in ${found} is after epoch ${state.epoch}, past --epochs ${epochs}`, `resume with --epochs ${state.epoch} or more, or drop --resume to start afresh`);
-      await loadCheckpoint(found, named);
-      startEpoch = state.epoch;
-      elapsed = state.elapsedSeconds;
-      curve = state.curve ?? [];
-      log(`resuming ${opts.model} on ${plugin.id} after epoch ${startEpoch}/${epochs}`);
-    } else if (opts.resume) {
-      log(`no checkpoint in ${ckptDir}; starting from scratch`);
-    }
-
-    const per = shape[0] * shape[1] * shape[2];
-    const steps = Math.ceil(trainCount / batch);
-    const runStart = Date.now();
-    for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      const t0 = Date.now();
-      const order = permutation(trainCount, scalarRng(seed, `shuffle/${epoch}`));
-      let lossSum = 0;
-      let correct = 0;
-      for (let s = 0; s < steps; s++) {
-        const idx = order.subarray(s * batch, Math.min((s + 1) * batch, trainCount));
-        const xs = new Float32Array(idx.length * per);
-        idx.forEach((i, b) => xs.set(data.train.images.subarray(i * per, (i + 1) * per), b * per));
-        const ys = Int32Array.from(idx, (i) => data.train.labels[i]);
-        const stats = tf.tidy(() => {
-          const x = tf.tensor4d(xs, [idx.length, ...shape]);
-          const y = tf.tensor1d(ys, 'int32');
-          // Loss and hits of the logits the step started from.
-          const summary = (logits: tf.Tensor2D): tf.Tensor =>
-            tf.stack([tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'))]);
-          if (kernels) {
-            const u = ekdaaUpdate(arch, params, kernels, x, y, EKDAA_HYPER);
-            opt.apply([...u.dConvs, ...u.dFcs, ...u.dEConvs, ...u.dEFcs]);
-            return summary(u.logits);
-          }
-          let kept: tf.Tensor | null = null;
-          // Summed over the batch, as the release's fc updates (z^T e) and EKDAA's are: the same lr means the same step.
-          const { grads } = tf.variableGrads(() => {
-            const logits = forward(arch, params, x).logits;
-            kept = tf.keep(summary(logits));
-            return tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits, undefined, undefined, tf.Reduction.SUM) as tf.Scalar;
-          }, weights);
-          opt.apply(weights.map((w) => grads[w.name]));
-          return kept as unknown as tf.Tensor;
-        });
-        const v = await stats.data();
-        stats.dispose();
-        if (!Number.isFinite(v[0])) throw new Error(`${opts.model}: the loss became ${v[0]} at epoch ${epoch + 1}, step ${s + 1}`);
-        lossSum += v[0] * idx.length;
-        correct += v[1];
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      elapsed += seconds;
-      const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / trainCount, trainAccuracy: correct / trainCount, testAccuracy: await testNow(), seconds };
-      curve.push(record);
-      await saveCheckpoint(ckptDir, named, { epoch: epoch + 1, model: opts.model, dataset: opts.dataset, architecture: arch, seed, epochs, batch, lr, trainSamples: trainCount, releaseForward, elapsedSeconds: elapsed, curve });
-      const left = ((Date.now() - runStart) / 1000 / (epoch + 1 - startEpoch)) * (epochs - epoch - 1);
-      log(
-        `epoch ${epoch + 1}/${epochs}  loss ${record.trainLoss.toFixed(4)}  train acc ${(100 * record.trainAccuracy).toFixed(2)}%  ` +
-          `test acc ${(100 * record.testAccuracy).toFixed(2)}%  ${seconds.toFixed(0)}s/epoch  ~${Math.round(left)}s left`,
-      );
-      opts.onEpoch?.({ ...record, epochs, loss: record.trainLoss });
-    }
-
-    const model = buildLayersModel(arch, shape, classes, params, opts.model);
-    try {
-      // The last epoch's evaluation when it ran in this process or a resumed one; evaluated afresh otherwise (resumed at the end).
-      const last = curve.find((r) => r.epoch === epochs);
-      const testAccuracy = last?.testAccuracy ?? (await evaluate(model, data.test, testCount));
-      const best = curve.reduce<EpochRecord | undefined>((b, r) => (b === undefined || r.testAccuracy > b.testAccuracy ? r : b), undefined) ?? { epoch: epochs, testAccuracy };
-      log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% on ${testCount} ${plugin.id} test images`);
-      const weightsSha256 = await saveLayersModelTo(model, out);
-      const manifest: EkdaaManifest = {
-        model: opts.model,
-        dataset: plugin.id,
-        rule: kind.rule,
-        architecture: { ...arch, convs: convSpecs(arch, shape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
-        ekdaa: kernels ? { ...EKDAA_HYPER } : null,
-        command: opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${releaseForward && !kind.releaseForward ? ' --release-forward' : ''}${opts.layoutName !== undefined ? ` --layout ${opts.layoutName}` : ''}`,
-        seed,
-        epochs,
-        batch,
-        learningRate: lr,
-        momentum,
-        schedule: 'constant',
-        augmentation: 'none',
-        trainSamples: trainCount,
-        ...runOutcome({ wallSeconds: elapsed, testAccuracy, testSamples: testCount, weightsSha256 }),
-        epochCurve: curve,
-        bestEpoch: { epoch: best.epoch, testAccuracy: best.testAccuracy },
-        shippedEpoch: epochs,
-      };
-      await writeManifest(out, manifest);
-      await removeCheckpoint(ckptDir);
-      return { testAccuracy, testSamples: testCount, dir: out, epochs, wallSeconds: elapsed, weightsSha256, manifest };
-    } finally {
-      model.dispose();
-    }
-  } finally {
-    disposeAll();
-    lock.release();
-  }
+/** Trains ekdaa, ekdaa-sign or ekdaa-backprop and writes model.json, weights.bin and manifest.json. */
+export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<RunResult<EkdaaManifest>> {
+  const { out, ...settings } = ekdaaRun(opts);
+  const data = opts.data ?? (await loadTrainingData(opts));
+  const shape = data.plugin.imageShape;
+  const run = { ...settings, trainCount: Math.min(opts.samples ?? data.train.count, data.train.count), testCount: Math.min(opts.testSamples ?? data.test.count, data.test.count) };
+  const arch = ekdaaArchitecture(shape, run.kind.activation, run.releaseForward, opts.layout ?? ekdaaLayout(shape, opts.layoutName));
+  const trainer = new EkdaaTrainer(run, arch, data, opts.onEpoch);
+  return runTraining(trainer, { model: opts.model, dataset: opts.dataset, out, resume: opts.resume, log: opts.log ?? ((line) => process.stderr.write(`${line}\n`)), progress: opts.progress, onStep: opts.onStep });
 }

@@ -11,10 +11,10 @@
  * batch's mean correlations with the rate 1 - (1 - a)^b, the weight a batch of b one-image
  * steps of decay rate a gives the old weights, so chunks decay the weights as the authors' do.
  * The readout is a softmax regression (the authors fit a linear SVM), trained with Adam on
- * the fixed points of the training images.
+ * the fixed points of the training images. The chunks run on the one training loop (loop.ts), as
+ * the other trainers' epochs do: checkpoints after each, resume, progress and the manifest's outcome.
  */
 import { existsSync } from 'node:fs';
-import { lockOutDir, prepareOutDir } from '../runtime/out-dir.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -34,16 +34,17 @@ import {
 } from '../../models/similarity-matching-net.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { batchTensors } from '../core/engine.js';
-import { findCheckpoint, readCheckpointState, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { UsageError } from '../core/errors.js';
-import { saveLayersModelTo } from '../runtime/model-io.js';
 import type { DatasetPlugin, DatasetSplit } from '../core/plugin-api.js';
-import { createRegistry } from '../core/registry.js';
 import { scalarRng } from '../core/rng.js';
-import { learningRateAt } from './train.js';
+import { learningRateAt } from './schedule.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
-import { runOutcome, writeManifest, type TrainingManifest } from './manifest.js';
+import { runOutcome, type TrainingManifest } from './manifest.js';
+import { runTraining, START, type Finished, type Position, type RunResult, type Trainer } from './loop.js';
+import type { StepReport } from './loop-progress.js';
+import { loadTensors, saveTensors, type NamedTensor } from './tensor-checkpoint.js';
+import { loadTrainingData, type TrainingData } from './training-data.js';
 
 export const SM_SCHEDULE = { lr: 5e-3, decay: 0.5, floor: 1e-4, chunks: 120, chunkSize: 1000 };
 export const smLearningRate = (t: number): number => Math.max(SM_SCHEDULE.lr / (1 + SM_SCHEDULE.decay * t), SM_SCHEDULE.floor);
@@ -84,6 +85,9 @@ export interface SmTrainOptions {
   samples?: number;
   testSamples?: number;
   log?: (line: string) => void;
+  /** Progress within a chunk on stderr (default true). */
+  progress?: boolean;
+  onStep?: (report: StepReport) => void | Promise<void>;
   /** Called after each chunk's checkpoint, with the chunks done. */
   onChunk?: (chunksDone: number) => void;
   command?: string;
@@ -245,142 +249,166 @@ async function trainReadout(
   return result;
 }
 
-const named = (p: SmParams): { name: string; tensor: tf.Tensor }[] => [...p.W.map((t, i) => ({ name: `W${i + 1}`, tensor: t })), ...p.L.map((t, i) => ({ name: `L${i + 1}`, tensor: t }))];
+const named = (p: SmParams): NamedTensor[] => [...p.W.map((t, i) => ({ name: `W${i + 1}`, tensor: t })), ...p.L.map((t, i) => ({ name: `L${i + 1}`, tensor: t }))];
 
-async function saveParams(dir: string, p: SmParams, state: State): Promise<void> {
-  const { data, specs } = await tf.io.encodeWeights(named(p));
-  await writeCheckpoint(dir, state, async (folder) => {
-    await writeFileAtomic(join(folder, 'state.bin'), new Uint8Array(data as ArrayBuffer));
-    await writeFileAtomic(join(folder, 'state-weights.json'), JSON.stringify(specs));
-  });
+/** The settings of a run, its options resolved. */
+interface SmRun {
+  model: string;
+  seed: number;
+  batch: number;
+  chunks: number;
+  chunkSize: number;
+  readoutEpochs: number;
+  trainCount: number;
+  testCount: number;
+  command?: string;
 }
 
-async function loadParams(folder: string, p: SmParams): Promise<SmParams> {
-  const specs = JSON.parse(await readFile(join(folder, 'state-weights.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
-  const bin = await readFile(join(folder, 'state.bin'));
-  const saved = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
-  const pick = (name: string, like: tf.Tensor3D): tf.Tensor3D => {
-    const t = saved[name];
-    if (t === undefined || t.shape.join() !== like.shape.join()) throw new UsageError(`the checkpoint in ${folder} does not fit this network (${name})`, 'drop --resume to start afresh');
-    return t as tf.Tensor3D;
-  };
-  const next = { W: p.W.map((w, i) => pick(`W${i + 1}`, w)), L: p.L.map((l, i) => pick(`L${i + 1}`, l)) };
-  tf.dispose([...p.W, ...p.L]);
-  return next;
-}
+/** Chunks of images drawn with replacement, each relaxing batch by batch to its fixed point and updating by the local rules, then the readout. */
+class SmTrainer implements Trainer<State, SmManifest> {
+  readonly unitName = 'chunk';
+  readonly resumesMidUnit = false;
+  readonly identity: { model: string; dataset: string; architecture: SmArchitecture };
+  readonly settings: Record<string, unknown>;
+  readonly units: number;
+  readonly steps: number;
+  private params: SmParams;
+  /** Fixed-point solver counts over the run, for the manifest. */
+  private counts = { steps: 0, solved: 0, converged: 0 };
+  private chunk = { eta: 0, drawn: new Int32Array(0), steps: 0, converged: 0 };
 
-export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<{ testAccuracy: number; testSamples: number; dir: string; epochs: number; wallSeconds: number; weightsSha256: string; manifest: SmManifest }> {
-  const seed = opts.seed ?? 0;
-  const batch = opts.batch ?? 100;
-  const chunks = opts.chunks ?? SM_SCHEDULE.chunks;
-  const chunkSize = opts.chunkSize ?? SM_SCHEDULE.chunkSize;
-  const readoutEpochs = opts.readoutEpochs ?? 40;
-  for (const [flag, v] of [['--batch', batch], ['--chunks', chunks], ['--chunk-size', chunkSize]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`, `pass e.g. ${flag} 100`);
+  constructor(
+    private readonly run: SmRun,
+    private readonly arch: SmArchitecture,
+    private readonly data: TrainingData,
+    private readonly ckptDir: string,
+    private readonly log: (line: string) => void,
+    private readonly onChunk: SmTrainOptions['onChunk'],
+  ) {
+    this.identity = { model: run.model, dataset: data.plugin.id, architecture: arch };
+    this.settings = { seed: run.seed, batch: run.batch, chunks: run.chunks, chunkSize: run.chunkSize, trainSamples: run.trainCount };
+    this.units = run.chunks;
+    this.steps = Math.ceil(run.chunkSize / run.batch);
+    this.params = initSmParams(arch, normalStream(scalarRng(run.seed, `init/${run.model}`)));
   }
-  if (opts.gamma !== undefined && !(opts.gamma >= 0 && Number.isFinite(opts.gamma))) throw new UsageError(`--gamma must be a feedback strength of 0 or more, got ${opts.gamma}`, 'pass e.g. --gamma 0.5, or leave it out for 0');
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const data =
-    opts.data ??
-    (await (async () => {
-      const plugin = (await createRegistry()).get('dataset', opts.dataset);
-      return { plugin, train: await plugin.load({ split: 'train', samples: opts.samples, dataDir: opts.dataDir }), test: await plugin.load({ split: 'test', dataDir: opts.dataDir }) };
-    })());
-  const shape = data.plugin.imageShape;
-  if (shape[0] !== shape[1]) throw new UsageError(`similarity matching needs square images; ${data.plugin.id} has ${shape[0]}x${shape[1]}`, 'use mnist or fashion-mnist');
-  const arch = smArchitecture(shape[0], shape[2], { neuronsPerSite: opts.neuronsPerSite, layers: opts.layers, gamma: opts.gamma });
-  const classes = data.plugin.classNames.length;
-  const trainCount = Math.min(opts.samples ?? data.train.count, data.train.count);
-  const testCount = Math.min(opts.testSamples ?? data.test.count, data.test.count);
-  const nps = arch.layers.map((l) => l.neuronsPerSite);
-  const out = opts.out ?? join('robench-train', `${opts.model}-${data.plugin.id}`);
-  const ckptDir = join(out, 'checkpoint');
 
-  // Settings are checked and nothing is written yet: the folder is locked for this training, as
-  // the zoo CNNs' is (src/training/train.ts), so a second one on it stops before touching a file.
-  await prepareOutDir(out);
-  const lock = lockOutDir(out, { command: `train --model ${opts.model} --dataset ${opts.dataset} --out ${out}` });
-  let params = initSmParams(arch, normalStream(scalarRng(seed, `init/${opts.model}`)));
-  let state: State = { chunk: 0, model: opts.model, dataset: data.plugin.id, architecture: arch, seed, batch, chunks, chunkSize, trainSamples: trainCount, elapsedSeconds: 0, steps: 0, solved: 0, converged: 0 };
-  try {
-    const found = findCheckpoint(ckptDir);
-    if (opts.resume && found !== null) {
-      state = await readCheckpointState<State>(found, state, { seed, batch, chunks, chunkSize, trainSamples: trainCount });
-      params = await loadParams(found, params);
-      log(`resuming ${opts.model} on ${data.plugin.id} after chunk ${state.chunk}/${chunks}`);
-    } else if (opts.resume) {
-      log(`no checkpoint in ${ckptDir}; starting from scratch`);
-    }
-    const runStart = Date.now();
-    const startChunk = state.chunk;
-    for (let t = state.chunk; t < chunks; t++) {
-      const t0 = Date.now();
-      const eta = smLearningRate(t);
-      const rand = scalarRng(seed, `chunk/${t}`);
-      const drawn = Int32Array.from({ length: chunkSize }, () => Math.floor(rand() * trainCount));
-      let steps = 0;
-      let converged = 0;
-      for (let s = 0; s < chunkSize; s += batch) {
-        const idx = drawn.subarray(s, Math.min(s + batch, chunkSize));
-        const x0 = centredRows(data.train, idx);
-        const fp = relax(arch, params, x0);
-        const next = hebbianUpdate(arch, params, x0, fp.r, eta);
-        tf.dispose([x0, ...fp.r, ...params.W, ...params.L]);
-        params = next;
-        steps += fp.steps.reduce((a, v) => a + v, 0);
-        converged += fp.converged.reduce((a, v) => a + v, 0);
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      state = { ...state, chunk: t + 1, elapsedSeconds: state.elapsedSeconds + seconds, steps: state.steps + steps, solved: state.solved + chunkSize, converged: state.converged + converged };
-      await saveParams(ckptDir, params, state);
-      const left = ((Date.now() - runStart) / 1000 / (t + 1 - startChunk)) * (chunks - t - 1);
-      log(`chunk ${t + 1}/${chunks}  eta ${eta.toExponential(2)}  mean steps ${(steps / chunkSize).toFixed(0)}  settled ${((100 * converged) / chunkSize).toFixed(1)}%  ${seconds.toFixed(0)}s/chunk  ~${Math.round(left)}s left`);
-      opts.onChunk?.(t + 1);
-    }
+  resume(state: State): { at: Position; line: string } {
+    this.counts = { steps: state.steps, solved: state.solved, converged: state.converged };
+    return { at: { ...START, unit: state.chunk, elapsedSeconds: state.elapsedSeconds }, line: `resuming ${this.run.model} on ${this.data.plugin.id} after chunk ${state.chunk}/${this.units}` };
+  }
 
-    const featureStart = Date.now();
+  async load(folder: string): Promise<void> {
+    const saved = (await loadTensors(folder, named(this.params))) as tf.Tensor3D[];
+    tf.dispose([...this.params.W, ...this.params.L]);
+    const layers = this.params.W.length;
+    this.params = { W: saved.slice(0, layers), L: saved.slice(layers) };
+  }
+
+  save(dir: string, at: Position): Promise<void> {
+    const { model, seed, batch, chunks, chunkSize, trainCount } = this.run;
+    const state: State = { chunk: at.unit, model, dataset: this.data.plugin.id, architecture: this.arch, seed, batch, chunks, chunkSize, trainSamples: trainCount, elapsedSeconds: at.elapsedSeconds, ...this.counts };
+    return saveTensors(dir, named(this.params), state);
+  }
+
+  async beginUnit(t: number): Promise<void> {
+    const rand = scalarRng(this.run.seed, `chunk/${t}`);
+    const drawn = Int32Array.from({ length: this.run.chunkSize }, () => Math.floor(rand() * this.run.trainCount));
+    this.chunk = { eta: smLearningRate(t), drawn, steps: 0, converged: 0 };
+  }
+
+  async step(_t: number, s: number): Promise<number> {
+    const { batch, chunkSize } = this.run;
+    const idx = this.chunk.drawn.subarray(s * batch, Math.min((s + 1) * batch, chunkSize));
+    const x0 = centredRows(this.data.train, idx);
+    const fp = relax(this.arch, this.params, x0);
+    const next = hebbianUpdate(this.arch, this.params, x0, fp.r, this.chunk.eta);
+    tf.dispose([x0, ...fp.r, ...this.params.W, ...this.params.L]);
+    this.params = next;
+    this.chunk.steps += fp.steps.reduce((a, v) => a + v, 0);
+    this.chunk.converged += fp.converged.reduce((a, v) => a + v, 0);
+    return idx.length;
+  }
+
+  async endUnit(): Promise<string> {
+    const { chunkSize } = this.run;
+    const { eta, steps, converged } = this.chunk;
+    this.counts = { steps: this.counts.steps + steps, solved: this.counts.solved + chunkSize, converged: this.counts.converged + converged };
+    return `eta ${eta.toExponential(2)}  mean steps ${(steps / chunkSize).toFixed(0)}  settled ${((100 * converged) / chunkSize).toFixed(1)}%`;
+  }
+
+  afterUnit(t: number): void {
+    this.onChunk?.(t + 1);
+  }
+
+  async finish(): Promise<Finished<SmManifest>> {
+    const { arch, params, data, run } = this;
     const top = smGeometry(arch).at(-1)!;
-    const dims = top.sites * top.nps;
-    const trainFeatures = await fixedPoints(arch, params, data.train, trainCount, batch, join(ckptDir, 'fixed-points'), log);
-    const readout = await trainReadout(trainFeatures, data.train.labels.subarray(0, trainCount), dims, classes, { epochs: readoutEpochs, batch: 256, lr: READOUT_LR, seed });
-    log(`readout: train accuracy ${(100 * readout.trainAccuracy).toFixed(2)}% after ${readoutEpochs} epochs`);
-    const model = buildSmModel(arch, params, readout, opts.model);
+    const trainFeatures = await fixedPoints(arch, params, data.train, run.trainCount, run.batch, join(this.ckptDir, 'fixed-points'), this.log);
+    const readoutOpts = { epochs: run.readoutEpochs, batch: 256, lr: READOUT_LR, seed: run.seed };
+    const readout = await trainReadout(trainFeatures, data.train.labels.subarray(0, run.trainCount), top.sites * top.nps, data.plugin.classNames.length, readoutOpts);
+    this.log(`readout: train accuracy ${(100 * readout.trainAccuracy).toFixed(2)}% after ${run.readoutEpochs} epochs`);
+    const model = buildSmModel(arch, params, readout, run.model);
     tf.dispose([readout.kernel, readout.bias]);
     try {
       // The shipped model itself, not the features: what robench evaluates is what is scored.
-      const testAccuracy = await evaluate(model, data.test, testCount, batch);
-      const wallSeconds = state.elapsedSeconds + (Date.now() - featureStart) / 1000;
-      log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% on ${testCount} ${data.plugin.id} test images`);
-      const weightsSha256 = await saveLayersModelTo(model, out);
-      const poster = arch.layers.length === 1 && data.plugin.id === 'mnist' ? (POSTER_TEST_ERROR[nps[0]] ?? null) : null;
-      const manifest: SmManifest = {
-        model: opts.model,
-        dataset: data.plugin.id,
-        rule: 'Hebbian feedforward, anti-Hebbian lateral (structured deep similarity matching), batched as the module comment says',
-        architecture: arch,
-        gradient: 'implicit: the adjoint of the dynamics at the fixed point',
-        command: opts.command ?? `robench train --model ${opts.model} --dataset ${data.plugin.id} --neurons-per-site ${nps[0]} --layers ${nps.length} --seed ${seed}`,
-        seed,
-        batch,
-        chunks,
-        chunkSize,
-        schedule: `eta_t = max(${SM_SCHEDULE.lr} / (1 + ${SM_SCHEDULE.decay} t), ${SM_SCHEDULE.floor}), t the chunk; chunks drawn with replacement`,
-        meanSteps: state.steps / Math.max(state.solved, 1),
-        convergedFraction: state.converged / Math.max(state.solved, 1),
-        readout: { kind: 'softmax regression (Adam, x0.1 at 50% and 75% of the epochs) on the top layer fixed points', epochs: readoutEpochs, batch: 256, learningRate: READOUT_LR, trainAccuracy: readout.trainAccuracy },
-        trainSamples: trainCount,
-        testError: 100 * (1 - testAccuracy),
-        posterTestError: poster,
-        ...runOutcome({ wallSeconds, testAccuracy, testSamples: testCount, weightsSha256 }),
-      };
-      await writeManifest(out, manifest);
-      await removeCheckpoint(ckptDir);
-      return { testAccuracy, testSamples: testCount, dir: out, epochs: chunks, wallSeconds, weightsSha256, manifest };
-    } finally {
+      const testAccuracy = await evaluate(model, data.test, run.testCount, run.batch);
+      return { model, testAccuracy, testSamples: run.testCount, dataset: data.plugin.id, keepCheckpoint: false, manifest: (outcome) => this.manifest(outcome, readout.trainAccuracy) };
+    } catch (err) {
       model.dispose();
+      throw err;
     }
-  } finally {
-    tf.dispose([...params.W, ...params.L]);
-    lock.release();
   }
+
+  private manifest(outcome: Parameters<Finished<SmManifest>['manifest']>[0], readoutAccuracy: number): SmManifest {
+    const { arch, run, counts } = this;
+    const id = this.data.plugin.id;
+    const nps = arch.layers.map((l) => l.neuronsPerSite);
+    return {
+      model: run.model,
+      dataset: id,
+      rule: 'Hebbian feedforward, anti-Hebbian lateral (structured deep similarity matching), batched as the module comment says',
+      architecture: arch,
+      gradient: 'implicit: the adjoint of the dynamics at the fixed point',
+      command: run.command ?? `robench train --model ${run.model} --dataset ${id} --neurons-per-site ${nps[0]} --layers ${nps.length} --seed ${run.seed}`,
+      seed: run.seed,
+      batch: run.batch,
+      chunks: run.chunks,
+      chunkSize: run.chunkSize,
+      schedule: `eta_t = max(${SM_SCHEDULE.lr} / (1 + ${SM_SCHEDULE.decay} t), ${SM_SCHEDULE.floor}), t the chunk; chunks drawn with replacement`,
+      meanSteps: counts.steps / Math.max(counts.solved, 1),
+      convergedFraction: counts.converged / Math.max(counts.solved, 1),
+      readout: { kind: 'softmax regression (Adam, x0.1 at 50% and 75% of the epochs) on the top layer fixed points', epochs: run.readoutEpochs, batch: 256, learningRate: READOUT_LR, trainAccuracy: readoutAccuracy },
+      trainSamples: run.trainCount,
+      testError: 100 * (1 - outcome.testAccuracy),
+      posterTestError: arch.layers.length === 1 && id === 'mnist' ? (POSTER_TEST_ERROR[nps[0]!] ?? null) : null,
+      ...runOutcome(outcome),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    tf.dispose([...this.params.W, ...this.params.L]);
+  }
+}
+
+/** The run's settings from its options, checked before any data loads. */
+function smRun(opts: SmTrainOptions): Omit<SmRun, 'trainCount' | 'testCount'> {
+  const run = { model: opts.model, seed: opts.seed ?? 0, batch: opts.batch ?? 100, chunks: opts.chunks ?? SM_SCHEDULE.chunks, chunkSize: opts.chunkSize ?? SM_SCHEDULE.chunkSize, readoutEpochs: opts.readoutEpochs ?? 40, command: opts.command };
+  for (const [flag, v] of [['--batch', run.batch], ['--chunks', run.chunks], ['--chunk-size', run.chunkSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`, `pass e.g. ${flag} 100`);
+  }
+  if (opts.gamma !== undefined && !(opts.gamma >= 0 && Number.isFinite(opts.gamma))) throw new UsageError(`--gamma must be a feedback strength of 0 or more, got ${opts.gamma}`, 'pass e.g. --gamma 0.5, or leave it out for 0');
+  return run;
+}
+
+export async function trainSimilarityMatching(opts: SmTrainOptions): Promise<RunResult<SmManifest>> {
+  const settings = smRun(opts);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const data = opts.data ?? (await loadTrainingData(opts));
+  const shape = data.plugin.imageShape;
+  if (shape[0] !== shape[1]) throw new UsageError(`similarity matching needs square images; ${data.plugin.id} has ${shape[0]}x${shape[1]}`, 'use mnist or fashion-mnist');
+  const arch = smArchitecture(shape[0], shape[2], { neuronsPerSite: opts.neuronsPerSite, layers: opts.layers, gamma: opts.gamma });
+  const run = { ...settings, trainCount: Math.min(opts.samples ?? data.train.count, data.train.count), testCount: Math.min(opts.testSamples ?? data.test.count, data.test.count) };
+  const out = opts.out ?? join('robench-train', `${opts.model}-${data.plugin.id}`);
+  const trainer = new SmTrainer(run, arch, data, join(out, 'checkpoint'), log, opts.onChunk);
+  return runTraining(trainer, { model: opts.model, dataset: opts.dataset, out, resume: opts.resume, log, progress: opts.progress, onStep: opts.onStep });
 }
