@@ -11,7 +11,7 @@ import { errorFunction } from 'simple-statistics';
 import '../helpers/backend.js';
 import { ABSTAIN, binomialTestP, certifiedRadius, certify, clopperPearsonLower, predict } from '../../src/evaluation/smoothing.js';
 import { countsUnderNoise } from '../../src/evaluation/smoothing-counts.js';
-import { certifiedCounts, certifySamples, smoothedCorrect } from '../../src/evaluation/certify.js';
+import { certifiedCounts, certifySamples, defaultRadii, largestRadius, smoothedCorrect } from '../../src/evaluation/certify.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { linearModel } from '../helpers/tiny-models.js';
 
@@ -126,4 +126,15 @@ test.serial('the noise draws do not depend on the batch size or on which samples
   const other = await countsUnderNoise(model, data.images.subarray(16, 32), [4, 4, 1], 1, { ...draws, seed: 8, batch: 1000 });
   t.notDeepEqual(Array.from(other), Array.from(one));
   model.dispose();
+});
+
+test('the default radii: round steps from 0 to the largest radius n draws can certify at the largest sigma', (t) => {
+  // Every draw the chosen class: pA_lower = alpha^(1/n), PhiInverse of which is 2.4633 at n = 1,000 and 3.8115 at n = 100,000.
+  t.true(Math.abs(largestRadius(0.5, 1000, 0.001) - 0.5 * 2.4632626) < 1e-6);
+  t.true(Math.abs(largestRadius(0.25, 100_000, 0.001) - 0.25 * 3.8114566) < 1e-6);
+  t.deepEqual(defaultRadii([0.12, 0.25, 0.5], 1000, 0.001), [0, 0.2, 0.4, 0.6, 0.8, 1, 1.2]);
+  t.deepEqual(defaultRadii([0.25], 1000, 0.001), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+  t.deepEqual(defaultRadii([0.25], 100_000, 0.001), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+  // One draw at alpha 0.4 bounds pA by 0.4 at best, never 1/2: only radius 0 is reported.
+  t.deepEqual(defaultRadii([0.5], 1, 0.4), [0]);
 });
