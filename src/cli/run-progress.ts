@@ -7,7 +7,8 @@
  * seconds per planned evaluation measured so far. A run that takes more than a few minutes says so
  * near its start, with its planned evaluations: once its attack has run a few seconds, at the speed
  * measured there. Planned evaluations assume that no sample stops early, so a time from them and
- * the clean pass's speed announced check:zoo's deep PGD pair as up to 2h30m; it took minutes.
+ * the clean pass's speed announced check:zoo's deep PGD pair as up to 2h30m; it took minutes. Until
+ * an attack's speed is measured there is no time left to give, and the line says it is estimating.
  */
 import type { AttackPlugin, Params } from '../core/plugin-api.js';
 import type { PairProgress, RunPlan } from '../evaluation/run-plan.js';
@@ -50,9 +51,6 @@ export interface PlannedCost {
 /** A few minutes: below this, a warning would only be noise. */
 const LONG_RUN_MS = 3 * 60_000;
 
-/** A gradient evaluation costs about this many forward passes (the backward pass is the larger part). */
-const GRADIENT_COST = 3;
-
 /** How long an attack runs before its speed, early stops included, decides whether the run is long. */
 const MEASURE_MS = 5_000;
 
@@ -63,8 +61,6 @@ export class RunProgress {
   /** Seconds per planned evaluation, over the pairs finished in this process. */
   private measured: { ms: number; planned: number } = { ms: 0, planned: 0 };
   private warned = false;
-  /** Forward passes per millisecond, from the first clean pass. */
-  private forwardPerMs: number | undefined;
   /** Where the first attack in this process started (the end of its clean pass), to measure its speed from. */
   private attackFrom: { ms: number; done: number; pair: number } | undefined;
 
@@ -118,8 +114,8 @@ export class RunProgress {
     this.measured.planned += this.plannedPair(this.pair, samples);
   }
 
-  /** The status line's text and the time left over the whole command. */
-  update(p: PairProgress): { text: string; leftMs: number } {
+  /** The status line's text and the time left over the whole command, once a speed is measured. */
+  update(p: PairProgress): { text: string; leftMs?: number } {
     const k = this.pair % this.plan.attacks.length;
     const { attack, params } = this.plan.attacks[k]!;
     const grid = this.grid(k);
@@ -129,36 +125,28 @@ export class RunProgress {
     const budget = formatPerturbation(p.perturbation, label, attack.budget(params as never));
     const what = p.phase === 'clean' ? 'clean accuracy' : `${p.attack} at ${label === 'eps' ? '' : `${label} `}${budget}`;
     const now = this.now();
-    if (this.forwardPerMs === undefined && p.phase === 'clean' && p.done >= samples) {
-      // The clean pass is one forward pass per sample: this machine's speed on this model.
-      this.forwardPerMs = samples / Math.max(now - this.pairStarted, 1);
-      this.attackFrom = { ms: now, done: p.done, pair: this.pair };
-    }
-    const pairPlanned = this.plannedPair(this.pair, samples);
-    const elapsed = now - this.pairStarted;
-    const attackPerEval = this.attackPerEval(p, samples, now);
-    // Milliseconds per planned evaluation: from the pairs finished, else this attack's own speed,
-    // else the clean pass's speed, else this pair's own rate.
-    const perEval =
-      this.measured.planned > 0
-        ? this.measured.ms / this.measured.planned
-        : attackPerEval !== undefined
-          ? attackPerEval
-          : this.forwardPerMs !== undefined
-            ? GRADIENT_COST / this.forwardPerMs
-            : (elapsed + ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000) / pairPlanned;
-    // This pair: its rate once the attack runs (the clean pass's rate says nothing of an attack's cost).
-    const pairLeft = p.phase === 'attack' && p.done > samples ? ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000 : Math.max(0, pairPlanned * perEval - elapsed);
-    let laterMs = 0;
-    for (let i = this.pair + 1; i < this.pairs; i++) laterMs += this.plannedPair(i, samples) * perEval;
-    const leftMs = pairLeft + laterMs;
-    if (this.measured.planned > 0 || attackPerEval !== undefined) this.warnIfLong(samples, leftMs);
+    if (this.attackFrom === undefined && p.phase === 'clean' && p.done >= samples) this.attackFrom = { ms: now, done: p.done, pair: this.pair };
     const model = Math.floor(this.pair / this.plan.attacks.length) + 1;
     const where = [
       this.plan.models.length > 1 ? `model ${model} of ${this.plan.models.length}` : '',
       this.plan.attacks.length > 1 ? `attack ${k + 1} of ${this.plan.attacks.length}` : '',
     ].filter(Boolean).join(', ');
-    return { text: `${p.model}${where ? ` (${where})` : ''}: ${what} · ${Math.floor((100 * p.done) / p.total)}% of this pair`, leftMs };
+    const text = `${p.model}${where ? ` (${where})` : ''}: ${what} · ${Math.floor((100 * p.done) / p.total)}% of this pair`;
+    // Milliseconds per planned evaluation: from the pairs finished, else this attack's own speed.
+    // Nothing else measures what a run costs: the clean pass's speed times the planned evaluations
+    // counts every step of every sample (no early stops) and overstated the time left many times over.
+    const perEval = this.measured.planned > 0 ? this.measured.ms / this.measured.planned : this.attackPerEval(p, samples, now);
+    if (perEval === undefined) return { text: `${text} · estimating time left` };
+    // This pair: its rate once the attack runs (the clean pass's rate says nothing of an attack's cost).
+    const pairLeft =
+      p.phase === 'attack' && p.done > samples
+        ? ((p.total - p.done) / Math.max(p.rate, 1e-9)) * 1000
+        : Math.max(0, this.plannedPair(this.pair, samples) * perEval - (now - this.pairStarted));
+    let laterMs = 0;
+    for (let i = this.pair + 1; i < this.pairs; i++) laterMs += this.plannedPair(i, samples) * perEval;
+    const leftMs = pairLeft + laterMs;
+    this.warnIfLong(samples, leftMs);
+    return { text, leftMs };
   }
 
   /**
