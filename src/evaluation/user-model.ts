@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RobenchError, UsageError } from '../core/errors.js';
 import { checkModelInputs, firstForward, loadAnyModel, type LoadOptions } from '../runtime/model-io.js';
+import { checkGraphOps } from '../runtime/graph-ops.js';
 import type { InputRange } from '../core/parse.js';
 import type { DatasetPlugin, ImageShape, LoadedModel } from '../core/plugin-api.js';
 
@@ -94,6 +95,8 @@ export function wrapTfModel(model: tf.LayersModel | tf.GraphModel, spec: TfModel
   const { id: source, dataset, range } = spec;
   const expected: ImageShape = dataset.imageShape;
   checkModelInputs(model, source, expected, dataset.id);
+  // Before the first forward pass, which would only reach the first op tfjs lacks, if any.
+  const opWarnings = model instanceof tf.GraphModel ? checkGraphOps(model, source) : [];
   const declared = declaredInputShape(model);
   if (declared && declared.length === 4) {
     const mismatch = declared.slice(1).some((d, i) => d !== null && d !== expected[i]);
@@ -105,7 +108,7 @@ export function wrapTfModel(model: tf.LayersModel | tf.GraphModel, spec: TfModel
     }
   }
   const softmaxStripped = model instanceof tf.LayersModel && stripSoftmax(model);
-  const warnings = softmaxWarning(source, model instanceof tf.LayersModel ? softmaxLayers(model.layers as unknown as LayerLike[]) : (spec.softmaxNodes ?? []));
+  const warnings = [...softmaxWarning(source, model instanceof tf.LayersModel ? softmaxLayers(model.layers as unknown as LayerLike[]) : (spec.softmaxNodes ?? [])), ...opWarnings];
   const [lo, hi] = range;
   const forward = (x: tf.Tensor4D): tf.Tensor2D => {
     const scaled = lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo);
