@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeAttackContext, modelFunctions, type EvaluationCounters } from './attack-context.js';
-import { budgetLimit, checkAttackOutput, runAttack } from './attack-checks.js';
+import { budgetLimit, checkAttackOutput, checkedLogits, runAttack } from './attack-checks.js';
 import { perturbationNorms } from './norms.js';
 import { RobenchError, UsageError } from './errors.js';
 import { sampleRng } from './rng.js';
@@ -84,7 +84,9 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
       }
       const xadv = outputs[0]!;
       await checkAttackOutput(attack.id, x, xadv, eps, null);
-      const measured = tf.tidy(() => tf.stack([perturbationNorms(x, xadv, norm), tf.cast(tf.notEqual(tf.argMax(model.logits(xadv), 1), y), 'float32')]));
+      const logits = await checkedLogits(model, xadv, `on the examples of attack '${attack.id}'`);
+      const measured = tf.tidy(() => tf.stack([perturbationNorms(x, xadv, norm), tf.cast(tf.notEqual(tf.argMax(logits, 1), y), 'float32')]));
+      logits.dispose();
       const [sizes, fooled] = (await measured.array()) as number[][];
       measured.dispose();
       counters.forward += chunk.length;

@@ -67,6 +67,9 @@ test('a model plugin whose logits have the wrong shape, are NaN on attacked imag
     };
   }).load({});
   await t.throwsAsync(run(nanOnAttack), { instanceOf: RobenchError, message: /the model linear returned \d+ NaN or infinite logits on the examples of attack 'random-sign' at perturbation 0\.1/ });
+  // A minimization attack's examples are scored on their own path: checked the same way.
+  const nudge = { ...randomSignAttack, id: 'nudge', strategy: 'minimization' as const, run: async ({ x }: { x: tf.Tensor4D }) => tf.tidy(() => tf.clipByValue(tf.add(x, 0.01), 0, 1)) as tf.Tensor4D };
+  await t.throwsAsync(evaluateCurve({ model: nanOnAttack, attack: nudge, params: {}, data, grid: [0, 0.1], batchSize: 10, seed: 1 }), { instanceOf: RobenchError, message: /the model linear returned \d+ NaN or infinite logits on the examples of attack 'nudge'/ });
   const throws = await modelPlugin('raw', async () => ({ ...model, logits: () => { throw new TypeError("Cannot read properties of undefined (reading 'dtype')"); } })).load({});
   await t.throwsAsync(run(throws), { instanceOf: RobenchError, message: /model 'raw' failed in logits\(\): Cannot read properties of undefined \(reading 'dtype'\)/ });
   const exits = await modelPlugin('exits-in-logits', async () => ({ ...model, logits: () => process.exit(0) })).load({});
