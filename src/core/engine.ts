@@ -186,7 +186,10 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
   }
   const cleanCorrect = count(clean);
 
+  // Each attack call is announced before it starts, as well as counted when it ends: one call can
+  // take minutes (an APGD batch), and a status line would say 'clean accuracy' all that time.
   if (attack.strategy === 'minimization') {
+    opts.onProgress?.({ phase: 'attack', perturbation: grid[grid.length - 1]!, ...progress });
     const onBatch = (samples: number): void => {
       progress.done += samples * attacked;
       opts.onProgress?.({ phase: 'attack', perturbation: grid[grid.length - 1]!, ...progress });
@@ -223,6 +226,7 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
     const correctByVersion: number[] = [];
     const brokenBy = new Int32Array(n).fill(-1);
     for (const chunk of chunks(alive, batchSize)) {
+      opts.onProgress?.({ phase: 'attack', perturbation: eps, ...progress });
       const positions = chunk.map((i) => indices[i]);
       const { x, y } = batchTensors(data, positions);
       const rng = sampleRng(seed, positions, `${attack.id}@${eps}`);
