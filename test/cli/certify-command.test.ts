@@ -9,25 +9,33 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import '../helpers/backend.js';
+import { CERTIFY_SETTINGS } from '../../src/cli/commands/certify.js';
+import { UsageError } from '../../src/core/errors.js';
+import type { Setting } from '../../src/core/settings.js';
 import { readCertifyResults } from '../../src/report/certify-results.js';
 import { robench, robenchOk, root, saveDenseModel } from '../helpers/cli.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'robench-certify-'));
 
-test('bad settings exit 2 with a message naming the flag, before an output folder is made', async (t) => {
-  const dir = await tmp();
-  const cases: [string[], RegExp][] = [
-    [['--sigma', '0'], /--sigma '0' must be 1 to 100 comma-separated numbers, each greater than 0/],
-    [['--sigma', '0.25,-0.5'], /--sigma '0\.25,-0\.5' must be/],
-    [['--sigma', 'wide'], /--sigma 'wide' must be/],
-    [['--sigma', '0.25', '--n0', '0'], /--n0 '0' must be a whole number at least 1/],
-    [['--sigma', '0.25', '--n', '2000000'], /--n '2000000' must be a whole number at least 1 and at most 1000000/],
-    [['--sigma', '0.25', '--alpha', '1'], /--alpha '1' must be a number greater than 0 and less than 1/],
-    [['--sigma', '0.25', '--alpha', '0'], /--alpha '0' must be a number greater than 0/],
-    [['--sigma', '0.25', '--radius', '0,-0.5'], /--radius '0,-0\.5' must be 1 to 100 comma-separated numbers, each at least 0/],
-    [[], /--sigma/],
+test('bad settings are usage errors naming the flag', (t) => {
+  const cases: [Setting, string, RegExp][] = [
+    [CERTIFY_SETTINGS.sigma, '0', /--sigma '0' must be 1 to 100 comma-separated numbers, each greater than 0/],
+    [CERTIFY_SETTINGS.sigma, '0.25,-0.5', /--sigma '0\.25,-0\.5' must be/],
+    [CERTIFY_SETTINGS.sigma, 'wide', /--sigma 'wide' must be/],
+    [CERTIFY_SETTINGS.n0, '0', /--n0 '0' must be a whole number at least 1/],
+    [CERTIFY_SETTINGS.n, '2000000', /--n '2000000' must be a whole number at least 1 and at most 1000000/],
+    [CERTIFY_SETTINGS.alpha, '1', /--alpha '1' must be a number greater than 0 and less than 1/],
+    [CERTIFY_SETTINGS.alpha, '0', /--alpha '0' must be a number greater than 0/],
+    [CERTIFY_SETTINGS.radius, '0,-0.5', /--radius '0,-0\.5' must be 1 to 100 comma-separated numbers, each at least 0/],
   ];
-  for (const [args, message] of cases) {
+  for (const [setting, value, message] of cases) t.throws(() => setting.parse(value, { source: 'flag' }), { instanceOf: UsageError, message }, value);
+  t.deepEqual(CERTIFY_SETTINGS.sigma.parse('0.5,1/8,0.25', { source: 'flag' }), [0.125, 0.25, 0.5]);
+});
+
+test('on the command line a bad setting exits 2 naming the flag, before an output folder is made', async (t) => {
+  const dir = await tmp();
+  for (const [args, message] of [[['--sigma', '0'], /--sigma '0' must be/], [['--sigma', '0.25', '--alpha', '1'], /--alpha '1' must be/], [[], /--sigma/]] as const) {
     const out = join(dir, 'never');
     const r = await robench(['certify', '--model', 'baseline', '--dataset', 'mnist', '--backend', 'cpu', '--out', out, ...args]);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -84,5 +92,5 @@ test("the README's certify command runs as written, in a folder of its own", asy
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /baseline \[mnist\] │ 0\.25 .*\n.*\n.*baseline \[mnist\] │ 0\.5 /);
   const [folder] = await readdir(join(cwd, 'robench-results'));
-  t.deepEqual(readCertifyResults(join(cwd, 'robench-results', folder!)).map((run) => run.dataset.samples), [10, 10]);
+  t.deepEqual(readCertifyResults(join(cwd, 'robench-results', folder!)).map((run) => run.dataset.samples), [5, 5]);
 });
