@@ -58,11 +58,12 @@ function guardedModel(plugin: ModelPlugin): ModelPlugin {
     const m = await guardedCall(call, () => plugin.load(opts));
     const problem = modelProblem(m);
     if (problem) refuse(call, problem, 'return a LoadedModel (src/core/plugin-api.ts): id, dataset, inputShape, numClasses, weightsSha256, logits() and dispose()');
-    const surrogate = m.gradientSurrogate;
+    const { gradientSurrogate: surrogate, activations } = m;
     return {
       ...m,
       logits: checkedLogitsFn(plugin.id, m, (x) => m.logits(x)),
       ...(surrogate ? { gradientSurrogate: { ...surrogate, logits: checkedLogitsFn(plugin.id, m, (x) => surrogate.logits(x)) } } : {}),
+      ...(activations ? { activations: (x: tf.Tensor4D) => guardedSync({ kind: 'model', id: plugin.id, method: 'activations' }, () => activations.call(m, x)) } : {}),
       dispose: () => m.dispose(),
     };
   };

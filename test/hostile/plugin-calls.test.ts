@@ -74,6 +74,8 @@ test('a model plugin whose logits have the wrong shape, are NaN on attacked imag
   await t.throwsAsync(run(throws), { instanceOf: RobenchError, message: /model 'raw' failed in logits\(\): Cannot read properties of undefined \(reading 'dtype'\)/ });
   const exits = await modelPlugin('exits-in-logits', async () => ({ ...model, logits: () => process.exit(0) })).load({});
   await t.throwsAsync(run(exits), { instanceOf: RobenchError, message: /model 'exits-in-logits' called process\.exit\(0\) during logits\(\)/ });
+  const noActivations = await modelPlugin('no-activations', async () => ({ ...model, activations: () => { throw new Error('no blocks'); } })).load({});
+  t.throws(() => noActivations.activations!(tf.zeros([1, 4, 4, 1])), { instanceOf: RobenchError, message: /model 'no-activations' failed in activations\(\): no blocks/ });
 });
 
 const datasetPlugin = (id: string, split: (asked: number) => Partial<DatasetSplit>): DatasetPlugin =>
