@@ -21,6 +21,7 @@ import { createRegistry } from '../src/core/registry.js';
 import { scalarRng } from '../src/core/rng.js';
 import { DEFAULT_MICRO_BATCH, train } from '../src/training/train.js';
 import type { AdversarialMethod } from '../src/training/adversarial.js';
+import { certifySamples } from '../src/evaluation/certify.js';
 import { trainingLoss } from '../src/training/hah-objective.js';
 import { timedRun } from './cli-runs.js';
 import { readResults } from '../src/cli/commands/check.js';
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string', default: '../shared/data' },
     'skip-cli': { type: 'boolean', default: false },
     'skip-ensemble': { type: 'boolean', default: false },
+    'skip-certify': { type: 'boolean', default: false },
     'skip-train': { type: 'boolean', default: false },
     'train-steps': { type: 'string', default: '24' },
     /** Internal: robench train's images/s on this many threads, printed as JSON. */
@@ -286,6 +288,22 @@ if (!args['skip-ensemble']) {
   console.log(`\nAutoAttack (standard, l-inf eps 0.05) on ${n} hebbian Fashion-MNIST test images, wasm, batch ${batch}:`);
   console.log(cost.toString());
   model.dispose();
+}
+
+if (!args['skip-certify']) {
+  // robench certify's rate: CERTIFY with n0 = 100 and n = 1,000 draws per image, copies batched 500
+  // per forward pass, so the cost is forward passes at the backend's full rate.
+  await useBackend('wasm');
+  console.log('\nrobench certify, n0 100 and n 1,000 draws per image, sigma 0.25, 500 copies per forward pass (wasm):');
+  for (const [id, dataset] of [['hebbian', 'fashion-mnist'], ['hebbian', 'cifar10']] as const) {
+    const model = await registry.get('model', id).load({ dataset });
+    const data = await registry.get('dataset', dataset).load({ split: 'test', samples: 5, offline: true });
+    const start = performance.now();
+    await certifySamples(model, data, [0, 1, 2, 3, 4], { sigma: 0.25, n0: 100, n: 1000, alpha: 0.001, seed: 0, batch: 500 });
+    const seconds = (performance.now() - start) / 1000;
+    console.log(`  ${id} ${dataset}: ${(5 / seconds).toFixed(2)} certified images/s, ${((5 * 1100) / seconds).toFixed(0)} forward img/s`);
+    model.dispose();
+  }
 }
 
 if (!args['skip-cli']) {
