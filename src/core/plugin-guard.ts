@@ -42,18 +42,19 @@ export const pluginLimits = (): PluginLimits => ({
 export const pluginName = (call: PluginCall): string => `${call.kind} '${call.id}'`;
 const where = (call: PluginCall): string => call.at ?? `in ${call.method}()`;
 
-/** The asynchronous calls under way, innermost last: what `unfinishedCalls` names if robench stops beside them. */
+/** The asynchronous calls under way, latest last: what `unsettledError` names if robench stops beside them. */
 const pending: PluginCall[] = [];
 
 /**
  * What robench was waiting on when nothing was left that could settle it (its event loop emptied
- * with the command unfinished): the plugin calls under way, innermost first, else the command.
+ * with the command unfinished): the plugin calls under way, latest first (a call inside another,
+ * such as a composite attack's member, comes before it), else the command.
  */
 export function unsettledError(): RobenchError {
   const calls = pending.map((c) => `${pluginName(c)} ${c.method}()${c.at ? ` (${c.at})` : ''}`).reverse();
   if (calls.length === 0) return new RobenchError('robench stopped before its command finished: a promise never settled and nothing was left to wait on', 'this is a robench bug if no plugin is involved: please report it with the command line');
   return new RobenchError(
-    `${calls[0]} never finished${calls.length > 1 ? ` (inside ${calls.slice(1).join(', inside ')})` : ''}: its promise can no longer settle`,
+    `${calls[0]} never finished${calls.length > 1 ? ` (also unfinished: ${calls.slice(1).join(', ')})` : ''}: its promise can no longer settle`,
     'make every path of the plugin resolve or throw: it awaits a promise that nothing is left to settle (no timer, file or socket)',
   );
 }
