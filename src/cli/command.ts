@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import type { Registry } from '../core/registry.js';
 import { kebab, type Setting } from '../core/settings.js';
+import { dryRunLines } from './dry-run.js';
 
 export interface CommandArgument {
   name: string;
@@ -14,6 +15,8 @@ export interface CommandArgument {
   /** Takes every remaining argument. */
   variadic?: boolean;
   optional?: boolean;
+  /** Names files or folders: a dry run shows them and says they are not read. */
+  files?: boolean;
 }
 
 /** What a command's `run` gets: parsed flag values by setting name, the arguments, and how each value was given. */
@@ -39,6 +42,12 @@ export interface CommandModule {
   required?: readonly string[];
   /** Adds options that depend on the registry (run: the attacks' params). */
   extend?(cmd: Command, registry: Registry): void;
+  /**
+   * The checks that need the registry or the config (ids, attack params, the config merged in),
+   * made before anything loads by the real run and by `--dry-run` alike, so the two cannot
+   * drift. Returns the values to run with when they differ from the flags' (run: the config's).
+   */
+  check?(input: CommandInput): Promise<Map<string, unknown> | void> | Map<string, unknown> | void;
   /** The exit code, or nothing for 0. */
   run(input: CommandInput): Promise<number | void> | number | void;
 }
@@ -75,19 +84,25 @@ export function addCommand(parent: Command, module: CommandModule, registry: Reg
   for (const setting of module.settings) for (const option of optionsOf(setting, module.required?.includes(setting.name))) cmd.addOption(option);
   module.extend?.(cmd, registry);
   cmd.action(async (...params: unknown[]) => {
-    const args = params.slice(0, module.args?.length ?? 0).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? (a as string[]) : [String(a)]));
+    const given = (module.args ?? []).map((_, i) => params[i]).map((a) => (a === undefined ? [] : Array.isArray(a) ? (a as string[]) : [String(a)]));
     const opts = cmd.opts() as Record<string, unknown>;
     const values = new Map<string, unknown>();
     for (const key of Object.keys(opts)) if (opts[key] !== undefined) values.set(key, opts[key]);
     for (const s of module.settings) if (!values.has(s.name) && s.default !== undefined) values.set(s.name, s.default);
-    const code = await module.run({
+    const input: CommandInput = {
       values,
-      args,
+      args: given.flat(),
       sourceOf: (name) => (cmd.getOptionValueSource(name) === 'cli' ? 'cli' : 'default'),
       registry,
       argv,
       command: cmd,
-    });
+    };
+    const checked = { ...input, values: (await module.check?.(input)) ?? values };
+    if (cmd.optsWithGlobals().dryRun === true) {
+      for (const line of dryRunLines(module, checked.values, given)) console.log(line);
+      return;
+    }
+    const code = await module.run(checked);
     if (typeof code === 'number') exitCodes.push(code);
   });
   return cmd;

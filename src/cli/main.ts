@@ -71,6 +71,7 @@ function buildProgram(registry: Registry, argv: string[], plugins: string[], con
     .version(robenchVersion)
     .addOption(optionsOf(pluginSetting)[0]!)
     .option('--verbose', 'print stack traces with errors')
+    .option('--dry-run', 'check the command line as a real run would (settings, ids, attack params, config), print what would run, and stop: nothing is loaded or written')
     .showHelpAfterError()
     .exitOverride()
     .hook('preAction', (_program, action) => {

@@ -81,14 +81,7 @@ const idList = (text: string): string[] => (looksLikeModelPath(text) ? [text] : 
  * settings in it come back from `resumeSpec`.
  */
 export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?: boolean } = {}): Promise<PlannedRun> {
-  const attacks = idList(spec.attack).map((id) => registry.get('attack', id));
-  const modelIds = idList(spec.model);
-  const reporters = spec.format.split(',').map((f) => registry.get('reporter', f.trim()));
-  const resumable = reporters.some((r) => r.id === 'json');
-  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
-  const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
-  for (const id of modelIds) if (!looksLikeModelPath(id)) registry.get('model', id);
-  if (spec.dataset !== undefined) registry.get('dataset', spec.dataset);
+  const { attacks, modelIds, reporters, resumable, settings, grid } = checkRunSpec(registry, spec);
   const outDir = await prepareOutDir(spec.out ?? outDirName(new Date(), modelIds, attacks.map((a) => a.id)), { claim: spec.out === undefined });
   // Before reading or touching anything in the folder: a second run there is refused, not interleaved.
   const lock = lockOutDir(outDir, { command: spec.command.slice(1).join(' ') });
@@ -108,6 +101,19 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
     lock.release();
     throw err;
   }
+}
+
+/** The spec's ids looked up and its params and grid checked, touching no file: what `robench run --dry-run` checks too. */
+export function checkRunSpec(registry: Registry, spec: RunSpec) {
+  const attacks = idList(spec.attack).map((id) => registry.get('attack', id));
+  const modelIds = idList(spec.model);
+  const reporters = spec.format.split(',').map((f) => registry.get('reporter', f.trim()));
+  const resumable = reporters.some((r) => r.id === 'json');
+  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
+  const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
+  for (const id of modelIds) if (!looksLikeModelPath(id)) registry.get('model', id);
+  if (spec.dataset !== undefined) registry.get('dataset', spec.dataset);
+  return { attacks, modelIds, reporters, resumable, settings, grid };
 }
 
 interface PlanParts {

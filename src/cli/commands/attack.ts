@@ -14,6 +14,8 @@ import { readNpy, writeNpy } from '../../data/npy.js';
 import { attack } from '../../evaluation/attack-api.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import type { CommandModule } from '../command.js';
+import type { Registry } from '../../core/registry.js';
+import { checkModelAndDataset } from '../check-ids.js';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { addAttackOptions, attackParamOwners } from './run.js';
@@ -27,6 +29,26 @@ const npyPath = (name: string, description: string) =>
       if (!text.toLowerCase().endsWith('.npy')) throw new UsageError(`--${name} '${text}' must name a .npy file`, origin.source === 'flag' ? `e.g. --${name} ${name === 'labels' ? 'y' : name === 'out' ? 'adv' : 'x'}.npy` : 'use the .npy extension');
     },
   });
+
+/** The attack, its params and budget from the flags, checked before any file is read. */
+function attackOf(v: ReadonlyMap<string, unknown>, registry: Registry) {
+  const plugin = registry.get('attack', String(v.get('attack')));
+  // The attack's own flags (--steps, --norm) are declared for every attack; only this one's may be given.
+  const raw: Record<string, unknown> = {};
+  for (const [key, decls] of attackParamOwners(registry)) {
+    if (!v.has(key)) continue;
+    if (!decls.some((d) => d.attack === plugin.id)) throw new UsageError(`--${kebab(key)} is not an option of the attack '${plugin.id}'`, `it belongs to: ${decls.map((d) => d.attack).join(', ')}`);
+    raw[key] = v.get(key);
+  }
+  const params = resolveParams(plugin.id, plugin.params, raw, { origin: { source: 'flag' }, strict: true });
+  let eps: number[] | undefined;
+  if (v.has('eps')) {
+    const grid = String(v.get('eps'));
+    eps = parseGrid(grid);
+    if (eps.length !== 1) throw new UsageError(`--eps '${grid}' names ${eps.length} budgets; robench attack writes the examples of one`, 'give one budget, e.g. --eps 8/255 (attack() in code returns several)');
+  }
+  return { plugin, params, eps };
+}
 
 export const attackModule: CommandModule = {
   name: ['attack'],
@@ -47,23 +69,12 @@ export const attackModule: CommandModule = {
   ],
   required: ['model', 'input', 'labels', 'out'],
   extend: addAttackOptions,
+  check({ values: v, registry }) {
+    checkModelAndDataset(registry, v);
+    attackOf(v, registry);
+  },
   async run({ values: v, registry }) {
-    const attackId = String(v.get('attack'));
-    const plugin = registry.get('attack', attackId);
-    // The attack's own flags (--steps, --norm) are declared for every attack; only this one's may be given.
-    const raw: Record<string, unknown> = {};
-    for (const [key, decls] of attackParamOwners(registry)) {
-      if (!v.has(key)) continue;
-      if (!decls.some((d) => d.attack === plugin.id)) throw new UsageError(`--${kebab(key)} is not an option of the attack '${plugin.id}'`, `it belongs to: ${decls.map((d) => d.attack).join(', ')}`);
-      raw[key] = v.get(key);
-    }
-    const params = resolveParams(plugin.id, plugin.params, raw, { origin: { source: 'flag' }, strict: true });
-    let eps: number[] | undefined;
-    if (v.has('eps')) {
-      const grid = String(v.get('eps'));
-      eps = parseGrid(grid);
-      if (eps.length !== 1) throw new UsageError(`--eps '${grid}' names ${eps.length} budgets; robench attack writes the examples of one`, 'give one budget, e.g. --eps 8/255 (attack() in code returns several)');
-    }
+    const { plugin, params, eps } = attackOf(v, registry);
     const input = await readNpy(String(v.get('input')));
     const labels = await readNpy(String(v.get('labels')));
     if (input.shape.length !== 4 || (input.dtype !== 'float32' && input.dtype !== 'float64')) {

@@ -9,6 +9,7 @@ import { loadModel } from '../../evaluation/load-model.js';
 import type { Norm } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import type { CommandModule } from '../command.js';
+import { checkModelAndDataset } from '../check-ids.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -123,6 +124,10 @@ export const auditModule: CommandModule = {
     { ...RUN_SETTINGS.out, description: 'output folder for audit.json' },
     RUN_SETTINGS.backend,
   ],
+  check: ({ values: v, registry }) => {
+    checkModelAndDataset(registry, v);
+    registry.get('model', v.get('transferFrom') as string);
+  },
   run: ({ values: v, registry }) =>
     auditCommand(registry, {
       model: v.get('model') as string,

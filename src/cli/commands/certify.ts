@@ -22,6 +22,7 @@ import { formatDuration, statusLine } from '../../report/status-line.js';
 import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { earlierOutputs, lockOutDir, moveEarlierOutputs, prepareOutDir } from '../../runtime/out-dir.js';
 import type { CommandModule } from '../command.js';
+import { checkModelAndDataset } from '../check-ids.js';
 
 /** A million draws take 10 to 40 minutes per image and sigma on one CPU core (MNIST, CIFAR-10 zoo CNNs on wasm): more is a usage error, not a wait. */
 export const MAX_DRAWS = 1_000_000;
@@ -155,6 +156,10 @@ export const certifyModule: CommandModule = {
     RUN_SETTINGS.progress,
   ],
   required: ['model', 'sigma'],
+  check({ values: v, registry }) {
+    checkModelAndDataset(registry, v);
+    for (const f of String(v.get('format')).split(',')) registry.get('reporter', f.trim());
+  },
   async run({ values: v, registry, argv }) {
     await certifyCommand(registry, {
       model: String(v.get('model')),

@@ -73,7 +73,7 @@ export async function checkCommand(baselinePath: string, currentPath: string, op
 export const checkModule: CommandModule = {
   name: ['check'],
   description: 'compare results with a baseline; exit 1 when robust accuracy regressed',
-  args: [{ name: 'results', description: 'results.json or the folder robench run wrote' }],
+  args: [{ name: 'results', files: true, description: 'results.json or the folder robench run wrote' }],
   settings: [
     textSetting({ name: 'baseline', valueName: '<results.json or dir>', description: 'the committed baseline' }),
     numberSetting({ name: 'tolerance', min: 0, below: 1, default: 0.01, description: 'smallest absolute accuracy drop that can fail (a fraction: 0.01 is one point)' }),

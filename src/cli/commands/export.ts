@@ -71,7 +71,7 @@ export async function exportCommand(inputs: string[], opts: ExportOptions): Prom
 export const exportModule: CommandModule = {
   name: ['export'],
   description: "write saved results in another tool's format: RobustBench's model_info JSON (with n_examples) and corruptions CSV; runs RobustBench does not report (e.g. PGD) are skipped with a note, and runs on fewer images than RobustBench evaluates are flagged",
-  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  args: [{ name: 'results', variadic: true, files: true, description: 'folders written by robench run, or their results.json' }],
   settings: [
     choiceSetting({ name: 'format', choices: ['robustbench'] as const, description: 'the format to write' }),
     textSetting({ name: 'out', valueName: '<dir>', description: 'output folder (RobustBench layout: <dataset>/<Linf|L2|corruptions>/<model>.json)' }),

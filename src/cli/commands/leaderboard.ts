@@ -18,7 +18,7 @@ export function leaderboardCommand(inputs: string[], format: string): string {
 export const leaderboardModule: CommandModule = {
   name: ['leaderboard'],
   description: 'robust accuracy from saved results: one table per dataset and threat model (Linf, L2, corruptions, each noise), a row per model and sample set, each cell with its attack and n',
-  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  args: [{ name: 'results', variadic: true, files: true, description: 'folders written by robench run, or their results.json' }],
   settings: [
     choiceSetting({ name: 'format', choices: ['table', 'md', 'html'] as const, default: 'table', description: 'output format' }),
     textSetting({ name: 'out', valueName: '<file>', description: 'write the table to a file instead of printing it' }),

@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { GALLERY_DIR, gatherGallery, writeGalleryOf } from '../../report/gallery-images.js';
 import { prepareOutDir } from '../../runtime/out-dir.js';
 import type { AuditSummary } from '../../report/html-report.js';
-import type { RunResult } from '../../core/plugin-api.js';
+import type { ReporterPlugin, RunResult } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import { mergeShards } from '../../evaluation/shards.js';
 import { readResults } from './check.js';
@@ -43,9 +43,7 @@ const unique = <T>(items: T[]): T[] => {
  */
 export async function reportCommand(inputs: string[], opts: ReportOptions, registry: Registry): Promise<string[]> {
   if (inputs.length === 0) throw new UsageError('no results given to report', 'name one or more folders written by robench run (or their results.json)');
-  const ids = opts.format.split(',').map((f) => f.trim()).filter(Boolean);
-  if (ids.length === 0) throw new UsageError(`--format '${opts.format}' names no reporter`, 'e.g. --format table,html; `robench list reporters` shows them all');
-  const reporters = ids.map((id) => registry.get('reporter', id));
+  const reporters = reportersOf(opts.format, registry);
   // Lazily, as the reporters do: the HTML module loads Vega.
   const { readAudits } = await import('../../report/html-report.js');
   const runs: RunResult[] = [];
@@ -81,15 +79,23 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   return written;
 }
 
+/** `--format`'s reporters, looked up before any results are read (by `--dry-run` too). */
+function reportersOf(format: string, registry: Registry): ReporterPlugin[] {
+  const ids = format.split(',').map((f) => f.trim()).filter(Boolean);
+  if (ids.length === 0) throw new UsageError(`--format '${format}' names no reporter`, 'e.g. --format table,html; `robench list reporters` shows them all');
+  return ids.map((id) => registry.get('reporter', id));
+}
+
 export const reportModule: CommandModule = {
   name: ['report'],
   description: 'rebuild or merge reports (and shards) from saved results, without recomputing',
-  args: [{ name: 'results', variadic: true, description: 'folders written by robench run, or their results.json' }],
+  args: [{ name: 'results', variadic: true, files: true, description: 'folders written by robench run, or their results.json' }],
   settings: [
     textSetting({ name: 'out', valueName: '<dir>', description: 'output folder' }),
     textSetting({ name: 'format', valueName: '<list>', default: 'table,json,csv,svg,html', description: 'reporters, comma-separated' }),
   ],
   required: ['out'],
+  check: ({ values: v, registry }) => void reportersOf(v.get('format') as string, registry),
   run: async ({ values: v, args, registry }) => {
     await reportCommand(args, { out: v.get('out') as string, format: v.get('format') as string }, registry);
   },

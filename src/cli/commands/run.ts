@@ -18,7 +18,7 @@ import { robenchVersion } from '../../core/paths.js';
 import type { Registry } from '../../core/registry.js';
 import type { RunHooks } from '../../evaluation/run-plan.js';
 import { RunProgress } from '../run-progress.js';
-import { planRun, resumeSpec, writeReports, type RunSpec } from '../../evaluation/run-spec.js';
+import { checkRunSpec, planRun, resumeSpec, writeReports, type RunSpec } from '../../evaluation/run-spec.js';
 import { formatDuration, statusLine, type StatusLine } from '../../report/status-line.js';
 
 export interface RunOptions extends RunSpec {
@@ -151,6 +151,37 @@ export interface LoadedConfig {
   run: Record<string, unknown>;
 }
 
+/** A new run's options from its checked values (flags, then the config's "run"). */
+function runOptionsOf(values: Map<string, unknown>, registry: Registry, plugins: string[], argv: string[]): RunOptions {
+  const attackOptions: Record<string, unknown> = {};
+  for (const key of attackParamOwners(registry).keys()) if (values.has(key)) attackOptions[key] = values.get(key);
+  const get = <K extends RunSettingName>(k: K) => values.get(k) as RunSettingValue<K> | undefined;
+  return {
+    model: get('model')!,
+    attack: String(get('attack')),
+    dataset: get('dataset'),
+    eps: get('eps'),
+    samples: get('samples'),
+    batch: get('batch')!,
+    seed: get('seed')!,
+    backend: get('backend')!,
+    out: get('out'),
+    format: get('format')!,
+    inputRange: get('inputRange')!,
+    dataDir: get('dataDir'),
+    offline: get('offline') ?? false,
+    sweep: get('sweep') ?? true,
+    saveAdversarial: get('saveAdversarial'),
+    shard: get('shard'),
+    workers: get('workers'),
+    // Files as absolute paths, so that --resume finds them from any folder.
+    plugins: plugins.map((p) => (isPluginFile(p) ? resolve(p) : p)),
+    attackOptions,
+    command: ['robench', ...argv],
+    progress: get('progress'),
+  };
+}
+
 /** `robench run`: built with the config the CLI found (its "run" section supplies defaults). */
 export function runModule(config: LoadedConfig | undefined, plugins: string[]): CommandModule {
   return {
@@ -158,50 +189,33 @@ export function runModule(config: LoadedConfig | undefined, plugins: string[]): 
     description: 'evaluate a model under an attack over a grid of perturbation sizes',
     settings: Object.values(RUN_SETTINGS),
     extend: addAttackOptions,
-    async run(input) {
+    check(input) {
       const { values, registry } = input;
       if (values.has('resume')) {
         const given = [...values.keys()].filter((k) => !['resume', 'workers', 'progress'].includes(k) && input.sourceOf(k) === 'cli');
         if (given.length > 0) throw new UsageError(`--resume continues a run with its own settings, so --${given.map(kebab).join(', --')} cannot be given with it`, 'drop those flags (only --workers and --no-progress may change), or start a new run');
-        const options = resumeOptions(String(values.get('resume')), { workers: values.get('workers') as number | undefined, progress: values.get('progress') as boolean | undefined });
-        await runCommand(await createRegistry({ plugins: options.plugins }), options);
+        // Reads run.json: a folder that holds no resumable run is refused by a dry run too.
+        resumeSpec(String(values.get('resume')), {});
         return;
       }
       const owners = attackParamOwners(registry);
       const merged = mergedValues(input, config, owners);
       const attackId = String(merged.get('attack'));
-      const attackOptions: Record<string, unknown> = {};
       for (const [key, decls] of owners) {
         if (!merged.has(key)) continue;
         const ids = decls.map((d) => d.attack);
         if (!attackId.split(',').some((id) => ids.includes(id.trim()))) throw new UsageError(`--${kebab(key)} is not an option of the attack '${attackId}'`, `it belongs to: ${ids.join(', ')}`);
-        attackOptions[key] = merged.get(key);
       }
-      const get = <K extends RunSettingName>(k: K) => merged.get(k) as RunSettingValue<K> | undefined;
-      await runCommand(registry, {
-        model: get('model')!,
-        attack: attackId,
-        dataset: get('dataset'),
-        eps: get('eps'),
-        samples: get('samples'),
-        batch: get('batch')!,
-        seed: get('seed')!,
-        backend: get('backend')!,
-        out: get('out'),
-        format: get('format')!,
-        inputRange: get('inputRange')!,
-        dataDir: get('dataDir'),
-        offline: get('offline') ?? false,
-        sweep: get('sweep') ?? true,
-        saveAdversarial: get('saveAdversarial'),
-        shard: get('shard'),
-        workers: get('workers'),
-        // Files as absolute paths, so that --resume finds them from any folder.
-        plugins: plugins.map((p) => (isPluginFile(p) ? resolve(p) : p)),
-        attackOptions,
-        command: ['robench', ...input.argv],
-        progress: get('progress'),
-      });
+      checkRunSpec(registry, runOptionsOf(merged, registry, plugins, input.argv));
+      return merged;
+    },
+    async run({ values, registry, argv }) {
+      if (values.has('resume')) {
+        const options = resumeOptions(String(values.get('resume')), { workers: values.get('workers') as number | undefined, progress: values.get('progress') as boolean | undefined });
+        await runCommand(await createRegistry({ plugins: options.plugins }), options);
+        return;
+      }
+      await runCommand(registry, runOptionsOf(values, registry, plugins, argv));
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Registry } from '../../core/registry.js';
 import { disparity } from '../../report/sparsity-format.js';
 import { fitTable } from '../../report/terminal-table.js';
 import type { CommandModule } from '../command.js';
+import { checkModelAndDataset } from '../check-ids.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -94,6 +95,7 @@ export const sparsityModule: CommandModule = {
     textSetting({ name: 'out', valueName: '<file>', description: 'also write the figures to this JSON file' }),
     RUN_SETTINGS.backend,
   ],
+  check: ({ values: v, registry }) => checkModelAndDataset(registry, v, { list: true }),
   run: ({ values: v, registry }) =>
     sparsityCommand(registry, {
       models: String(v.get('model')).split(',').map((m) => m.trim()),
