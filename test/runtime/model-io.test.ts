@@ -101,7 +101,7 @@ test.serial('shipped datasets are listed default first and only where a manifest
 test.serial('shipped zoo weights load, match their manifest and classify bundled test images', async (t) => {
   const { useBackend } = await import('../../src/runtime/backends.js');
   await useBackend('wasm');
-  const plugins = [(await import('../../models/hebbian.js')).default, (await import('../../models/baseline.js')).default, (await import('../../models/similarity-matching.js')).default];
+  const plugins = await Promise.all(['hebbian', 'baseline', 'similarity-matching', 'baseline-at'].map(async (id) => (await import(`../../models/${id}.js`)).default));
   t.true(plugins[0].datasets.includes('fashion-mnist'), 'hebbian ships Fashion-MNIST weights');
   for (const plugin of plugins) {
     for (const dataset of plugin.datasets) {
@@ -139,7 +139,7 @@ test.serial('shipped zoo weights reproduce their manifest accuracy on the full t
     return;
   }
   await useBackend('wasm');
-  const zoo = ['hebbian', 'baseline', 'similarity-matching'];
+  const zoo = ['hebbian', 'baseline', 'similarity-matching', 'baseline-at'];
   for (const plugin of await Promise.all(zoo.map(async (id) => (await import(`../../models/${id}.js`)).default))) {
     for (const dataset of plugin.datasets) {
       const model = await plugin.load({ dataset });
