@@ -1,3 +1,7 @@
 import { zooModelPlugin } from './zoo.js';
 
-export default zooModelPlugin('baseline-vgg16', 'VGG16 baseline for 32x32 colour images (conv -> ReLU -> batch norm), the layout of Cekic et al. (2022)');
+export default zooModelPlugin(
+  'baseline-vgg16',
+  'VGG16 baseline for 32x32 colour images (conv -> ReLU -> batch norm), the layout of Cekic et al. (2022)',
+  { training: { trainer: 'zoo', family: 'baseline', size: 'vgg16' } },
+);

@@ -3,4 +3,5 @@ import { zooModelPlugin } from './zoo.js';
 export default zooModelPlugin(
   'baseline',
   'Compact CNN (conv -> ReLU -> batch norm blocks, max-pools, linear classifier): the baseline of Cekic et al. (2022)',
+  { training: { trainer: 'zoo', family: 'baseline', size: 'compact' } },
 );

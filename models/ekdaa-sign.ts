@@ -5,4 +5,5 @@ export default ekdaaZooPlugin(
   'ekdaa-sign',
   'sign-activation CNN trained by EKDAA (Zee et al., 2023); white-box gradients through a straight-through surrogate',
   SIGN_SURROGATE,
+  { rule: 'ekdaa', activation: 'sign' },
 );

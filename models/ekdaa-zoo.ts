@@ -4,11 +4,27 @@
  * is the loading code's, not the manifest's: the surrogate lives in the layer code.
  */
 import './ekdaa-net.js';
-import type { ModelPlugin } from '../src/core/plugin-api.js';
+import type { EkdaaTraining, ModelPlugin } from '../src/core/plugin-api.js';
 import { zooModelPlugin } from './zoo.js';
 
-export function ekdaaZooPlugin(id: string, description: string, gradientSurrogate: string): ModelPlugin {
-  const base = zooModelPlugin(id, description);
+/**
+ * How an entry trains. lr: the release's 1e-3 for all three. The EKDAA pair run the release's
+ * forward (releaseForward: conv pre-activations carried forward, f first applied at fc1), so
+ * the sign net's only sign in the forward pass is fc1's, as in the release. robench's
+ * earlier sign-after-every-layer variant diverged at 1e-3 (it shipped trained at 3e-5)
+ * and is dropped: it was not the release's network. The twin keeps tanh after every
+ * conv, true backprop through the network as the paper describes it.
+ */
+const ekdaaTraining = ({ rule, activation }: Pick<EkdaaTraining, 'rule' | 'activation'>): EkdaaTraining => ({
+  trainer: 'ekdaa',
+  rule,
+  activation,
+  lr: 1e-3,
+  releaseForward: rule === 'ekdaa',
+});
+
+export function ekdaaZooPlugin(id: string, description: string, gradientSurrogate: string, learning: Pick<EkdaaTraining, 'rule' | 'activation'>): ModelPlugin {
+  const base = zooModelPlugin(id, description, { training: ekdaaTraining(learning) });
   return {
     ...base,
     async load(opts) {

@@ -3,5 +3,5 @@ import { zooModelPlugin } from './zoo.js';
 export default zooModelPlugin(
   'hebbian-at',
   'The compact HaH CNN of Cekic et al. (2022) adversarially trained like baseline-at: does HaH add robustness on top of adversarial training?',
-  { trainOn: 'cifar10', trainAs: '--model hebbian --adversarial fast' },
+  { training: { trainer: 'adversarial', of: 'hebbian', method: 'fast' }, trainOn: 'cifar10' },
 );

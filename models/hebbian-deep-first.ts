@@ -3,5 +3,5 @@ import { zooModelPlugin } from './zoo.js';
 export default zooModelPlugin(
   'hebbian-deep-first',
   'Ablation of hebbian-deep: HaH blocks at the first resolution (32x32) only, standard blocks elsewhere, to show whether the depth of HaH matters',
-  { trainOn: 'cifar10' },
+  { training: { trainer: 'zoo', family: 'hebbian', size: 'deep', variant: 'first' }, trainOn: 'cifar10' },
 );

@@ -16,7 +16,7 @@ export function smZooPlugin(neuronsPerSite: number): ModelPlugin {
   const base = zooModelPlugin(
     id,
     `structured similarity matching, ${neuronsPerSite} neurons per site (Obeid, Ramambason & Pehlevan, 2019): Hebbian/anti-Hebbian, no backprop; the output is a fixed point of neural dynamics, read out linearly`,
-    { trainOn: 'mnist' },
+    { training: { trainer: 'similarity-matching', neuronsPerSite }, trainOn: 'mnist' },
   );
   return {
     ...base,

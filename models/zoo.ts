@@ -9,26 +9,57 @@ import { FractionalThreshold } from './hah-layers.js';
 import { RobenchError } from '../src/core/errors.js';
 import { loadLayersModelFrom, sha256OfModelDir } from '../src/runtime/model-io.js';
 import { assetPath } from '../src/core/paths.js';
-import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin } from '../src/core/plugin-api.js';
+import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin, type ModelTraining } from '../src/core/plugin-api.js';
 
 export const weightsRoot = (): string => assetPath('models', 'weights');
 
 /** Preferred defaults: the paper's dataset first, then the fast greyscale one. */
 const DEFAULT_ORDER = ['cifar10', 'fashion-mnist', 'mnist', 'svhn'];
 
+/** A folder of shipped weights, with the model and dataset its manifest names. */
+interface WeightsFolder {
+  dir: string;
+  model: string;
+  dataset: string;
+}
+
+/** The manifest's model and dataset, if it names both. */
+function manifestIds(file: string): { model: string; dataset: string } | undefined {
+  try {
+    const { model, dataset } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return typeof model === 'string' && typeof dataset === 'string' ? { model, dataset } : undefined;
+  } catch {
+    // A manifest that is not JSON names no model: the folder is not a zoo entry (check:zoo guards the shipped ones).
+    return undefined;
+  }
+}
+
+/**
+ * The folders under `root` with a model and a manifest naming its model and dataset. The manifest,
+ * not the folder's name, says whose weights they are: 'baseline-at-mnist' would otherwise be
+ * baseline's on a dataset 'at-mnist', and 'hebbian-deep-alpha0-cifar10' hebbian-deep's.
+ */
+function weightsFolders(root: string): WeightsFolder[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((name) => {
+    const dir = join(root, name);
+    const ids = existsSync(join(dir, 'model.json')) ? manifestIds(join(dir, 'manifest.json')) : undefined;
+    return ids ? [{ dir, ...ids }] : [];
+  });
+}
+
 /** Datasets with shipped weights for `modelId`, default first. */
 export function shippedDatasets(modelId: string, root = weightsRoot()): string[] {
-  if (!existsSync(root)) return [];
-  const prefix = `${modelId}-`;
-  const found = readdirSync(root)
-    .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'manifest.json')) && existsSync(join(root, d, 'model.json')))
-    .map((d) => d.slice(prefix.length))
-    // 'baseline-vgg16-cifar10' also starts with 'baseline-', 'ekdaa-sign-fashion-mnist' with 'ekdaa-',
-    // 'hebbian-deep-alpha0-cifar10' with 'hebbian-' and 'hebbian-deep-', 'similarity-matching-8-mnist'
-    // with 'similarity-matching-', 'baseline-at-mnist' with 'baseline-'.
-    .filter((ds) => !/^(vgg16|sign|backprop|deep|alpha0|first|at|\d+)-/.test(ds));
+  const found = weightsFolders(root)
+    .filter((f) => f.model === modelId)
+    .map((f) => f.dataset);
   const rank = (ds: string) => (DEFAULT_ORDER.includes(ds) ? DEFAULT_ORDER.indexOf(ds) : DEFAULT_ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** The folder of the shipped weights of `modelId` on `dataset`, if they ship. */
+export function shippedWeightsDir(modelId: string, dataset: string, root = weightsRoot()): string | undefined {
+  return weightsFolders(root).find((f) => f.model === modelId && f.dataset === dataset)?.dir;
 }
 
 /** Names of the layers whose outputs are the post-activation outputs of the conv blocks. */
@@ -72,7 +103,8 @@ export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string,
 
 /** Loads the shipped weights of `modelId` on `dataset`. */
 export async function loadZooModel(modelId: string, dataset: string, root = weightsRoot()): Promise<LoadedModel> {
-  const dir = join(root, `${modelId}-${dataset}`);
+  const dir = shippedWeightsDir(modelId, dataset, root);
+  if (dir === undefined) throw new RobenchError(`no weights ship for the model '${modelId}' on the dataset '${dataset}'`, `weights ship for: ${shippedDatasets(modelId, root).join(', ') || 'none'}`);
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
   const sha = await sha256OfModelDir(dir);
   if (typeof manifest.weightsSha256 === 'string' && manifest.weightsSha256 !== sha) {
@@ -85,20 +117,24 @@ export async function loadZooModel(modelId: string, dataset: string, root = weig
   return wrapZooModel(model, modelId, dataset, sha, { weightsDir: dir, manifest });
 }
 
+/** The `robench train` arguments that train a model declaring `training`. */
+const trainArgs = (id: string, training: ModelTraining): string =>
+  training.trainer === 'adversarial' ? `--model ${training.of} --adversarial ${training.method}` : `--model ${id}`;
+
 /**
- * A model plugin for one zoo architecture; `trainOn` is the dataset the no-weights hint trains on
- * (default Fashion-MNIST, the fastest), `trainAs` the `robench train` arguments that train it
- * (default `--model <id>`).
+ * A model plugin for one zoo architecture, trained as `training` declares; `trainOn` is the dataset
+ * the no-weights hint trains on (default Fashion-MNIST, the fastest).
  */
-export function zooModelPlugin(id: string, description: string, opts: { trainOn?: string; trainAs?: string } = {}): ModelPlugin {
+export function zooModelPlugin(id: string, description: string, opts: { training: ModelTraining; trainOn?: string }): ModelPlugin {
   const datasets = shippedDatasets(id);
+  const trainAs = trainArgs(id, opts.training);
   return defineModel({
     id,
     description,
     datasets,
+    training: opts.training,
     async load({ dataset }) {
       const ds = dataset ?? datasets[0];
-      const trainAs = opts.trainAs ?? `--model ${id}`;
       const train = `robench train ${trainAs} --dataset ${dataset ?? opts.trainOn ?? 'fashion-mnist'}`;
       if (ds === undefined) {
         throw new RobenchError(`no weights ship for the model '${id}' yet`, `train them with \`${train}\` and pass the result with --model <dir>/model.json`);

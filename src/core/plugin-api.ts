@@ -192,6 +192,49 @@ export interface LoadedModel {
   dispose(): void;
 }
 
+/**
+ * A zoo CNN (src/training/train.ts, models/architectures.ts): standard or HaH blocks, the layout
+ * of its size and, for an ablation of the deep HaH model, its variant.
+ */
+export interface ZooTraining {
+  trainer: 'zoo';
+  family: 'baseline' | 'hebbian';
+  size: 'compact' | 'vgg16' | 'deep';
+  /** 'alpha0': every HaH alpha 0 (does the HaH cost do anything?); 'first': HaH blocks at the first resolution only. */
+  variant?: 'alpha0' | 'first';
+}
+
+/** An EKDAA network (src/training/ekdaa-train.ts): its learning rule, activation and rate. */
+export interface EkdaaTraining {
+  trainer: 'ekdaa';
+  /** EKDAA's error kernels, or backprop through the same network (the twin that isolates the rule). */
+  rule: 'ekdaa' | 'backprop';
+  activation: 'tanh' | 'sign';
+  /** The default learning rate (`--lr` overrides it). */
+  lr: number;
+  /** The release's forward: conv pre-activations carried forward, the activation first applied at fc1. */
+  releaseForward: boolean;
+}
+
+/** Structured similarity matching (src/training/similarity-matching-train.ts) of this many neurons per site. */
+export interface SimilarityMatchingTraining {
+  trainer: 'similarity-matching';
+  neuronsPerSite: number;
+}
+
+/**
+ * The adversarially trained twin of the zoo CNN `of`: `robench train --model <of> --adversarial
+ * <method>` trains it (the method its shipped weights were trained with).
+ */
+export interface AdversarialTwin {
+  trainer: 'adversarial';
+  of: string;
+  method: 'pgd' | 'fast';
+}
+
+/** How `robench train` trains a model: the trainer, and the settings that make the model this one. */
+export type ModelTraining = ZooTraining | EkdaaTraining | SimilarityMatchingTraining | AdversarialTwin;
+
 export interface ModelPlugin {
   kind: 'model';
   id: string;
@@ -199,6 +242,8 @@ export interface ModelPlugin {
   /** Datasets this model has weights for; the first is the default. */
   datasets: string[];
   load(opts: { dataset?: string }): Promise<LoadedModel>;
+  /** How `robench train --model <id>` trains it; absent: robench cannot train it. */
+  training?: ModelTraining;
 }
 
 export type Split = 'train' | 'test';

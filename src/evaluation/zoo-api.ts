@@ -1,11 +1,10 @@
 /** The model zoo as the package exports it: which models ship, on which datasets, and loading one. */
-import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { loadModel } from './load-model.js';
 import type { LoadedModel } from '../core/plugin-api.js';
 import { createRegistry } from '../core/registry.js';
 import { looksLikeModelPath } from './user-model.js';
-import { shippedDatasets, weightsRoot } from '../../models/zoo.js';
+import { shippedDatasets, shippedWeightsDir } from '../../models/zoo.js';
 
 export interface ZooEntry {
   id: string;
@@ -51,8 +50,9 @@ export async function loadZooModel(id: string, dataset?: string): Promise<Loaded
  *   const net = await tf.loadLayersModel(`file://${zooWeightsDir('baseline', 'mnist')}/model.json`);
  */
 export function zooWeightsDir(id: string, dataset: string): string {
-  if (!shippedDatasets(id).includes(dataset)) {
+  const dir = shippedWeightsDir(id, dataset);
+  if (dir === undefined) {
     throw new UsageError(`no weights ship for the model '${id}' on '${dataset}'`, `weights ship for: ${shippedDatasets(id).join(', ') || 'none'}`);
   }
-  return join(weightsRoot(), `${id}-${dataset}`);
+  return dir;
 }

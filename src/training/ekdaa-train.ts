@@ -9,11 +9,13 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type Activation, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
+import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
 import { UsageError } from '../core/errors.js';
+import type { EkdaaTraining } from '../core/plugin-api.js';
 import { scalarRng } from '../core/rng.js';
 import type { TrainOptions } from './train.js';
+import { builtinTrainable, trainedBy, trainingOf, type Trainable } from './trainable.js';
 import { permutation } from './batches.js';
 import { evaluate } from './test-accuracy.js';
 import { runOutcome, type TrainingManifest } from './manifest.js';
@@ -21,23 +23,9 @@ import { runTraining, START, type Finished, type Position, type RunResult, type 
 import { loadTensors, saveTensors, type NamedTensor } from './tensor-checkpoint.js';
 import { loadTrainingData, type TrainingData } from './training-data.js';
 
-/**
- * lr: the release's 1e-3 for all three. The EKDAA pair run the release's forward
- * (releaseForward: conv pre-activations carried forward, f first applied at fc1), so
- * the sign net's only sign in the forward pass is fc1's, as in the release. robench's
- * earlier sign-after-every-layer variant diverged at 1e-3 (it shipped trained at 3e-5)
- * and is dropped: it was not the release's network. The twin keeps tanh after every
- * conv, true backprop through the network as the paper describes it.
- */
-export const EKDAA_MODELS: Record<string, { rule: 'ekdaa' | 'backprop'; activation: Activation; lr: number; releaseForward: boolean }> = {
-  ekdaa: { rule: 'ekdaa', activation: 'tanh', lr: 1e-3, releaseForward: true },
-  'ekdaa-sign': { rule: 'ekdaa', activation: 'sign', lr: 1e-3, releaseForward: true },
-  'ekdaa-backprop': { rule: 'backprop', activation: 'tanh', lr: 1e-3, releaseForward: false },
-};
-
-/** The zoo id that `--model m --activation a` trains. */
-export function ekdaaModelId(model: string, activation: string | undefined): string {
-  const kind = EKDAA_MODELS[model];
+/** The zoo id that `--model m --activation a` trains: the EKDAA model of m's rule with activation a. */
+export function ekdaaModelId(model: string, activation: string | undefined, trainable: Trainable): string {
+  const kind = trainingOf(trainable, model, 'ekdaa');
   if (kind === undefined) {
     if (activation === undefined) return model;
     throw new UsageError(`--activation applies to the EKDAA models only, not '${model}'`, 'drop --activation, or use --model ekdaa');
@@ -47,7 +35,9 @@ export function ekdaaModelId(model: string, activation: string | undefined): str
   if (kind.rule === 'backprop') {
     throw new UsageError('the backprop twin trains with tanh only: sign has no derivative to backpropagate', 'drop --activation, or train --model ekdaa --activation sign');
   }
-  return activation === 'sign' ? 'ekdaa-sign' : 'ekdaa';
+  const twin = trainedBy(trainable, 'ekdaa').find(([, t]) => t.rule === kind.rule && t.activation === activation);
+  if (twin === undefined) throw new UsageError(`no EKDAA model of the rule ${kind.rule} has the activation ${activation}`, 'drop --activation');
+  return twin[0];
 }
 
 /** `--layout`'s value, checked before any data or backend. */
@@ -131,7 +121,7 @@ function stateTensors(p: EkdaaParams, e: ErrorKernels | null, opt: MomentumSGD):
 interface EkdaaRun {
   model: string;
   dataset: string;
-  kind: (typeof EKDAA_MODELS)[string];
+  kind: EkdaaTraining;
   releaseForward: boolean;
   seed: number;
   epochs: number;
@@ -308,9 +298,9 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
 }
 
 /** The run's settings from its options, checked before any data or backend. */
-function ekdaaRun(opts: EkdaaTrainOptions): Omit<EkdaaRun, 'trainCount' | 'testCount'> & { out: string } {
-  const kind = EKDAA_MODELS[opts.model];
-  if (kind === undefined) throw new UsageError(`'${opts.model}' is not an EKDAA model`, `use --model ${Object.keys(EKDAA_MODELS).join('|')}`);
+function ekdaaRun(opts: EkdaaTrainOptions, trainable: Trainable): Omit<EkdaaRun, 'trainCount' | 'testCount'> & { out: string } {
+  const kind = trainingOf(trainable, opts.model, 'ekdaa');
+  if (kind === undefined) throw new UsageError(`'${opts.model}' is not an EKDAA model`, `use --model ${trainedBy(trainable, 'ekdaa').map(([id]) => id).join('|')}`);
   const releaseForward = kind.releaseForward || opts.releaseForward === true;
   const seed = opts.seed ?? 0;
   const batch = opts.batch ?? 50;
@@ -330,7 +320,7 @@ function ekdaaRun(opts: EkdaaTrainOptions): Omit<EkdaaRun, 'trainCount' | 'testC
 
 /** Trains ekdaa, ekdaa-sign or ekdaa-backprop and writes model.json, weights.bin and manifest.json. */
 export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<RunResult<EkdaaManifest>> {
-  const { out, ...settings } = ekdaaRun(opts);
+  const { out, ...settings } = ekdaaRun(opts, opts.trainable ?? (await builtinTrainable()));
   const data = opts.data ?? (await loadTrainingData(opts));
   const shape = data.plugin.imageShape;
   const run = { ...settings, trainCount: Math.min(opts.samples ?? data.train.count, data.train.count), testCount: Math.min(opts.testSamples ?? data.test.count, data.test.count) };

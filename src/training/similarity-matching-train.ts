@@ -44,6 +44,7 @@ import { runOutcome, type TrainingManifest } from './manifest.js';
 import { runTraining, START, type Finished, type Position, type RunResult, type Trainer } from './loop.js';
 import type { StepReport } from './loop-progress.js';
 import { loadTensors, saveTensors, type NamedTensor } from './tensor-checkpoint.js';
+import { trainedBy, trainingOf, type Trainable } from './trainable.js';
 import { loadTrainingData, type TrainingData } from './training-data.js';
 
 export const SM_SCHEDULE = { lr: 5e-3, decay: 0.5, floor: 1e-4, chunks: 120, chunkSize: 1000 };
@@ -52,17 +53,25 @@ export const smLearningRate = (t: number): number => Math.max(SM_SCHEDULE.lr / (
 /** MNIST test error (%) of the poster's Table, by neurons per site (one layer, R 4, stride 2). */
 export const POSTER_TEST_ERROR: Record<number, number> = { 4: 3.87, 8: 2.41, 16: 1.73, 32: 1.6, 64: 1.47, 100: 1.4 };
 
-/** The zoo ids: 'similarity-matching' has the authors' 4 neurons per site, 'similarity-matching-N' has N. */
-export const isSimilarityMatching = (model: string): boolean => /^similarity-matching(-\d+)?$/.test(model);
-export const smNeurons = (model: string): number => Number(/-(\d+)$/.exec(model)?.[1] ?? 4);
+/** The poster's neurons per site: its model is the one a new width derives from. */
+const AUTHORS_NEURONS = 4;
 
-/** The id `--model m --neurons-per-site n` trains. */
-export function smModelId(model: string, neuronsPerSite: number | undefined): string {
-  if (neuronsPerSite === undefined) return model;
-  if (/-\d+$/.test(model) && smNeurons(model) !== neuronsPerSite) {
-    throw new UsageError(`${model} has ${smNeurons(model)} neurons per site, not ${neuronsPerSite}`, `use --model similarity-matching --neurons-per-site ${neuronsPerSite}`);
+/**
+ * The id `--model m --neurons-per-site n` trains: the similarity-matching model of n neurons per
+ * site, else a new one, `<m>-<n>`, widening the authors' model m.
+ */
+export function smModelId(model: string, neuronsPerSite: number | undefined, trainable: Trainable): string {
+  const models = trainedBy(trainable, 'similarity-matching');
+  const declared = trainingOf(trainable, model, 'similarity-matching');
+  if (declared === undefined) throw new UsageError(`'${model}' is not a similarity-matching model`, `use --model ${models.map(([id]) => id).join('|')}`);
+  if (neuronsPerSite === undefined || neuronsPerSite === declared.neuronsPerSite) return model;
+  const other = models.find(([, t]) => t.neuronsPerSite === neuronsPerSite);
+  if (other !== undefined) return other[0];
+  if (declared.neuronsPerSite !== AUTHORS_NEURONS) {
+    const authors = models.filter(([, t]) => t.neuronsPerSite === AUTHORS_NEURONS).map(([id]) => id).join('|');
+    throw new UsageError(`${model} has ${declared.neuronsPerSite} neurons per site, not ${neuronsPerSite}`, `use --model ${authors} --neurons-per-site ${neuronsPerSite}`);
   }
-  return neuronsPerSite === 4 ? 'similarity-matching' : `similarity-matching-${neuronsPerSite}`;
+  return `${model}-${neuronsPerSite}`;
 }
 
 export interface SmTrainOptions {

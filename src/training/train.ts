@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { architecture, type Architecture, type Family, type Size, type Variant } from '../../models/architectures.js';
+import { architecture, type Architecture, type Size } from '../../models/architectures.js';
 import { UsageError } from '../core/errors.js';
-import type { DatasetPlugin, DatasetSplit, ImageShape } from '../core/plugin-api.js';
+import type { DatasetPlugin, DatasetSplit, ImageShape, ZooTraining } from '../core/plugin-api.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
 import type { AdversarialSpec } from './adversarial.js';
 import { augmentationFor } from './batches.js';
@@ -15,23 +15,13 @@ import { runTraining, type RunResult } from './loop.js';
 import type { StepReport } from './loop-progress.js';
 import type { TrainingManifest } from './manifest.js';
 import { STEP_AUTHORS, STEP_HALF } from './schedule.js';
+import { adversarialId, builtinTrainable, trainedBy, trainingOf, type Trainable } from './trainable.js';
 import { loadTrainingData } from './training-data.js';
 import { ZooTrainer, type ZooRun } from './zoo-trainer.js';
 
 export { learningRateAt } from './schedule.js';
 export { stopIfDiverged, type DivergedAt } from './diverged.js';
 export type { StepReport } from './loop-progress.js';
-
-export const TRAINABLE_MODELS: Record<string, { family: Family; size: Size; variant?: Variant }> = {
-  baseline: { family: 'baseline', size: 'compact' },
-  hebbian: { family: 'hebbian', size: 'compact' },
-  'baseline-vgg16': { family: 'baseline', size: 'vgg16' },
-  'hebbian-vgg16': { family: 'hebbian', size: 'vgg16' },
-  'baseline-deep': { family: 'baseline', size: 'deep' },
-  'hebbian-deep': { family: 'hebbian', size: 'deep' },
-  'hebbian-deep-alpha0': { family: 'hebbian', size: 'deep', variant: 'alpha0' },
-  'hebbian-deep-first': { family: 'hebbian', size: 'deep', variant: 'first' },
-};
 
 export interface EpochReport {
   epoch: number;
@@ -75,8 +65,10 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** The command line to record in the manifest. */
   command?: string;
-  /** Adversarial training: the model trained is `<model>-at`. */
+  /** Adversarial training: the model trained is the model's adversarial twin (trainable.ts). */
   adversarial?: AdversarialSpec;
+  /** The models `model` is looked up in (default: the built-in plugins'); the CLI's hold --plugin models too. */
+  trainable?: Trainable;
   /** Data already in memory (tests); default: the dataset plugin's files. */
   data?: { plugin: Pick<DatasetPlugin, 'id' | 'imageShape' | 'normalization' | 'classNames'>; train: DatasetSplit; test: DatasetSplit };
 }
@@ -133,13 +125,11 @@ const defaults = (size: Size, shape: ImageShape): Hyper =>
 
 export const DEFAULT_MICRO_BATCH = 16;
 
-type Kind = (typeof TRAINABLE_MODELS)[string];
-
 /** The model and the parallel and checkpoint flags, checked before any data loads. */
-function checkOptions(opts: TrainOptions): Kind {
-  const kind = TRAINABLE_MODELS[opts.model];
+function checkOptions(opts: TrainOptions, trainable: Trainable): ZooTraining {
+  const kind = trainingOf(trainable, opts.model, 'zoo');
   if (kind === undefined) {
-    throw new UsageError(`robench can only train the zoo models, not '${opts.model}'`, `use --model ${Object.keys(TRAINABLE_MODELS).join('|')}`);
+    throw new UsageError(`robench can only train the zoo models, not '${opts.model}'`, `use --model ${trainedBy(trainable, 'zoo').map(([id]) => id).join('|')}`);
   }
   for (const [flag, v] of [['--workers', opts.workers], ['--micro-batch', opts.microBatch], ['--checkpoint-every', opts.checkpointEvery]] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`${flag} must be a whole number of at least 1, got ${v}`, `pass e.g. ${flag} ${flag === '--checkpoint-every' ? 500 : 2}, or leave it out for the default`);
@@ -164,7 +154,7 @@ function sizes(opts: TrainOptions, hyper: Hyper): { epochs: number; batch: numbe
 }
 
 /** The run's settings from its options and data. */
-function zooRun(opts: TrainOptions, kind: Kind, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
+function zooRun(opts: TrainOptions, kind: ZooTraining, modelId: string, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
   const seed = opts.seed ?? 0;
   const adv = opts.adversarial;
   const heldOut = adv?.heldOut ?? 0;
@@ -183,7 +173,7 @@ function zooRun(opts: TrainOptions, kind: Kind, data: { plugin: Pick<DatasetPlug
   const command = opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}` : ''}`;
   return {
     model: opts.model,
-    modelId: adv ? `${opts.model}-at` : opts.model,
+    modelId,
     dataset: opts.dataset,
     seed,
     ...(adv ? { adv } : {}),
@@ -206,11 +196,13 @@ function zooRun(opts: TrainOptions, kind: Kind, data: { plugin: Pick<DatasetPlug
 
 /** Trains a zoo model on a dataset and writes model.json, weights.bin and manifest.json to the output directory. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const kind = checkOptions(opts);
+  const trainable = opts.trainable ?? (await builtinTrainable());
+  const kind = checkOptions(opts, trainable);
+  const modelId = opts.adversarial ? adversarialId(trainable, opts.model) : opts.model;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const data = opts.data ?? (await loadTrainingData(opts));
-  const out = opts.out ?? join('robench-train', `${opts.adversarial ? `${opts.model}-at` : opts.model}-${opts.dataset}`);
-  const trainer = new ZooTrainer(zooRun(opts, kind, data, out, log), data, opts, log, out);
+  const out = opts.out ?? join('robench-train', `${modelId}-${opts.dataset}`);
+  const trainer = new ZooTrainer(zooRun(opts, kind, modelId, data, out, log), data, opts, log, out);
   const { model, dataset, resume, progress, checkpointEvery, onStep } = opts;
   const result = await runTraining(trainer, { model, dataset, out, resume, log, progress, checkpointEvery, onStep });
   return { ...result, workerShare: trainer.workerShare };

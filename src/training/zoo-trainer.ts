@@ -30,7 +30,7 @@ import type { TrainingData } from './training-data.js';
 
 /** A zoo run's settings, its options resolved and checked. */
 export interface ZooRun {
-  /** The --model trained, and the id it ships as (`<model>-at` when adversarial). */
+  /** The --model trained, and the id it ships as (its adversarial twin's when adversarial). */
   model: string;
   modelId: string;
   dataset: string;

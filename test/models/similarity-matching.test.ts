@@ -20,6 +20,7 @@ import { loadLayersModelFrom, saveLayersModelTo } from '../../src/runtime/model-
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
 import { hebbianUpdate, smModelId, trainSimilarityMatching } from '../../src/training/similarity-matching-train.js';
+import { builtinTrainable } from '../../src/training/trainable.js';
 import { robench } from '../helpers/cli.js';
 
 test.before(async () => {
@@ -296,10 +297,16 @@ test('buildSmModel gives logits from the fixed point through the readout', (t) =
 });
 
 test('train names the model by its neurons per site, and refuses what does not apply before any compute', async (t) => {
-  t.is(smModelId('similarity-matching', undefined), 'similarity-matching');
-  t.is(smModelId('similarity-matching', 4), 'similarity-matching');
-  t.is(smModelId('similarity-matching', 16), 'similarity-matching-16');
-  t.throws(() => smModelId('similarity-matching-8', 16), { message: /has 8 neurons per site, not 16/ });
+  const trainable = await builtinTrainable();
+  t.is(smModelId('similarity-matching', undefined, trainable), 'similarity-matching');
+  t.is(smModelId('similarity-matching', 4, trainable), 'similarity-matching');
+  t.is(smModelId('similarity-matching', 8, trainable), 'similarity-matching-8', 'the zoo model of that width');
+  t.is(smModelId('similarity-matching-8', 4, trainable), 'similarity-matching');
+  t.is(smModelId('similarity-matching', 16, trainable), 'similarity-matching-16');
+  t.throws(() => smModelId('similarity-matching-8', 16, trainable), { message: /has 8 neurons per site, not 16/ });
+  // The width is the plugin's declaration, not its name.
+  const declared = new Map([['sm', { trainer: 'similarity-matching', neuronsPerSite: 4 }], ['sm-wide', { trainer: 'similarity-matching', neuronsPerSite: 32 }]] as const);
+  t.is(smModelId('sm', 32, declared), 'sm-wide');
   const epochs = await robench(['train', '--model', 'similarity-matching', '--dataset', 'mnist', '--epochs', '3']);
   t.is(epochs.code, 2);
   t.regex(epochs.stderr, /--epochs and --lr do not apply/);

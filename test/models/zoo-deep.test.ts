@@ -6,16 +6,20 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, buildModel, initializeWeights, PAPER_ALPHAS } from '../../models/architectures.js';
 import { NormalizedConv2D } from '../../models/hah-layers.js';
-import { shippedDatasets, wrapZooModel } from '../../models/zoo.js';
+import { shippedDatasets, shippedWeightsDir, wrapZooModel } from '../../models/zoo.js';
 import { measureSparsity } from '../../src/analysis/activation-stats.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import type { DatasetSplit, ModelPlugin } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
 import { forwardTrain, trainingLoss } from '../../src/training/hah-objective.js';
-import { learningRateAt, train, TRAINABLE_MODELS } from '../../src/training/train.js';
+import { learningRateAt, train } from '../../src/training/train.js';
+import { builtinTrainable, trainingOf, type Trainable } from '../../src/training/trainable.js';
+
+let trainable: Trainable;
 
 test.before(async () => {
   await useBackend('wasm');
+  trainable = await builtinTrainable();
 });
 
 const DEEP = ['baseline-deep', 'hebbian-deep', 'hebbian-deep-alpha0', 'hebbian-deep-first'];
@@ -23,7 +27,7 @@ const SHAPE: [number, number, number] = [32, 32, 3];
 const NORMALIZATION = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
 
 const archOf = (id: string) => {
-  const k = TRAINABLE_MODELS[id];
+  const k = trainingOf(trainable, id, 'zoo')!;
   return architecture(k.family, k.size, SHAPE, k.variant);
 };
 const modelOf = (id: string) => {
@@ -184,14 +188,29 @@ test("the VGG16 entries' convs are the authors': no bias anywhere, every conv of
   }
 });
 
-test('weights folders of the deep ids and their ablations are not taken for each other', async (t) => {
+/** Weights folders under a fresh root, each a model.json and a manifest naming [model, dataset]; the folder is named `name` or `<model>-<dataset>`. */
+async function weightsRootWith(entries: [model: string, dataset: string, name?: string][]): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'robench-zoo-deep-'));
-  const dirs = ['hebbian-cifar10', 'hebbian-deep-cifar10', 'hebbian-deep-alpha0-cifar10', 'hebbian-deep-alpha0-fashion-mnist', 'hebbian-deep-first-svhn', 'baseline-deep-mnist', 'baseline-at-mnist', 'hebbian-at-cifar10'];
-  for (const d of dirs) {
-    await mkdir(join(root, d));
-    await writeFile(join(root, d, 'model.json'), '{}');
-    await writeFile(join(root, d, 'manifest.json'), '{}');
+  for (const [model, dataset, name] of entries) {
+    const dir = join(root, name ?? `${model}-${dataset}`);
+    await mkdir(dir);
+    await writeFile(join(dir, 'model.json'), '{}');
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ model, dataset }));
   }
+  return root;
+}
+
+test('weights folders of the deep ids and their ablations are not taken for each other', async (t) => {
+  const root = await weightsRootWith([
+    ['hebbian', 'cifar10'],
+    ['hebbian-deep', 'cifar10'],
+    ['hebbian-deep-alpha0', 'cifar10'],
+    ['hebbian-deep-alpha0', 'fashion-mnist'],
+    ['hebbian-deep-first', 'svhn'],
+    ['baseline-deep', 'mnist'],
+    ['baseline-at', 'mnist'],
+    ['hebbian-at', 'cifar10'],
+  ]);
   t.deepEqual(shippedDatasets('hebbian', root), ['cifar10']);
   t.deepEqual(shippedDatasets('hebbian-deep', root), ['cifar10'], "not 'alpha0-cifar10' nor 'first-svhn'");
   t.deepEqual(shippedDatasets('hebbian-deep-alpha0', root), ['cifar10', 'fashion-mnist']);
@@ -200,6 +219,22 @@ test('weights folders of the deep ids and their ablations are not taken for each
   t.deepEqual(shippedDatasets('baseline', root), [], "not 'deep-mnist' nor 'at-mnist'");
   t.deepEqual(shippedDatasets('baseline-at', root), ['mnist']);
   t.deepEqual(shippedDatasets('hebbian', root), ['cifar10'], "not 'at-cifar10'");
+  await rm(root, { recursive: true });
+});
+
+test("a weights folder is the model's and dataset's its manifest names, whatever the folder's name", async (t) => {
+  const root = await weightsRootWith([
+    ['hebbian', 'svhn', 'baseline-svhn'],
+    ['baseline', 'mnist', 'retrained'],
+  ]);
+  const bare = join(root, 'hebbian-cifar10');
+  await mkdir(bare);
+  await writeFile(join(bare, 'model.json'), '{}');
+  await writeFile(join(bare, 'manifest.json'), '{}');
+  t.deepEqual(shippedDatasets('baseline', root), ['mnist'], "'retrained' by its manifest, not 'baseline-svhn' by its name");
+  t.deepEqual(shippedDatasets('hebbian', root), ['svhn'], 'a manifest naming no model is no entry');
+  t.is(shippedWeightsDir('hebbian', 'svhn', root), join(root, 'baseline-svhn'));
+  t.is(shippedWeightsDir('baseline', 'svhn', root), undefined);
   await rm(root, { recursive: true });
 });
 

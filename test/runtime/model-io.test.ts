@@ -86,10 +86,10 @@ test.serial('missing files give errors that name the path', async (t) => {
 test.serial('shipped datasets are listed default first and only where a manifest exists', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-zoo-'));
   const model = tinyHebbian();
-  for (const d of ['hebbian-mnist', 'hebbian-fashion-mnist', 'hebbian-cifar10', 'hebbian-vgg16-cifar10']) {
-    await saveLayersModelTo(model, join(root, d));
+  for (const [id, dataset] of [['hebbian', 'mnist'], ['hebbian', 'fashion-mnist'], ['hebbian', 'cifar10'], ['hebbian-vgg16', 'cifar10']]) {
+    await saveLayersModelTo(model, join(root, `${id}-${dataset}`));
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(root, d, 'manifest.json'), '{}');
+    await writeFile(join(root, `${id}-${dataset}`, 'manifest.json'), JSON.stringify({ model: id, dataset }));
   }
   await saveLayersModelTo(model, join(root, 'hebbian-svhn'));
   t.deepEqual(shippedDatasets('hebbian', root), ['cifar10', 'fashion-mnist', 'mnist']);

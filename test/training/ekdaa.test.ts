@@ -8,6 +8,7 @@ import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, i
 import { useBackend } from '../../src/runtime/backends.js';
 import { ekdaaUpdate, initErrorKernels, MomentumSGD } from '../../src/training/ekdaa.js';
 import { checkLayoutName, ekdaaModelId, trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
+import { builtinTrainable } from '../../src/training/trainable.js';
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
 import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
@@ -389,14 +390,21 @@ test.serial("the release's CIFAR-10 architecture builds and a few EKDAA steps lo
   tf.dispose([x, y, ...p.convs, ...p.fcs, ...e.convs, ...e.fcs]);
 });
 
-test('--activation picks the EKDAA variant and is refused where it cannot apply', (t) => {
-  t.is(ekdaaModelId('ekdaa', 'sign'), 'ekdaa-sign');
-  t.is(ekdaaModelId('ekdaa-sign', 'tanh'), 'ekdaa');
-  t.is(ekdaaModelId('ekdaa', undefined), 'ekdaa');
-  t.is(ekdaaModelId('hebbian', undefined), 'hebbian');
-  t.throws(() => ekdaaModelId('hebbian', 'sign'), { message: /EKDAA models only/ });
-  t.throws(() => ekdaaModelId('ekdaa', 'relu'), { message: /tanh or sign/ });
-  t.throws(() => ekdaaModelId('ekdaa-backprop', 'sign'), { message: /tanh only/ });
+test('--activation picks the EKDAA variant of the same rule the plugins declare, and is refused where it cannot apply', async (t) => {
+  const trainable = await builtinTrainable();
+  t.is(ekdaaModelId('ekdaa', 'sign', trainable), 'ekdaa-sign');
+  t.is(ekdaaModelId('ekdaa-sign', 'tanh', trainable), 'ekdaa');
+  t.is(ekdaaModelId('ekdaa', undefined, trainable), 'ekdaa');
+  t.is(ekdaaModelId('hebbian', undefined, trainable), 'hebbian');
+  t.throws(() => ekdaaModelId('hebbian', 'sign', trainable), { message: /EKDAA models only/ });
+  t.throws(() => ekdaaModelId('ekdaa', 'relu', trainable), { message: /tanh or sign/ });
+  t.throws(() => ekdaaModelId('ekdaa-backprop', 'sign', trainable), { message: /tanh only/ });
+  // The variant is whichever model declares the rule and activation, whatever its name.
+  const renamed = new Map([
+    ['kernels', { trainer: 'ekdaa', rule: 'ekdaa', activation: 'tanh', lr: 1e-3, releaseForward: true }],
+    ['kernels-binary', { trainer: 'ekdaa', rule: 'ekdaa', activation: 'sign', lr: 1e-3, releaseForward: true }],
+  ] as const);
+  t.is(ekdaaModelId('kernels', 'sign', renamed), 'kernels-binary');
 });
 
 test('--layout names the compact, wide or release net and is refused otherwise, before any data loads', async (t) => {

@@ -1,10 +1,12 @@
 /** `robench train`: train a zoo model, with per-epoch checkpoints and a final test evaluation. */
 import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { UsageError } from '../../core/errors.js';
-import { checkLayoutName, EKDAA_MODELS, ekdaaModelId, trainEkdaa } from '../../training/ekdaa-train.js';
-import { isSimilarityMatching, smModelId, smNeurons, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
+import { checkLayoutName, ekdaaModelId, trainEkdaa } from '../../training/ekdaa-train.js';
+import { smModelId, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
 import { kebab } from '../../core/parse.js';
-import { train, TRAINABLE_MODELS } from '../../training/train.js';
+import { train } from '../../training/train.js';
+import { adversarialId, trainableModels, trainedBy, type Trainable } from '../../training/trainable.js';
+import type { ModelTraining } from '../../core/plugin-api.js';
 import type { CommandModule } from '../command.js';
 import type { AdversarialMethod, AdversarialSpec } from '../../training/adversarial.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
@@ -50,51 +52,76 @@ export interface TrainCommandOptions {
 const TRAIN_EPS: Record<string, number> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
 const ADVERSARIAL_FLAGS = ['trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
 
+/** The zoo CNNs' ids, for messages. */
+const zooIds = (trainable: Trainable): string => trainedBy(trainable, 'zoo').map(([id]) => id).join(', ');
+
 /** --adversarial and its settings, checked: only the zoo CNNs train adversarially. */
-function adversarialSpec(opts: TrainCommandOptions): AdversarialSpec | undefined {
+function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable): AdversarialSpec | undefined {
   const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (opts.adversarial === undefined) {
     if (given.length > 0) throw new UsageError(`${given.join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to adversarial training only`, 'add --adversarial pgd|fast, or drop them');
     return undefined;
   }
-  if (!Object.hasOwn(TRAINABLE_MODELS, opts.model)) throw new UsageError(`--adversarial trains the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
+  if (training.trainer !== 'zoo') throw new UsageError(`--adversarial trains the zoo CNNs (${zooIds(trainable)}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
   if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd: fast takes one FGSM step', 'drop --adversarial-steps');
   const eps = opts.trainEps ?? TRAIN_EPS[opts.dataset];
   if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${opts.dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
   return { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500 };
 }
 
-/** The ids `robench train --model` takes, for its help. */
-export const trainableIds = (): string[] => [...Object.keys(TRAINABLE_MODELS), ...Object.keys(EKDAA_MODELS), 'similarity-matching', 'similarity-matching-<n>'];
+/** The ids `robench train --model` takes, for its help: an adversarial twin trains through the model it is the twin of. */
+export const trainableIds = (trainable: Trainable): string[] => [...trainable].filter(([, t]) => t.trainer !== 'adversarial').map(([id]) => id);
 
-export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
-  // Usage errors before the backend starts.
-  const sm = isSimilarityMatching(opts.model);
+/** `--model`'s declared training; a model without one, or an adversarial twin, is a usage error naming what to train. */
+function declaredTraining(model: string, trainable: Trainable): Exclude<ModelTraining, { trainer: 'adversarial' }> {
+  const training = trainable.get(model);
+  if (training === undefined) throw new UsageError(`robench can only train the zoo models, not '${model}'`, `use --model ${trainableIds(trainable).join('|')}`);
+  if (training.trainer === 'adversarial') throw new UsageError(`${model} is ${training.of} trained adversarially`, `train it with --model ${training.of} --adversarial ${training.method}`);
+  return training;
+}
+
+/** Similarity matching's flags, and the flags it does not take. */
+function checkSmFlags(opts: TrainCommandOptions, sm: boolean): void {
   if (!sm && (opts.neuronsPerSite !== undefined || opts.layers !== undefined || opts.gamma !== undefined)) {
     throw new UsageError(`--neurons-per-site, --layers and --gamma apply to similarity matching only, not '${opts.model}'`, 'drop them, or use --model similarity-matching');
   }
   if (sm && (opts.epochs !== undefined || opts.lr !== undefined)) {
     throw new UsageError('similarity matching trains by local rules on 120 chunks of 1,000 images with its own rate schedule: --epochs and --lr do not apply', 'drop --epochs and --lr');
   }
-  const model = sm ? smModelId(opts.model, opts.neuronsPerSite) : ekdaaModelId(opts.model, opts.activation);
-  const ekdaa = Object.hasOwn(EKDAA_MODELS, model);
+}
+
+/** The EKDAA and zoo CNN flags, refused for a model of another trainer. */
+function checkTrainerFlags(opts: TrainCommandOptions, model: string, training: ModelTraining, trainable: Trainable): void {
+  const ekdaa = training.trainer === 'ekdaa';
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
   if (opts.layoutName !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
+  const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
+  if (zooOnly.length > 0 && training.trainer !== 'zoo') {
+    throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${zooIds(trainable)}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
+  }
+}
+
+/** Trains `--model` as its plugin declares, with the trainable models of the registry. */
+export async function trainCommand(opts: TrainCommandOptions, trainable: Trainable): Promise<void> {
+  // Usage errors before the backend starts.
+  const training = declaredTraining(opts.model, trainable);
+  const sm = training.trainer === 'similarity-matching';
+  checkSmFlags(opts, sm);
+  const model = sm ? smModelId(opts.model, opts.neuronsPerSite, trainable) : ekdaaModelId(opts.model, opts.activation, trainable);
+  checkTrainerFlags(opts, model, training, trainable);
   const { layoutName } = opts;
   checkLayoutName(layoutName);
-  const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
-  if (zooOnly.length > 0 && !(Object.hasOwn(TRAINABLE_MODELS, model))) {
-    throw new UsageError(`${zooOnly.join(', ')} only appl${zooOnly.length > 1 ? 'y' : 'ies'} to the zoo CNNs (${Object.keys(TRAINABLE_MODELS).join(', ')}), not '${model}'`, `drop ${zooOnly.join(', ')}`);
-  }
-  const adversarial = adversarialSpec(opts);
+  const adversarial = adversarialSpec(opts, training, trainable);
   const backend = await useBackend(opts.backend);
-  const trained = adversarial ? `${model}-at` : model;
+  const trained = adversarial ? adversarialId(trainable, model) : model;
   console.error(`training ${trained} on ${opts.dataset} with the ${backend.name} backend`);
-  const result = sm
-    ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? smNeurons(model), command: opts.command.join(' ') })
-    : ekdaa
-      ? await trainEkdaa({ ...opts, adversarial, model, layoutName, command: opts.command.join(' ') })
-      : await train({ ...opts, adversarial, command: opts.command.join(' ') });
+  const command = opts.command.join(' ');
+  const result =
+    training.trainer === 'similarity-matching'
+      ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? training.neuronsPerSite, command })
+      : training.trainer === 'ekdaa'
+        ? await trainEkdaa({ ...opts, adversarial, model, layoutName, trainable, command })
+        : await train({ ...opts, adversarial, trainable, command });
   console.log(
     `${trained} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
       `after ${result.epochs} ${sm ? 'chunks of 1,000 images' : 'epochs'} (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
@@ -105,7 +132,8 @@ export const trainModule: CommandModule = {
   name: ['train'],
   description: 'train a zoo model on a dataset (checkpoint after every epoch; --resume continues)',
   settings: [
-    textSetting({ name: 'model', valueName: '<id>', description: trainableIds().join(' | ') }),
+    // Its description, the trainable ids, is the registry's (extend).
+    textSetting({ name: 'model', valueName: '<id>', description: 'a model whose plugin declares its training' }),
     textSetting({ name: 'dataset', valueName: '<id>', description: 'mnist | fashion-mnist | cifar10 | svhn' }),
     intSetting({ name: 'epochs', min: 1, max: 10_000, description: 'epochs (default: per model and dataset)' }),
     { ...RUN_SETTINGS.batch, default: undefined, description: 'batch size (default: per model)' },
@@ -125,7 +153,7 @@ export const trainModule: CommandModule = {
     intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
-    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast'] as const, description: 'zoo CNNs: adversarial training, PGD (Madry et al. 2018) or FGSM from a random start (Wong et al. 2020); trains <model>-at' }),
+    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018) or FGSM from a random start (Wong et al. 2020); trains the model's adversarial twin (baseline's: baseline-at)" }),
     numberSetting({ name: 'trainEps', above: 0, max: 1, description: 'adversarial training: the l-inf budget (default: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255)' }),
     intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd: steps of the inner attack (default 10)' }),
     intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
@@ -133,7 +161,11 @@ export const trainModule: CommandModule = {
     RUN_SETTINGS.backend,
   ],
   required: ['model', 'dataset'],
-  run: ({ values: v, argv }) =>
+  extend: (cmd, registry) => {
+    cmd.options.find((o) => o.long === '--model')!.description = trainableIds(trainableModels(registry)).join(' | ');
+  },
+  check: ({ values, registry }) => void declaredTraining(values.get('model') as string, trainableModels(registry)),
+  run: ({ values: v, argv, registry }) =>
     trainCommand({
       activation: v.get('activation') as string | undefined,
       releaseForward: v.get('releaseForward') === true,
@@ -162,5 +194,5 @@ export const trainModule: CommandModule = {
       dataDir: v.get('dataDir') as string | undefined,
       backend: v.get('backend') as BackendName,
       command: ['robench', ...argv],
-    }),
+    }, trainableModels(registry)),
 };
