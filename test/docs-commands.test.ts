@@ -111,3 +111,12 @@ test.serial('a dry run of a command that reads files checks its settings and say
   t.is(bad.code, 2);
   t.regex(bad.stderr, /unknown reporter 'tabel'/);
 });
+
+test.serial('a dry run of data fetch and list checks their arguments: an unknown dataset or kind exits 2', async (t) => {
+  const fetch = await robench(['data', 'fetch', 'mnist', 'cifar1', '--dry-run']);
+  t.is(fetch.code, 2);
+  t.regex(fetch.stderr, /unknown dataset "cifar1"/);
+  const list = await robench(['list', 'modls', '--dry-run']);
+  t.is(list.code, 2);
+  t.regex(list.stderr, /unknown plugin kind 'modls'/);
+});

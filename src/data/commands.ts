@@ -27,7 +27,8 @@ export interface DatasetStatus {
   bundledTestImages: number;
 }
 
-function manifest(id: string): DatasetManifest {
+/** The dataset `id` (or its folder) names; an unknown one is a usage error. */
+export function manifest(id: string): DatasetManifest {
   const m = MANIFESTS.find((x) => x.id === id || x.folder === id);
   if (!m) throw new UsageError(`unknown dataset "${id}"`, `Choose one of: ${MANIFESTS.map((x) => x.id).join(', ')}.`);
   return m;

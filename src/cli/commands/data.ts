@@ -1,6 +1,6 @@
 /** `robench data list` and `robench data fetch <id>`. */
 import Table from 'cli-table3';
-import { fetchDataset, listData } from '../../data/commands.js';
+import { fetchDataset, listData, manifest } from '../../data/commands.js';
 import type { CommandModule } from '../command.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -43,5 +43,6 @@ export const dataFetchModule: CommandModule = {
   description: 'download and verify the original files of datasets',
   args: [{ name: 'ids', variadic: true, description: 'dataset ids' }],
   settings: [dataDirSetting],
+  check: ({ args }) => void args.forEach((id) => manifest(id)),
   run: ({ values: v, args }) => dataFetchCommand(args, v.get('dataDir') as string | undefined),
 };

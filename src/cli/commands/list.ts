@@ -17,11 +17,16 @@ const KINDS = new Map<string, PluginKind>([
   ['reporters', 'reporter'],
 ]);
 
-export function listCommand(registry: Registry, kind: string | undefined, json: boolean): void {
+/** The kinds `robench list [kind]` shows: all, or the one named. */
+function kindsOf(kind: string | undefined): PluginKind[] {
   if (kind !== undefined && !KINDS.has(kind)) {
     throw new UsageError(`unknown plugin kind '${kind}'`, 'use one of models, attacks, datasets, reporters');
   }
-  const kinds: PluginKind[] = kind ? [KINDS.get(kind)!] : ['model', 'attack', 'dataset', 'reporter'];
+  return kind ? [KINDS.get(kind)!] : ['model', 'attack', 'dataset', 'reporter'];
+}
+
+export function listCommand(registry: Registry, kind: string | undefined, json: boolean): void {
+  const kinds = kindsOf(kind);
   if (json) {
     const out = Object.fromEntries(
       kinds.map((k) => [
@@ -50,5 +55,6 @@ export const listModule: CommandModule = {
   description: 'list registered plugins',
   args: [{ name: 'kind', optional: true, description: 'models | attacks | datasets | reporters' }],
   settings: [booleanSetting({ name: 'json', description: 'machine-readable output' })],
+  check: ({ args }) => void kindsOf(args[0]),
   run: ({ values: v, args, registry }) => listCommand(registry, args[0], v.get('json') === true),
 };
