@@ -47,7 +47,9 @@ test('transfer from a model to itself breaks exactly what white-box PGD breaks, 
       logits: (input) => model.logits(input), x, y, eps: 0.05, params: paramsOf(attack, overrides as never), rng: sampleRng(0, [...Array(48).keys()]),
       numClasses: 10, dataset: 'fashion-mnist', counters: { forward: 0, gradient: 0 },
     });
-    return (await attack.run(ctx)) as import('@tensorflow/tfjs').Tensor4D;
+    // An attack may return its batch as a one-element list (transfer returns its inner attack's).
+    const out = await attack.run(ctx);
+    return Array.isArray(out) ? out[0]! : out;
   };
   const whiteBox = await run('pgd', { steps: 10 });
   const transferred = await run('transfer', { 'source-model': 'baseline', steps: 10 });
