@@ -70,6 +70,23 @@ test.serial('--dry-run refuses a bad value with exit 2, as a run does', async (t
   t.is(r.stdout, '');
 });
 
+test.serial("--dry-run of train makes the run's own flag checks: a flag of another trainer, adversarial settings without --adversarial", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--model', 'baseline', '--adversarial', 'fast', '--adversarial-steps', '5'], /--adversarial-steps applies to --adversarial pgd/],
+    [['--model', 'baseline', '--train-eps', '0.3'], /--train-eps applies to adversarial training only/],
+    [['--model', 'ekdaa', '--adversarial', 'fast'], /--adversarial trains the zoo CNNs .*, not 'ekdaa'/],
+    [['--model', 'baseline', '--layout', 'wide'], /--layout applies to the EKDAA models only/],
+    [['--model', 'similarity-matching', '--epochs', '3'], /--epochs and --lr do not apply/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await robench(['train', ...args, '--dataset', 'mnist', '--dry-run']);
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, message);
+  }
+  const ok = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'pgd', '--adversarial-steps', '5', '--dry-run']);
+  t.is(ok.code, 0, ok.stderr);
+});
+
 test.serial('--dry-run looks the ids and attack params up as a run does', async (t) => {
   const unknown = await robench(['run', '--model', 'baseline', '--attack', 'pgdd', '--dry-run']);
   t.is(unknown.code, 2);

@@ -101,17 +101,20 @@ function checkTrainerFlags(opts: TrainCommandOptions, model: string, training: M
   }
 }
 
-/** Trains `--model` as its plugin declares, with the trainable models of the registry. */
-export async function trainCommand(opts: TrainCommandOptions, trainable: Trainable): Promise<void> {
-  // Usage errors before the backend starts.
+/** Every usage check of a training command line, made before the backend starts, by a run and a dry run alike. */
+function checkTraining(opts: TrainCommandOptions, trainable: Trainable) {
   const training = declaredTraining(opts.model, trainable);
   const sm = training.trainer === 'similarity-matching';
   checkSmFlags(opts, sm);
   const model = sm ? smModelId(opts.model, opts.neuronsPerSite, trainable) : ekdaaModelId(opts.model, opts.activation, trainable);
   checkTrainerFlags(opts, model, training, trainable);
-  const { layoutName } = opts;
-  checkLayoutName(layoutName);
-  const adversarial = adversarialSpec(opts, training, trainable);
+  checkLayoutName(opts.layoutName);
+  return { training, sm, model, layoutName: opts.layoutName, adversarial: adversarialSpec(opts, training, trainable) };
+}
+
+/** Trains `--model` as its plugin declares, with the trainable models of the registry. */
+export async function trainCommand(opts: TrainCommandOptions, trainable: Trainable): Promise<void> {
+  const { training, sm, model, layoutName, adversarial } = checkTraining(opts, trainable);
   const backend = await useBackend(opts.backend);
   const trained = adversarial ? adversarialId(trainable, model) : model;
   console.error(`training ${trained} on ${opts.dataset} with the ${backend.name} backend`);
@@ -164,35 +167,39 @@ export const trainModule: CommandModule = {
   extend: (cmd, registry) => {
     cmd.options.find((o) => o.long === '--model')!.description = trainableIds(trainableModels(registry)).join(' | ');
   },
-  check: ({ values, registry }) => void declaredTraining(values.get('model') as string, trainableModels(registry)),
-  run: ({ values: v, argv, registry }) =>
-    trainCommand({
-      activation: v.get('activation') as string | undefined,
-      releaseForward: v.get('releaseForward') === true,
-      layoutName: v.get('layout') as string | undefined,
-      neuronsPerSite: v.get('neuronsPerSite') as number | undefined,
-      layers: v.get('layers') as number | undefined,
-      gamma: v.get('gamma') as number | undefined,
-      model: v.get('model') as string,
-      dataset: v.get('dataset') as string,
-      epochs: v.get('epochs') as number | undefined,
-      batch: v.get('batch') as number | undefined,
-      lr: v.get('lr') as number | undefined,
-      samples: v.get('samples') as number | undefined,
-      seed: v.get('seed') as number,
-      out: v.get('out') as string | undefined,
-      resume: v.get('resume') === true,
-      workers: v.get('workers') as number | undefined,
-      microBatch: v.get('microBatch') as number | undefined,
-      checkpointEvery: v.get('checkpointEvery') as number | undefined,
-      progress: v.get('progress') as boolean | undefined,
-      adversarial: v.get('adversarial') as AdversarialMethod | undefined,
-      trainEps: v.get('trainEps') as number | undefined,
-      adversarialSteps: v.get('adversarialSteps') as number | undefined,
-      warmupEpochs: v.get('warmupEpochs') as number | undefined,
-      heldOut: v.get('heldOut') as number | undefined,
-      dataDir: v.get('dataDir') as string | undefined,
-      backend: v.get('backend') as BackendName,
-      command: ['robench', ...argv],
-    }, trainableModels(registry)),
+  check: ({ values, argv, registry }) => void checkTraining(trainOptions(values, argv), trainableModels(registry)),
+  run: ({ values, argv, registry }) => trainCommand(trainOptions(values, argv), trainableModels(registry)),
 };
+
+/** The command line's values as trainCommand takes them. */
+function trainOptions(v: Map<string, unknown>, argv: string[]): TrainCommandOptions {
+  return {
+    activation: v.get('activation') as string | undefined,
+    releaseForward: v.get('releaseForward') === true,
+    layoutName: v.get('layout') as string | undefined,
+    neuronsPerSite: v.get('neuronsPerSite') as number | undefined,
+    layers: v.get('layers') as number | undefined,
+    gamma: v.get('gamma') as number | undefined,
+    model: v.get('model') as string,
+    dataset: v.get('dataset') as string,
+    epochs: v.get('epochs') as number | undefined,
+    batch: v.get('batch') as number | undefined,
+    lr: v.get('lr') as number | undefined,
+    samples: v.get('samples') as number | undefined,
+    seed: v.get('seed') as number,
+    out: v.get('out') as string | undefined,
+    resume: v.get('resume') === true,
+    workers: v.get('workers') as number | undefined,
+    microBatch: v.get('microBatch') as number | undefined,
+    checkpointEvery: v.get('checkpointEvery') as number | undefined,
+    progress: v.get('progress') as boolean | undefined,
+    adversarial: v.get('adversarial') as AdversarialMethod | undefined,
+    trainEps: v.get('trainEps') as number | undefined,
+    adversarialSteps: v.get('adversarialSteps') as number | undefined,
+    warmupEpochs: v.get('warmupEpochs') as number | undefined,
+    heldOut: v.get('heldOut') as number | undefined,
+    dataDir: v.get('dataDir') as string | undefined,
+    backend: v.get('backend') as BackendName,
+    command: ['robench', ...argv],
+  };
+}
