@@ -6,16 +6,23 @@
  * losses instead of CE). The result is each sample's
  * worst case over all steps and restarts (see src/core/worst-case.ts).
  *
+ * TRADES' inner maximisation (Zhang et al. 2019) is this attack with `--loss kl`, which ascends
+ * KL(softmax(f(x)) || softmax(f(x_t))) from the clean prediction f(x), computed once per call and
+ * held fixed, and `--start-sigma 0.001`, their start x + 0.001 N(0, 1) instead of a uniform
+ * point of the ball; without early stopping each sample then keeps its highest-KL iterate.
+ * Adversarial training (src/training/adversarial.ts) runs it so; as an evaluation attack the KL
+ * loss needs no label and pushes in whichever direction the prediction moves fastest.
+ *
  * In code (x: your images, NHWC in [0, 1]; y: their labels), the examples per budget:
  *   import { attack } from 'robench';
  *   import { pgd } from 'robench/attacks';
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: pgd, eps: [0.1, 0.2], params: { steps: 40, restarts: 2 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, defaultEpsGrid, defineAttack, dlr, l2Norms, marginLoss, type Norm, perSample, type PerSampleLoss, project, type Rng, steepestDirection, WorstCase } from '../src/sdk.js';
+import { crossEntropy, defaultEpsGrid, defineAttack, dlr, klFromClean, l2Norms, marginLoss, type Norm, perSample, type PerSampleLoss, project, type Rng, steepestDirection, UsageError, WorstCase } from '../src/sdk.js';
 
-type PgdLoss = 'ce' | 'margin' | 'dlr';
-const losses: Record<PgdLoss, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };
+type PgdLoss = 'ce' | 'margin' | 'dlr' | 'kl';
+const labelLosses: Record<Exclude<PgdLoss, 'kl'>, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };
 
 type PgdParams = {
   norm: Norm;
@@ -24,6 +31,7 @@ type PgdParams = {
   'step-size'?: number;
   restarts: number;
   'random-start': boolean;
+  'start-sigma'?: number;
 };
 
 /**
@@ -41,44 +49,58 @@ export function randomStart(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): 
   });
 }
 
+/** TRADES' start: x + sigma * N(0, 1), projected into the eps-ball and [0, 1]. */
+export const normalStart = (norm: Norm, x: tf.Tensor4D, eps: number, sigma: number, rng: Rng): tf.Tensor4D =>
+  tf.tidy(() => project(norm, x, tf.add(x, rng.normal(x.shape, 0, sigma)) as tf.Tensor4D, eps));
+
 export default defineAttack<PgdParams>({
   id: 'pgd',
   description: 'Projected Gradient Descent (Madry et al. 2018) with random start, l-inf or l2, worst case over steps and restarts',
   params: {
     norm: { type: 'string', description: 'threat model', default: 'linf', choices: ['linf', 'l2'] },
-    loss: { type: 'string', description: 'loss to maximise: cross-entropy, the margin max_{i!=y} z_i - z_y, or DLR', default: 'ce', choices: ['ce', 'margin', 'dlr'] },
+    loss: { type: 'string', description: 'loss to maximise: cross-entropy, the margin max_{i!=y} z_i - z_y, DLR, or the KL divergence from the clean prediction (TRADES)', default: 'ce', choices: ['ce', 'margin', 'dlr', 'kl'] },
     steps: { type: 'int', description: 'gradient steps per restart', default: 20, minimum: 1 },
     'step-size': { type: 'number', description: 'step size alpha (default 2.5 * eps / steps)', exclusiveMinimum: 0 },
     restarts: { type: 'int', description: 'independent random restarts', default: 1, minimum: 1 },
     'random-start': { type: 'boolean', description: 'start from a uniform point of the eps-ball', default: true },
+    'start-sigma': { type: 'number', description: "start from x + sigma * N(0, 1) instead (TRADES' 0.001)", exclusiveMinimum: 0 },
   },
   budget: (p) => p.norm,
   perturbationLabel: () => 'eps',
   defaultGrid: (dataset, p) => defaultEpsGrid(dataset, p.norm),
   async run(ctx) {
     const { x, y, eps, params: p } = ctx;
+    if (p['start-sigma'] !== undefined && !p['random-start']) throw new UsageError('pgd: start-sigma sets the random start, which random-start false turns off', 'drop one of them');
     const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
-    const objective = losses[p.loss];
-    const worst = new WorstCase(x, y, ctx.earlyStop);
-    for (let r = 0; r < p.restarts; r++) {
-      const start = p['random-start'] ? randomStart(p.norm, x, eps, ctx.rng.fork(`restart-${r}`)) : x.clone();
-      // Only samples no earlier iterate has fooled are attacked, each until it is fooled.
-      const a = await worst.remaining(x, start);
-      for (let t = 0; t < p.steps && a.size > 0; t++) {
-        const next = tf.tidy(() => {
-          const { grad, loss, logits } = ctx.inputGradient(a.xadv, objective, a.y);
-          worst.update(a.xadv, loss, logits, a.rows);
-          return project(p.norm, a.x, tf.add(a.xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
-        });
-        await a.advance(next);
+    const sigma = p['start-sigma'];
+    // KL's target: the clean prediction, once per call; its rows follow the samples still attacked.
+    const clean = p.loss === 'kl' ? tf.tidy(() => ctx.model(x)) : undefined;
+    const objective = (rows: tf.Tensor1D): PerSampleLoss => (clean ? klFromClean(tf.gather(clean, rows)) : labelLosses[p.loss as Exclude<PgdLoss, 'kl'>]);
+    const worst = new WorstCase(x, y, ctx.earlyStop, clean ? 'loss' : 'margin');
+    try {
+      for (let r = 0; r < p.restarts; r++) {
+        const rng = ctx.rng.fork(`restart-${r}`);
+        const start = !p['random-start'] ? x.clone() : sigma !== undefined ? normalStart(p.norm, x, eps, sigma, rng) : randomStart(p.norm, x, eps, rng);
+        // Only samples no earlier iterate has fooled are attacked, each until it is fooled.
+        const a = await worst.remaining(x, start);
+        for (let t = 0; t < p.steps && a.size > 0; t++) {
+          const next = tf.tidy(() => {
+            const { grad, loss, logits } = ctx.inputGradient(a.xadv, objective(a.rows), a.y);
+            worst.update(a.xadv, loss, logits, a.rows);
+            return project(p.norm, a.x, tf.add(a.xadv, tf.mul(alpha, steepestDirection(p.norm, grad))), eps);
+          });
+          await a.advance(next);
+        }
+        if (a.size > 0) {
+          tf.tidy(() => {
+            const logits = ctx.model(a.xadv);
+            worst.update(a.xadv, objective(a.rows)(logits, a.y), logits, a.rows);
+          });
+        }
+        a.dispose();
       }
-      if (a.size > 0) {
-        tf.tidy(() => {
-          const logits = ctx.model(a.xadv);
-          worst.update(a.xadv, objective(logits, a.y), logits, a.rows);
-        });
-      }
-      a.dispose();
+    } finally {
+      clean?.dispose();
     }
     return worst.result();
   },

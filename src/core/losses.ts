@@ -124,6 +124,29 @@ export function dlrTargeted(targets: tf.Tensor1D): PerSampleLoss {
   };
 }
 
+/**
+ * KL(softmax(c) || softmax(z)) = sum_i p_i (log p_i - log q_i) of each row, p = softmax(c) and
+ * q = softmax(z): TRADES' robustness term (Zhang et al. 2019), how far the prediction on z moved
+ * from the one on c. Both log-probabilities are log-softmax of logits, never logs of
+ * probabilities, so confident rows keep their precision; identical rows give exactly 0, and the
+ * gradient in z is q - p. Differentiable in both arguments (TRADES' outer loss needs c's gradient).
+ */
+export const klDivergence = (c: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor1D =>
+  tf.tidy(() => {
+    const logP = tf.logSoftmax(c);
+    return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, tf.logSoftmax(z))), 1);
+  });
+
+/**
+ * KL(softmax(clean) || softmax(z)), to be maximised: TRADES' inner objective, moving the
+ * prediction away from the clean one with `clean` held fixed (attacks take no gradient in it).
+ * It uses no label; `clean` holds the rows of the batch the loss is called on.
+ */
+export const klFromClean =
+  (clean: tf.Tensor2D): PerSampleLoss =>
+  (logits) =>
+    klDivergence(clean, logits);
+
 /** The classes ranked 2nd, 3rd, ... by the clean logits: the targets of APGD-T and FAB-T, most likely first. */
 export function rankedTargets(ctx: AttackContext<any>, count: number): tf.Tensor1D[] {
   return tf.tidy(() => {

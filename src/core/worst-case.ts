@@ -10,7 +10,9 @@
  * max_{i != y} z_i - z_y. That point is misclassified whenever any iterate was, so the
  * robust/broken verdict is the same, but it is the most confidently misclassified one:
  * what a transfer attack needs, since examples just across the surrogate's boundary
- * rarely cross the target's.
+ * rarely cross the target's. An objective that is not about the label (TRADES' KL from the
+ * clean prediction) ranks by its own loss instead (`rankBy: 'loss'`): its strongest iterate is
+ * the one that moved the prediction furthest, misclassified or not.
  */
 import * as tf from '@tensorflow/tfjs';
 import { marginLoss } from './losses.js';
@@ -24,12 +26,13 @@ export class WorstCase {
   /**
    * Starts from the clean batch, which any evaluated iterate replaces. With
    * `earlyStop`, Remaining drops each sample as soon as an iterate fools it;
-   * without, every sample keeps its strongest iterate (see above).
+   * without, every sample keeps its strongest iterate, by `rankBy` (see above).
    */
   constructor(
     x: tf.Tensor4D,
     private readonly y: tf.Tensor1D,
     readonly earlyStop = true,
+    private readonly rankBy: 'margin' | 'loss' = 'margin',
   ) {
     this.best = tf.keep(x.clone());
     this.bestLoss = tf.keep(tf.fill([x.shape[0]], -Infinity) as tf.Tensor1D);
@@ -45,7 +48,7 @@ export class WorstCase {
       const sub = <T extends tf.Tensor>(t: T): T => (rows ? (tf.gather(t, rows) as T) : t);
       const wasFooled = sub(this.fooled);
       const fooledNow = tf.notEqual(tf.argMax(logits, 1), tf.cast(sub(this.y), 'int32'));
-      const score = this.earlyStop ? loss : marginLoss(logits, sub(this.y));
+      const score = this.earlyStop || this.rankBy === 'loss' ? loss : marginLoss(logits, sub(this.y));
       const higher = tf.greater(score, sub(this.bestLoss));
       const firstFool = tf.logicalAnd(fooledNow, tf.logicalNot(wasFooled));
       const higherUnfooled = tf.logicalAnd(tf.logicalNot(tf.logicalOr(fooledNow, wasFooled)), higher);
