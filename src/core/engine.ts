@@ -43,8 +43,9 @@ export interface CurveOptions {
   onCleanBatch?(x: tf.Tensor4D): void;
   /**
    * Hands over the examples the engine evaluated, batch by batch, after its checks passed:
-   * attack() and the gallery take their examples from here, so there is one way to run an
-   * attack. Awaited before the batch's tensors are freed; the tensors are the engine's.
+   * attack(), the gallery and --save-adversarial take their examples from here (an
+   * ExampleCollector), so there is one way to run an attack. Awaited before the batch's
+   * tensors are freed; the tensors are the engine's.
    */
   onExamples?(batch: EvaluatedBatch): Promise<void> | void;
 }

@@ -21,8 +21,7 @@
  * the examples do not depend on the batch size.
  */
 import * as tf from '@tensorflow/tfjs';
-import { evaluateCurve, type EvaluatedBatch } from '../core/engine.js';
-import { budgetLimit } from '../core/attack-checks.js';
+import { evaluateCurve } from '../core/engine.js';
 import { UsageError } from '../core/errors.js';
 import { perturbationNorms } from '../core/norms.js';
 import { parseGrid, resolveParams, type InputRange } from '../core/parse.js';
@@ -33,6 +32,7 @@ import type { BackendName } from '../runtime/backends.js';
 import { activeBackend, fromLogits, isGraphModel, isLayersModel, registered, registryFor, weightsSha256, type LogitsModel } from './benchmark.js';
 import { loadUserModel, looksLikeModelPath, wrapTfModel } from './user-model.js';
 import { RUN_SETTINGS } from './run-settings.js';
+import { ExampleCollector, type EngineExamples } from './example-collector.js';
 
 /** The options of attack(); with a plugin object (`robench/attacks`) its params are typed by it. */
 export interface AttackOptions<P extends Params = Params> {
@@ -230,107 +230,15 @@ export interface ExamplesOptions {
   sweep: boolean;
 }
 
-/** Per budget (increasing), each sample's example as the engine scored it, in the order of `indices`. */
-export interface EngineExamples {
-  norm: Norm;
-  budget: Norm | null;
-  cleanCorrect: Uint8Array;
-  /** `versions`: where the attack returned several batches, per sample which one its example is (-1: the clean image). */
-  budgets: { eps: number; pixels: Float32Array; success: Uint8Array; versions?: Int32Array; evaluations: { forward: number; gradient: number } }[];
-  minimal?: { pixels: Float32Array; norms: Float32Array; evaluations: { forward: number; gradient: number } };
-  evaluations: { forward: number; gradient: number };
-}
-
 /**
- * Runs the engine on the samples and keeps the examples it hands over (onExamples), placed per
- * budget as the file header describes: the one path attack() and the report's gallery take.
+ * Runs the engine on the samples and keeps the examples it hands over (onExamples) in an
+ * ExampleCollector: the one path attack(), the report's gallery and --save-adversarial take.
  */
-export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamples> {
-  const { data, grid } = opts;
-  const size = data.shape[0] * data.shape[1] * data.shape[2];
-  const indices = opts.indices ?? Array.from({ length: data.count }, (_, i) => i);
-  const n = indices.length;
-  const rowOf = new Map(indices.map((p, i) => [p, i]));
-  const cleanImages = new Float32Array(n * size);
-  indices.forEach((p, i) => cleanImages.set(data.images.subarray(p * size, (p + 1) * size), i * size));
-  const budgetNorm = opts.attack.budget(opts.params);
-  const norm: Norm = budgetNorm ?? 'linf';
-  const sweep = opts.sweep && budgetNorm !== null;
-  // Per budget, what the engine handed over: examples and verdicts of the samples it evaluated there.
-  const handed = new Map<number, { pixels: Float32Array; fooled: Uint8Array; seen: Uint8Array; versions?: Int32Array; evaluations: { forward: number; gradient: number } }>();
-  let minimal: { pixels: Float32Array; fooled: Uint8Array; norms: Float32Array; evaluations: { forward: number; gradient: number } } | undefined;
-  const onExamples = async (batch: EvaluatedBatch): Promise<void> => {
-    const pixels = await batch.adversarial.data();
-    const rows = batch.positions.map((p) => rowOf.get(p)!);
-    if (batch.minimal) {
-      minimal ??= { pixels: Float32Array.from(cleanImages), fooled: new Uint8Array(n), norms: new Float32Array(n).fill(Infinity), evaluations: { forward: 0, gradient: 0 } };
-      rows.forEach((i, k) => {
-        minimal!.fooled[i] = batch.fooled[k]!;
-        if (batch.fooled[k]) {
-          minimal!.pixels.set(pixels.subarray(k * size, (k + 1) * size), i * size);
-          minimal!.norms[i] = batch.minimal!.norms[k]!;
-        }
-      });
-      minimal.evaluations.forward += batch.evaluations.forward;
-      minimal.evaluations.gradient += batch.evaluations.gradient;
-      return;
-    }
-    let at = handed.get(batch.perturbation);
-    if (!at) handed.set(batch.perturbation, (at = { pixels: new Float32Array(n * size), fooled: new Uint8Array(n), seen: new Uint8Array(n), evaluations: { forward: 0, gradient: 0 } }));
-    rows.forEach((i, k) => {
-      at!.pixels.set(pixels.subarray(k * size, (k + 1) * size), i * size);
-      at!.fooled[i] = batch.fooled[k]!;
-      at!.seen[i] = 1;
-      if (batch.versions) (at!.versions ??= new Int32Array(n).fill(-1))[i] = batch.versions[k]!;
-    });
-    at.evaluations.forward += batch.evaluations.forward;
-    at.evaluations.gradient += batch.evaluations.gradient;
-  };
-  const curve = await evaluateCurve({ model: opts.model, attack: opts.attack, params: opts.params, data, indices, grid, batchSize: opts.batchSize, seed: opts.seed, sweep, onExamples });
-  const cleanCorrect = Uint8Array.from(curve.outcomes.clean);
-  const budgets: EngineExamples['budgets'] = [];
-  let previous: { pixels: Float32Array; success: Uint8Array; versions?: Int32Array } | undefined;
-  if (minimal) {
-    for (let i = 0; i < n; i++) if (!cleanCorrect[i]) minimal.norms[i] = 0;
-  }
-  for (const eps of [...grid].sort((a, b) => a - b)) {
-    // Start from the clean images, misclassified clean ones counted as successes (delta = 0);
-    // with sweep, from the previous budget's examples, which lie in this larger ball too.
-    const carried = sweep && previous && eps > 0;
-    const pixels = carried ? Float32Array.from(previous!.pixels) : Float32Array.from(cleanImages);
-    const success = carried ? Uint8Array.from(previous!.success) : Uint8Array.from(cleanCorrect, (c) => 1 - c);
-    let versions = carried && previous!.versions ? Int32Array.from(previous!.versions) : undefined;
-    let evaluations = { forward: 0, gradient: 0 };
-    if (eps > 0 && minimal) {
-      for (let i = 0; i < n; i++) {
-        if (cleanCorrect[i] && minimal.fooled[i] && minimal.norms[i]! <= budgetLimit(eps)) {
-          pixels.set(minimal.pixels.subarray(i * size, (i + 1) * size), i * size);
-          success[i] = 1;
-        }
-      }
-    } else if (eps > 0) {
-      const at = handed.get(eps);
-      if (at) {
-        for (let i = 0; i < n; i++) {
-          if (!at.seen[i]) continue;
-          pixels.set(at.pixels.subarray(i * size, (i + 1) * size), i * size);
-          success[i] = at.fooled[i]!;
-          if (at.versions) (versions ??= new Int32Array(n).fill(-1))[i] = at.versions[i]!;
-        }
-        evaluations = at.evaluations;
-      }
-    }
-    previous = { pixels, success, ...(versions ? { versions } : {}) };
-    budgets.push({ eps, pixels, success, ...(versions ? { versions } : {}), evaluations });
-  }
-  return {
-    norm,
-    budget: budgetNorm,
-    cleanCorrect,
-    budgets,
-    ...(minimal ? { minimal: { pixels: minimal.pixels, norms: minimal.norms, evaluations: minimal.evaluations } } : {}),
-    evaluations: { forward: curve.forwardEvaluations, gradient: curve.gradientEvaluations },
-  };
+export async function engineExamples(opts: ExamplesOptions): Promise<EngineExamples & { evaluations: { forward: number; gradient: number } }> {
+  const indices = opts.indices ?? Array.from({ length: opts.data.count }, (_, i) => i);
+  const collector = new ExampleCollector(opts.data, indices);
+  const curve = await evaluateCurve({ model: opts.model, attack: opts.attack, params: opts.params, data: opts.data, indices, grid: opts.grid, batchSize: opts.batchSize, seed: opts.seed, sweep: opts.sweep, onExamples: collector.onExamples });
+  return { ...collector.examples(opts, curve.outcomes), evaluations: { forward: curve.forwardEvaluations, gradient: curve.gradientEvaluations } };
 }
 
 async function run(model: LoadedModel, plugin: AttackPlugin, params: Params, data: DatasetSplit, grid: number[], opts: AttackOptions): Promise<AttackResult> {

@@ -3,13 +3,18 @@
  * finished, evaluated slice by slice on the main thread or in worker threads, and the result
  * as results.json holds it. Saving after each slice is what makes a run resumable: an
  * interrupt loses at most one slice.
+ * The gallery and --save-adversarial take the examples the run scored, kept as it evaluates
+ * (an ExampleCollector on the engine's onExamples hook, worker threads posting theirs back).
+ * Only in a resumed run are the kept samples an earlier process finished evaluated again,
+ * their examples having gone with it; nothing else is evaluated twice.
  */
 import type { BackendName } from '../runtime/backends.js';
 import { resultHeader } from './result-header.js';
-import { evaluateCurve, type Progress } from '../core/engine.js';
+import { evaluateCurve, type CurveOptions, type Progress } from '../core/engine.js';
 import { UsageError } from '../core/errors.js';
 import { buildGallery, galleryBudgets, type ReportRun } from './gallery.js';
 import { saveAdversarialExamples } from './save-adversarial.js';
+import { ExampleCollector } from './example-collector.js';
 import { accuracyIntervals } from '../core/intervals.js';
 import type { DatasetPlugin, DatasetSplit, LoadedModel, RunResult, SparsityLayer } from '../core/plugin-api.js';
 import type { AttackSetting, ModelSource, RunHooks, RunPlan } from './run-plan.js';
@@ -50,6 +55,16 @@ function finishedPart(prior: RunResult | undefined): { curve: CountedCurve; samp
   return { curve: { cleanAccuracy, points, outcomes, gradientEvaluations, forwardEvaluations }, samples: outcomes.index.length, done: new Set(outcomes.index) };
 }
 
+/** The samples whose examples the run keeps (each list a prefix of `indices`) and the folders they go to. */
+function keptSamples(plan: RunPlan, indices: number[]) {
+  // The pictures are files beside results.json, so only a run that saves itself has a gallery.
+  const gallery = plan.gallery && plan.saved ? { positions: indices.slice(0, 4), dir: plan.saved.dir } : undefined;
+  const dir = plan.saved?.dir ?? plan.adversarialDir;
+  const saved = plan.saveAdversarial && dir ? { positions: indices.slice(0, plan.saveAdversarial === true ? undefined : plan.saveAdversarial), dir } : undefined;
+  const all = [gallery?.positions ?? [], saved?.positions ?? []].reduce((a, b) => (b.length > a.length ? b : a));
+  return { gallery, saved, all };
+}
+
 export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<ReportRun> {
   const { plan, model, dataset, data, before } = job;
   const { attack, params } = job.setting;
@@ -61,6 +76,10 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
   const todo = earlier ? indices.filter((i) => !earlier.done.has(i)) : indices;
   const threads = Math.max(1, Math.min(plan.workers, Math.ceil(todo.length / plan.batch)));
   const parts: { curve: CountedCurve; samples: number }[] = earlier ? [earlier] : [];
+  const kept = keptSamples(plan, indices);
+  const collector = new ExampleCollector(data, kept.all);
+  // Without samples to keep the engine is spared handing examples over.
+  const engine: CurveOptions = { model, attack, params, data, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, onExamples: kept.all.length > 0 ? collector.onExamples : undefined };
   const base = {
     ...resultHeader({ model, attack, params, backend: plan.backend, seed: plan.seed, sweep: plan.sweep }),
     ...(plan.shard ? { shard: { ...plan.shard, start, end } } : {}),
@@ -75,10 +94,9 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
       const rate = (((offset - (earlier?.samples ?? 0)) * perSample + p.done) / Math.max(Date.now() - t0, 1)) * 1000;
       hooks.onProgress?.({ phase: p.phase, perturbation: p.perturbation, done: offset * perSample + p.done, total: perSample * indices.length, model: model.id, attack: attack.id, rate });
     };
-    const evaluateHere = (chunk: number[], onChunkProgress: (p: Progress) => void) =>
-      evaluateCurve({ model, attack, params, data, grid, indices: chunk, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, onProgress: onChunkProgress });
+    const evaluateHere = (chunk: number[], onChunkProgress: (p: Progress) => void) => evaluateCurve({ ...engine, indices: chunk, onProgress: onChunkProgress });
     const workers = Math.min(threads, Math.ceil(slice.length / plan.batch));
-    const curve = workers > 1 ? await evaluateInWorkers(workerTask(job, grid, slice), workers, onProgress, evaluateHere) : await evaluateHere(slice, onProgress);
+    const curve = workers > 1 ? await evaluateInWorkers(workerTask(job, grid, slice), workers, onProgress, evaluateHere, collector) : await evaluateHere(slice, onProgress);
     parts.push({ curve, samples: slice.length });
     if (job.savePartial && evaluated() < indices.length) {
       await job.savePartial({
@@ -90,22 +108,20 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
       });
     }
   }
+  // The examples of samples an earlier process finished went with it: these are evaluated again.
+  const redo = earlier ? kept.all.filter((p) => earlier.done.has(p)) : [];
+  if (redo.length > 0) await evaluateCurve({ ...engine, indices: redo });
   const curve = combineCurves(parts);
   hooks.onSparsity?.(model.id);
   const sparsity = await job.sparsity(indices);
   hooks.onPairEvaluated?.({ model: model.id, attack: attack.id, samples: indices.length, durationMs: Date.now() - t0 });
   const rangeHint = inputRangeHint(model, curve.cleanAccuracy);
   if (rangeHint) console.error(`robench: hint: ${rangeHint}`);
-  // The pictures are files beside results.json, so only a run that saves itself has a gallery.
-  const gallery =
-    plan.gallery && plan.saved
-      ? await buildGallery({ model, attack, params, data, positions: indices.slice(0, 4), budgets: galleryBudgets(grid), grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, classNames: dataset.classNames, dir: plan.saved.dir })
-      : undefined;
-  const adversarialDir = plan.saved?.dir ?? plan.adversarialDir;
-  if (plan.saveAdversarial && adversarialDir) {
-    const positions = plan.saveAdversarial === true ? indices : indices.slice(0, plan.saveAdversarial);
-    await saveAdversarialExamples({ model, attack, params, data, indices: positions, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep }, adversarialDir);
-  }
+  // Every part has per-sample outcomes: finishedPart keeps an earlier run's samples only where it recorded them.
+  const found = (positions: number[]) => collector.examples({ attack, params, grid, sweep: plan.sweep }, curve.outcomes!, positions);
+  const { gallery: shown, saved } = kept;
+  const gallery = shown ? await buildGallery({ model, attack, params, data, positions: shown.positions, found: found(shown.positions), budgets: galleryBudgets(grid), classNames: dataset.classNames, dir: shown.dir }) : undefined;
+  if (saved) await saveAdversarialExamples(found(saved.positions), { model, attack, params, data, indices: saved.positions, seed: plan.seed }, saved.dir);
   return {
     ...base,
     dataset: { id: dataset.id, split: 'test', samples: indices.length, source: data.source },

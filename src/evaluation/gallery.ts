@@ -1,17 +1,17 @@
 /**
  * A few clean images next to their perturbed versions at a few budgets, and the amplified
- * difference of each pair, for the HTML report. The examples are the engine's own (the examples
- * attack() returns, through the engine's onExamples hook), for the gallery's samples with the
- * run's grid, seed, sweep and params: each sample draws from its own random stream, so they are
- * the examples the run scored, and the picture under "eps e" is misclassified exactly when the
- * run counts the sample broken at e (a minimization attack's minimal example appears only at
- * budgets it fits in). The pictures are PNG files in gallery/ beside results.json, written by
- * the report side (src/report/gallery-images.ts); results.json names them.
+ * difference of each pair, for the HTML report. The examples are those the run scored, kept as
+ * it evaluated them (an ExampleCollector fed by the engine's onExamples hook, the path attack()
+ * and --save-adversarial take), so drawing them attacks nothing again, and the picture under
+ * "eps e" is misclassified exactly when the run counts the sample broken at e (a minimization
+ * attack's minimal example appears only at budgets it fits in). The pictures are PNG files in
+ * gallery/ beside results.json, written by the report side (src/report/gallery-images.ts);
+ * results.json names them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeGalleryPictures } from '../report/gallery-images.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from '../core/plugin-api.js';
-import { engineExamples } from './attack-api.js';
+import type { EngineExamples } from './example-collector.js';
 
 /** One sample at one budget: its pictures and what the model predicted. */
 export interface GalleryItem {
@@ -39,13 +39,10 @@ export interface GalleryOptions {
   data: DatasetSplit;
   /** Dataset positions to show. */
   positions: number[];
+  /** The run's examples of these samples, in the order of `positions` (ExampleCollector.examples). */
+  found: EngineExamples;
   /** Budgets to show (a few nonzero points of the grid). */
   budgets: number[];
-  /** The run's grid, batch size, seed and sweep: with sweep an example at a budget may come from a smaller one. */
-  grid: number[];
-  batchSize: number;
-  seed: number;
-  sweep: boolean;
   classNames: string[];
   /** The result folder the pictures are written into. */
   dir: string;
@@ -72,10 +69,9 @@ export interface GalleryExample {
 
 /** The gallery's samples at its budgets, taken from the engine's evaluation. */
 export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 'dir'>): Promise<GalleryExample[]> {
-  const { model, data, positions } = opts;
+  const { model, data, positions, found } = opts;
   const [h, w, c] = data.shape;
   const size = h * w * c;
-  const found = await engineExamples({ model, attack: opts.attack, params: opts.params, data, indices: positions, grid: opts.grid, batchSize: opts.batchSize, seed: opts.seed, sweep: opts.sweep });
   const predict = async (pixels: Float32Array): Promise<Int32Array> => {
     const pred = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(pixels, [positions.length, h, w, c])), 1));
     const values = Int32Array.from(await pred.data());
@@ -91,7 +87,7 @@ export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 
   const items: GalleryExample[] = [];
   for (const eps of opts.budgets) {
     const at = found.budgets.find((b) => b.eps === eps);
-    if (!at) throw new RangeError(`gallery budget ${eps} is not a point of the grid [${opts.grid}]`);
+    if (!at) throw new RangeError(`gallery budget ${eps} is not a point of the grid [${found.budgets.map((b) => b.eps)}]`);
     const adv = await predict(at.pixels);
     positions.forEach((p, i) => {
       const version = versionOf(at.versions, i);

@@ -6,23 +6,23 @@
  *   success.npy   int32 [budgets, n]: 1 where the model misclassifies the example
  *   indices.npy   int32 [n]: each row's dataset index;  labels.npy  int32 [n]: its label
  *   examples.json what each file holds (budgets, norm, model, attack, params, seed)
- * The examples come through the engine (engineExamples, the path attack() and the gallery take)
- * for these samples with the run's grid, seed, sweep and params; each sample's own random
- * stream makes them the examples the run scored. They are evaluated once more for this, after
- * the curve: the run's own evaluation may have been spread over worker threads or an
- * interrupted run, whose examples are gone.
+ * The examples are those the run scored, kept as it evaluated them (an ExampleCollector fed by
+ * the engine's onExamples hook, on the main thread and in worker threads alike: the path
+ * attack() and the gallery take), so saving them attacks nothing again. Only in a resumed run
+ * are the saved samples an earlier process finished evaluated once more (their examples went
+ * with that process); each sample's own random stream makes those the examples it scored.
  */
 import { join } from 'node:path';
 import { writeNpy } from '../data/npy.js';
 import { safeFileName } from '../report/safe-text.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { engineExamples, type ExamplesOptions } from './attack-api.js';
+import type { ExamplesOptions } from './attack-api.js';
+import type { EngineExamples } from './example-collector.js';
 
 export const ADVERSARIAL_DIR = 'adversarial';
 
-/** Writes the examples of `opts.indices` and returns the folder they are in. */
-export async function saveAdversarialExamples(opts: ExamplesOptions & { indices: number[] }, outDir: string): Promise<string> {
-  const found = await engineExamples(opts);
+/** Writes `found`, the examples of `opts.indices` in that order, and returns the folder they are in. */
+export async function saveAdversarialExamples(found: EngineExamples, opts: Pick<ExamplesOptions, 'model' | 'attack' | 'params' | 'data' | 'seed'> & { indices: number[] }, outDir: string): Promise<string> {
   const n = opts.indices.length;
   const folder = join(outDir, ADVERSARIAL_DIR, `${safeFileName(opts.model.id)}--${safeFileName(opts.attack.id)}`);
   const files = found.budgets.map((b, k) => ({ eps: b.eps, file: `eps-${k}.npy`, fooled: b.success.reduce((s, v) => s + v, 0) }));

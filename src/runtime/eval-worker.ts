@@ -2,11 +2,13 @@
  * A worker thread with its own tfjs backend: it loads the model and data once, then
  * evaluates chunks of samples it claims from the shared queue until none is left.
  * Per-sample random streams make its numbers identical to what the main thread would
- * compute for the same samples.
+ * compute for the same samples. The examples of the positions in `task.collect` go back with
+ * each chunk's curve, so the gallery and --save-adversarial need no second evaluation.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { useBackend } from './backends.js';
 import { evaluateCurve } from '../core/engine.js';
+import { ExampleCollector } from '../evaluation/example-collector.js';
 import { loadModel } from '../evaluation/load-model.js';
 import { RobenchError } from '../core/errors.js';
 import { unsettledError } from '../core/plugin-guard.js';
@@ -40,7 +42,10 @@ try {
     throw new RobenchError(`${changed.join(' and ')} changed while the run was starting its worker threads`, 'keep model and data files unchanged during a run (copy them first), or run with --workers 1');
   }
   const attack = registry.get('attack', task.attack);
+  const wanted = new Set(task.collect);
   for (let chunk = claimChunk(task); chunk !== undefined; chunk = claimChunk(task)) {
+    const keep = task.chunks[chunk]!.filter((p) => wanted.has(p));
+    const collector = keep.length > 0 ? new ExampleCollector(data, keep) : undefined;
     const curve = await evaluateCurve({
       model,
       attack,
@@ -52,8 +57,10 @@ try {
       seed: task.seed,
       sweep: task.sweep,
       onProgress: progressSteps((step) => parentPort!.postMessage({ type: 'progress', ...step })),
+      onExamples: collector?.onExamples,
     });
-    parentPort!.postMessage({ type: 'result', chunk, curve });
+    const kept = collector?.export();
+    parentPort!.postMessage({ type: 'result', chunk, curve, ...(kept ? { examples: kept.collected } : {}) }, kept?.transfer ?? []);
   }
   model.dispose();
   parentPort!.postMessage({ type: 'finished' });

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from './backends.js';
 import type { CurveResult, Progress } from '../core/engine.js';
 import { RobenchError, UsageError } from '../core/errors.js';
+import type { CollectedExamples, ExampleCollector } from '../evaluation/example-collector.js';
 import type { ModelSpec } from '../evaluation/load-model.js';
 import type { Params, SampleOutcomes } from '../core/plugin-api.js';
 import { concatOutcomes } from '../core/samples.js';
@@ -32,11 +33,13 @@ export interface WorkerTask extends ModelSpec {
   offline?: boolean;
   /** What the main thread loaded: a worker that loads anything else refuses to evaluate it. */
   expect: { weightsSha256: string; dataSha256: string };
+  /** Dataset positions whose examples a worker keeps and posts back with its curve (evaluateInWorkers sets it from its collector). */
+  collect?: number[];
 }
 
 type Message =
   | ({ type: 'progress' } & ProgressStep)
-  | { type: 'result'; chunk: number; curve: CurveResult }
+  | { type: 'result'; chunk: number; curve: CurveResult; examples?: CollectedExamples }
   | { type: 'finished' }
   | { type: 'error'; message: string; hint?: string; exitCode: number; stack?: string };
 
@@ -88,14 +91,14 @@ export const defaultThreads = (backend: string): number => (backend === 'wasm' |
  * Runs a worker until it has found the queue empty. Chunks are claimed through the shared
  * counter rather than asked of the main thread, whose event loop is busy while it evaluates.
  */
-function runWorker(task: WorkerTask & WorkerQueue, pool: Worker[], onResult: (chunk: number, curve: CurveResult) => void, onProgress: (m: Extract<Message, { type: 'progress' }>) => void): Promise<void> {
+function runWorker(task: WorkerTask & WorkerQueue, pool: Worker[], onResult: (m: Extract<Message, { type: 'result' }>) => void, onProgress: (m: Extract<Message, { type: 'progress' }>) => void): Promise<void> {
   const worker = spawnWorker(new URL('./eval-worker.js', import.meta.url), task);
   pool.push(worker);
   return new Promise((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: Message) => {
       if (m.type === 'progress') onProgress(m);
-      else if (m.type === 'result') onResult(m.chunk, m.curve);
+      else if (m.type === 'result') onResult(m);
       else if (m.type === 'finished') {
         settled = true;
         resolve();
@@ -158,13 +161,15 @@ export function guidedChunks(indices: number[], threads: number, batch: number):
 
 /**
  * Evaluates `task.indices` on `threads` threads: `local` (the main thread) and
- * threads - 1 workers, or `threads` workers without `local`.
+ * threads - 1 workers, or `threads` workers without `local`. The workers' examples of
+ * `collector`'s positions are merged into it (`local` feeds it the main thread's).
  */
 export async function evaluateInWorkers(
   task: WorkerTask,
   threads: number,
   onProgress?: (p: Progress) => void,
   local?: (indices: number[], onProgress: (p: Progress) => void) => Promise<CurveResult>,
+  collector?: ExampleCollector,
 ): Promise<CurveResult> {
   const n = task.indices.length;
   const attacked = task.grid.filter((e) => e > 0).length;
@@ -178,9 +183,12 @@ export async function evaluateInWorkers(
   const workers = Math.min(local ? threads - 1 : threads, queue.chunks.length);
   const pool: Worker[] = [];
   try {
-    const running = Promise.all(
-      Array.from({ length: workers }, () => runWorker({ ...task, indices: [], ...queue }, pool, (chunk, curve) => curves.set(chunk, curve), report)),
-    );
+    const onResult = (m: Extract<Message, { type: 'result' }>): void => {
+      curves.set(m.chunk, m.curve);
+      if (m.examples) collector?.merge(m.examples);
+    };
+    const collect = collector?.positions.length ? { collect: collector.positions } : {};
+    const running = Promise.all(Array.from({ length: workers }, () => runWorker({ ...task, indices: [], ...collect, ...queue }, pool, onResult, report)));
     // A worker may fail while the main thread computes; its error is awaited below, not lost.
     running.catch(() => undefined);
     if (local) {

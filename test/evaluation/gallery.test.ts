@@ -16,6 +16,8 @@ import { makeAttackContext, modelFunctions } from '../../src/core/attack-context
 import { resolveParams } from '../../src/core/parse.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { sampleRng } from '../../src/core/rng.js';
+import { engineExamples } from '../../src/evaluation/attack-api.js';
+import { ExampleCollector } from '../../src/evaluation/example-collector.js';
 import { buildGallery, galleryExamples } from '../../src/evaluation/gallery.js';
 import { linearFixture } from '../helpers/tiny-models.js';
 
@@ -31,11 +33,14 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   const large = 0.5;
   // The minimal norms the run finds decide the small budget: half the gallery's samples need more.
   const probe = await evaluateCurve({ model, attack: fab, params, data, grid: [0, large], indices: positions, batchSize: 8, seed: 2 });
-  const found = probe.outcomes.minimalNorm!.filter((v) => v > 0).sort((a, b) => a - b);
-  t.true(found.length >= 4, `fab finds examples for most samples: ${probe.outcomes.minimalNorm}`);
-  const small = found[Math.floor(found.length / 2) - 1]!;
+  const norms = probe.outcomes.minimalNorm!.filter((v) => v > 0).sort((a, b) => a - b);
+  t.true(norms.length >= 4, `fab finds examples for most samples: ${probe.outcomes.minimalNorm}`);
+  const small = norms[Math.floor(norms.length / 2) - 1]!;
   const grid = [0, small, large];
-  const run = await evaluateCurve({ model, attack: fab, params, data, grid, indices: positions, batchSize: 3, seed: 2 });
+  // The gallery draws the examples this run scored, kept as it evaluated them.
+  const kept = new ExampleCollector(data, positions);
+  const run = await evaluateCurve({ model, attack: fab, params, data, grid, indices: positions, batchSize: 3, seed: 2, onExamples: kept.onExamples });
+  const found = kept.examples({ attack: fab, params, grid, sweep: true }, run.outcomes);
 
   // The old gallery: attack.run at "eps small" outside the engine; FAB returns minimal examples of any size.
   const x = tf.tensor4d(positions.flatMap((p) => Array.from(data.images.subarray(p * 16, (p + 1) * 16))), [positions.length, 4, 4, 1]);
@@ -48,7 +53,10 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   t.true(drawnBeyond.length > 0, 'the old gallery drew, under eps small, a misclassified example beyond the budget for a sample the run counted robust there');
   tf.dispose([x, y, old]);
 
-  const examples = await galleryExamples({ model, attack: fab, params, data, positions, budgets: [small, large], grid, batchSize: 5, seed: 2, sweep: true });
+  const examples = await galleryExamples({ model, attack: fab, params, data, positions, found, budgets: [small, large] });
+  // What a resumed run evaluates again for samples an earlier process finished: the same examples, in other batches.
+  const again = await engineExamples({ model, attack: fab, params, data, indices: positions, grid, batchSize: 5, seed: 2, sweep: true });
+  t.deepEqual(again.budgets.map((b) => b.pixels), found.budgets.map((b) => b.pixels));
   t.is(examples.length, 2 * positions.length);
   for (const e of examples) {
     const i = positions.indexOf(e.sample);
@@ -64,7 +72,7 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'robench-gallery-'));
-  const items = await buildGallery({ model, attack: fab, params, data, positions, budgets: [small, large], grid, batchSize: 8, seed: 2, sweep: true, classNames: ['a', 'b', 'c'], dir });
+  const items = await buildGallery({ model, attack: fab, params, data, positions, found, budgets: [small, large], classNames: ['a', 'b', 'c'], dir });
   t.deepEqual(items.map((g) => [g.sample, g.perturbation, g.advPrediction]), examples.map((e) => [e.sample, e.perturbation, ['a', 'b', 'c'][e.advPrediction]]));
   t.true(items.every((g) => Object.values(g.images).every((path) => existsSync(join(dir, path)))));
   model.dispose();
@@ -74,8 +82,10 @@ test('corruptions: each gallery picture names the corruption it shows, the one t
   const { model, data } = linearFixture(12);
   const corruption = (await createRegistry({ plugins: [] })).get('attack', 'corruption');
   const positions = [0, 1, 2, 3, 4, 5];
-  const examples = (choice: string, at: number[]) =>
-    galleryExamples({ model, attack: corruption, params: { corruption: choice }, data, positions: at, budgets: [5], grid: [0, 5], batchSize: 6, seed: 4, sweep: false });
+  const examples = async (choice: string, at: number[]) => {
+    const setting = { model, attack: corruption, params: { corruption: choice }, data, grid: [0, 5], batchSize: 6, seed: 4, sweep: false };
+    return galleryExamples({ ...setting, positions: at, found: await engineExamples({ ...setting, indices: at }), budgets: [5] });
+  };
   const common = await examples('common', positions);
   t.true(common.every((e) => e.version !== undefined), 'every picture is named');
   t.true(new Set(common.map((e) => e.version)).size > 1, `several corruptions shown: ${common.map((e) => e.version)}`);
