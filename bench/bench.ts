@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { architecture, buildModel, initializeWeights, type Family, type Size } from '../models/architectures.js';
+import { architecture, buildModel, initializeWeights, type Family, type Size } from '../src/nets/architectures.js';
 import { useBackend, probeBackends, type BackendName } from '../src/runtime/backends.js';
 import { evaluateCurve } from '../src/core/engine.js';
 import { crossEntropy } from '../src/core/losses.js';

@@ -1,5 +1,5 @@
-import { SIGN_SURROGATE } from './ekdaa-net.js';
-import { ekdaaZooPlugin } from './ekdaa-zoo.js';
+import { SIGN_SURROGATE } from '../src/layers/sign-ste.js';
+import { ekdaaZooPlugin } from '../src/zoo/ekdaa-plugin.js';
 
 export default ekdaaZooPlugin(
   'ekdaa-sign',

@@ -1,4 +1,4 @@
-import { ekdaaZooPlugin } from './ekdaa-zoo.js';
+import { ekdaaZooPlugin } from '../src/zoo/ekdaa-plugin.js';
 
 export default ekdaaZooPlugin(
   'ekdaa',

@@ -1,4 +1,4 @@
-import { zooModelPlugin } from './zoo.js';
+import { zooModelPlugin } from '../src/zoo/zoo-plugin.js';
 
 export default zooModelPlugin(
   'hebbian-deep-first',

@@ -1,3 +1,3 @@
-import { smZooPlugin } from './similarity-matching-zoo.js';
+import { smZooPlugin } from '../src/zoo/similarity-matching-plugin.js';
 
 export default smZooPlugin(8);

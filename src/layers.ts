@@ -10,10 +10,6 @@
  */
 import { registerFileRouter } from './runtime/model-io.js';
 
-export * from '../models/hah-layers.js';
-// The EKDAA sign models' straight-through sign layer.
-export { SignSTE } from '../models/ekdaa-net.js';
-// The similarity-matching models' dynamics.
-export { SimilarityMatching } from '../models/similarity-matching-net.js';
+export * from './layers/index.js';
 
 registerFileRouter();

@@ -6,13 +6,16 @@
  *
  * And issue 32's: the built-in attacks, datasets and reporters import robench only through its
  * public plugin SDK (`robench/sdk`, src/sdk.ts), so any of them could be written outside the
- * repository.
+ * repository; models/ holds model plugin entries only (the registry loads every file there as
+ * one); and robench's custom tfjs layers are registered in one folder, src/layers/, so that
+ * loading a model file needs one import and no module is imported for a layer's side effect.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { importGraph, pluginImports, type ImportGraph } from './helpers/import-graph.js';
 import { root } from './helpers/cli.js';
 
@@ -28,8 +31,8 @@ const isCore = (file: string): boolean =>
   file.startsWith('src/core/') || file.startsWith('src/evaluation/') || file === 'src/index.ts' || file === 'src/sdk.ts' || file === 'src/runtime/eval-worker.ts';
 
 /**
- * The plugin folders held to the SDK. models/ is not yet: its architectures and custom layers
- * import src/ internals (src/training, src/runtime), which the SDK does not offer.
+ * The plugin folders held to the SDK. models/ is not yet: its entries build on the zoo's loading
+ * code (src/zoo/), which the SDK does not offer.
  */
 const SDK_ONLY = ['attacks', 'datasets', 'reports'];
 const SDK = 'src/sdk.ts';
@@ -44,14 +47,6 @@ function besideSdk(graph: ImportGraph, folders: string[]): string[] {
 
 /** The imports into plugin folders the core still makes, each with why. A new one fails the test. */
 const ALLOWED: Record<string, string> = {
-  // index's zoo part: loadZooModel and zooModels are the zoo's own public face, which the
-  // package entry re-exports on purpose.
-  'src/evaluation/zoo-api.ts -> models/zoo.ts': 'the zoo API',
-  // Model files written by `robench train` (and the zoo's model.json files) use the HaH layer
-  // classes, and tfjs deserialises a layer by its registered class name, so loading any model
-  // file registers them first. The layer classes stay beside the architectures that build
-  // them (models/), so the loader reaches into models/ for them.
-  'src/runtime/model-io.ts -> models/hah-layers.ts': 'custom layer classes for loading model files',
   // The SDK's corruption tables (CIFAR-10-C's errors and mCE, for the json, csv and table
   // reporters) name a corruption run's batches by the corruption plugin's own list of them: a
   // result records the correct count of each batch, not its name.
@@ -127,4 +122,85 @@ test('the check follows imports through other files, type-only ones included, an
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** The model plugins a module exports, as the registry takes them: its default export or `plugins`, one or a list. */
+function modelPluginsOf(mod: Record<string, unknown>): unknown[] {
+  const candidate = mod.default ?? mod.plugins;
+  return (Array.isArray(candidate) ? candidate : [candidate]).filter((p) => {
+    const plugin = p as { kind?: unknown; id?: unknown; load?: unknown } | null;
+    return typeof plugin === 'object' && plugin !== null && plugin.kind === 'model' && typeof plugin.id === 'string' && typeof plugin.load === 'function';
+  });
+}
+
+test('every file directly in models/ exports a model plugin: the folder holds plugin entries only', async (t) => {
+  const files = readdirSync(join(root, 'models')).filter((f) => f.endsWith('.ts'));
+  t.true(files.includes('hebbian.ts'), `the model entries are found (${files.length})`);
+  const bare: string[] = [];
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(join(root, 'models', file)).href)) as Record<string, unknown>;
+    if (modelPluginsOf(mod).length === 0) bare.push(`models/${file}`);
+  }
+  t.deepEqual(bare, [], 'files in models/ that export no model plugin: move them under src/');
+});
+
+test('the model plugin check refuses a module of helpers and takes a default export or a list', (t) => {
+  const plugin = { kind: 'model', id: 'tiny', load: async () => ({}) };
+  t.is(modelPluginsOf({ SM_INFERENCE: { solver: 'euler' }, weightsRoot: () => 'models/weights' }).length, 0);
+  t.is(modelPluginsOf({ default: { kind: 'attack', id: 'step', run: () => {} } }).length, 0);
+  t.is(modelPluginsOf({ default: { kind: 'model', id: 'no-load' } }).length, 0);
+  t.is(modelPluginsOf({ default: plugin }).length, 1);
+  t.is(modelPluginsOf({ plugins: [plugin, { ...plugin, id: 'tiny-2' }] }).length, 2);
+});
+
+/** Folders of robench's own code. Tests are left out: one may register a throwaway layer of its own. */
+const CODE_FOLDERS = ['src', 'models', 'attacks', 'datasets', 'reports', 'bench', 'scripts', 'examples'];
+const LAYERS_FOLDER = 'src/layers/';
+
+/** `file:line` of each registration of a tfjs class (registerClass, or SerializationMap.register as the stock-name layers use). */
+function layerRegistrations(files: Map<string, string>): string[] {
+  return [...files].flatMap(([file, text]) =>
+    text.split('\n').flatMap((line, i) => (/\b(registerClass|SerializationMap\.register)\s*\(/.test(line) ? [`${file}:${i + 1}`] : [])),
+  );
+}
+
+function codeFiles(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (folder: string): void => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory() && entry.name !== 'node_modules') walk(path);
+      else if (entry.isFile() && entry.name.endsWith('.ts')) files.set(relative(dir, path), readFileSync(path, 'utf8'));
+    }
+  };
+  for (const folder of CODE_FOLDERS) {
+    try {
+      walk(join(dir, folder));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return files;
+}
+
+test('every tfjs layer class is registered under src/layers/, which registers them all', (t) => {
+  const found = layerRegistrations(codeFiles(root));
+  const inside = found.filter((r) => r.startsWith(LAYERS_FOLDER));
+  for (const file of ['hah.ts', 'normalize.ts', 'sign-ste.ts', 'similarity-matching.ts', 'batch-norm-training.ts', 'lazy-conv2d.ts']) {
+    t.true(inside.some((r) => r.startsWith(`${LAYERS_FOLDER}${file}:`)), `the scan finds the registration in ${LAYERS_FOLDER}${file}`);
+  }
+  t.deepEqual(found.filter((r) => !r.startsWith(LAYERS_FOLDER)), [], 'layer classes registered outside src/layers/');
+  const index = readFileSync(join(root, LAYERS_FOLDER, 'index.ts'), 'utf8');
+  const modules = readdirSync(join(root, LAYERS_FOLDER)).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
+  t.deepEqual(modules.filter((f) => !index.includes(`'./${f.replace(/\.ts$/, '.js')}'`)), [], 'layer modules src/layers/index.ts does not import');
+});
+
+test('the registration scan names each call by file and line, either form', (t) => {
+  const files = new Map([
+    ['src/layers/mine.ts', 'class Mine {}\ntf.serialization.registerClass(Mine);\n'],
+    ['models/net.ts', "import * as tf from '@tensorflow/tfjs';\n\ntf.serialization.registerClass (Net);\n"],
+    ['src/runtime/conv.ts', 'tf.serialization.SerializationMap.register(FastConv);\n'],
+    ['src/core/names.ts', "// registerClass names a layer: no call here.\nexport const registered = 'registerClass';\n"],
+  ]);
+  t.deepEqual(layerRegistrations(files), ['src/layers/mine.ts:2', 'models/net.ts:3', 'src/runtime/conv.ts:1']);
 });

@@ -193,7 +193,7 @@ export interface LoadedModel {
 }
 
 /**
- * A zoo CNN (src/training/train.ts, models/architectures.ts): standard or HaH blocks, the layout
+ * A zoo CNN (src/training/train.ts, src/nets/architectures.ts): standard or HaH blocks, the layout
  * of its size and, for an ablation of the deep HaH model, its variant.
  */
 export interface ZooTraining {

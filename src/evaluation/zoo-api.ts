@@ -4,7 +4,7 @@ import { loadModel } from './load-model.js';
 import type { LoadedModel } from '../core/plugin-api.js';
 import { createRegistry } from '../core/registry.js';
 import { looksLikeModelPath } from './user-model.js';
-import { shippedDatasets, shippedWeightsDir } from '../../models/zoo.js';
+import { shippedDatasets, shippedWeightsDir } from '../zoo/zoo-plugin.js';
 
 export interface ZooEntry {
   id: string;

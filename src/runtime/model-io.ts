@@ -9,9 +9,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 // Registers robench's custom layers, so models written by `robench train` load like any other.
-import '../../models/hah-layers.js';
-import '../training/batch-norm-training.js';
-import './lazy-conv2d.js';
+import '../layers/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { RobenchError, UsageError } from '../core/errors.js';
 import { fetchModelFile } from './model-http.js';

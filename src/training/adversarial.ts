@@ -22,7 +22,7 @@
  * epoch that scored best.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture } from '../../models/architectures.js';
+import type { Architecture } from '../nets/architectures.js';
 import { makeAttackContext } from '../core/attack-context.js';
 import { checkAttackOutput, runAttack } from '../core/attack-checks.js';
 import { RobenchError } from '../core/errors.js';

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
+import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../nets/ekdaa.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
 import { UsageError } from '../core/errors.js';
 import type { EkdaaTraining } from '../core/plugin-api.js';

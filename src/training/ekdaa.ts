@@ -23,7 +23,7 @@
  * initialisation, not W: the error goes down through the spatially transposed kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activate, convSpecs, forward, type EkdaaArchitecture, type EkdaaParams } from '../../models/ekdaa-net.js';
+import { activate, convSpecs, forward, type EkdaaArchitecture, type EkdaaParams } from '../nets/ekdaa.js';
 import type { ImageShape } from '../core/plugin-api.js';
 
 export interface EkdaaHyper {

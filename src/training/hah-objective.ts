@@ -1,7 +1,7 @@
 /** The HaH models' training objective: cross-entropy minus the alpha-weighted HaH costs, its gradient on a micro-batch */
 import * as tf from '@tensorflow/tfjs';
-import { blockConvName, type Architecture } from '../../models/architectures.js';
-import { hahCost, NormalizedConv2D } from '../../models/hah-layers.js';
+import { blockConvName, type Architecture } from '../nets/architectures.js';
+import { hahCost, NormalizedConv2D } from '../layers/hah.js';
 import type { ImageShape } from '../core/plugin-api.js';
 import type { MicroBatchGradient } from './train-parallel.js';
 

@@ -19,7 +19,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  buildSmModel,
   centreImages,
   gatherSites,
   imageRows,
@@ -31,7 +30,8 @@ import {
   weightMask,
   type SmArchitecture,
   type SmParams,
-} from '../../models/similarity-matching-net.js';
+} from '../nets/similarity-matching.js';
+import { SimilarityMatching } from '../layers/similarity-matching.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { batchTensors } from '../core/engine.js';
 import { UsageError } from '../core/errors.js';
@@ -211,6 +211,19 @@ async function fixedPoints(arch: SmArchitecture, p: SmParams, split: DatasetSpli
     await writeFileAtomic(file, new Uint8Array(out.buffer, first * features * 4, (end - first) * features * 4));
   }
   return out;
+}
+
+/** The shipped model: the dynamics, then a linear readout of the top layer's fixed point. */
+export function buildSmModel(arch: SmArchitecture, params: SmParams, readout: { kernel: tf.Tensor2D; bias: tf.Tensor1D }, name: string): tf.LayersModel {
+  const input = tf.input({ shape: [arch.inputSide, arch.inputSide, arch.channels] });
+  const sm = new SimilarityMatching({ arch, name: 'block1_out' });
+  const features = sm.apply(input) as tf.SymbolicTensor;
+  const dense = tf.layers.dense({ units: readout.kernel.shape[1], name: 'readout' });
+  const logits = dense.apply(tf.layers.flatten().apply(features)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: logits, name });
+  sm.setWeights(params.W.flatMap((w, i) => [w, params.L[i]]));
+  dense.setWeights([readout.kernel, readout.bias]);
+  return model;
 }
 
 const READOUT_LR = 1e-2;

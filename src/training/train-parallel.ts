@@ -12,7 +12,7 @@
  * micro-batch size, unlike N, changes the result and is part of a run's settings.
  */
 import type { Worker } from 'node:worker_threads';
-import type { Architecture } from '../../models/architectures.js';
+import type { Architecture } from '../nets/architectures.js';
 import type { BackendName } from '../runtime/backends.js';
 import { RobenchError, UsageError } from '../core/errors.js';
 import type { ImageShape } from '../core/plugin-api.js';

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { buildModel } from '../../models/architectures.js';
+import { buildModel } from '../nets/architectures.js';
 import { useBackend } from '../runtime/backends.js';
 import { microBatchGradient, trainableVariables } from './hah-objective.js';
 import { computeClaimed, stepViews, type TrainWorkerMessage, type TrainWorkerTask } from './train-parallel.js';

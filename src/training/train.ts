@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { architecture, type Architecture, type Size } from '../../models/architectures.js';
+import { architecture, type Architecture, type Size } from '../nets/architectures.js';
 import { UsageError } from '../core/errors.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape, ZooTraining } from '../core/plugin-api.js';
 import { defaultThreads } from '../runtime/worker-pool.js';

@@ -4,7 +4,7 @@
  * gradient applied by Adam on the main thread, which alone holds the optimiser state.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture } from '../../models/architectures.js';
+import type { Architecture } from '../nets/architectures.js';
 import type { DatasetPlugin } from '../core/plugin-api.js';
 import type { BackendName } from '../runtime/backends.js';
 import { microBatchGradient, trainableVariables } from './hah-objective.js';

@@ -8,7 +8,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, initializeWeights, type Architecture } from '../../models/architectures.js';
+import { buildModel, initializeWeights, type Architecture } from '../nets/architectures.js';
 import type { AttackPlugin, DatasetPlugin, DatasetSplit } from '../core/plugin-api.js';
 import { createRegistry } from '../core/registry.js';
 import { UsageError } from '../core/errors.js';
@@ -16,7 +16,7 @@ import { scalarRng } from '../core/rng.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../runtime/model-io.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
 import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, type AdversarialSpec } from './adversarial.js';
-import { recomputeMovingStatistics } from './batch-norm-training.js';
+import { recomputeMovingStatistics } from '../layers/batch-norm-training.js';
 import { augmentedBatch, describeAugment, drawsPerImage, permutation, plainBatches, type Augment } from './batches.js';
 import { stopIfDiverged } from './diverged.js';
 import { START, type Finished, type Position, type Trainer } from './loop.js';

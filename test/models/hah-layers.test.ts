@@ -1,7 +1,8 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { DivisiveNormalization, FractionalThreshold, hahCost, Normalize, NormalizedConv2D } from '../../models/hah-layers.js';
-import { buildModel, initializeWeights, type Architecture } from '../../models/architectures.js';
+import { DivisiveNormalization, FractionalThreshold, hahCost, NormalizedConv2D } from '../../src/layers/hah.js';
+import { Normalize } from '../../src/layers/normalize.js';
+import { buildModel, initializeWeights, type Architecture } from '../../src/nets/architectures.js';
 import { forwardTrain } from '../../src/training/hah-objective.js';
 import { scalarRng } from '../../src/core/rng.js';
 

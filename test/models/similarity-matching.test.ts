@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  buildSmModel,
   centreImages,
   fixedPointImage,
   imageRows,
@@ -14,12 +13,12 @@ import {
   smGeometry,
   type SmArchitecture,
   type SmParams,
-} from '../../models/similarity-matching-net.js';
+} from '../../src/nets/similarity-matching.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../../src/runtime/model-io.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
-import { hebbianUpdate, smModelId, trainSimilarityMatching } from '../../src/training/similarity-matching-train.js';
+import { buildSmModel, hebbianUpdate, smModelId, trainSimilarityMatching } from '../../src/training/similarity-matching-train.js';
 import { builtinTrainable } from '../../src/training/trainable.js';
 import { robench } from '../helpers/cli.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { LazyGradConv2D } from '../../src/runtime/lazy-conv2d.js';
+import { LazyGradConv2D } from '../../src/layers/lazy-conv2d.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../../src/runtime/model-io.js';
 
 test.before(async () => {

@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { architecture, buildModel, initializeWeights } from '../../models/architectures.js';
-import { shippedDatasets, wrapZooModel } from '../../models/zoo.js';
+import { architecture, buildModel, initializeWeights } from '../../src/nets/architectures.js';
+import { shippedDatasets, wrapZooModel } from '../../src/zoo/zoo-plugin.js';
 import { loadAnyModel, loadLayersModelFrom, saveLayersModelTo } from '../../src/runtime/model-io.js';
 import { scalarRng } from '../../src/core/rng.js';
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import apgd from '../../attacks/apgd.js';
 import fgsm from '../../attacks/fgsm.js';
 import pgd from '../../attacks/pgd.js';
-import { buildModel, initializeWeights, type Architecture } from '../../models/architectures.js';
+import { buildModel, initializeWeights, type Architecture } from '../../src/nets/architectures.js';
 import { makeAttackContext } from '../../src/core/attack-context.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { trainingLoss } from '../../src/training/hah-objective.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { recomputeMovingStatistics, TrainingBatchNormalization } from '../../src/training/batch-norm-training.js';
+import { recomputeMovingStatistics, TrainingBatchNormalization } from '../../src/layers/batch-norm-training.js';
 import { useBackend } from '../../src/runtime/backends.js';
 
 const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 2 + 0.5);

@@ -9,7 +9,7 @@ import { learningRateAt, train, type EpochReport, type StepReport, type TrainOpt
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
 import { robench } from '../helpers/cli.js';
 import { GradientPool } from '../../src/training/train-parallel.js';
-import { architecture, buildModel } from '../../models/architectures.js';
+import { architecture, buildModel } from '../../src/nets/architectures.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';

@@ -1,15 +1,15 @@
 /**
- * Shared loading code of the zoo model plugins: the weights ship in
+ * Shared loading code of the zoo model plugins (the entries in models/): the weights ship in
  * models/weights/<model>-<dataset>/ (model.json, weights.bin, manifest.json).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { FractionalThreshold } from './hah-layers.js';
-import { RobenchError } from '../src/core/errors.js';
-import { loadLayersModelFrom, sha256OfModelDir } from '../src/runtime/model-io.js';
-import { assetPath } from '../src/core/paths.js';
-import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin, type ModelTraining } from '../src/core/plugin-api.js';
+import { FractionalThreshold } from '../layers/hah.js';
+import { RobenchError } from '../core/errors.js';
+import { loadLayersModelFrom, sha256OfModelDir } from '../runtime/model-io.js';
+import { assetPath } from '../core/paths.js';
+import { defineModel, type ImageShape, type LoadedModel, type ModelPlugin, type ModelTraining } from '../core/plugin-api.js';
 
 export const weightsRoot = (): string => assetPath('models', 'weights');
 

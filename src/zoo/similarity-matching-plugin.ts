@@ -2,9 +2,8 @@
  * Zoo plugins of the similarity-matching entries: the shipped weights, marked as models whose
  * forward pass is an iterative solver, with the gradient attacks differentiate.
  */
-import './similarity-matching-net.js';
-import type { ModelPlugin } from '../src/core/plugin-api.js';
-import { zooModelPlugin } from './zoo.js';
+import type { ModelPlugin } from '../core/plugin-api.js';
+import { zooModelPlugin } from './zoo-plugin.js';
 
 export const SM_INFERENCE = {
   solver: "Euler steps of the network's dynamics from u = 0 until every layer's relative change is below 1e-4 (at most 3,000 steps)",

@@ -6,10 +6,11 @@
  * optionally followed by a 2x2 max-pool.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DivisiveNormalization, FractionalThreshold, Normalize, NormalizedConv2D } from './hah-layers.js';
-import { TrainingBatchNormalization } from '../src/training/batch-norm-training.js';
-import { LazyGradConv2D } from '../src/runtime/lazy-conv2d.js';
-import type { ImageShape } from '../src/core/plugin-api.js';
+import { DivisiveNormalization, FractionalThreshold, NormalizedConv2D } from '../layers/hah.js';
+import { Normalize } from '../layers/normalize.js';
+import { TrainingBatchNormalization } from '../layers/batch-norm-training.js';
+import { LazyGradConv2D } from '../layers/lazy-conv2d.js';
+import type { ImageShape } from '../core/plugin-api.js';
 
 export type Family = 'baseline' | 'hebbian';
 export type Size = 'compact' | 'vgg16' | 'deep';

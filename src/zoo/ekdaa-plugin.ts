@@ -1,11 +1,11 @@
 /**
  * Zoo plugins of the EKDAA entries: the shipped weights, with the gradient each
  * white-box attack differentiates recorded in the model's info (results.json). It
- * is the loading code's, not the manifest's: the surrogate lives in the layer code.
+ * is the loading code's, not the manifest's: the surrogate lives in the layer code
+ * (src/layers/sign-ste.ts).
  */
-import './ekdaa-net.js';
-import type { EkdaaTraining, ModelPlugin } from '../src/core/plugin-api.js';
-import { zooModelPlugin } from './zoo.js';
+import type { EkdaaTraining, ModelPlugin } from '../core/plugin-api.js';
+import { zooModelPlugin } from './zoo-plugin.js';
 
 /**
  * How an entry trains. lr: the release's 1e-3 for all three. The EKDAA pair run the release's

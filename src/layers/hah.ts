@@ -1,8 +1,8 @@
 /**
  * Custom tfjs layers of the Hebbian/anti-Hebbian (HaH) CNN of Cekic, Bakiskan &
- * Madhow (2022), plus the input normalisation every zoo model carries. Importing
- * this module registers the layers with tf.serialization, so a zoo model.json
- * loads with plain `tf.loadLayersModel` (exported by the package as `robench/layers`).
+ * Madhow (2022), and the HaH cost its training adds per layer. Importing this module
+ * registers the layers with tf.serialization (src/layers/index.ts imports it, so a model
+ * file naming them loads).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -41,30 +41,6 @@ export function conv2dWithLocalCopy(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'sa
       filter: () => convGradient(tf.add(dOutput!, dLocal!), saved, attrs)['filter']!(),
     }),
   }) as [tf.Tensor4D, tf.Tensor4D];
-}
-
-/** (x - mean) / std per channel, so a model takes [0, 1] pixels and attacks work in pixel space. */
-export class Normalize extends tf.layers.Layer {
-  static className = 'RobenchNormalize';
-  readonly mean: number[];
-  readonly std: number[];
-
-  constructor(args: { mean: number[]; std: number[]; name?: string }) {
-    super(args);
-    if (args.mean.length !== args.std.length || args.std.some((s) => !(s > 0))) {
-      throw new Error(`Normalize: mean and std need one entry per channel and a positive std, got mean ${args.mean} std ${args.std}`);
-    }
-    this.mean = [...args.mean];
-    this.std = [...args.std];
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => tf.div(tf.sub(one(inputs), tf.tensor1d(this.mean)), tf.tensor1d(this.std)));
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), mean: this.mean, std: this.std };
-  }
 }
 
 /**
@@ -273,7 +249,6 @@ export function hahCost(a: tf.Tensor4D, opts: { ratio?: number; lambda?: number 
   })(a) as tf.Scalar;
 }
 
-tf.serialization.registerClass(Normalize);
 tf.serialization.registerClass(NormalizedConv2D);
 tf.serialization.registerClass(DivisiveNormalization);
 tf.serialization.registerClass(FractionalThreshold);

@@ -6,8 +6,9 @@
  * LayersModel built from them is what ships and what robench attacks.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ImageShape } from '../src/core/plugin-api.js';
-import { Normalize } from './hah-layers.js';
+import type { ImageShape } from '../core/plugin-api.js';
+import { Normalize } from '../layers/normalize.js';
+import { signSTE, SignSTE } from '../layers/sign-ste.js';
 
 export type Activation = 'tanh' | 'sign';
 type Layout = (number | 'M')[];
@@ -90,30 +91,7 @@ export function flatSize(arch: EkdaaArchitecture, shape: ImageShape): number {
   return pooledSide(shape[0], pools) * pooledSide(shape[1], pools) * convs[convs.length - 1].cout;
 }
 
-/**
- * sign(x) forward; backward the identity (BPDA with g(x) = x, Athalye et al. 2018).
- * sign's true gradient is zero almost everywhere, so white-box attacks need a
- * surrogate to see anything. Not the clipped identity of STE training: sign is
- * blind to scale, so a trained net's pre-activations sit far outside [-1, 1] (the
- * shipped Fashion-MNIST sign model's fc layer: mean |h| 7.1, none within 1), where a
- * clipped identity passes no gradient at all.
- */
-export const signSTE = tf.customGrad(((x: tf.Tensor) => ({
-  value: tf.sign(x),
-  gradFunc: (dy: tf.Tensor) => dy,
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
-
-export const SIGN_SURROGATE = 'straight-through (BPDA): sign forward, identity backward';
-
 export const activate = (f: Activation, x: tf.Tensor): tf.Tensor => (f === 'tanh' ? tf.tanh(x) : signSTE(x));
-
-export class SignSTE extends tf.layers.Layer {
-  static className = 'RobenchSignSTE';
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => signSTE(Array.isArray(inputs) ? inputs[0] : inputs));
-  }
-}
-tf.serialization.registerClass(SignSTE);
 
 /** The weights: conv kernels [3,3,cin,cout], then the two fc kernels [in,out]. */
 export interface EkdaaParams {
