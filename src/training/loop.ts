@@ -160,7 +160,10 @@ async function trainUnits<S extends CheckpointIdentity>(trainer: Trainer<S, Trai
         await trainer.save(ckptDir, { unit, step: s + 1, elapsedSeconds: elapsed(), unitSeconds: unitSeconds() });
         lastCheckpoint = Date.now();
       }
-      await opts.onStep?.(clock.step(unit, s, images, checkpointed));
+      // Outside the optional call: `onStep?.(clock.step(...))` skips its argument when no one
+      // listens, and the clock then never counts a step (no progress lines, hours-long estimates).
+      const report = clock.step(unit, s, images, checkpointed);
+      await opts.onStep?.(report);
     }
     const seconds = unitSeconds();
     const secondsLeft = clock.secondsLeft();
