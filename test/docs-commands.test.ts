@@ -77,6 +77,9 @@ test.serial("--dry-run of train makes the run's own flag checks: a flag of anoth
     [['--model', 'ekdaa', '--adversarial', 'fast'], /--adversarial trains the zoo CNNs .*, not 'ekdaa'/],
     [['--model', 'baseline', '--layout', 'wide'], /--layout applies to the EKDAA models only/],
     [['--model', 'similarity-matching', '--epochs', '3'], /--epochs and --lr do not apply/],
+    [['--model', 'baseline', '--freeze-convs'], /--freeze-convs applies to the EKDAA models only, not 'baseline'/],
+    [['--model', 'similarity-matching', '--freeze-convs'], /--freeze-convs applies to the EKDAA models only, not 'similarity-matching'/],
+    [['--model', 'ekdaa-release-bp', '--freeze-convs'], /no EKDAA model is 'ekdaa-release-bp' with frozen convs/],
   ];
   for (const [args, message] of cases) {
     const r = await robench(['train', ...args, '--dataset', 'mnist', '--dry-run']);
@@ -85,6 +88,8 @@ test.serial("--dry-run of train makes the run's own flag checks: a flag of anoth
   }
   const ok = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'pgd', '--adversarial-steps', '5', '--dry-run']);
   t.is(ok.code, 0, ok.stderr);
+  const frozen = await robench(['train', '--model', 'ekdaa', '--activation', 'sign', '--freeze-convs', '--dataset', 'fashion-mnist', '--dry-run']);
+  t.is(frozen.code, 0, frozen.stderr);
 });
 
 test.serial('--dry-run looks the ids and attack params up as a run does', async (t) => {

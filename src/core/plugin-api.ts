@@ -207,13 +207,21 @@ export interface ZooTraining {
 /** An EKDAA network (src/training/ekdaa-train.ts): its learning rule, activation and rate. */
 export interface EkdaaTraining {
   trainer: 'ekdaa';
-  /** EKDAA's error kernels, or backprop through the same network (the twin that isolates the rule). */
-  rule: 'ekdaa' | 'backprop';
+  /**
+   * EKDAA's error kernels, backprop through the same network (the twin that isolates the rule), or
+   * the release's backprop baseline as its BP_model.py computes it (src/training/ekdaa-release-bp.ts).
+   */
+  rule: 'ekdaa' | 'backprop' | 'release-bp';
   activation: 'tanh' | 'sign';
   /** The default learning rate (`--lr` overrides it). */
   lr: number;
   /** The release's forward: conv pre-activations carried forward, the activation first applied at fc1. */
   releaseForward: boolean;
+  /**
+   * A control: the EKDAA model whose convs this one keeps at their seeded random initialisation
+   * (a run with the same seed draws the same convs as that model's), only the fc head trained.
+   */
+  frozenConvsOf?: string;
 }
 
 /** Structured similarity matching (src/training/similarity-matching-train.ts) of this many neurons per site. */

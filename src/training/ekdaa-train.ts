@@ -1,8 +1,11 @@
 /**
  * Training of the EKDAA zoo entries and their backprop twin: the same network,
  * optimiser (SGD lr 1e-3, momentum 0.85, batch 50, constant rate, no augmentation:
- * the release's) and epochs, differing only in the learning rule. A checkpoint after
- * every epoch (resumable, bit-identical) and a test evaluation after every epoch, as the
+ * the release's) and epochs, differing only in the learning rule. So do the release's
+ * own backprop baseline (ekdaa-release-bp, ekdaa-release-bp.ts) and the frozen-conv
+ * controls (ekdaa-frozen, ekdaa-sign-frozen, ekdaa-backprop-frozen: the convs left at the
+ * initialisation the unfrozen model's run draws from the same seed, the fc head trained).
+ * A checkpoint after every epoch (resumable, bit-identical) and a test evaluation after every epoch, as the
  * release prints one: the manifest holds the whole curve, its best epoch and the last
  * epoch's accuracy, which is the one the shipped (last-epoch) weights score. The epochs, the
  * checkpoints and resume, progress and the manifest's outcome are the one training loop's (loop.ts).
@@ -11,6 +14,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, initParams, LAYOUT_NAMES, type LayoutName, type EkdaaArchitecture, type EkdaaParams } from '../nets/ekdaa.js';
 import { EKDAA_HYPER, ekdaaUpdate, initErrorKernels, MomentumSGD, type ErrorKernels } from './ekdaa.js';
+import { inputErrorShapes, releaseBpUpdate, withRows } from './ekdaa-release-bp.js';
 import { UsageError } from '../core/errors.js';
 import type { EkdaaTraining } from '../core/plugin-api.js';
 import { scalarRng } from '../core/rng.js';
@@ -32,12 +36,31 @@ export function ekdaaModelId(model: string, activation: string | undefined, trai
   }
   if (activation === undefined || activation === kind.activation) return model;
   if (activation !== 'tanh' && activation !== 'sign') throw new UsageError(`--activation must be tanh or sign, got '${activation}'`, 'pass --activation tanh or --activation sign');
-  if (kind.rule === 'backprop') {
-    throw new UsageError('the backprop twin trains with tanh only: sign has no derivative to backpropagate', 'drop --activation, or train --model ekdaa --activation sign');
+  if (kind.rule !== 'ekdaa') {
+    const who = kind.rule === 'backprop' ? 'the backprop twin' : "the release's backprop baseline";
+    throw new UsageError(`${who} trains with tanh only: sign has no derivative to backpropagate`, 'drop --activation, or train --model ekdaa --activation sign');
   }
-  const twin = trainedBy(trainable, 'ekdaa').find(([, t]) => t.rule === kind.rule && t.activation === activation);
+  // The variant of the same rule, its convs frozen or not as the model's are.
+  const frozen = kind.frozenConvsOf !== undefined;
+  const twin = trainedBy(trainable, 'ekdaa').find(([, t]) => t.rule === kind.rule && t.activation === activation && (t.frozenConvsOf !== undefined) === frozen);
   if (twin === undefined) throw new UsageError(`no EKDAA model of the rule ${kind.rule} has the activation ${activation}`, 'drop --activation');
   return twin[0];
+}
+
+/**
+ * The zoo id that `--model m --freeze-convs` trains: the control that declares itself m with its
+ * convs frozen (m itself when m is one).
+ */
+export function frozenConvsId(model: string, trainable: Trainable): string {
+  const kind = trainingOf(trainable, model, 'ekdaa');
+  if (kind === undefined) throw new UsageError(`--freeze-convs applies to the EKDAA models only, not '${model}'`, 'drop --freeze-convs, or use --model ekdaa --freeze-convs');
+  if (kind.frozenConvsOf !== undefined) return model;
+  const control = trainedBy(trainable, 'ekdaa').find(([, t]) => t.frozenConvsOf === model);
+  if (control === undefined) {
+    const frozen = trainedBy(trainable, 'ekdaa').flatMap(([, t]) => (t.frozenConvsOf !== undefined ? [t.frozenConvsOf] : []));
+    throw new UsageError(`no EKDAA model is '${model}' with frozen convs`, `drop --freeze-convs, or use --model ${frozen.join('|')} --freeze-convs`);
+  }
+  return control[0];
 }
 
 /** `--layout`'s value, checked before any data or backend. */
@@ -73,9 +96,14 @@ export interface EpochRecord {
 }
 
 export interface EkdaaManifest extends TrainingManifest {
-  rule: 'ekdaa' | 'backprop';
+  rule: EkdaaTraining['rule'];
   architecture: EkdaaArchitecture & { convs: ReturnType<typeof convSpecs>; input: string };
   ekdaa: { beta: number; gamma: number } | null;
+  /**
+   * A control's: the model whose seeded initialisation the convs kept (the same seed gives that
+   * model's run the same initial convs), only the fc head trained; null when every layer trained.
+   */
+  frozenConvs: { of: string } | null;
   epochs: number;
   learningRate: number;
   momentum: number;
@@ -108,12 +136,13 @@ interface State {
 const DEFAULT_EPOCHS = 8;
 
 /** Every tensor of the training state under a fixed name, in a fixed order. */
-function stateTensors(p: EkdaaParams, e: ErrorKernels | null, opt: MomentumSGD): { name: string; tensor: tf.Variable }[] {
+function stateTensors(p: EkdaaParams, e: ErrorKernels | null, opt: MomentumSGD, inputErrors: tf.Variable[] | null): { name: string; tensor: tf.Variable }[] {
   return [
     ...p.convs.map((t, i) => ({ name: `conv${i}`, tensor: t })),
     ...p.fcs.map((t, i) => ({ name: `fc${i}`, tensor: t })),
     ...(e ? [...e.convs.map((t, i) => ({ name: `Econv${i}`, tensor: t })), ...e.fcs.map((t, i) => ({ name: `Efc${i}`, tensor: t }))] : []),
     ...opt.velocities.map((t, i) => ({ name: `velocity${i}`, tensor: t })),
+    ...(inputErrors ?? []).map((t, i) => ({ name: `inputError${i}`, tensor: t })),
   ];
 }
 
@@ -133,19 +162,34 @@ interface EkdaaRun {
   command: string;
 }
 
+/** A rule's state beside the weights: EKDAA's error kernels, the release baseline's input-side errors; frozen: the convs do not train. */
+interface RuleState {
+  kernels: ErrorKernels | null;
+  inputErrors: tf.Variable[] | null;
+  frozen: boolean;
+}
+
 /**
- * One learning rule's step on a batch: the EKDAA update, or backprop's gradient of the summed
- * cross-entropy through the same optimiser. The loss and hits of the logits the step started from.
+ * One learning rule's step on a batch: the EKDAA update, the release's backprop baseline, or
+ * backprop's gradient of the summed cross-entropy through the same optimiser; the fc head's
+ * updates only when the convs are frozen. The loss and hits of the logits the step started from.
  */
-function ruleStep(arch: EkdaaArchitecture, params: EkdaaParams, kernels: ErrorKernels | null, opt: MomentumSGD, x: tf.Tensor4D, y: tf.Tensor1D, classes: number): tf.Tensor {
+function ruleStep(arch: EkdaaArchitecture, params: EkdaaParams, { kernels, inputErrors, frozen }: RuleState, opt: MomentumSGD, x: tf.Tensor4D, y: tf.Tensor1D, classes: number): tf.Tensor {
   const summary = (logits: tf.Tensor2D): tf.Tensor =>
     tf.stack([tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'))]);
   if (kernels) {
-    const u = ekdaaUpdate(arch, params, kernels, x, y, EKDAA_HYPER);
+    const u = ekdaaUpdate(arch, params, kernels, x, y, EKDAA_HYPER, { headOnly: frozen });
     opt.apply([...u.dConvs, ...u.dFcs, ...u.dEConvs, ...u.dEFcs]);
     return summary(u.logits);
   }
-  const weights = [...params.convs, ...params.fcs];
+  if (inputErrors) {
+    const u = releaseBpUpdate(arch, params, inputErrors as tf.Tensor[] as tf.Tensor4D[], x, y);
+    opt.apply(frozen ? u.dFcs : [...u.dConvs, ...u.dFcs]);
+    // The batch-sized buffers the next step reads: a partial batch's rows, zero past them.
+    u.inputErrors.forEach((e, l) => inputErrors[l].assign(withRows(e, inputErrors[l].shape[0])));
+    return summary(u.logits);
+  }
+  const weights = frozen ? [...params.fcs] : [...params.convs, ...params.fcs];
   let kept: tf.Tensor | null = null;
   // Summed over the batch, as the release's fc updates (z^T e) and EKDAA's are: the same lr means the same step.
   const { grads } = tf.variableGrads(() => {
@@ -167,6 +211,7 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
   readonly steps: number;
   private readonly params: EkdaaParams;
   private readonly kernels: ErrorKernels | null;
+  private readonly inputErrors: tf.Variable[] | null;
   private readonly opt: MomentumSGD;
   private readonly named: NamedTensor[];
   private curve: EpochRecord[] = [];
@@ -185,11 +230,17 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
     this.settings = { seed: run.seed, batch: run.batch, trainSamples: run.trainCount, lr: run.lr };
     this.units = run.epochs;
     this.steps = Math.ceil(run.trainCount / run.batch);
-    this.params = initParams(arch, plugin.imageShape, plugin.classNames.length, scalarRng(run.seed, `init/${run.model}`));
+    // A frozen-conv control draws the initialisation of the model it freezes: the same seed, the same convs.
+    this.params = initParams(arch, plugin.imageShape, plugin.classNames.length, scalarRng(run.seed, `init/${run.kind.frozenConvsOf ?? run.model}`));
     this.kernels = run.kind.rule === 'ekdaa' ? initErrorKernels(this.params) : null;
-    const weights = [...this.params.convs, ...this.params.fcs];
-    this.opt = new MomentumSGD(this.kernels ? [...weights, ...this.kernels.convs, ...this.kernels.fcs] : weights, run.lr, run.momentum);
-    this.named = stateTensors(this.params, this.kernels, this.opt);
+    // The release's passback buffers start at zero.
+    this.inputErrors = run.kind.rule === 'release-bp' ? inputErrorShapes(arch, plugin.imageShape, run.batch).map((s) => tf.tidy(() => tf.variable(tf.zeros(s), false))) : null;
+    const frozen = run.kind.frozenConvsOf !== undefined;
+    const { convs, fcs } = this.params;
+    // What trains, in the order the updates come: weights, then error kernels.
+    const trained = frozen ? [...fcs, ...(this.kernels?.fcs ?? [])] : [...convs, ...fcs, ...(this.kernels ? [...this.kernels.convs, ...this.kernels.fcs] : [])];
+    this.opt = new MomentumSGD(trained, run.lr, run.momentum);
+    this.named = stateTensors(this.params, this.kernels, this.opt, this.inputErrors);
   }
 
   resume(state: State, folder: string): { at: Position; line: string } {
@@ -223,7 +274,8 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
     const xs = new Float32Array(idx.length * per);
     idx.forEach((i, b) => xs.set(train.images.subarray(i * per, (i + 1) * per), b * per));
     const ys = Int32Array.from(idx, (i) => train.labels[i]!);
-    const stats = tf.tidy(() => ruleStep(this.arch, this.params, this.kernels, this.opt, tf.tensor4d(xs, [idx.length, ...shape]), tf.tensor1d(ys, 'int32'), plugin.classNames.length));
+    const rule = { kernels: this.kernels, inputErrors: this.inputErrors, frozen: this.run.kind.frozenConvsOf !== undefined };
+    const stats = tf.tidy(() => ruleStep(this.arch, this.params, rule, this.opt, tf.tensor4d(xs, [idx.length, ...shape]), tf.tensor1d(ys, 'int32'), plugin.classNames.length));
     const v = await stats.data();
     stats.dispose();
     if (!Number.isFinite(v[0])) throw new Error(`${this.run.model}: the loss became ${v[0]} at epoch ${epoch + 1}, step ${s + 1}`);
@@ -275,6 +327,7 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
       rule: kind.rule,
       architecture: { ...this.arch, convs: convSpecs(this.arch, this.data.plugin.imageShape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
       ekdaa: this.kernels ? { ...EKDAA_HYPER } : null,
+      frozenConvs: kind.frozenConvsOf !== undefined ? { of: kind.frozenConvsOf } : null,
       command,
       seed,
       epochs,
@@ -292,7 +345,7 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
   }
 
   async dispose(): Promise<void> {
-    tf.dispose([...this.params.convs, ...this.params.fcs, ...(this.kernels ? [...this.kernels.convs, ...this.kernels.fcs] : [])]);
+    tf.dispose([...this.params.convs, ...this.params.fcs, ...(this.kernels ? [...this.kernels.convs, ...this.kernels.fcs] : []), ...(this.inputErrors ?? [])]);
     this.opt.dispose();
   }
 }
@@ -318,7 +371,7 @@ function ekdaaRun(opts: EkdaaTrainOptions, trainable: Trainable): Omit<EkdaaRun,
   return { model: opts.model, dataset: opts.dataset, kind, releaseForward, seed, epochs, batch, lr, momentum: opts.momentum ?? 0.85, command, out };
 }
 
-/** Trains ekdaa, ekdaa-sign or ekdaa-backprop and writes model.json, weights.bin and manifest.json. */
+/** Trains an EKDAA model (ekdaa, ekdaa-sign, ekdaa-backprop, ekdaa-release-bp, a frozen-conv control) and writes model.json, weights.bin and manifest.json. */
 export async function trainEkdaa(opts: EkdaaTrainOptions): Promise<RunResult<EkdaaManifest>> {
   const { out, ...settings } = ekdaaRun(opts, opts.trainable ?? (await builtinTrainable()));
   const data = opts.data ?? (await loadTrainingData(opts));

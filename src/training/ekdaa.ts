@@ -74,7 +74,7 @@ export const filterGradient = (input: tf.Tensor4D, err: tf.Tensor4D, cout: numbe
   }) as tf.Tensor4D;
 
 export interface EkdaaUpdate {
-  /** Updates for the weights (conv kernels, then fc kernels), applied as W <- W - lr dW. */
+  /** Updates for the weights (conv kernels, then fc kernels), applied as W <- W - lr dW; no conv ones with headOnly. */
   dConvs: tf.Tensor4D[];
   dFcs: tf.Tensor2D[];
   /** Updates of the error kernels, gamma dW^T in E's layout (conv ones [cout,cin,3,3]). */
@@ -86,8 +86,11 @@ export interface EkdaaUpdate {
   hiddenError: tf.Tensor2D;
 }
 
-/** One EKDAA step's updates on a batch (call inside tf.tidy). */
-export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKernels, x: tf.Tensor4D, y: tf.Tensor1D, hyper: EkdaaHyper = EKDAA_HYPER): EkdaaUpdate {
+/**
+ * One EKDAA step's updates on a batch (call inside tf.tidy). headOnly: the fc layers' only (their
+ * weights and error kernels), the conv stack's errors not computed: the frozen-conv controls.
+ */
+export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKernels, x: tf.Tensor4D, y: tf.Tensor1D, hyper: EkdaaHyper = EKDAA_HYPER, opts: { headOnly?: boolean } = {}): EkdaaUpdate {
   const { beta, gamma } = hyper;
   const f = (t: tf.Tensor): tf.Tensor => activate(arch.activation, t);
   const specs = convSpecs(arch, x.shape.slice(1) as ImageShape);
@@ -98,6 +101,9 @@ export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKer
   // Hidden fc layer: target pre-activation h - beta * (e E), target activity f(t).
   const hiddenTarget = tf.sub(tr.hiddenH, tf.mul(beta, tf.matMul(outError, e.fcs[1])));
   const hiddenError = tf.sub(tr.hiddenZ, f(hiddenTarget)) as tf.Tensor2D;
+  const dFcs: tf.Tensor2D[] = [tf.matMul(tr.flat, hiddenError, true, false), tf.matMul(tr.hiddenZ, outError, true, false)];
+  const dEFcs = dFcs.map((d) => tf.mul(gamma, tf.transpose(d)) as tf.Tensor2D);
+  if (opts.headOnly) return { dConvs: [], dFcs, dEConvs: [], dEFcs, logits: tr.logits, convErrors: [], hiddenError };
 
   // Down into the conv stack: the target of what the top conv hands on (pooled when it pools).
   const top = specs.length - 1;
@@ -119,12 +125,11 @@ export function ekdaaUpdate(arch: EkdaaArchitecture, p: EkdaaParams, e: ErrorKer
     // The release correlates a conv's error with the lower layer's z: f(h) after a plain conv, pooled h after a pool.
     arch.releaseForward && l > 0 && !specs[l - 1].pool ? (tr.convZ[l - 1] as tf.Tensor4D) : tr.convIn[l];
   const dConvs = specs.map((s, l) => tf.div(divideByMaxAbove1(filterGradient(updateInput(l), convErrors[l], s.cout)), s.cin * s.cout) as tf.Tensor4D);
-  const dFcs: tf.Tensor2D[] = [tf.matMul(tr.flat, hiddenError, true, false), tf.matMul(tr.hiddenZ, outError, true, false)];
   return {
     dConvs,
     dFcs,
     dEConvs: dConvs.map((d) => tf.mul(gamma, tf.transpose(d)) as tf.Tensor4D),
-    dEFcs: dFcs.map((d) => tf.mul(gamma, tf.transpose(d)) as tf.Tensor2D),
+    dEFcs,
     logits: tr.logits,
     convErrors,
     hiddenError,

@@ -8,10 +8,11 @@ import { buildLayersModel, convSpecs, ekdaaArchitecture, ekdaaLayout, forward, i
 import { signSTE } from '../../src/layers/sign-ste.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { ekdaaUpdate, initErrorKernels, MomentumSGD } from '../../src/training/ekdaa.js';
-import { checkLayoutName, ekdaaModelId, trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
+import { checkLayoutName, ekdaaModelId, frozenConvsId, trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
+import { inputErrorShapes, releaseBpUpdate } from '../../src/training/ekdaa-release-bp.js';
 import { builtinTrainable } from '../../src/training/trainable.js';
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
-import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
+import type { DatasetSplit, EkdaaTraining, ImageShape } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
 import { LOCK_FILE, lockOutDir } from '../../src/runtime/out-dir.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';
@@ -233,6 +234,126 @@ for (const [name, activation, layout, scale] of [
   });
 }
 
+// ---- The release's backprop baseline (BP_model.py), written out the same way. ----
+const rows = (m: Map4, n: number): Map4 => ({ ...m, n, d: m.d.slice(0, n * m.h * m.w * m.c) });
+
+interface DirectBp {
+  dConvs: Float64Array[];
+  dFcs: Float64Array[];
+  /** Each conv's passback (its input-side error) after the step. */
+  passback: Map4[];
+  divided: boolean[];
+}
+
+/**
+ * The golden computation of one step of the release's BP_Model (forward, backward) and core.py
+ * (deconv, deconv_pb) on plain arrays, from their formulas: the layers as the release lists them
+ * (see releaseRule), tanh, and per conv the passback buffer `previous` the last batch left, which
+ * deconv reads as its input before deconv_pb overwrites it. activate_backward('tanh', a) is
+ * 1 - tanh(a)^2 of whatever it is handed: z1 at fc1, the flat layer, a conv's input layer's z.
+ */
+function releaseBpRule(arch: EkdaaArchitecture, p: EkdaaParams, previous: Map4[], x: tf.Tensor4D, labels: number[]): DirectBp {
+  const back = (a: number): number => 1 - Math.tanh(a) ** 2;
+  const specs = convSpecs(arch, x.shape.slice(1) as ImageShape);
+  const W = p.convs.map((w) => Float64Array.from(w.dataSync()));
+  const [F0, F1] = p.fcs.map((w) => Float64Array.from(w.dataSync()));
+  const divided: boolean[] = [];
+  const zBelow: Map4[] = [];
+  const zs: Map4[] = [];
+  let h: Map4 = mapOf(tf.sub(x, 0.5));
+  let z: Map4 = h;
+  specs.forEach((s, l) => {
+    zBelow.push(z);
+    const hc = conv(h, W[l], s.cout);
+    zs.push({ ...hc, d: hc.d.map(Math.tanh) });
+    [h, z] = s.pool ? [pool(hc), pool(hc)] : [hc, zs[l]];
+  });
+  const flat = h;
+  const B = x.shape[0];
+  const D = flat.h * flat.w * flat.c;
+  const hidden = arch.hidden;
+  const K = F1.length / hidden;
+  const z1 = matmul(flat.d, F0, B, D, hidden).map(Math.tanh);
+  const logits = matmul(z1, F1, B, hidden, K);
+  const eOut = new Float64Array(B * K);
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray(b * K, (b + 1) * K);
+    const m = maxOf(row);
+    const ex = row.map((v) => Math.exp(v - m));
+    const sum = ex.reduce((acc, v) => acc + v, 0);
+    for (let k = 0; k < K; k++) eOut[b * K + k] = ex[k] / sum - (labels[b] === k ? 1 : 0);
+  }
+  // del_w = z^T passback; passback below = (passback W^T) * activate_backward(z).
+  const p1 = new Float64Array(B * hidden);
+  for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += eOut[b * K + k] * F1[j * K + k];
+    p1[b * hidden + j] = s * back(z1[b * hidden + j]);
+  }
+  const pFlat = new Float64Array(B * D);
+  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
+    let s = 0;
+    for (let j = 0; j < hidden; j++) s += p1[b * hidden + j] * F0[d * hidden + j];
+    pFlat[b * D + d] = s * back(flat.d[b * D + d]);
+  }
+  let above: Map4 = { ...flat, d: pFlat };
+  const dConvs: Float64Array[] = [];
+  const passback: Map4[] = [];
+  for (let l = specs.length - 1; l >= 0; l--) {
+    const { cin, cout } = specs[l];
+    const q = specs[l].pool ? upsample(above) : above;
+    // core.deconv(input = the passback buffer as the last batch left it, out_backprop = z).
+    dConvs[l] = divideByMaxAbove1(filterGrad(previous[l], zs[l]), divided).map((v) => v / cin / cout);
+    // core.deconv_pb: conv2d_backprop_input through W itself, then the derivative at the layer below's z.
+    const proj = divideByMaxAbove1(convTranspose(q, W[l], cin).d, divided);
+    passback[l] = { ...zBelow[l], d: proj.map((v, i) => v * back(zBelow[l].d[i])) };
+    above = passback[l];
+  }
+  return { dConvs, dFcs: [matmul(flat.d, p1, D, B, hidden, true), matmul(z1, eOut, hidden, B, K, true)], passback, divided };
+}
+
+// Two steps, weights held: the first reads zero buffers (no conv moves), the second, a partial
+// batch of 3, the first 3 rows of the buffers the first left.
+const bpDivided: boolean[] = [];
+for (const [name, layout, scale] of [
+  ['two convs, small weights', [3, 2], 0.3],
+  ['two convs, large fc weights', [3, 2], 3],
+  ['a pool between the convs', [2, 'M', 3], 2],
+  ['pools after both convs', [2, 'M', 3, 'M'], 1],
+] as [string, (number | 'M')[], number][]) {
+  test.serial(`two steps of the release's backprop baseline equal BP_model.py's equations written out: ${name}`, (t) => {
+    const shape: ImageShape = [8, 8, 1];
+    const arch = { ...ekdaaArchitecture(shape, 'tanh', true, layout), hidden: 5 };
+    const p = initParams(arch, shape, 3, scalarRng(1, `bp ${name}`));
+    p.fcs.forEach((w) => w.assign(tf.mul(w, scale)));
+    p.convs.forEach((w) => w.assign(tf.mul(w, Math.sqrt(scale))));
+    const xs = [4, 3].map((n, s) => tf.tensor4d(Array.from({ length: n * 64 }, (_, i) => (((i + 5 * s) * 7) % 11) / 10), [n, 8, 8, 1]));
+    const labels = [[0, 2, 1, 1], [2, 0, 1]];
+    const zeros = inputErrorShapes(arch, shape, 4).map(([n, h, w, c]) => map(n, h, w, c));
+    const first = releaseBpRule(arch, p, zeros, xs[0], labels[0]);
+    const second = releaseBpRule(arch, p, first.passback.map((m) => rows(m, 3)), xs[1], labels[1]);
+    bpDivided.push(...second.divided);
+    tf.tidy(() => {
+      const a = releaseBpUpdate(arch, p, inputErrorShapes(arch, shape, 4).map((s) => tf.zeros(s) as tf.Tensor4D), xs[0], tf.tensor1d(labels[0], 'int32'));
+      // The buffers start at zero: the first step moves no conv.
+      t.true(first.dConvs.every((d) => d.every((v) => v === 0)));
+      a.dConvs.forEach((d, l) => t.true(d.dataSync().every((v) => v === 0), `step 1: conv ${l} does not move`));
+      a.dFcs.forEach((d, l) => closeTo(t, d, first.dFcs[l], `step 1: fc ${l} dW`));
+      a.inputErrors.forEach((d, l) => closeTo(t, d, first.passback[l].d, `step 1: conv ${l} passback`));
+      const b = releaseBpUpdate(arch, p, a.inputErrors, xs[1], tf.tensor1d(labels[1], 'int32'));
+      b.dConvs.forEach((d, l) => closeTo(t, d, second.dConvs[l], `step 2: conv ${l} dW`));
+      t.true(second.dConvs.every((d) => d.some((v) => v !== 0)), 'the second step moves every conv');
+      b.dFcs.forEach((d, l) => closeTo(t, d, second.dFcs[l], `step 2: fc ${l} dW`));
+      b.inputErrors.forEach((d, l) => closeTo(t, d, second.passback[l].d, `step 2: conv ${l} passback`));
+    });
+    tf.dispose([...xs, ...p.convs, ...p.fcs]);
+  });
+}
+
+test.serial("the golden steps of the release's backprop baseline take both branches of its divide-by-max", (t) => {
+  t.true(bpDivided.includes(true) && bpDivided.includes(false), `${bpDivided}`);
+});
+
 const cosine = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.sum(tf.mul(a, b)).div(tf.norm(a).mul(tf.norm(b))).dataSync()[0]);
 
 // The release's initial E projects through W with its spatial axes swapped, not W's adjoint: only
@@ -286,6 +407,7 @@ for (const [model, lr, drop] of [
   ['ekdaa', 1e-3, 0.95],
   ['ekdaa-sign', 1e-3, 0.5],
   ['ekdaa-backprop', 2e-3, 0.8],
+  ['ekdaa-release-bp', 2e-3, 0.8],
 ] as [string, number, number][]) {
   test.serial(`${model} training lowers the loss and ships a model that loads and agrees with its forward`, async (t) => {
     const root = await mkdtemp(join(tmpdir(), 'robench-ekdaa-'));
@@ -297,7 +419,8 @@ for (const [model, lr, drop] of [
     t.true(r.testAccuracy > 0.5, `test accuracy ${r.testAccuracy} (chance 0.25)`);
     const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8'));
     t.is(manifest.weightsSha256, r.weightsSha256);
-    t.is(manifest.rule, model === 'ekdaa-backprop' ? 'backprop' : 'ekdaa');
+    t.is(manifest.rule, { 'ekdaa-backprop': 'backprop', 'ekdaa-release-bp': 'release-bp' }[model] ?? 'ekdaa');
+    t.is(manifest.frozenConvs, null);
     t.is(manifest.architecture.activation, model === 'ekdaa-sign' ? 'sign' : 'tanh');
     t.is(manifest.architecture.releaseForward, model !== 'ekdaa-backprop');
     // The curve: one record per epoch, the last epoch's test accuracy being what the shipped weights score.
@@ -344,6 +467,63 @@ test.serial('an interrupted EKDAA run resumes to the same weights or ends early,
   await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'e')), epochs: 3, onEpoch: (e) => { if (e.epoch === 2) throw stop; } }), { is: stop });
   await t.throwsAsync(trainEkdaa({ ...base('ekdaa', join(root, 'e')), epochs: 1, resume: true }), { message: /after epoch 2, past --epochs 1/ });
   await rm(root, { recursive: true });
+});
+
+test.serial("an interrupted ekdaa-release-bp run resumes to the same weights: the batch's input-side errors are in the checkpoint", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-ekdaa-'));
+  // 75 images in batches of 10: every epoch ends on a partial batch of 5.
+  const opts = (out: string): EkdaaTrainOptions => ({ ...base('ekdaa-release-bp', join(root, out)), samples: 75, epochs: 2 });
+  const straight = await trainEkdaa(opts('a'));
+  const stop = new Error('interrupted');
+  await t.throwsAsync(trainEkdaa({ ...opts('b'), onEpoch: () => { throw stop; } }), { is: stop });
+  const resumed = await trainEkdaa({ ...opts('b'), resume: true });
+  t.is(resumed.weightsSha256, straight.weightsSha256);
+  t.is(straight.manifest.rule, 'release-bp');
+  t.is(straight.manifest.ekdaa, null);
+  await rm(root, { recursive: true });
+});
+
+// The controls of issue 33: the same net, its convs left at the initialisation the unfrozen model's
+// run draws from the same seed, only the fc head trained.
+for (const [model, of, rule] of [
+  ['ekdaa-frozen', 'ekdaa', 'ekdaa'],
+  ['ekdaa-sign-frozen', 'ekdaa-sign', 'ekdaa'],
+  ['ekdaa-backprop-frozen', 'ekdaa-backprop', 'backprop'],
+] as const) {
+  test.serial(`${model} keeps the convs bit-identical to ${of}'s initialisation while the head trains`, async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'robench-ekdaa-frozen-'));
+    const before = tf.memory().numTensors;
+    const r = await trainEkdaa({ ...base(model, root), epochs: 2 });
+    t.is(tf.memory().numTensors, before, 'training leaks no tensors');
+    t.like(r.manifest, { model, rule, frozenConvs: { of } });
+    const kind = (await builtinTrainable()).get(of) as EkdaaTraining;
+    // The initialisation `of`'s run starts from (EkdaaTrainer: the seed's stream named init/<model>).
+    const arch = ekdaaArchitecture([8, 8, 1], kind.activation, kind.releaseForward, [8, 'M', 8, 'M']);
+    const init = initParams(arch, [8, 8, 1], 4, scalarRng(3, `init/${of}`));
+    const loaded = await loadLayersModelFrom(root);
+    const weights = loaded.getWeights();
+    init.convs.forEach((w, l) => t.deepEqual(Array.from(weights[l].dataSync()), Array.from(w.dataSync()), `conv ${l} is its initialisation`));
+    init.fcs.forEach((w, l) => {
+      const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(weights[2 + l], w))).dataSync()[0]);
+      t.true(moved > 1e-3, `fc ${l} moved by at most ${moved}`);
+    });
+    tf.dispose([...init.convs, ...init.fcs]);
+    loaded.dispose();
+    await rm(root, { recursive: true });
+  });
+}
+
+test('--freeze-convs trains the control that declares itself the model with frozen convs, and is refused where there is none', async (t) => {
+  const trainable = await builtinTrainable();
+  t.is(frozenConvsId('ekdaa', trainable), 'ekdaa-frozen');
+  t.is(frozenConvsId('ekdaa-sign', trainable), 'ekdaa-sign-frozen');
+  t.is(frozenConvsId('ekdaa-backprop', trainable), 'ekdaa-backprop-frozen');
+  t.is(frozenConvsId('ekdaa-frozen', trainable), 'ekdaa-frozen');
+  t.is(frozenConvsId(ekdaaModelId('ekdaa', 'sign', trainable), trainable), 'ekdaa-sign-frozen');
+  t.is(ekdaaModelId('ekdaa-frozen', 'sign', trainable), 'ekdaa-sign-frozen', '--activation keeps the convs frozen');
+  t.throws(() => frozenConvsId('hebbian', trainable), { message: /--freeze-convs applies to the EKDAA models only, not 'hebbian'/ });
+  t.throws(() => frozenConvsId('ekdaa-release-bp', trainable), { message: /no EKDAA model is 'ekdaa-release-bp' with frozen convs/ });
+  t.throws(() => ekdaaModelId('ekdaa-release-bp', 'sign', trainable), { message: /tanh only/ });
 });
 
 test('the release forward carries conv pre-activations; the shipped model reproduces each forward', (t) => {

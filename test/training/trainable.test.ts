@@ -35,6 +35,10 @@ test('the built-in trainable models are those whose plugins declare their traini
     ekdaa: { trainer: 'ekdaa', rule: 'ekdaa', activation: 'tanh', lr: 1e-3, releaseForward: true },
     'ekdaa-sign': { trainer: 'ekdaa', rule: 'ekdaa', activation: 'sign', lr: 1e-3, releaseForward: true },
     'ekdaa-backprop': { trainer: 'ekdaa', rule: 'backprop', activation: 'tanh', lr: 1e-3, releaseForward: false },
+    'ekdaa-release-bp': { trainer: 'ekdaa', rule: 'release-bp', activation: 'tanh', lr: 1e-3, releaseForward: true },
+    'ekdaa-frozen': { trainer: 'ekdaa', rule: 'ekdaa', activation: 'tanh', lr: 1e-3, releaseForward: true, frozenConvsOf: 'ekdaa' },
+    'ekdaa-sign-frozen': { trainer: 'ekdaa', rule: 'ekdaa', activation: 'sign', lr: 1e-3, releaseForward: true, frozenConvsOf: 'ekdaa-sign' },
+    'ekdaa-backprop-frozen': { trainer: 'ekdaa', rule: 'backprop', activation: 'tanh', lr: 1e-3, releaseForward: false, frozenConvsOf: 'ekdaa-backprop' },
     'similarity-matching': { trainer: 'similarity-matching', neuronsPerSite: 4 },
     'similarity-matching-8': { trainer: 'similarity-matching', neuronsPerSite: 8 },
   });

@@ -1,7 +1,7 @@
 /** `robench train`: train a zoo model, with per-epoch checkpoints and a final test evaluation. */
 import { useBackend, type BackendName } from '../../runtime/backends.js';
 import { UsageError } from '../../core/errors.js';
-import { checkLayoutName, ekdaaModelId, trainEkdaa } from '../../training/ekdaa-train.js';
+import { checkLayoutName, ekdaaModelId, frozenConvsId, trainEkdaa } from '../../training/ekdaa-train.js';
 import { smModelId, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
 import { kebab } from '../../core/parse.js';
 import { train } from '../../training/train.js';
@@ -28,6 +28,8 @@ export interface TrainCommandOptions {
   /** EKDAA models only: tanh or sign, and the release's forward. */
   activation?: string;
   releaseForward?: boolean;
+  /** EKDAA models only: the frozen-conv control of the model (--freeze-convs). */
+  freezeConvs?: boolean;
   /** `--layout`, checked here: compact, wide or release. */
   layoutName?: string;
   /** Similarity matching only. */
@@ -94,6 +96,7 @@ function checkSmFlags(opts: TrainCommandOptions, sm: boolean): void {
 function checkTrainerFlags(opts: TrainCommandOptions, model: string, training: ModelTraining, trainable: Trainable): void {
   const ekdaa = training.trainer === 'ekdaa';
   if (opts.releaseForward && !ekdaa) throw new UsageError(`--release-forward applies to the EKDAA models only, not '${model}'`, 'drop --release-forward');
+  if (opts.freezeConvs && !ekdaa) throw new UsageError(`--freeze-convs applies to the EKDAA models only, not '${model}'`, 'drop --freeze-convs, or use --model ekdaa --freeze-convs');
   if (opts.layoutName !== undefined && !ekdaa) throw new UsageError(`--layout applies to the EKDAA models only, not '${model}'`, 'drop --layout');
   const zooOnly = (['workers', 'microBatch', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (zooOnly.length > 0 && training.trainer !== 'zoo') {
@@ -106,8 +109,9 @@ function checkTraining(opts: TrainCommandOptions, trainable: Trainable) {
   const training = declaredTraining(opts.model, trainable);
   const sm = training.trainer === 'similarity-matching';
   checkSmFlags(opts, sm);
-  const model = sm ? smModelId(opts.model, opts.neuronsPerSite, trainable) : ekdaaModelId(opts.model, opts.activation, trainable);
-  checkTrainerFlags(opts, model, training, trainable);
+  const variant = sm ? smModelId(opts.model, opts.neuronsPerSite, trainable) : ekdaaModelId(opts.model, opts.activation, trainable);
+  checkTrainerFlags(opts, variant, training, trainable);
+  const model = opts.freezeConvs ? frozenConvsId(variant, trainable) : variant;
   checkLayoutName(opts.layoutName);
   return { training, sm, model, layoutName: opts.layoutName, adversarial: adversarialSpec(opts, training, trainable) };
 }
@@ -152,6 +156,7 @@ export const trainModule: CommandModule = {
     RUN_SETTINGS.dataDir,
     choiceSetting({ name: 'activation', choices: ['tanh', 'sign'] as const, description: 'EKDAA: --model ekdaa --activation sign trains ekdaa-sign' }),
     booleanSetting({ name: 'releaseForward', description: "EKDAA's backprop twin only: the release's forward (conv pre-activations carried forward; ekdaa and ekdaa-sign always run it)" }),
+    booleanSetting({ name: 'freezeConvs', description: "EKDAA: the control with the convs kept at their seeded random initialisation (the unfrozen model's, same seed) and only the fc head trained: --model ekdaa --freeze-convs trains ekdaa-frozen, ekdaa-sign ekdaa-sign-frozen, ekdaa-backprop ekdaa-backprop-frozen" }),
     textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (16-M-32-M on greyscale, 32-M-64-M on colour, its default) | wide (64-M-128-M, the greyscale default) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
     intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
@@ -176,6 +181,7 @@ function trainOptions(v: Map<string, unknown>, argv: string[]): TrainCommandOpti
   return {
     activation: v.get('activation') as string | undefined,
     releaseForward: v.get('releaseForward') === true,
+    freezeConvs: v.get('freezeConvs') === true,
     layoutName: v.get('layout') as string | undefined,
     neuronsPerSite: v.get('neuronsPerSite') as number | undefined,
     layers: v.get('layers') as number | undefined,
