@@ -74,6 +74,8 @@ test.serial("--dry-run of train makes the run's own flag checks: a flag of anoth
   const cases: [string[], RegExp][] = [
     [['--model', 'baseline', '--adversarial', 'fast', '--adversarial-steps', '5'], /--adversarial-steps applies to --adversarial pgd/],
     [['--model', 'baseline', '--train-eps', '0.3'], /--train-eps applies to adversarial training only/],
+    [['--model', 'baseline', '--adversarial', 'fast', '--trades-beta', '3'], /--trades-beta applies to --adversarial trades only/],
+    [['--model', 'baseline', '--adversarial', 'trades', '--trades-beta', '0'], /--trades-beta '0' must be a number greater than 0/],
     [['--model', 'ekdaa', '--adversarial', 'fast'], /--adversarial trains the zoo CNNs .*, not 'ekdaa'/],
     [['--model', 'baseline', '--layout', 'wide'], /--layout applies to the EKDAA models only/],
     [['--model', 'similarity-matching', '--epochs', '3'], /--epochs and --lr do not apply/],
@@ -86,8 +88,10 @@ test.serial("--dry-run of train makes the run's own flag checks: a flag of anoth
     t.is(r.code, 2, args.join(' '));
     t.regex(r.stderr, message);
   }
-  const ok = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'pgd', '--adversarial-steps', '5', '--dry-run']);
-  t.is(ok.code, 0, ok.stderr);
+  for (const mode of [['pgd', '--adversarial-steps', '5'], ['trades', '--adversarial-steps', '5', '--trades-beta', '1']]) {
+    const ok = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', ...mode, '--dry-run']);
+    t.is(ok.code, 0, ok.stderr);
+  }
   const frozen = await robench(['train', '--model', 'ekdaa', '--activation', 'sign', '--freeze-convs', '--dataset', 'fashion-mnist', '--dry-run']);
   t.is(frozen.code, 0, frozen.stderr);
 });

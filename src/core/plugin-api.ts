@@ -237,7 +237,7 @@ export interface SimilarityMatchingTraining {
 export interface AdversarialTwin {
   trainer: 'adversarial';
   of: string;
-  method: 'pgd' | 'fast';
+  method: 'pgd' | 'fast' | 'trades';
 }
 
 /** How `robench train` trains a model: the trainer, and the settings that make the model this one. */

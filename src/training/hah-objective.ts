@@ -1,9 +1,13 @@
-/** The HaH models' training objective: cross-entropy minus the alpha-weighted HaH costs, its gradient on a micro-batch */
+/**
+ * The zoo CNNs' training objective and its gradient on a micro-batch: cross-entropy (TRADES'
+ * loss, trades.ts, when adversarial training with it) minus the HaH models' alpha-weighted HaH costs.
+ */
 import * as tf from '@tensorflow/tfjs';
 import { blockConvName, type Architecture } from '../nets/architectures.js';
 import { hahCost, NormalizedConv2D } from '../layers/hah.js';
 import type { ImageShape } from '../core/plugin-api.js';
 import type { MicroBatchGradient } from './train-parallel.js';
+import { tradesLoss } from './trades.js';
 
 /**
  * Training-mode forward pass that walks the layer chain and also returns the HaH
@@ -29,34 +33,51 @@ export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Te
   return { logits: t as tf.Tensor2D, hah };
 }
 
-/** Training objective: cross-entropy minus the alpha-weighted HaH costs. */
+/**
+ * Training objective: cross-entropy, or with `trades` TRADES' loss on x and its examples
+ * trades.x, minus the alpha-weighted HaH costs (of the pass on x). Each pass is normalised by
+ * its own batch statistics, as the authors' two calls of the model in training mode are.
+ */
 export function trainingLoss(
   model: tf.LayersModel,
   arch: Architecture,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
+  trades?: { x: tf.Tensor4D; beta: number },
 ): { loss: tf.Scalar; crossEntropy: tf.Scalar; hah: tf.Scalar[]; correct: tf.Scalar } {
   const { logits, hah } = forwardTrain(model, arch, x);
-  const numClasses = logits.shape[1];
-  const crossEntropy = tf.losses.softmaxCrossEntropy(tf.oneHot(y, numClasses), logits) as tf.Scalar;
-  let loss: tf.Scalar = crossEntropy;
+  const fit = trades ? tradesLoss(logits, adversarialLogits(model, arch, trades.x), y, trades.beta) : undefined;
+  const crossEntropy = fit?.crossEntropy ?? (tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar);
+  let loss: tf.Scalar = fit?.loss ?? crossEntropy;
   hah.forEach((h, i) => (loss = tf.sub(loss, tf.mul(h, arch.hah.alphas[i]))));
   const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar;
   return { loss, crossEntropy, hah, correct };
 }
 
+/** The logits of the examples' pass; its HaH costs are not part of the loss. */
+function adversarialLogits(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): tf.Tensor2D {
+  const { logits, hah } = forwardTrain(model, arch, x);
+  tf.dispose(hah);
+  return logits;
+}
+
 export const trainableVariables = (model: tf.LayersModel): tf.Variable[] => model.trainableWeights.map((w) => w.read() as tf.Variable);
 
-/** A micro-batch's gradient and loss terms [loss, cross-entropy, correct, ...HaH costs], computed with `model` (src/training/train-parallel.ts). */
-export function microBatchGradient(model: tf.LayersModel, arch: Architecture, shape: ImageShape): MicroBatchGradient {
+/**
+ * A micro-batch's gradient and loss terms [loss, cross-entropy, correct, ...HaH costs], computed
+ * with `model` (src/training/train-parallel.ts); with `tradesBeta`, TRADES' loss on the
+ * micro-batch and its examples.
+ */
+export function microBatchGradient(model: tf.LayersModel, arch: Architecture, shape: ImageShape, tradesBeta?: number): MicroBatchGradient {
   const vars = trainableVariables(model);
-  return async (images, labels, count, weight, gradient, stats) => {
+  return async (images, labels, count, weight, gradient, stats, examples) => {
     const out = tf.tidy(() => {
       const x = tf.tensor4d(images, [count, ...shape]);
       const y = tf.tensor1d(labels, 'int32');
+      const trades = tradesBeta === undefined ? undefined : { x: tf.tensor4d(examples!, [count, ...shape]), beta: tradesBeta };
       let kept: tf.Scalar[] = [];
       const { grads } = tf.variableGrads(() => {
-        const r = trainingLoss(model, arch, x, y);
+        const r = trainingLoss(model, arch, x, y, trades);
         kept = [r.loss, r.crossEntropy, r.correct, ...r.hah].map((t) => tf.keep(t));
         return tf.mul(r.loss, weight) as tf.Scalar;
       }, vars);

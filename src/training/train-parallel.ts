@@ -10,6 +10,9 @@
  *
  * Batch norm normalises each micro-batch by its own statistics ("ghost batches"): the
  * micro-batch size, unlike N, changes the result and is part of a run's settings.
+ *
+ * TRADES' loss needs each image's adversarial example beside it: those runs share a second
+ * image buffer, `examples`, sliced into micro-batches as the images are.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Architecture } from '../nets/architectures.js';
@@ -30,9 +33,9 @@ export const microBatches = (count: number, microBatch: number): MicroBatch[] =>
 /**
  * One micro-batch's training step without the update: its gradient, computed on `weight`
  * times its loss, into `gradient` (the trainable weights' gradients one after another, in
- * the model's order), and its loss terms into `stats`.
+ * the model's order), and its loss terms into `stats`. `examples`: TRADES' examples of the images.
  */
-export type MicroBatchGradient = (images: Float32Array, labels: Int32Array, count: number, weight: number, gradient: Float32Array, stats: Float32Array) => Promise<void>;
+export type MicroBatchGradient = (images: Float32Array, labels: Int32Array, count: number, weight: number, gradient: Float32Array, stats: Float32Array, examples?: Float32Array) => Promise<void>;
 
 /** What every thread shares: the weights, the batch, a gradient and stats slot per micro-batch, and the claim counter. */
 export interface SharedStep {
@@ -40,6 +43,8 @@ export interface SharedStep {
   weights: SharedArrayBuffer;
   images: SharedArrayBuffer;
   labels: SharedArrayBuffer;
+  /** TRADES: the batch's adversarial examples, image for image. */
+  examples?: SharedArrayBuffer;
   gradients: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   /** Trainable parameters in all, and floats of stats per micro-batch. */
@@ -55,6 +60,8 @@ export interface TrainWorkerTask extends SharedStep {
   architecture: Architecture;
   numClasses: number;
   normalization: { mean: number[]; std: number[] };
+  /** TRADES' beta: the workers train with its loss. */
+  tradesBeta?: number;
 }
 
 export type TrainWorkerMessage = { type: 'ready'; params: number } | { type: 'done' } | { type: 'error'; message: string; hint?: string; exitCode: number; stack?: string };
@@ -64,6 +71,7 @@ export interface StepViews {
   weights: Float32Array;
   images: Float32Array;
   labels: Int32Array;
+  examples?: Float32Array;
   gradients: Float32Array;
   stats: Float32Array;
 }
@@ -73,6 +81,7 @@ export const stepViews = (s: SharedStep): StepViews => ({
   weights: new Float32Array(s.weights),
   images: new Float32Array(s.images),
   labels: new Int32Array(s.labels),
+  ...(s.examples ? { examples: new Float32Array(s.examples) } : {}),
   gradients: new Float32Array(s.gradients),
   stats: new Float32Array(s.stats),
 });
@@ -92,6 +101,7 @@ export async function computeClaimed(s: SharedStep, v: StepViews, count: number,
       size / count,
       v.gradients.subarray(m * s.params, (m + 1) * s.params),
       v.stats.subarray(m * s.statsSize, (m + 1) * s.statsSize),
+      v.examples?.slice(start * per, (start + size) * per),
     );
     taken++;
   }
@@ -133,6 +143,7 @@ export class GradientPool {
       weights: new SharedArrayBuffer(4 * task.params),
       images: new SharedArrayBuffer(4 * batch * per),
       labels: new SharedArrayBuffer(4 * batch),
+      ...(task.tradesBeta !== undefined ? { examples: new SharedArrayBuffer(4 * batch * per) } : {}),
       gradients: new SharedArrayBuffer(4 * slots * task.params),
       stats: new SharedArrayBuffer(4 * slots * task.statsSize),
     };

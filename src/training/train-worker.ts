@@ -22,7 +22,7 @@ try {
   const model = buildModel(task.architecture, task.imageShape, task.numClasses, task.normalization);
   const vars = trainableVariables(model);
   const views = stepViews(task);
-  const gradientOf = microBatchGradient(model, task.architecture, task.imageShape);
+  const gradientOf = microBatchGradient(model, task.architecture, task.imageShape, task.tradesBeta);
   parentPort!.on('message', async ({ count }: { count: number }) => {
     try {
       let offset = 0;

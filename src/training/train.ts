@@ -9,7 +9,7 @@ import { architecture, type Architecture, type Size } from '../nets/architecture
 import { UsageError } from '../core/errors.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape, ZooTraining } from '../core/plugin-api.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
-import type { AdversarialSpec } from './adversarial.js';
+import { TRADES_BETA, type AdversarialSpec } from './adversarial.js';
 import { augmentationFor } from './batches.js';
 import { runTraining, type RunResult } from './loop.js';
 import type { StepReport } from './loop-progress.js';
@@ -160,6 +160,7 @@ function zooRun(opts: TrainOptions, kind: ZooTraining, modelId: string, data: { 
   const heldOut = adv?.heldOut ?? 0;
   const available = Math.min(opts.samples ?? data.train.count, data.train.count);
   if (heldOut >= available) throw new UsageError(`adversarial training holds out ${heldOut} training images for its per-epoch check, but only ${available} are given`, 'train on more images (--samples)');
+  if (adv?.method === 'trades' && !(adv.beta! > 0)) throw new UsageError(`TRADES needs beta > 0, the weight of its KL term, got ${adv.beta}`, `pass --trades-beta, e.g. ${TRADES_BETA} (the paper's)`);
   // The held-out images are the last of the training images taken, never trained on.
   const trainCount = available - heldOut;
   const shape = data.plugin.imageShape;
@@ -170,7 +171,8 @@ function zooRun(opts: TrainOptions, kind: ZooTraining, modelId: string, data: { 
   if (opts.workers !== undefined && opts.workers > perBatch) {
     log(`--workers ${opts.workers}: a batch of ${batch} is ${perBatch} micro-batch${perBatch > 1 ? 'es' : ''} of ${microBatch}, so ${threads} thread${threads > 1 ? 's' : ''} train (a smaller --micro-batch allows more)`);
   }
-  const command = opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}` : ''}`;
+  const advFlags = adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}${adv.method === 'trades' ? ` --trades-beta ${adv.beta}` : ''}` : '';
+  const command = opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${advFlags}`;
   return {
     model: opts.model,
     modelId,

@@ -22,7 +22,7 @@ export async function startStepper(
   optimizer: tf.Optimizer,
   arch: Architecture,
   plugin: Pick<DatasetPlugin, 'imageShape' | 'normalization' | 'classNames'>,
-  sizes: { microBatch: number; threads: number; batch: number },
+  sizes: { microBatch: number; threads: number; batch: number; tradesBeta?: number },
 ): Promise<ZooStepper> {
   const vars = trainableVariables(model);
   const pool = await GradientPool.start(
@@ -35,10 +35,11 @@ export async function startStepper(
       statsSize: 3 + arch.hah.alphas.length,
       imageShape: plugin.imageShape,
       microBatch: sizes.microBatch,
+      tradesBeta: sizes.tradesBeta,
     },
     sizes.threads,
     sizes.batch,
-    microBatchGradient(model, arch, plugin.imageShape),
+    microBatchGradient(model, arch, plugin.imageShape, sizes.tradesBeta),
   );
   const shareWeights = async (into: Float32Array): Promise<void> => {
     let offset = 0;

@@ -15,7 +15,7 @@ import { UsageError } from '../core/errors.js';
 import { scalarRng } from '../core/rng.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../runtime/model-io.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
-import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, type AdversarialSpec } from './adversarial.js';
+import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, tradesBeta, type AdversarialSpec } from './adversarial.js';
 import { recomputeMovingStatistics } from '../layers/batch-norm-training.js';
 import { augmentedBatch, describeAugment, drawsPerImage, permutation, plainBatches, type Augment } from './batches.js';
 import { stopIfDiverged } from './diverged.js';
@@ -217,7 +217,7 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
   /** The worker pool (and the adversarial inner attack), started only once there is an epoch to train. */
   private async start(): Promise<ZooStepper> {
     const r = this.run;
-    this.stepper = await startStepper(this.model, this.optimizer, r.arch, this.data.plugin, r);
+    this.stepper = await startStepper(this.model, this.optimizer, r.arch, this.data.plugin, { ...r, tradesBeta: tradesBeta(r.adv) });
     this.log(`training on ${r.threads} thread${r.threads > 1 ? 's' : ''}, ${r.steps} steps an epoch, micro-batches of ${r.microBatch}`);
     if (r.adv) this.innerPlugin = (await createRegistry()).get('attack', innerAttack(r.adv, r.adv.eps).id);
     return this.stepper;
@@ -246,7 +246,8 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     idx.forEach((i, b) => (pool.views.labels[b] = train.labels[i]!));
     if (r.adv) {
       const at = { spec: r.adv, eps: budgetAt(r.adv, epoch, s, r.steps), seed: r.seed, epoch, numClasses: plugin.classNames.length, dataset: plugin.id };
-      await perturbBatch(this.innerPlugin!, this.model, r.arch, { ...pool.views, positions: idx, count: idx.length, shape: plugin.imageShape }, at);
+      const into = pool.views.examples ?? pool.views.images;
+      await perturbBatch(this.innerPlugin!, this.model, r.arch, { ...pool.views, into, positions: idx, count: idx.length, shape: plugin.imageShape }, at);
     }
     const { gradient, stats, local } = await pool.step(idx.length, shareWeights);
     // Checked before the step is applied: a NaN or infinite loss or gradient would turn every

@@ -18,6 +18,7 @@ test.before(async () => {
 });
 
 const fast: AdversarialSpec = { method: 'fast', eps: 0.3, steps: 10, warmupEpochs: 1, heldOut: 6 };
+const trades: AdversarialSpec = { ...fast, method: 'trades', beta: 6 };
 
 test('the inner attack: FGSM from a random start with step 1.25 eps, or PGD-k with step 2.5 eps / k; the budget ramps linearly over the warm-up', (t) => {
   t.like(innerAttack(fast, 0.2), { id: 'pgd', params: { steps: 1, 'step-size': 0.25, 'random-start': true, norm: 'linf', loss: 'ce' } });
@@ -81,20 +82,40 @@ async function robustAccuracy(dir: string, test: DatasetSplit, eps: number): Pro
   return 1 - fooled / test.count;
 }
 
-test.serial('adversarial training makes the model robust where standard training does not', async (t) => {
+test.serial('adversarial training, fast and TRADES, makes the model robust where standard training does not', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'robench-at-'));
   const task = { ...data, train: lines(150, 0), test: lines(60, 2) };
-  const opts = (out: string): TrainOptions => ({ ...base(out), data: task, epochs: 10, lr: 3e-3, adversarial: { ...fast, eps: 0.1, heldOut: 30 } });
-  await train(opts(join(root, 'at')));
-  await train({ ...opts(join(root, 'plain')), adversarial: undefined });
-  const at = await robustAccuracy(join(root, 'at'), task.test, 0.1);
+  const opts = (out: string, adversarial?: AdversarialSpec): TrainOptions => ({ ...base(out), data: task, epochs: 10, lr: 3e-3, adversarial });
+  await train(opts(join(root, 'plain')));
   const plain = await robustAccuracy(join(root, 'plain'), task.test, 0.1);
-  t.log(`PGD-20 accuracy at eps 0.1: adversarially trained ${at}, standard ${plain}`);
-  t.true(at >= 0.9 && at >= plain + 0.15, `adversarially trained ${at}, standard ${plain}`);
+  for (const spec of [{ ...fast, eps: 0.1, heldOut: 30 }, { ...trades, eps: 0.1, heldOut: 30 }]) {
+    await train(opts(join(root, spec.method), spec));
+    const at = await robustAccuracy(join(root, spec.method), task.test, 0.1);
+    t.log(`PGD-20 accuracy at eps 0.1: ${spec.method} ${at}, standard ${plain}`);
+    t.true(at >= 0.9 && at >= plain + 0.15, `${spec.method} ${at}, standard ${plain}`);
+  }
   await rm(root, { recursive: true });
 });
 
-test('the CLI refuses adversarial settings without --adversarial, on models that cannot train so, and --adversarial-steps with fast', async (t) => {
+test.serial('TRADES trains the same weights on 1 and 2 threads, other than fast-AT\'s; the manifest records the method, beta and the KL attack', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'robench-trades-'));
+  const before = tf.memory().numTensors;
+  const one = await train({ ...base(join(root, 'a')), adversarial: trades, workers: 1 });
+  t.is(tf.memory().numTensors, before, 'TRADES training leaks no tensors');
+  const two = await train({ ...base(join(root, 'b')), adversarial: trades, workers: 2 });
+  t.is(two.weightsSha256, one.weightsSha256, 'two threads train the same weights');
+  const manifest = JSON.parse(readFileSync(join(root, 'a', 'manifest.json'), 'utf8'));
+  t.like(manifest.adversarial, { method: 'trades', beta: 6, attack: 'pgd', params: { loss: 'kl', 'start-sigma': 0.001, steps: 10 } });
+  t.regex(manifest.adversarial.description, /^TRADES, beta 6 \(Zhang et al\. 2019\)/);
+  t.regex(manifest.command, /--adversarial trades --train-eps 0\.3 --trades-beta 6$/);
+  const other = await train({ ...base(join(root, 'c')), adversarial: { ...trades, beta: 1 } });
+  t.not(other.weightsSha256, one.weightsSha256, 'beta weighs the KL term');
+  const fastAt = await train({ ...base(join(root, 'd')) });
+  t.not(fastAt.weightsSha256, one.weightsSha256);
+  await rm(root, { recursive: true });
+});
+
+test('the CLI refuses adversarial settings without --adversarial, on models that cannot train so, --adversarial-steps with fast, and --trades-beta without trades or not above 0', async (t) => {
   const stray = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--train-eps', '0.3']);
   t.is(stray.code, 2);
   t.regex(stray.stderr, /--train-eps applies to adversarial training only/);
@@ -107,4 +128,14 @@ test('the CLI refuses adversarial settings without --adversarial, on models that
   const eps = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'pgd', '--train-eps', '2']);
   t.is(eps.code, 2);
   t.regex(eps.stderr, /--train-eps/);
+  for (const mode of [[], ['--adversarial', 'pgd']]) {
+    const beta = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', ...mode, '--trades-beta', '3']);
+    t.is(beta.code, 2);
+    t.regex(beta.stderr, /--trades-beta applies to --adversarial trades only/);
+  }
+  for (const bad of ['0', '-1', 'six']) {
+    const beta = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', '--adversarial', 'trades', '--trades-beta', bad]);
+    t.is(beta.code, 2, bad);
+    t.regex(beta.stderr, /--trades-beta '\S+' must be a number greater than 0/);
+  }
 });

@@ -8,7 +8,7 @@ import { train } from '../../training/train.js';
 import { adversarialId, trainableModels, trainedBy, type Trainable } from '../../training/trainable.js';
 import type { ModelTraining } from '../../core/plugin-api.js';
 import type { CommandModule } from '../command.js';
-import type { AdversarialMethod, AdversarialSpec } from '../../training/adversarial.js';
+import { TRADES_BETA, type AdversarialMethod, type AdversarialSpec } from '../../training/adversarial.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -48,6 +48,7 @@ export interface TrainCommandOptions {
   adversarialSteps?: number;
   warmupEpochs?: number;
   heldOut?: number;
+  tradesBeta?: number;
 }
 
 /** The training budget when --train-eps is not given: the datasets' standard l-inf budgets. */
@@ -60,15 +61,17 @@ const zooIds = (trainable: Trainable): string => trainedBy(trainable, 'zoo').map
 /** --adversarial and its settings, checked: only the zoo CNNs train adversarially. */
 function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable): AdversarialSpec | undefined {
   const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
+  if (opts.tradesBeta !== undefined && opts.adversarial !== 'trades') throw new UsageError('--trades-beta applies to --adversarial trades only', 'drop --trades-beta, or train with --adversarial trades');
   if (opts.adversarial === undefined) {
-    if (given.length > 0) throw new UsageError(`${given.join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to adversarial training only`, 'add --adversarial pgd|fast, or drop them');
+    if (given.length > 0) throw new UsageError(`${given.join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to adversarial training only`, 'add --adversarial pgd|fast|trades, or drop them');
     return undefined;
   }
   if (training.trainer !== 'zoo') throw new UsageError(`--adversarial trains the zoo CNNs (${zooIds(trainable)}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
-  if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd: fast takes one FGSM step', 'drop --adversarial-steps');
+  if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd and trades: fast takes one FGSM step', 'drop --adversarial-steps');
   const eps = opts.trainEps ?? TRAIN_EPS[opts.dataset];
   if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${opts.dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
-  return { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500 };
+  const trades = opts.adversarial === 'trades' ? { beta: opts.tradesBeta ?? TRADES_BETA } : {};
+  return { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500, ...trades };
 }
 
 /** The ids `robench train --model` takes, for its help: an adversarial twin trains through the model it is the twin of. */
@@ -161,9 +164,10 @@ export const trainModule: CommandModule = {
     intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
-    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018) or FGSM from a random start (Wong et al. 2020); trains the model's adversarial twin (baseline's: baseline-at)" }),
+    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
     numberSetting({ name: 'trainEps', above: 0, max: 1, description: 'adversarial training: the l-inf budget (default: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255)' }),
-    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd: steps of the inner attack (default 10)' }),
+    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of the inner attack (default 10)' }),
+    numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
     intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
     intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
     RUN_SETTINGS.backend,
@@ -204,6 +208,7 @@ function trainOptions(v: Map<string, unknown>, argv: string[]): TrainCommandOpti
     adversarialSteps: v.get('adversarialSteps') as number | undefined,
     warmupEpochs: v.get('warmupEpochs') as number | undefined,
     heldOut: v.get('heldOut') as number | undefined,
+    tradesBeta: v.get('tradesBeta') as number | undefined,
     dataDir: v.get('dataDir') as string | undefined,
     backend: v.get('backend') as BackendName,
     command: ['robench', ...argv],
