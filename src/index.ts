@@ -8,6 +8,7 @@
  */
 export { benchmark, type BenchmarkOptions, type LogitsModel } from './evaluation/benchmark.js';
 export { attack, type AdversarialBatch, type AttackOptions, type AttackResult } from './evaluation/attack-api.js';
+export { smoothedModel, type SmoothingOptions } from './evaluation/smoothed-model.js';
 export { robenchVersion } from './core/paths.js';
 export type { EvaluatedBatch, Progress } from './core/engine.js';
 export type { BackendName } from './runtime/backends.js';

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_NAMES, useBackend, type BackendInfo, type BackendName } from '../runtime/backends.js';
 import { nearest, shown, type Origin } from '../core/settings.js';
-import { RUN_SETTINGS, type RunSettingValues } from './run-settings.js';
+import { RUN_SETTINGS, smoothingOf, type RunSettingValues } from './run-settings.js';
+import { smoothedModel } from './smoothed-model.js';
 import type { Progress } from '../core/engine.js';
 import { UsageError } from '../core/errors.js';
 import { evaluateRun } from './evaluate-run.js';
@@ -28,6 +29,9 @@ export interface LogitsModel {
   id?: string;
   /** Recorded as `model.weightsSha256`; empty when not given, since robench cannot see a function's weights. */
   weightsSha256?: string;
+  /** As a LoadedModel's: a randomised function (gradient attacks need `--eot`), and its BPDA stand-in on the same pixel range. */
+  stochastic?: boolean;
+  gradientSurrogate?: LoadedModel['gradientSurrogate'];
 }
 
 /**
@@ -37,8 +41,10 @@ export interface LogitsModel {
  * 'auto'; `workers` above 1 needs the model and attack by id or file, which every thread loads.
  * `saveAdversarial` (n, or true for all) writes each budget's examples of the first n samples as
  * .npy files into adversarial/ of the folder `out`, as `robench run --save-adversarial` does.
+ * `smooth` (a noise sigma) with `smoothN` (draws, default 100) evaluates the model's smoothed
+ * classifier instead, as `robench run --smooth --smooth-n` does (src/evaluation/smoothed-model.ts).
  */
-export interface BenchmarkOptions extends Partial<Pick<RunSettingValues, 'samples' | 'seed' | 'batch' | 'sweep' | 'backend' | 'dataDir' | 'offline' | 'workers' | 'saveAdversarial' | 'out'>> {
+export interface BenchmarkOptions extends Partial<Pick<RunSettingValues, 'samples' | 'seed' | 'batch' | 'sweep' | 'backend' | 'dataDir' | 'offline' | 'workers' | 'saveAdversarial' | 'out' | 'smooth' | 'smoothN'>> {
   /**
    * A zoo id (`'hebbian'`), a model.json path or URL, or a model in memory: a tf.LayersModel,
    * a tf.GraphModel or a LogitsModel. robench never disposes a model it was handed.
@@ -128,7 +134,7 @@ export function registered<P extends Plugin>(registry: Registry, plugin: P, orig
 const ORIGIN: Origin = { source: 'option', api: 'benchmark()' };
 
 /** The settings `benchmark()` shares with `robench run`, checked by the same declarations. */
-const SHARED = ['eps', 'samples', 'batch', 'seed', 'backend', 'dataDir', 'offline', 'workers', 'sweep', 'saveAdversarial', 'out'] as const;
+const SHARED = ['eps', 'samples', 'batch', 'seed', 'backend', 'dataDir', 'offline', 'workers', 'sweep', 'saveAdversarial', 'out', 'smooth', 'smoothN'] as const;
 const OWN = ['model', 'dataset', 'attack', 'params', 'inputRange', 'modelId', 'plugins', 'onProgress', 'command'] as const satisfies readonly (keyof BenchmarkOptions)[];
 
 /**
@@ -152,6 +158,7 @@ function checkOptions(opts: BenchmarkOptions): BenchmarkOptions {
     throw new UsageError(`benchmark() option "params" must be an object, not ${shown(opts.params)}`, "e.g. params: { steps: 50, norm: 'l2' }");
   }
   if (opts.inputRange !== undefined) RUN_SETTINGS.inputRange.parse(Array.isArray(opts.inputRange) ? opts.inputRange.join(',') : opts.inputRange, ORIGIN);
+  smoothingOf(checked, ORIGIN);
   // benchmark() saves no run: `out` is only where saveAdversarial's .npy files go.
   if (checked.saveAdversarial !== undefined && checked.out === undefined) {
     throw new UsageError('benchmark() option "saveAdversarial" needs "out": the folder its adversarial/ .npy files go into', "e.g. benchmark({ ..., saveAdversarial: 100, out: 'adv-run' })");
@@ -184,26 +191,35 @@ export const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.G
 function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
   const range = opts.inputRange ?? [0, 1];
   const held = opts.model;
+  const smoothing = smoothingOf(opts, ORIGIN);
+  const smooth = smoothing && { ...smoothing, seed: opts.seed ?? 0 };
   if (typeof held === 'string') {
     // Registered so that loading finds the dataset by its id.
     if (typeof opts.dataset === 'object') registered(registry, opts.dataset, 'benchmark() dataset');
-    const spec = { model: held, dataset: typeof opts.dataset === 'object' ? opts.dataset.id : opts.dataset, inputRange: range.join(','), offline: opts.offline };
+    const spec = { model: held, dataset: typeof opts.dataset === 'object' ? opts.dataset.id : opts.dataset, inputRange: range.join(','), offline: opts.offline, ...(smooth ? { smooth } : {}) };
     return { spec, load: async () => ({ ...(await loadModel(registry, spec)), owned: true }) };
   }
   const load = async () => {
-    if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
-    const dataset = typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
-    let model: LoadedModel;
-    if (isLayersModel(held) || isGraphModel(held)) {
-      const id = opts.modelId ?? (isLayersModel(held) ? held.name : 'graph-model');
-      const wrapped = wrapTfModel(held, { id, dataset, range, weightsSha256: await weightsSha256(held), format: isLayersModel(held) ? 'layers' : 'graph' });
-      model = { ...wrapped, info: { ...wrapped.info, source: 'memory' } };
-    } else {
-      model = fromLogits(held, dataset);
-    }
-    return { model: checkModelFits(model, dataset), dataset, owned: false };
+    const { model, dataset } = await heldModel(registry, opts, held, range);
+    // The wrapper is the run's, the model under it the caller's: the run does not dispose either.
+    return { model: smooth ? smoothedModel(model, smooth) : model, dataset, owned: false };
   };
   return { load };
+}
+
+/** A model handed in as an object, wrapped as a LoadedModel and checked against its dataset. */
+async function heldModel(registry: Registry, opts: BenchmarkOptions, held: Exclude<BenchmarkOptions['model'], string>, range: InputRange) {
+  if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
+  const dataset = typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
+  let model: LoadedModel;
+  if (isLayersModel(held) || isGraphModel(held)) {
+    const id = opts.modelId ?? (isLayersModel(held) ? held.name : 'graph-model');
+    const wrapped = wrapTfModel(held, { id, dataset, range, weightsSha256: await weightsSha256(held), format: isLayersModel(held) ? 'layers' : 'graph' });
+    model = { ...wrapped, info: { ...wrapped.info, source: 'memory' } };
+  } else {
+    model = fromLogits(held, dataset);
+  }
+  return { model: checkModelFits(model, dataset), dataset };
 }
 
 /** The sha256 the model's weights would have saved to a model.json folder, so a file and its model in memory record the same. */
@@ -220,13 +236,17 @@ export async function weightsSha256(model: tf.LayersModel | tf.GraphModel): Prom
 
 export function fromLogits(m: LogitsModel, dataset: DatasetPlugin): LoadedModel {
   const [lo, hi] = m.inputRange ?? [0, 1];
+  const mapped = (x: tf.Tensor4D): tf.Tensor4D => (lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo));
+  const surrogate = m.gradientSurrogate;
   return {
     id: m.id ?? 'logits-function',
     dataset: dataset.id,
     inputShape: m.inputShape,
     numClasses: m.numClasses,
     weightsSha256: m.weightsSha256 ?? '',
-    logits: (x) => m.logits(lo === 0 && hi === 1 ? x : tf.add(tf.mul(x, hi - lo), lo)),
+    logits: (x) => m.logits(mapped(x)),
+    ...(m.stochastic ? { stochastic: true } : {}),
+    ...(surrogate ? { gradientSurrogate: { description: surrogate.description, logits: (x: tf.Tensor4D) => surrogate.logits(mapped(x)) } } : {}),
     info: { source: 'memory', format: 'function', inputRange: [lo, hi] },
     dispose: () => undefined,
   };

@@ -3,6 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { parseInputRange } from '../core/parse.js';
 import type { DatasetPlugin, LoadedModel } from '../core/plugin-api.js';
 import type { Registry } from '../core/registry.js';
+import { smoothedModel } from './smoothed-model.js';
 import { loadUserModel, looksLikeModelPath } from './user-model.js';
 
 export interface ModelSpec {
@@ -11,9 +12,16 @@ export interface ModelSpec {
   inputRange: string;
   /** Refuse model files at URLs: nothing may be downloaded. */
   offline?: boolean;
+  /** Evaluate the model's smoothed classifier instead (`--smooth`, src/evaluation/smoothed-model.ts). */
+  smooth?: { sigma: number; n: number; seed: number };
 }
 
 export async function loadModel(registry: Registry, spec: ModelSpec): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
+  const loaded = await loadBaseModel(registry, spec);
+  return spec.smooth ? { ...loaded, model: smoothedModel(loaded.model, spec.smooth) } : loaded;
+}
+
+async function loadBaseModel(registry: Registry, spec: ModelSpec): Promise<{ model: LoadedModel; dataset: DatasetPlugin }> {
   if (looksLikeModelPath(spec.model)) {
     if (!spec.dataset) {
       throw new UsageError(`--dataset is required with a model file (${spec.model})`, 'name the data it classifies, e.g. --dataset mnist');

@@ -11,13 +11,16 @@
 import { BACKEND_NAMES } from '../runtime/backends.js';
 import { UsageError } from '../core/errors.js';
 import { MAX_GRID_POINTS, parseGrid } from '../core/parse.js';
-import { booleanSetting, choiceSetting, intSetting, originLabel, relabelled, shown, textSetting, type Origin, type Setting } from '../core/settings.js';
+import { booleanSetting, choiceSetting, intSetting, numberSetting, originLabel, relabelled, shown, textSetting, type Origin, type Setting } from '../core/settings.js';
 import { parseShard, type Shard } from './shards.js';
+import { DEFAULT_SMOOTHING_DRAWS } from './smoothed-model.js';
 
 export const MAX_SAMPLES = 1_000_000;
 export const MAX_BATCH = 10_000;
 /** Each thread holds its own copy of the model and the batch: 100 took 1.8 GB for 16 samples. */
 export const MAX_WORKERS = 32;
+/** Each smoothed verdict is n forward passes per image: 1e5 draws of 10,000 CIFAR images would take days. */
+export const MAX_SMOOTHING_DRAWS = 100_000;
 export const INPUT_RANGES = ['0,1', '0,255', '-1,1'] as const;
 
 /** A grid as `--eps` takes it (text) or a list of numbers, checked and kept as the text run.json records. */
@@ -95,6 +98,8 @@ export const RUN_SETTINGS = {
   workers: intSetting({ name: 'workers', min: 1, max: MAX_WORKERS, description: 'worker threads (default: one per core on wasm and cpu)' }),
   shard: shardSetting(),
   saveAdversarial: saveAdversarialSetting(),
+  smooth: numberSetting({ name: 'smooth', valueName: '<sigma>', above: 0, description: 'evaluate the randomized-smoothing classifier of every model instead (Cohen et al. 2019): Gaussian noise of this sigma in [0,1] pixel units' }),
+  smoothN: intSetting({ name: 'smoothN', min: 1, max: MAX_SMOOTHING_DRAWS, description: `noisy copies each smoothed verdict votes over, with --smooth (default ${DEFAULT_SMOOTHING_DRAWS})` }),
   sweep: booleanSetting({ name: 'sweep', default: true, description: 'attack only the samples that survived smaller budgets (--no-sweep: every budget independently)' }),
   progress: booleanSetting({ name: 'progress', description: 'the status line (default: on when stderr is a terminal)' }),
   resume: textSetting({ name: 'resume', valueName: '<dir>', description: 'continue an interrupted run from its output folder, with its own settings' }),
@@ -113,3 +118,15 @@ export const RECORDED_RUN_SETTINGS: readonly Setting[] = Object.values(RUN_SETTI
 
 /** Names robench's own options take, which an attack param may not. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.keys(RUN_SETTINGS), 'plugin', 'verbose', 'help', 'version']);
+
+/**
+ * `--smooth` and `--smooth-n` together: the smoothing every model of a run gets, or none. The
+ * draws without a sigma would be silently ignored, so they are a usage error.
+ */
+export function smoothingOf(values: { smooth?: number; smoothN?: number }, origin: Origin): { sigma: number; n: number } | undefined {
+  if (values.smooth === undefined) {
+    if (values.smoothN !== undefined) throw new UsageError(`${originLabel(origin, 'smoothN')} needs ${originLabel(origin, 'smooth')}: it counts the noise draws of the smoothed classifier`, `add the noise level, e.g. --smooth 0.25 --smooth-n ${values.smoothN}`);
+    return undefined;
+  }
+  return { sigma: values.smooth, n: values.smoothN ?? DEFAULT_SMOOTHING_DRAWS };
+}

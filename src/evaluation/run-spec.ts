@@ -12,7 +12,7 @@ import { earlierOutputs, lockOutDir, moveEarlierOutputs, prepareOutDir, type Out
 import { parseGrid, resolveParams } from '../core/parse.js';
 import { UsageError } from '../core/errors.js';
 import type { Origin } from '../core/settings.js';
-import { RECORDED_RUN_SETTINGS } from './run-settings.js';
+import { RECORDED_RUN_SETTINGS, smoothingOf } from './run-settings.js';
 import { robenchVersion } from '../core/paths.js';
 import type { ReporterPlugin, RunResult } from '../core/plugin-api.js';
 import type { Registry } from '../core/registry.js';
@@ -47,6 +47,9 @@ export interface RunSpec {
   shard?: Shard;
   /** Worker threads (default: one per core on single-threaded backends). */
   workers?: number;
+  /** Evaluate each model's smoothed classifier with this noise sigma (src/evaluation/smoothed-model.ts), voting over `smoothN` draws. */
+  smooth?: number;
+  smoothN?: number;
   /** Plugin specifiers from --plugin, for the workers to load too. */
   plugins: string[];
   /** Raw values of attack options, keyed by camelCase flag name. */
@@ -81,7 +84,7 @@ const idList = (text: string): string[] => (looksLikeModelPath(text) ? [text] : 
  * settings in it come back from `resumeSpec`.
  */
 export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?: boolean } = {}): Promise<PlannedRun> {
-  const { attacks, modelIds, reporters, resumable, settings, grid } = checkRunSpec(registry, spec);
+  const { attacks, modelIds, reporters, resumable, settings, grid, smoothing } = checkRunSpec(registry, spec);
   const outDir = await prepareOutDir(spec.out ?? outDirName(new Date(), modelIds, attacks.map((a) => a.id)), { claim: spec.out === undefined });
   // Before reading or touching anything in the folder: a second run there is refused, not interleaved.
   const lock = lockOutDir(outDir, { command: spec.command.slice(1).join(' ') });
@@ -96,7 +99,7 @@ export async function planRun(registry: Registry, spec: RunSpec, opts: { resume?
       const aside = await moveEarlierOutputs(outDir, stale);
       console.error(`robench: ${outDir} held an earlier run's ${stale.join(', ')}; moved them to ${aside} (use a new --out to keep runs apart)`);
     });
-    return planned(registry, spec, { modelIds, settings, grid, backend, outDir, reporters, resumable, lock, state, prior });
+    return planned(registry, spec, { modelIds, settings, grid, smoothing, backend, outDir, reporters, resumable, lock, state, prior });
   } catch (err) {
     lock.release();
     throw err;
@@ -111,15 +114,17 @@ export function checkRunSpec(registry: Registry, spec: RunSpec) {
   const resumable = reporters.some((r) => r.id === 'json');
   const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
   const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
+  const smoothing = smoothingOf(spec, { source: 'flag' });
   for (const id of modelIds) if (!looksLikeModelPath(id)) registry.get('model', id);
   if (spec.dataset !== undefined) registry.get('dataset', spec.dataset);
-  return { attacks, modelIds, reporters, resumable, settings, grid };
+  return { attacks, modelIds, reporters, resumable, settings, grid, smoothing };
 }
 
 interface PlanParts {
   modelIds: string[];
   settings: RunPlan['attacks'];
   grid: number[] | undefined;
+  smoothing: ReturnType<typeof smoothingOf>;
   backend: RunPlan['backend'];
   outDir: string;
   reporters: ReporterPlugin[];
@@ -130,10 +135,11 @@ interface PlanParts {
 }
 
 function planned(registry: Registry, spec: RunSpec, parts: PlanParts): PlannedRun {
-  const { modelIds, settings, grid, backend, outDir, reporters, resumable, lock, state, prior } = parts;
+  const { modelIds, settings, grid, smoothing, backend, outDir, reporters, resumable, lock, state, prior } = parts;
+  const smooth = smoothing ? { smooth: { ...smoothing, seed: spec.seed } } : {};
   const plan = {
     models: modelIds.map((id) => {
-      const modelSpec = { model: id, dataset: spec.dataset, inputRange: spec.inputRange, offline: spec.offline };
+      const modelSpec = { model: id, dataset: spec.dataset, inputRange: spec.inputRange, offline: spec.offline, ...smooth };
       return { load: async () => ({ ...(await loadModel(registry, modelSpec)), owned: true }), spec: modelSpec };
     }),
     attacks: settings,

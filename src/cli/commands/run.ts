@@ -174,6 +174,8 @@ function runOptionsOf(values: Map<string, unknown>, registry: Registry, plugins:
     saveAdversarial: get('saveAdversarial'),
     shard: get('shard'),
     workers: get('workers'),
+    smooth: get('smooth'),
+    smoothN: get('smoothN'),
     // Files as absolute paths, so that --resume finds them from any folder.
     plugins: plugins.map((p) => (isPluginFile(p) ? resolve(p) : p)),
     attackOptions,
