@@ -54,20 +54,26 @@ function literal(text: string): number | string | boolean {
   return text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
 }
 
+/** `id:param=value:param=value`: how one flag names an attack with params (`--attacks` members, `robench train --adversarial-attack`). */
+export function parseAttackWithParams(item: string, flag: string, hint: string): { id: string; overrides: Params } {
+  const [id, ...pairs] = item.split(':');
+  const overrides: Params = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag}: '${pair}' in '${item}' is not param=value`, hint);
+    overrides[pair.slice(0, eq)] = literal(pair.slice(eq + 1));
+  }
+  return { id: id!, overrides };
+}
+
 /** `--attacks` of the custom version. */
 export function parseMembers(text: string): MemberSpec[] {
   const items = text.split(',').map((s) => s.trim());
   if (text.trim() === '' || items.some((s) => s === '')) throw new UsageError(`--attacks '${text}' names no attack (or an empty one)`, HINT);
   const specs = items.map((item): MemberSpec => {
-    const [id, ...pairs] = item.split(':');
-    const overrides: Params = {};
-    for (const pair of pairs) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--attacks: '${pair}' in '${item}' is not param=value`, HINT);
-      overrides[pair.slice(0, eq)] = literal(pair.slice(eq + 1));
-    }
-    const base = NAMED[id!];
-    return base ? { name: item, attack: base.attack, overrides: { ...base.overrides, ...overrides } } : { name: item, attack: id!, overrides };
+    const { id, overrides } = parseAttackWithParams(item, '--attacks', HINT);
+    const base = NAMED[id];
+    return base ? { name: item, attack: base.attack, overrides: { ...base.overrides, ...overrides } } : { name: item, attack: id, overrides };
   });
   const twice = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
   if (twice) throw new UsageError(`--attacks names '${twice.name}' twice`, 'a second identical run breaks nothing the first did not; give it other params');

@@ -41,8 +41,10 @@ export class Registry {
   };
   /** Where each plugin came from, for `robench list` and error messages. */
   readonly origins = new Map<Plugin, string>();
+  private readonly builtins = new Set<Plugin>();
 
-  add(plugin: Plugin, origin: string): void {
+  /** `builtin`: one of robench's own plugins, which a record need not name the source of. */
+  add(plugin: Plugin, origin: string, builtin = false): void {
     const kind = plugin.kind;
     const missing = REQUIRED[kind].filter((k) => (plugin as unknown as Record<string, unknown>)[k] === undefined);
     if (missing.length > 0) {
@@ -67,6 +69,11 @@ export class Registry {
     }
     map.set(plugin.id, plugin);
     this.origins.set(plugin, origin);
+    if (builtin) this.builtins.add(plugin);
+  }
+
+  isBuiltin(plugin: Plugin): boolean {
+    return this.builtins.has(plugin);
   }
 
   list<K extends PluginKind>(kind: K): ByKind[K][] {
@@ -206,7 +213,7 @@ async function loadBuiltins(registry: Registry): Promise<void> {
     const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts')).sort();
     for (const file of files) {
       const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-      for (const p of pluginsOf(mod)) registry.add(p, `${folder}/${file}`);
+      for (const p of pluginsOf(mod)) registry.add(p, `${folder}/${file}`, true);
     }
   }
 }

@@ -15,8 +15,11 @@
  *   The examples go beside the batch, not over it. The authors generate them in inference mode;
  *   here the attack sees batch statistics as in the other modes, since these steps keep no
  *   moving averages to infer with (they are recomputed after training).
- * The attack runs through the engine's guarded call (runAttack) and its output is checked like
- * any attack's, so a plugin attack can train too. It sees the model in training mode (batch
+ * The inner attack is the built-in pgd configured by the mode, or any registered norm-ball attack
+ * (`--adversarial-attack id:param=value`, a --plugin or config plugin's too) with its own params,
+ * which takes each step's budget as its eps. It is looked up once in the run's registry, and
+ * runs through the engine's guarded call (runAttack) with its output checked like any attack's,
+ * on the main thread only: the worker threads compute gradients of the examples it wrote. It sees the model in training mode (batch
  * statistics, as Madry et al.'s and Wong et al.'s code generates its examples), with early
  * stopping off: a sample keeps its highest-loss iterate, not its first misclassified one. Its random start draws from
  * each image's own stream keyed by (seed, epoch, image index), so the examples do not depend on
@@ -25,19 +28,22 @@
  * Budget warm-up: eps rises linearly from 0 over the first `warmupEpochs` epochs (Gowal et al.
  * 2018's ramp): from random weights, the full budget can stall training at chance.
  *
- * Held-out check (Wong et al.): after every epoch, PGD-10 robust accuracy at eps on training
- * images kept out of training, with the model in inference mode; the shipped weights are the
- * epoch that scored best.
+ * Held-out check (Wong et al.): after every epoch, PGD-10 robust accuracy at eps, in the inner
+ * attack's norm, on training images kept out of training, with the model in inference mode; the
+ * shipped weights are the epoch that scored best.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture } from '../nets/architectures.js';
+import { resolve } from 'node:path';
 import { makeAttackContext } from '../core/attack-context.js';
 import { checkAttackOutput, runAttack } from '../core/attack-checks.js';
-import { RobenchError } from '../core/errors.js';
+import { evaluateCurve } from '../core/engine.js';
+import { RobenchError, UsageError } from '../core/errors.js';
 import { resolveParams } from '../core/parse.js';
-import type { AttackPlugin, DatasetSplit, ImageShape, Params } from '../core/plugin-api.js';
+import type { AttackPlugin, DatasetSplit, ImageShape, LoadedModel, Norm } from '../core/plugin-api.js';
+import { isPluginFile, type Registry } from '../core/registry.js';
 import { sampleRng } from '../core/rng.js';
-import { attack } from '../evaluation/attack-api.js';
+import type { Origin } from '../core/settings.js';
 import { forwardTrain } from './hah-objective.js';
 
 export type AdversarialMethod = 'pgd' | 'fast' | 'trades';
@@ -45,10 +51,18 @@ export type AdversarialMethod = 'pgd' | 'fast' | 'trades';
 /** TRADES' beta when none is given: the paper's (its CIFAR-10 runs; the authors' MNIST script takes 1). */
 export const TRADES_BETA = 6;
 
+/** An inner attack other than the mode's pgd: a registered attack's id and the params it is given. */
+export interface ChosenAttack {
+  id: string;
+  params: Record<string, unknown>;
+}
+
 export interface AdversarialSpec {
   method: AdversarialMethod;
-  /** The training budget (l-inf). */
+  /** The training budget, in the inner attack's norm. */
   eps: number;
+  /** The inner attack when it is not pgd; absent for pgd, so that the spec and the checkpoints and manifests recording it read as before. */
+  attack?: ChosenAttack;
   /** PGD steps of the inner attack ('pgd' and 'trades'; 'fast' takes one). */
   steps: number;
   /** TRADES' weight of the KL term ('trades' only). */
@@ -58,8 +72,9 @@ export interface AdversarialSpec {
   heldOut: number;
 }
 
-/** The attack and its params for a method at a budget. */
-export function innerAttack(spec: AdversarialSpec, eps: number): { id: string; params: Record<string, unknown> } {
+/** The attack and its params for a method at a budget: a chosen attack's own, or pgd configured by the method. */
+export function innerAttack(spec: AdversarialSpec, eps: number): ChosenAttack {
+  if (spec.attack) return spec.attack;
   const steps = spec.method === 'fast' ? 1 : spec.steps;
   const stepSize = spec.method === 'fast' ? 1.25 * eps : (2.5 * eps) / steps;
   const trades = spec.method === 'trades';
@@ -74,15 +89,62 @@ export const tradesBeta = (spec: AdversarialSpec | undefined): number | undefine
 export const budgetAt = (spec: AdversarialSpec, epoch: number, step: number, steps: number): number =>
   spec.warmupEpochs <= 0 ? spec.eps : spec.eps * Math.min(1, (epoch * steps + step + 1) / (spec.warmupEpochs * steps));
 
+/** Where an inner attack's params come from, for their error messages. */
+const ORIGIN: Origin = { source: 'option', api: '--adversarial-attack' };
+const EXAMPLES = 'e.g. pgd, fgsm or apgd, or a plugin attack with an l-inf or l2 budget';
+
+/** The registry's plugins a run trains with: the inner attack, its norm, pgd for the held-out check, and where a plugin attack came from. */
+export interface AdversarialAttacks {
+  inner: AttackPlugin;
+  norm: Norm;
+  pgd: AttackPlugin;
+  /** A plugin attack's file (absolute) or package; absent for the built-in attacks. */
+  source?: string;
+}
+
+/**
+ * The inner attack looked up and checked once, before any compute: it must return one batch
+ * inside a norm ball at every eps, so not an attack without a budget (noise, corruptions), a
+ * minimization attack (its examples are the smallest it finds, at any distance) or an ensemble.
+ */
+export function adversarialAttacks(registry: Registry, spec: AdversarialSpec): AdversarialAttacks {
+  const { id, params: raw } = innerAttack(spec, spec.eps);
+  if (spec.attack && spec.method === 'fast') throw new UsageError(`--adversarial fast is FGSM as pgd takes it, not the attack '${id}'`, `train on ${id}'s examples with --adversarial pgd (or trades) --adversarial-attack ${id}`);
+  let inner: AttackPlugin;
+  try {
+    inner = registry.get('attack', id);
+  } catch (err) {
+    throw err instanceof UsageError ? new UsageError(`--adversarial-attack: ${err.message}`, err.hint) : err;
+  }
+  const params = resolveParams(id, inner.params, raw, { origin: ORIGIN, strict: true });
+  const norm = inner.budget(params);
+  const refuse = (why: string): never => {
+    throw new UsageError(`--adversarial-attack ${id}: ${why}; adversarial training takes a norm-ball attack`, EXAMPLES);
+  };
+  if (norm === null) refuse(`its perturbation size is a ${inner.perturbationLabel?.(params) ?? 'level'}, not a norm bound`);
+  if (inner.strategy === 'minimization') refuse('a minimization attack returns the smallest examples it finds, not examples inside the training budget');
+  if (inner.members) refuse('an ensemble returns a batch per member, a training step takes one');
+  const origin = registry.origins.get(inner)!;
+  const source = registry.isBuiltin(inner) ? undefined : isPluginFile(origin) ? resolve(origin) : origin;
+  return { inner, norm: norm!, pgd: registry.get('attack', 'pgd'), ...(source ? { source } : {}) };
+}
+
+/** A chosen inner attack as --adversarial-attack spells it: `id:param=value:...`. */
+export const attackFlag = ({ id, params }: ChosenAttack): string => [id, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)].join(':');
+
 const describeInner = (spec: AdversarialSpec): string =>
-  spec.method === 'fast'
+  spec.attack
+    ? `the attack ${attackFlag(spec.attack)}`
+    : spec.method === 'fast'
     ? 'FGSM from a random start, step 1.25 eps (Wong et al. 2020)'
     : spec.method === 'pgd'
       ? `PGD-${spec.steps} from a random start, step 2.5 eps / ${spec.steps} (Madry et al. 2018)`
       : `TRADES, beta ${spec.beta} (Zhang et al. 2019): CE(f(x), y) + ${spec.beta} KL(softmax(f(x)) || softmax(f(x'))) with x' from PGD-${spec.steps} ascending the KL from x + 0.001 N(0, 1), step 2.5 eps / ${spec.steps}`;
 
-export const describeAdversarial = (spec: AdversarialSpec): string =>
-  `${describeInner(spec)} at l-inf eps ${spec.eps}, in training mode, early stopping off; eps ramped linearly from 0 over ${spec.warmupEpochs} epoch${spec.warmupEpochs === 1 ? '' : 's'}; the epoch with the best PGD-10 accuracy on ${spec.heldOut} held-out training images is kept`;
+const normName = (norm: Norm): string => (norm === 'linf' ? 'l-inf' : norm);
+
+export const describeAdversarial = (spec: AdversarialSpec, norm: Norm): string =>
+  `${describeInner(spec)} at ${normName(norm)} eps ${spec.eps}, in training mode, early stopping off; eps ramped linearly from 0 over ${spec.warmupEpochs} epoch${spec.warmupEpochs === 1 ? '' : 's'}; the epoch with the best ${norm === 'linf' ? '' : `${norm} `}PGD-10 accuracy on ${spec.heldOut} held-out training images is kept`;
 
 /**
  * Writes the inner attack's examples at `eps` of the first `count` images of `images` (NHWC,
@@ -100,7 +162,7 @@ export async function perturbBatch(
   // No budget: the examples are the images.
   if (at.eps <= 0) return void batch.into.set(batch.images.subarray(0, batch.count * per));
   const { id, params: raw } = innerAttack(at.spec, at.eps);
-  const params = resolveParams(id, plugin.params, raw, { origin: { source: 'option', api: 'adversarial training' }, strict: true }) as Params;
+  const params = resolveParams(id, plugin.params, raw, { origin: ORIGIN, strict: true });
   const x = tf.tensor4d(batch.images.subarray(0, batch.count * per), [batch.count, ...batch.shape]);
   const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
   const logits = (t: tf.Tensor4D): tf.Tensor2D => {
@@ -121,19 +183,24 @@ export async function perturbBatch(
   }
 }
 
-/** PGD-10 robust accuracy at eps of the model in inference mode on a split's first `count` images (the held-out check). */
-export async function heldOutRobustness(model: tf.LayersModel, split: DatasetSplit, count: number, eps: number, seed: number): Promise<number> {
-  const per = split.shape[0] * split.shape[1] * split.shape[2];
-  const x = tf.tensor4d(split.images.subarray(0, count * per), [count, ...split.shape]);
-  try {
-    const result = await attack({ model, modelId: 'held-out check', x, y: split.labels.subarray(0, count), attack: 'pgd', eps, params: { steps: 10 }, seed, batch: 250 });
-    try {
-      const fooled = result.budgets[0]!.success.reduce((s, v) => s + v, 0);
-      return 1 - fooled / count;
-    } finally {
-      result.dispose();
-    }
-  } finally {
-    x.dispose();
-  }
+/**
+ * PGD-10 robust accuracy at eps, in `norm`, of the model in inference mode on a split's images
+ * (the held-out check): the engine's curve at one budget, as attack() would score it, with the
+ * run's pgd plugin rather than a registry of its own.
+ */
+export async function heldOutRobustness(model: tf.LayersModel, pgd: AttackPlugin, data: { split: DatasetSplit; numClasses: number; dataset: string }, norm: Norm, eps: number, seed: number): Promise<number> {
+  const { split, numClasses, dataset } = data;
+  const loaded: LoadedModel = {
+    id: 'held-out check',
+    dataset,
+    inputShape: split.shape,
+    numClasses,
+    weightsSha256: '',
+    logits: (x) => model.apply(x, { training: false }) as tf.Tensor2D,
+    dispose: () => undefined,
+  };
+  const params = resolveParams('pgd', pgd.params, { steps: 10, norm }, { origin: ORIGIN, strict: true });
+  const curve = await evaluateCurve({ model: loaded, attack: pgd, params, data: split, grid: [eps], batchSize: 250, seed, sweep: true });
+  const point = curve.points.find((p) => p.perturbation === eps)!;
+  return 1 - (point.total - point.correct) / split.count;
 }

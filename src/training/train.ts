@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { architecture, type Architecture, type Size } from '../nets/architectures.js';
 import { UsageError } from '../core/errors.js';
+import { createRegistry, type Registry } from '../core/registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape, ZooTraining } from '../core/plugin-api.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
-import { TRADES_BETA, type AdversarialSpec } from './adversarial.js';
+import { adversarialAttacks, attackFlag, TRADES_BETA, type AdversarialAttacks, type AdversarialSpec } from './adversarial.js';
 import { augmentationFor } from './batches.js';
 import { runTraining, type RunResult } from './loop.js';
 import type { StepReport } from './loop-progress.js';
@@ -69,6 +70,8 @@ export interface TrainOptions {
   adversarial?: AdversarialSpec;
   /** The models `model` is looked up in (default: the built-in plugins'); the CLI's hold --plugin models too. */
   trainable?: Trainable;
+  /** Where the adversarial inner attack is looked up (default: the built-in plugins); the CLI's holds --plugin and config attacks too. */
+  registry?: Registry;
   /** Data already in memory (tests); default: the dataset plugin's files. */
   data?: { plugin: Pick<DatasetPlugin, 'id' | 'imageShape' | 'normalization' | 'classNames'>; train: DatasetSplit; test: DatasetSplit };
 }
@@ -92,9 +95,11 @@ export interface TrainManifest extends TrainingManifest {
   adversarial?: AdversarialManifest;
 }
 
-export interface AdversarialManifest extends AdversarialSpec {
+export interface AdversarialManifest extends Omit<AdversarialSpec, 'attack'> {
+  /** The inner attack's id and params, and a plugin attack's file or package. */
   attack: string;
   params: Record<string, unknown>;
+  source?: string;
   description: string;
   /** PGD-10 accuracy at eps on the held-out training images after each epoch. */
   heldOutRobustAccuracy: number[];
@@ -154,7 +159,7 @@ function sizes(opts: TrainOptions, hyper: Hyper): { epochs: number; batch: numbe
 }
 
 /** The run's settings from its options and data. */
-function zooRun(opts: TrainOptions, kind: ZooTraining, modelId: string, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
+function zooRun(opts: TrainOptions, kind: ZooTraining, attacks: AdversarialAttacks | undefined, modelId: string, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
   const seed = opts.seed ?? 0;
   const adv = opts.adversarial;
   const heldOut = adv?.heldOut ?? 0;
@@ -171,14 +176,14 @@ function zooRun(opts: TrainOptions, kind: ZooTraining, modelId: string, data: { 
   if (opts.workers !== undefined && opts.workers > perBatch) {
     log(`--workers ${opts.workers}: a batch of ${batch} is ${perBatch} micro-batch${perBatch > 1 ? 'es' : ''} of ${microBatch}, so ${threads} thread${threads > 1 ? 's' : ''} train (a smaller --micro-batch allows more)`);
   }
-  const advFlags = adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}${adv.method === 'trades' ? ` --trades-beta ${adv.beta}` : ''}` : '';
+  const advFlags = adv ? ` --adversarial ${adv.method} --train-eps ${adv.eps}${adv.method === 'trades' ? ` --trades-beta ${adv.beta}` : ''}${adv.attack ? ` --adversarial-attack ${attackFlag(adv.attack)}` : ''}` : '';
   const command = opts.command ?? `robench train --model ${opts.model} --dataset ${opts.dataset} --epochs ${epochs} --batch ${batch} --seed ${seed}${advFlags}`;
   return {
     model: opts.model,
     modelId,
     dataset: opts.dataset,
     seed,
-    ...(adv ? { adv } : {}),
+    ...(adv ? { adv, attacks } : {}),
     heldOut,
     trainCount,
     testCount: Math.min(opts.testSamples ?? data.test.count, data.test.count),
@@ -201,10 +206,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const trainable = opts.trainable ?? (await builtinTrainable());
   const kind = checkOptions(opts, trainable);
   const modelId = opts.adversarial ? adversarialId(trainable, opts.model) : opts.model;
+  const attacks = opts.adversarial ? adversarialAttacks(opts.registry ?? (await createRegistry({ ignoreConfig: true })), opts.adversarial) : undefined;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const data = opts.data ?? (await loadTrainingData(opts));
   const out = opts.out ?? join('robench-train', `${modelId}-${opts.dataset}`);
-  const trainer = new ZooTrainer(zooRun(opts, kind, modelId, data, out, log), data, opts, log, out);
+  const trainer = new ZooTrainer(zooRun(opts, kind, attacks, modelId, data, out, log), data, opts, log, out);
   const { model, dataset, resume, progress, checkpointEvery, onStep } = opts;
   const result = await runTraining(trainer, { model, dataset, out, resume, log, progress, checkpointEvery, onStep });
   return { ...result, workerShare: trainer.workerShare };

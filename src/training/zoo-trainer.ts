@@ -9,13 +9,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, initializeWeights, type Architecture } from '../nets/architectures.js';
-import type { AttackPlugin, DatasetPlugin, DatasetSplit } from '../core/plugin-api.js';
-import { createRegistry } from '../core/registry.js';
+import type { DatasetPlugin, DatasetSplit } from '../core/plugin-api.js';
 import { UsageError } from '../core/errors.js';
 import { scalarRng } from '../core/rng.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../runtime/model-io.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
-import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, tradesBeta, type AdversarialSpec } from './adversarial.js';
+import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, tradesBeta, type AdversarialAttacks, type AdversarialSpec } from './adversarial.js';
 import { recomputeMovingStatistics } from '../layers/batch-norm-training.js';
 import { augmentedBatch, describeAugment, drawsPerImage, permutation, plainBatches, type Augment } from './batches.js';
 import { stopIfDiverged } from './diverged.js';
@@ -25,7 +24,7 @@ import { describeSchedule, learningRateAt } from './schedule.js';
 import { evaluate } from './test-accuracy.js';
 import { microBatches } from './train-parallel.js';
 import { setLearningRate, startStepper, type ZooStepper } from './zoo-steps.js';
-import type { EpochReport, TrainManifest, TrainOptions } from './train.js';
+import type { AdversarialManifest, EpochReport, TrainManifest, TrainOptions } from './train.js';
 import type { TrainingData } from './training-data.js';
 
 /** A zoo run's settings, its options resolved and checked. */
@@ -36,6 +35,8 @@ export interface ZooRun {
   dataset: string;
   seed: number;
   adv?: AdversarialSpec;
+  /** With `adv`: its attacks, looked up in the run's registry. */
+  attacks?: AdversarialAttacks;
   heldOut: number;
   trainCount: number;
   testCount: number;
@@ -112,7 +113,6 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
   private readonly model: tf.LayersModel;
   private readonly optimizer: tf.Optimizer;
   private stepper: ZooStepper | undefined;
-  private innerPlugin: AttackPlugin | undefined;
   private scheduleEpochs: number;
   private carried: EpochSums | undefined;
   private heldOutCurve: number[] = [];
@@ -214,12 +214,11 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     return saveCheckpoint(dir, this.model, this.optimizer, state);
   }
 
-  /** The worker pool (and the adversarial inner attack), started only once there is an epoch to train. */
+  /** The worker pool, started only once there is an epoch to train. */
   private async start(): Promise<ZooStepper> {
     const r = this.run;
     this.stepper = await startStepper(this.model, this.optimizer, r.arch, this.data.plugin, { ...r, tradesBeta: tradesBeta(r.adv) });
     this.log(`training on ${r.threads} thread${r.threads > 1 ? 's' : ''}, ${r.steps} steps an epoch, micro-batches of ${r.microBatch}`);
-    if (r.adv) this.innerPlugin = (await createRegistry()).get('attack', innerAttack(r.adv, r.adv.eps).id);
     return this.stepper;
   }
 
@@ -247,7 +246,7 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     if (r.adv) {
       const at = { spec: r.adv, eps: budgetAt(r.adv, epoch, s, r.steps), seed: r.seed, epoch, numClasses: plugin.classNames.length, dataset: plugin.id };
       const into = pool.views.examples ?? pool.views.images;
-      await perturbBatch(this.innerPlugin!, this.model, r.arch, { ...pool.views, into, positions: idx, count: idx.length, shape: plugin.imageShape }, at);
+      await perturbBatch(r.attacks!.inner, this.model, r.arch, { ...pool.views, into, positions: idx, count: idx.length, shape: plugin.imageShape }, at);
     }
     const { gradient, stats, local } = await pool.step(idx.length, shareWeights);
     // Checked before the step is applied: a NaN or infinite loss or gradient would turn every
@@ -272,7 +271,7 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     const { sums, lr } = this.epoch;
     const report: EpochReport = { epoch: epoch + 1, epochs: this.units, loss: sums.loss / n, crossEntropy: sums.crossEntropy / n, hah: sums.hah.map((h) => h / n), trainAccuracy: sums.correct / n, learningRate: lr, seconds, secondsLeft };
     this.report = report;
-    if (this.run.adv) await this.checkHeldOut(epoch, this.run.adv);
+    if (this.run.adv) await this.checkHeldOut(epoch, this.run.adv, this.run.attacks!);
     return (
       `loss ${report.loss.toFixed(4)}  ce ${report.crossEntropy.toFixed(4)}` +
       (report.hah.length > 0 ? `  hah ${report.hah.map((h) => h.toFixed(3)).join(',')}` : '') +
@@ -281,12 +280,14 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
   }
 
   /** Wong et al.'s guard against catastrophic overfitting: PGD-10 on the held-out images, the best epoch's weights kept aside. */
-  private async checkHeldOut(epoch: number, adv: AdversarialSpec): Promise<void> {
+  private async checkHeldOut(epoch: number, adv: AdversarialSpec, { pgd, norm }: AdversarialAttacks): Promise<void> {
     const { trainCount, heldOut, seed } = this.run;
+    const { train, plugin } = this.data;
     await this.recomputeStatistics();
-    this.heldOutCurve.push(await heldOutRobustness(this.model, splitSlice(this.data.train, trainCount, heldOut), heldOut, adv.eps, seed));
+    const split = splitSlice(train, trainCount, heldOut);
+    this.heldOutCurve.push(await heldOutRobustness(this.model, pgd, { split, numClasses: plugin.classNames.length, dataset: plugin.id }, norm, adv.eps, seed));
     if (this.heldOutCurve.at(-1)! >= Math.max(...this.heldOutCurve)) await saveLayersModelTo(this.model, this.bestDir);
-    this.log(`epoch ${epoch + 1}: PGD-10 accuracy at eps ${adv.eps} on ${heldOut} held-out training images ${(100 * this.heldOutCurve.at(-1)!).toFixed(2)}%`);
+    this.log(`epoch ${epoch + 1}: ${norm === 'linf' ? '' : `${norm} `}PGD-10 accuracy at eps ${adv.eps} on ${heldOut} held-out training images ${(100 * this.heldOutCurve.at(-1)!).toFixed(2)}%`);
   }
 
   afterUnit(): void {
@@ -321,7 +322,6 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     const r = this.run;
     const scheduled = this.scheduleEpochs;
     const extended = scheduled < r.epochs ? `, over the first ${scheduled}; epochs ${scheduled + 1}-${r.epochs} (added to the finished run) at its final rate` : '';
-    const inner = r.adv ? innerAttack(r.adv, r.adv.eps) : undefined;
     return {
       model: r.modelId,
       dataset: this.data.plugin.id,
@@ -339,9 +339,18 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
       trainSamples: r.trainCount,
       hahLambda: r.arch.hah.alphas.length > 0 ? r.arch.hah.lambda : null,
       hahAlphas: r.arch.hah.alphas,
-      ...(r.adv && inner ? { adversarial: { ...r.adv, attack: inner.id, params: inner.params, description: describeAdversarial(r.adv), heldOutRobustAccuracy: this.heldOutCurve, shippedEpoch } } : {}),
+      ...(r.adv ? { adversarial: this.adversarialManifest(r.adv, r.attacks!, shippedEpoch) } : {}),
       ...runOutcome(outcome),
     };
+  }
+
+  /** The spec with its inner attack's id and params (a plugin attack's source too), its description and the held-out curve. */
+  private adversarialManifest(adv: AdversarialSpec, attacks: AdversarialAttacks, shippedEpoch: number): AdversarialManifest {
+    // The chosen attack goes in as the inner attack's id and params, as pgd's does.
+    const { attack: _chosen, ...spec } = adv;
+    const { id, params } = innerAttack(adv, adv.eps);
+    const source = attacks.source ? { source: attacks.source } : {};
+    return { ...spec, attack: id, params, ...source, description: describeAdversarial(adv, attacks.norm), heldOutRobustAccuracy: this.heldOutCurve, shippedEpoch };
   }
 
   async dispose(): Promise<void> {

@@ -8,7 +8,9 @@ import { train } from '../../training/train.js';
 import { adversarialId, trainableModels, trainedBy, type Trainable } from '../../training/trainable.js';
 import type { ModelTraining } from '../../core/plugin-api.js';
 import type { CommandModule } from '../command.js';
-import { TRADES_BETA, type AdversarialMethod, type AdversarialSpec } from '../../training/adversarial.js';
+import { adversarialAttacks, TRADES_BETA, type AdversarialMethod, type AdversarialSpec, type ChosenAttack } from '../../training/adversarial.js';
+import { parseAttackWithParams } from '../../core/ensemble.js';
+import type { Registry } from '../../core/registry.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
@@ -44,6 +46,8 @@ export interface TrainCommandOptions {
   progress?: boolean;
   /** The zoo CNNs: adversarial training (src/training/adversarial.ts) and its settings. */
   adversarial?: AdversarialMethod;
+  /** `id:param=value:...`: the inner attack, when not the pgd the method configures. */
+  adversarialAttack?: string;
   trainEps?: number;
   adversarialSteps?: number;
   warmupEpochs?: number;
@@ -53,13 +57,27 @@ export interface TrainCommandOptions {
 
 /** The training budget when --train-eps is not given: the datasets' standard l-inf budgets. */
 const TRAIN_EPS: Record<string, number> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
-const ADVERSARIAL_FLAGS = ['trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
+const ADVERSARIAL_FLAGS = ['adversarialAttack', 'trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
+const ATTACK_HINT = 'e.g. --adversarial-attack fgsm, or a plugin attack with its params: --adversarial-attack my-attack:steps=5:step-size=0.01';
 
 /** The zoo CNNs' ids, for messages. */
 const zooIds = (trainable: Trainable): string => trainedBy(trainable, 'zoo').map(([id]) => id).join(', ');
 
-/** --adversarial and its settings, checked: only the zoo CNNs train adversarially. */
-function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable): AdversarialSpec | undefined {
+/**
+ * --adversarial-attack: undefined for the default, the pgd that --adversarial and
+ * --adversarial-steps configure, which takes no params of its own here.
+ */
+function chosenAttack(opts: TrainCommandOptions): ChosenAttack | undefined {
+  if (opts.adversarialAttack === undefined) return undefined;
+  const { id, overrides } = parseAttackWithParams(opts.adversarialAttack, '--adversarial-attack', ATTACK_HINT);
+  if (id === 'pgd' && Object.keys(overrides).length > 0) throw new UsageError('--adversarial-attack pgd takes no params: --adversarial and --adversarial-steps configure it', 'drop the params, or name another attack');
+  if (id === 'pgd') return undefined;
+  if (opts.adversarialSteps !== undefined) throw new UsageError(`--adversarial-steps configures pgd, not the attack '${id}'`, `give ${id} its own params: --adversarial-attack ${id}:param=value`);
+  return { id, params: overrides };
+}
+
+/** --adversarial and its settings, checked (its inner attack too): only the zoo CNNs train adversarially. */
+function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable, registry: Registry): AdversarialSpec | undefined {
   const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (opts.tradesBeta !== undefined && opts.adversarial !== 'trades') throw new UsageError('--trades-beta applies to --adversarial trades only', 'drop --trades-beta, or train with --adversarial trades');
   if (opts.adversarial === undefined) {
@@ -71,7 +89,11 @@ function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, tra
   const eps = opts.trainEps ?? TRAIN_EPS[opts.dataset];
   if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${opts.dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
   const trades = opts.adversarial === 'trades' ? { beta: opts.tradesBeta ?? TRADES_BETA } : {};
-  return { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500, ...trades };
+  const attack = chosenAttack(opts);
+  const spec = { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500, ...trades, ...(attack ? { attack } : {}) };
+  const { norm } = adversarialAttacks(registry, spec);
+  if (norm !== 'linf' && opts.trainEps === undefined) throw new UsageError(`the attack '${attack!.id}' is an ${norm} attack; the default --train-eps is the dataset's l-inf budget`, 'pass --train-eps, the l2 budget, e.g. --train-eps 0.5');
+  return spec;
 }
 
 /** The ids `robench train --model` takes, for its help: an adversarial twin trains through the model it is the twin of. */
@@ -108,7 +130,7 @@ function checkTrainerFlags(opts: TrainCommandOptions, model: string, training: M
 }
 
 /** Every usage check of a training command line, made before the backend starts, by a run and a dry run alike. */
-function checkTraining(opts: TrainCommandOptions, trainable: Trainable) {
+function checkTraining(opts: TrainCommandOptions, trainable: Trainable, registry: Registry) {
   const training = declaredTraining(opts.model, trainable);
   const sm = training.trainer === 'similarity-matching';
   checkSmFlags(opts, sm);
@@ -116,12 +138,13 @@ function checkTraining(opts: TrainCommandOptions, trainable: Trainable) {
   checkTrainerFlags(opts, variant, training, trainable);
   const model = opts.freezeConvs ? frozenConvsId(variant, trainable) : variant;
   checkLayoutName(opts.layoutName);
-  return { training, sm, model, layoutName: opts.layoutName, adversarial: adversarialSpec(opts, training, trainable) };
+  return { training, sm, model, layoutName: opts.layoutName, adversarial: adversarialSpec(opts, training, trainable, registry) };
 }
 
-/** Trains `--model` as its plugin declares, with the trainable models of the registry. */
-export async function trainCommand(opts: TrainCommandOptions, trainable: Trainable): Promise<void> {
-  const { training, sm, model, layoutName, adversarial } = checkTraining(opts, trainable);
+/** Trains `--model` as its plugin declares, with the trainable models and the attacks of the registry. */
+export async function trainCommand(opts: TrainCommandOptions, registry: Registry): Promise<void> {
+  const trainable = trainableModels(registry);
+  const { training, sm, model, layoutName, adversarial } = checkTraining(opts, trainable, registry);
   const backend = await useBackend(opts.backend);
   const trained = adversarial ? adversarialId(trainable, model) : model;
   console.error(`training ${trained} on ${opts.dataset} with the ${backend.name} backend`);
@@ -131,7 +154,7 @@ export async function trainCommand(opts: TrainCommandOptions, trainable: Trainab
       ? await trainSimilarityMatching({ ...opts, model, neuronsPerSite: opts.neuronsPerSite ?? training.neuronsPerSite, command })
       : training.trainer === 'ekdaa'
         ? await trainEkdaa({ ...opts, adversarial, model, layoutName, trainable, command })
-        : await train({ ...opts, adversarial, trainable, command });
+        : await train({ ...opts, adversarial, trainable, registry, command });
   console.log(
     `${trained} on ${opts.dataset}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testSamples} images ` +
       `after ${result.epochs} ${sm ? 'chunks of 1,000 images' : 'epochs'} (${Math.round(result.wallSeconds)} s); weights in ${result.dir}`,
@@ -165,8 +188,9 @@ export const trainModule: CommandModule = {
     intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
     choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
-    numberSetting({ name: 'trainEps', above: 0, max: 1, description: 'adversarial training: the l-inf budget (default: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255)' }),
-    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of the inner attack (default 10)' }),
+    textSetting({ name: 'adversarialAttack', valueName: '<id[:param=value...]>', description: 'adversarial training with pgd or trades: the inner attack, any registered norm-ball attack (--plugin and config ones too) with its own params, e.g. fgsm or my-attack:steps=5 (default: pgd, configured by --adversarial and --adversarial-steps)' }),
+    numberSetting({ name: 'trainEps', above: 0, max: 1, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
+    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of pgd, the default inner attack (default 10)' }),
     numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
     intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
     intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
@@ -176,8 +200,8 @@ export const trainModule: CommandModule = {
   extend: (cmd, registry) => {
     cmd.options.find((o) => o.long === '--model')!.description = trainableIds(trainableModels(registry)).join(' | ');
   },
-  check: ({ values, argv, registry }) => void checkTraining(trainOptions(values, argv), trainableModels(registry)),
-  run: ({ values, argv, registry }) => trainCommand(trainOptions(values, argv), trainableModels(registry)),
+  check: ({ values, argv, registry }) => void checkTraining(trainOptions(values, argv), trainableModels(registry), registry),
+  run: ({ values, argv, registry }) => trainCommand(trainOptions(values, argv), registry),
 };
 
 /** The command line's values as trainCommand takes them. */
@@ -204,6 +228,7 @@ function trainOptions(v: Map<string, unknown>, argv: string[]): TrainCommandOpti
     checkpointEvery: v.get('checkpointEvery') as number | undefined,
     progress: v.get('progress') as boolean | undefined,
     adversarial: v.get('adversarial') as AdversarialMethod | undefined,
+    adversarialAttack: v.get('adversarialAttack') as string | undefined,
     trainEps: v.get('trainEps') as number | undefined,
     adversarialSteps: v.get('adversarialSteps') as number | undefined,
     warmupEpochs: v.get('warmupEpochs') as number | undefined,
