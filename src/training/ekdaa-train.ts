@@ -101,9 +101,10 @@ export interface EkdaaManifest extends TrainingManifest {
   ekdaa: { beta: number; gamma: number } | null;
   /**
    * A control's: the model whose seeded initialisation the convs kept (the same seed gives that
-   * model's run the same initial convs), only the fc head trained; null when every layer trained.
+   * model's run the same initial convs), only the fc head trained; absent when every layer trained
+   * (as in the manifests written before the controls).
    */
-  frozenConvs: { of: string } | null;
+  frozenConvs?: { of: string };
   epochs: number;
   learningRate: number;
   momentum: number;
@@ -327,7 +328,7 @@ class EkdaaTrainer implements Trainer<State, EkdaaManifest> {
       rule: kind.rule,
       architecture: { ...this.arch, convs: convSpecs(this.arch, this.data.plugin.imageShape), input: 'x - 0.5 on [0,1] pixels (the release), inside the model' },
       ekdaa: this.kernels ? { ...EKDAA_HYPER } : null,
-      frozenConvs: kind.frozenConvsOf !== undefined ? { of: kind.frozenConvsOf } : null,
+      ...(kind.frozenConvsOf !== undefined ? { frozenConvs: { of: kind.frozenConvsOf } } : {}),
       command,
       seed,
       epochs,
