@@ -71,6 +71,8 @@ export default defineAttack<PgdParams>({
   async run(ctx) {
     const { x, y, eps, params: p } = ctx;
     if (p['start-sigma'] !== undefined && !p['random-start']) throw new UsageError('pgd: start-sigma sets the random start, which random-start false turns off', 'drop one of them');
+    // KL from the clean prediction is 0 at x, its minimum: its gradient there is exactly 0, so from x no step moves.
+    if (p.loss === 'kl' && !p['random-start']) throw new UsageError('pgd: loss kl has a zero gradient at the clean image, so without a random start the attack never moves', "keep the random start (TRADES': --start-sigma 0.001)");
     const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
     const sigma = p['start-sigma'];
     // KL's target: the clean prediction, once per call; its rows follow the samples still attacked.
