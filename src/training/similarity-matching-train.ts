@@ -237,8 +237,9 @@ async function trainReadout(
   opts: { epochs: number; batch: number; lr: number; seed: number },
 ): Promise<{ kernel: tf.Tensor2D; bias: tf.Tensor1D; trainAccuracy: number }> {
   const count = labels.length;
-  const kernel = tf.variable(tf.zeros([dims, classes]));
-  const bias = tf.variable(tf.zeros([classes]));
+  // In a tidy: tf.variable shares its initial value's data, and the zeros tensor would outlive the run.
+  const kernel = tf.tidy(() => tf.variable(tf.zeros([dims, classes])));
+  const bias = tf.tidy(() => tf.variable(tf.zeros([classes])));
   const optimizer = tf.train.adam(opts.lr);
   let correct = 0;
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
