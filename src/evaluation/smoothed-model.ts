@@ -40,6 +40,7 @@ import { UsageError } from '../core/errors.js';
 import type { LoadedModel } from '../core/plugin-api.js';
 import { hashKey, sampleRng } from '../core/rng.js';
 import { shown } from '../core/settings.js';
+import { noisyCopies, votesUnderNoise } from './smoothing-counts.js';
 
 export interface SmoothingOptions {
   /** Standard deviation of the Gaussian noise, in [0, 1] pixel units. */
@@ -120,15 +121,6 @@ export function pixelKeys(x: tf.Tensor4D): number[] {
   });
 }
 
-/** `draws` noisy copies of every row of x, copy-major ([draw 0: all rows, draw 1: ...]), each row's noise from its stream in order. */
-function noisyCopies(x: tf.Tensor4D, rng: ReturnType<typeof sampleRng>, draws: number, sigma: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const shape = x.shape;
-    const noise = tf.concat(Array.from({ length: draws }, () => rng.normal([...shape])), 0);
-    return tf.add(tf.tile(x, [draws, 1, 1, 1]), tf.mul(noise, sigma)) as tf.Tensor4D;
-  });
-}
-
 /** log((n_c + 1/K) / (n + 1)) from each row's hard votes over n noisy copies, as one Float32Array per row. */
 function voteLogits(model: LoadedModel, x: tf.Tensor4D, keys: number[], opts: Checked): Float32Array[] {
   const rows = x.shape[0];
@@ -138,10 +130,7 @@ function voteLogits(model: LoadedModel, x: tf.Tensor4D, keys: number[], opts: Ch
   const counts = new Float64Array(rows * K);
   for (let done = 0; done < opts.n; done += perPass) {
     const draws = Math.min(perPass, opts.n - done);
-    const votes = tf.tidy(() => {
-      const labels = tf.argMax(model.logits(noisyCopies(x, rng, draws, opts.sigma)), 1);
-      return tf.sum(tf.reshape(tf.oneHot(labels, K), [draws, rows, K]), 0);
-    });
+    const votes = votesUnderNoise(model, x, rng, draws, opts.sigma);
     const v = votes.dataSync();
     votes.dispose();
     for (let i = 0; i < v.length; i++) counts[i]! += v[i]!;
