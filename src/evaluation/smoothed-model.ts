@@ -27,7 +27,9 @@
  * call, so the verdict is a fixed function of the pixels (clean accuracy is one number, and
  * repeated queries of one image agree). The surrogate's key also holds how many calls in a row
  * before this one held the same image, so the k-th EOT draw on an image uses the k-th noise;
- * that count needs only the previous call's hashes, so memory does not grow with the queries.
+ * that count needs only the previous call's images, so memory does not grow with the queries.
+ * The verdicts and counts kept from the previous call are found by hash but held with the pixels
+ * they belong to: two images whose hashes collide share noise, never a verdict or a count.
  * Hashing reads the batch synchronously (dataSync), as a model's synchronous logits must.
  *
  * Cost and memory. A verdict is n forward passes per image, `batch` noisy copies per pass (at
@@ -84,10 +86,10 @@ export function smoothedModel(model: LoadedModel, options: SmoothingOptions): Lo
     numClasses: model.numClasses,
     weightsSha256: model.weightsSha256,
     stochastic: true,
-    logits: (x) => verdict.logits(x, pixelKeys(x), (rows) => voteLogits(model, rows.x, rows.keys, opts)),
+    logits: (x) => verdict.logits(x, pixelRows(x), (part) => voteLogits(model, part.x, part.keys, opts)),
     gradientSurrogate: {
       description: `soft smoothed classifier log mean softmax f(x + ${opts.sigma} N(0, I)) over ${opts.gradientDraws} draws (Salman et al. 2019)`,
-      logits: (x) => softSmoothed(base, x, repeats.keys(pixelKeys(x)), opts),
+      logits: (x) => softSmoothed(base, x, repeats.keys(pixelRows(x)), opts),
     },
     info: { ...model.info, smoothing: { base: model.id, sigma: opts.sigma, n: opts.n, seed: opts.seed, gradientDraws: opts.gradientDraws } },
     dispose: () => model.dispose(),
@@ -109,16 +111,45 @@ function checkedOptions(o: SmoothingOptions): Checked {
   return { sigma: o.sigma, n: o.n ?? DEFAULT_SMOOTHING_DRAWS, seed: o.seed ?? 0, gradientDraws: o.gradientDraws ?? DEFAULT_GRADIENT_DRAWS, batch: o.batch ?? DEFAULT_COPIES_PER_PASS };
 }
 
+/** A batch's rows as the wrapper remembers them: each row's pixels (float32 bits) and their hash, which keys its noise. */
+interface Rows {
+  keys: number[];
+  words: Uint32Array[];
+}
+
 /** Each row's hash of its pixels' float32 bits (FNV-1a over 32-bit words, then hashKey's mix). */
-export function pixelKeys(x: tf.Tensor4D): number[] {
+export const pixelKeys = (x: tf.Tensor4D): number[] => pixelRows(x).keys;
+
+function pixelRows(x: tf.Tensor4D): Rows {
   const values = x.dataSync() as Float32Array;
-  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const per = values.length / x.shape[0];
-  return Array.from({ length: x.shape[0] }, (_, row) => {
+  // A copy: the rows outlive the call (see ImageMemory), and a backend may hand out its own buffer.
+  const words = Array.from({ length: x.shape[0] }, (_, row) => new Uint32Array(values.buffer, values.byteOffset + 4 * row * per, per).slice());
+  const keys = words.map((w) => {
     let h = 0x811c9dc5;
-    for (let j = row * per; j < (row + 1) * per; j++) h = Math.imul(h ^ words[j]!, 0x01000193);
+    for (let j = 0; j < w.length; j++) h = Math.imul(h ^ w[j]!, 0x01000193);
     return hashKey(h >>> 0);
   });
+  return { keys, words };
+}
+
+/**
+ * What the previous call held, per image. Looked up by hash but kept for the pixels it was
+ * made for: 32 bits collide (the word-wise hash folds exponent-only differences into 9 bits),
+ * and another image must not be handed this one's verdict or repeat count.
+ */
+class ImageMemory<T> {
+  private entries = new Map<number, { words: Uint32Array; value: T }>();
+
+  get(rows: Rows, i: number): T | undefined {
+    const e = this.entries.get(rows.keys[i]!);
+    const w = rows.words[i]!;
+    return e && e.words.length === w.length && e.words.every((v, j) => v === w[j]) ? e.value : undefined;
+  }
+
+  replace(rows: Rows, values: T[]): void {
+    this.entries = new Map(rows.keys.map((k, i) => [k, { words: rows.words[i]!, value: values[i]! }]));
+  }
 }
 
 /** log((n_c + 1/K) / (n + 1)) from each row's hard votes over n noisy copies, as one Float32Array per row. */
@@ -150,42 +181,41 @@ function softSmoothed(model: Pick<LoadedModel, 'logits'>, x: tf.Tensor4D, keys: 
 }
 
 /**
- * The verdict rows of the previous call, by pixel hash: EOT asks for the logits of one batch
+ * The verdict rows of the previous call, per image: EOT asks for the logits of one batch
  * once per draw, and the verdict of an image is the same every time, so only new images are voted on.
  */
 class VoteCache {
-  private previous = new Map<number, Float32Array>();
+  private readonly previous = new ImageMemory<Float32Array>();
 
   constructor(private readonly numClasses: number) {}
 
-  logits(x: tf.Tensor4D, keys: number[], vote: (rows: { x: tf.Tensor4D; keys: number[] }) => Float32Array[]): tf.Tensor2D {
-    const missing = keys.flatMap((k, i) => (this.previous.has(k) ? [] : [i]));
-    const fresh = new Map<number, Float32Array>();
+  logits(x: tf.Tensor4D, rows: Rows, vote: (part: { x: tf.Tensor4D; keys: number[] }) => Float32Array[]): tf.Tensor2D {
+    const out = rows.keys.map((_, i) => this.previous.get(rows, i));
+    const missing = out.flatMap((row, i) => (row ? [] : [i]));
     if (missing.length > 0) {
-      const rows = missing.length === keys.length ? x : tf.gather(x, missing);
-      const voted = vote({ x: rows, keys: missing.map((i) => keys[i]!) });
-      if (rows !== x) rows.dispose();
-      missing.forEach((i, j) => fresh.set(keys[i]!, voted[j]!));
+      const part = missing.length === out.length ? x : tf.gather(x, missing);
+      const voted = vote({ x: part, keys: missing.map((i) => rows.keys[i]!) });
+      if (part !== x) part.dispose();
+      missing.forEach((i, j) => (out[i] = voted[j]!));
     }
-    const out = keys.map((k) => fresh.get(k) ?? this.previous.get(k)!);
-    this.previous = new Map(keys.map((k, i) => [k, out[i]!]));
+    this.previous.replace(rows, out as Float32Array[]);
     const K = this.numClasses;
-    const flat = new Float32Array(keys.length * K);
-    out.forEach((row, i) => flat.set(row, i * K));
-    return tf.tensor2d(flat, [keys.length, K]);
+    const flat = new Float32Array(out.length * K);
+    out.forEach((row, i) => flat.set(row!, i * K));
+    return tf.tensor2d(flat, [out.length, K]);
   }
 }
 
 /** How many calls in a row before this one held each image, folded into its key: the k-th repeat draws the k-th noise. */
 class RepeatCounter {
-  private previous = new Map<number, number>();
+  private readonly previous = new ImageMemory<number>();
 
-  keys(pixels: number[]): number[] {
-    const repeats = pixels.map((k) => {
-      const before = this.previous.get(k);
+  keys(rows: Rows): number[] {
+    const repeats = rows.keys.map((_, i) => {
+      const before = this.previous.get(rows, i);
       return before === undefined ? 0 : before + 1;
     });
-    this.previous = new Map(pixels.map((k, i) => [k, repeats[i]!]));
-    return pixels.map((k, i) => hashKey(k, repeats[i]!));
+    this.previous.replace(rows, repeats);
+    return rows.keys.map((k, i) => hashKey(k, repeats[i]!));
   }
 }

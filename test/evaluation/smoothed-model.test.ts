@@ -17,7 +17,7 @@ import type { LoadedModel } from '../../src/core/plugin-api.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { loadModel } from '../../src/evaluation/load-model.js';
 import { RUN_SETTINGS, smoothingOf } from '../../src/evaluation/run-settings.js';
-import { smoothedModel, type SmoothingOptions } from '../../src/evaluation/smoothed-model.js';
+import { pixelKeys, smoothedModel, type SmoothingOptions } from '../../src/evaluation/smoothed-model.js';
 import { loadZooModel } from '../../src/evaluation/zoo-api.js';
 import { linearModel } from '../helpers/tiny-models.js';
 import { robench } from '../helpers/cli.js';
@@ -155,6 +155,29 @@ test('PGD with --eot through attack() completes against the wrapper, inside the 
   judge.dispose();
   model.dispose();
   x.dispose();
+});
+
+test('two images whose 32-bit pixel hashes collide keep their own verdicts and noise: the cache and the repeat count are kept per image, not per hash', (t) => {
+  // Powers of two differ only in their exponent bits, which the word-wise FNV hash folds into its top 9 bits.
+  const a = tf.tensor4d([0, 2 ** -18], [1, 1, 2, 1]);
+  const b = tf.tensor4d([0.5, 1], [1, 1, 2, 1]);
+  t.deepEqual(pixelKeys(a), pixelKeys(b), 'the hashes collide');
+  // Class 1 iff x0 + x1 > 0.75: a is class 0 and b class 1 under any noise of sigma 0.01.
+  const base = (): LoadedModel => ({ ...linearModel(tf.tensor2d([0, 1, 0, 1], [2, 2]), tf.tensor1d([0, -0.75]), [1, 2, 1]), id: 'sum', dataset: 'toy', weightsSha256: '' });
+  const model = smoothedModel(base(), { sigma: 0.01, n: 20 });
+  const verdict = (x: tf.Tensor4D): number[] => tf.tidy(() => Array.from(tf.argMax(model.logits(x), 1).dataSync()));
+  t.deepEqual(verdict(a), [0]);
+  t.deepEqual(verdict(b), [1], "b is not handed the verdict a left in the cache");
+  const both = tf.concat([a, b]) as tf.Tensor4D;
+  t.deepEqual(verdict(both), [0, 1], 'nor within one call');
+  // The surrogate's first call on b draws b's first noise, whatever the call before held.
+  const soft = (m: LoadedModel, x: tf.Tensor4D): number[] => tf.tidy(() => Array.from(m.gradientSurrogate!.logits(x).dataSync()));
+  soft(model, a);
+  const fresh = smoothedModel(base(), { sigma: 0.01, n: 20 });
+  t.deepEqual(soft(model, b), soft(fresh, b), 'b after a draws what b draws first');
+  tf.dispose([a, b, both]);
+  model.dispose();
+  fresh.dispose();
 });
 
 test('--smooth and --smooth-n are checked as flags and as options, before anything loads', async (t) => {
