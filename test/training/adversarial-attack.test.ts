@@ -2,7 +2,8 @@
  * The inner attack of adversarial training is any registered norm-ball attack (issue 34): a
  * plugin attack written with robench/sdk trains the model, on the main thread, with the same
  * weights on 1 and 2 threads, and the manifest names it; `robench train --adversarial-attack`
- * refuses an unknown id and an attack that is not a norm ball, in the dry run as in a run.
+ * refuses an unknown id and an attack that is not a norm ball, in the dry run as in a run, and
+ * bounds --train-eps by the attack's norm (an l2 budget of 2 is MNIST's, an l-inf one above 1 is refused).
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
@@ -87,6 +88,7 @@ test.serial('--adversarial-attack: an unknown id, an attack without a norm ball,
     [['--adversarial', 'pgd', '--adversarial-attack', 'fgsm', '--adversarial-steps', '5'], /--adversarial-steps configures pgd, not the attack 'fgsm'/],
     [['--adversarial', 'pgd', '--adversarial-attack', 'apgd:norm=l2'], /the attack 'apgd' is an l2 attack; the default --train-eps is the dataset's l-inf budget/],
     [['--adversarial-attack', 'fgsm'], /--adversarial-attack applies to adversarial training only/],
+    [['--adversarial', 'pgd', '--adversarial-attack', 'fgsm', '--train-eps', '1.5'], /--train-eps 1\.5 is an l-inf budget above 1/],
   ];
   for (const [args, message] of cases) {
     const r = await robench([...trainArgs(...args), '--dry-run']);
@@ -96,7 +98,7 @@ test.serial('--adversarial-attack: an unknown id, an attack without a norm ball,
   const run = await robench(trainArgs('--adversarial', 'pgd', '--adversarial-attack', 'gaussian', '--out', join(dir, 'out')));
   t.is(run.code, 2, 'a run refuses it before loading anything');
   t.regex(run.stderr, /--adversarial-attack gaussian: /);
-  for (const ok of [['pgd', 'tiny-fgsm:step=0.5'], ['trades', 'fgsm'], ['pgd', 'apgd:norm=l2:steps=5', '--train-eps', '1']]) {
+  for (const ok of [['pgd', 'tiny-fgsm:step=0.5'], ['trades', 'fgsm'], ['pgd', 'apgd:norm=l2:steps=5', '--train-eps', '1'], ['trades', 'apgd:norm=l2', '--train-eps', '2']]) {
     const r = await robench([...trainArgs('--adversarial', ok[0]!, '--adversarial-attack', ...ok.slice(1)), '--dry-run']);
     t.is(r.code, 0, r.stderr);
   }

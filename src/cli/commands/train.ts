@@ -93,6 +93,8 @@ function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, tra
   const spec = { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500, ...trades, ...(attack ? { attack } : {}) };
   const { norm } = adversarialAttacks(registry, spec);
   if (norm !== 'linf' && opts.trainEps === undefined) throw new UsageError(`the attack '${attack!.id}' is an ${norm} attack; the default --train-eps is the dataset's l-inf budget`, 'pass --train-eps, the l2 budget, e.g. --train-eps 0.5');
+  // Bounded here, not by the flag: an l2 budget above 1 is common (MNIST's 2), an l-inf one covers every image.
+  if (norm === 'linf' && eps > 1) throw new UsageError(`--train-eps ${eps} is an l-inf budget above 1, the whole pixel range`, 'e.g. --train-eps 8/255, or 0.3 on MNIST');
   return spec;
 }
 
@@ -189,7 +191,7 @@ export const trainModule: CommandModule = {
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
     choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
     textSetting({ name: 'adversarialAttack', valueName: '<id[:param=value...]>', description: 'adversarial training with pgd or trades: the inner attack, any registered norm-ball attack (--plugin and config ones too) with its own params, e.g. fgsm or my-attack:steps=5 (default: pgd, configured by --adversarial and --adversarial-steps)' }),
-    numberSetting({ name: 'trainEps', above: 0, max: 1, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
+    numberSetting({ name: 'trainEps', above: 0, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
     intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of pgd, the default inner attack (default 10)' }),
     numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
     intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
