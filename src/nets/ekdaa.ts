@@ -2,7 +2,8 @@
  * The EKDAA network of Zee et al. (2023): 3x3 same-padded convs without bias, an
  * activation f (tanh or sign), 2x2 max-pools, then fc 128 -> f -> fc 10 (softmax in
  * the loss; the saved model ends in logits, as robench wants). The parameters are
- * plain variables that the EKDAA rule and its backprop twin update alike; the
+ * plain variables that the EKDAA rule, its backprop twin and the release's backprop
+ * baseline update alike (the frozen-conv controls their fc ones only); the
  * LayersModel built from them is what ships and what robench attacks.
  */
 import * as tf from '@tensorflow/tfjs';
