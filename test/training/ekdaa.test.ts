@@ -89,6 +89,19 @@ function upsample(x: Map4): Map4 {
 }
 const maxOf = (a: Float64Array): number => a.reduce((m, v) => Math.max(m, v), -Infinity);
 /** Returns whether it divided, so a test can make sure both branches ran. */
+/** The output error softmax(logits) - onehot(labels) of B rows of K logits, as both releases' backward starts. */
+function softmaxError(logits: Float64Array, labels: number[], B: number, K: number): Float64Array {
+  const e = new Float64Array(B * K);
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray(b * K, (b + 1) * K);
+    const m = maxOf(row);
+    const ex = row.map((v) => Math.exp(v - m));
+    const sum = ex.reduce((acc, v) => acc + v, 0);
+    for (let k = 0; k < K; k++) e[b * K + k] = ex[k] / sum - (labels[b] === k ? 1 : 0);
+  }
+  return e;
+}
+
 const divideByMaxAbove1 = (a: Float64Array, flags: boolean[]): Float64Array => {
   const m = maxOf(a);
   flags.push(m > 1);
@@ -146,14 +159,7 @@ function releaseRule(arch: EkdaaArchitecture, p: EkdaaParams, EC: Float64Array[]
   const h1 = matmul(flat.d, F0, B, D, hidden);
   const z1 = h1.map(f);
   const logits = matmul(z1, F1, B, hidden, K);
-  const eOut = new Float64Array(B * K);
-  for (let b = 0; b < B; b++) {
-    const row = logits.subarray(b * K, (b + 1) * K);
-    const m = maxOf(row);
-    const ex = row.map((v) => Math.exp(v - m));
-    const sum = ex.reduce((acc, v) => acc + v, 0);
-    for (let k = 0; k < K; k++) eOut[b * K + k] = ex[k] / sum - (labels[b] === k ? 1 : 0);
-  }
+  const eOut = softmaxError(logits, labels, B, K);
   // passback = h - beta * (e @ E), E [out,in] as stored.
   const t1 = matmul(eOut, EF[1], B, K, hidden).map((v, i) => h1[i] - beta * v);
   const e1 = z1.map((v, i) => v - f(t1[i]));
@@ -275,14 +281,7 @@ function releaseBpRule(arch: EkdaaArchitecture, p: EkdaaParams, previous: Map4[]
   const K = F1.length / hidden;
   const z1 = matmul(flat.d, F0, B, D, hidden).map(Math.tanh);
   const logits = matmul(z1, F1, B, hidden, K);
-  const eOut = new Float64Array(B * K);
-  for (let b = 0; b < B; b++) {
-    const row = logits.subarray(b * K, (b + 1) * K);
-    const m = maxOf(row);
-    const ex = row.map((v) => Math.exp(v - m));
-    const sum = ex.reduce((acc, v) => acc + v, 0);
-    for (let k = 0; k < K; k++) eOut[b * K + k] = ex[k] / sum - (labels[b] === k ? 1 : 0);
-  }
+  const eOut = softmaxError(logits, labels, B, K);
   // del_w = z^T passback; passback below = (passback W^T) * activate_backward(z).
   const p1 = new Float64Array(B * hidden);
   for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) {
