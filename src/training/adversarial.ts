@@ -132,14 +132,17 @@ export function adversarialAttacks(registry: Registry, spec: AdversarialSpec): A
 /** A chosen inner attack as --adversarial-attack spells it: `id:param=value:...`. */
 export const attackFlag = ({ id, params }: ChosenAttack): string => [id, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)].join(':');
 
+/** TRADES' loss at beta: named whatever attack makes its examples. */
+const tradesObjective = (beta: number | undefined): string => `TRADES, beta ${beta} (Zhang et al. 2019): CE(f(x), y) + ${beta} KL(softmax(f(x)) || softmax(f(x')))`;
+
 const describeInner = (spec: AdversarialSpec): string =>
-  spec.attack
-    ? `the attack ${attackFlag(spec.attack)}`
-    : spec.method === 'fast'
-    ? 'FGSM from a random start, step 1.25 eps (Wong et al. 2020)'
-    : spec.method === 'pgd'
-      ? `PGD-${spec.steps} from a random start, step 2.5 eps / ${spec.steps} (Madry et al. 2018)`
-      : `TRADES, beta ${spec.beta} (Zhang et al. 2019): CE(f(x), y) + ${spec.beta} KL(softmax(f(x)) || softmax(f(x'))) with x' from PGD-${spec.steps} ascending the KL from x + 0.001 N(0, 1), step 2.5 eps / ${spec.steps}`;
+  spec.method === 'trades'
+    ? `${tradesObjective(spec.beta)} with x' from ${spec.attack ? `the attack ${attackFlag(spec.attack)}` : `PGD-${spec.steps} ascending the KL from x + 0.001 N(0, 1), step 2.5 eps / ${spec.steps}`}`
+    : spec.attack
+      ? `the attack ${attackFlag(spec.attack)}`
+      : spec.method === 'fast'
+        ? 'FGSM from a random start, step 1.25 eps (Wong et al. 2020)'
+        : `PGD-${spec.steps} from a random start, step 2.5 eps / ${spec.steps} (Madry et al. 2018)`;
 
 const normName = (norm: Norm): string => (norm === 'linf' ? 'l-inf' : norm);
 

@@ -72,6 +72,18 @@ test.serial('a plugin attack trains: its examples, on 1 and 2 threads bit for bi
   await rm(dir, { recursive: true });
 });
 
+test.serial("TRADES with another inner attack: the manifest's description names TRADES' loss and beta, and the attack", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-inner-trades-'));
+  const file = await writePlugin(dir);
+  const registry = await createRegistry({ ignoreConfig: true, plugins: [file] });
+  const out = join(dir, 'trades');
+  await train({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch: 8, microBatch: 4, workers: 1, seed: 3, out, data, log: () => {}, registry, adversarial: { ...adversarial, method: 'trades', beta: 2 } });
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  t.like(manifest.adversarial, { method: 'trades', beta: 2, attack: 'tiny-fgsm' });
+  t.regex(manifest.adversarial.description, /^TRADES, beta 2 \(Zhang et al\. 2019\): CE\(f\(x\), y\) \+ 2 KL\(.*\) with x' from the attack tiny-fgsm:step=0\.5 at l-inf eps 0\.3,/);
+  await rm(dir, { recursive: true });
+});
+
 test.serial('--adversarial-attack: an unknown id, an attack without a norm ball, a minimization attack or a misplaced setting is a usage error naming the flag, in a dry run and a run', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'robench-inner-cli-'));
   const file = await writePlugin(dir);
