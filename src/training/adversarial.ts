@@ -168,11 +168,8 @@ export async function perturbBatch(
   const params = resolveParams(id, plugin.params, raw, { origin: ORIGIN, strict: true });
   const x = tf.tensor4d(batch.images.subarray(0, batch.count * per), [batch.count, ...batch.shape]);
   const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
-  const logits = (t: tf.Tensor4D): tf.Tensor2D => {
-    const { logits: z, hah } = forwardTrain(model, arch, t);
-    tf.dispose(hah);
-    return z;
-  };
+  // The attack's loss is on the logits alone: no HaH costs.
+  const logits = (t: tf.Tensor4D): tf.Tensor2D => forwardTrain(model, arch, t, false).logits;
   const rng = sampleRng(at.seed, Array.from(batch.positions), `adversarial-training/${at.epoch}`);
   const ctx = makeAttackContext({ logits, x, y, eps: at.eps, params, rng, numClasses: at.numClasses, dataset: at.dataset, counters: { forward: 0, gradient: 0 }, earlyStop: false });
   let outputs: tf.Tensor4D[] = [];

@@ -13,12 +13,13 @@ import { tradesLoss } from './trades.js';
  * Training-mode forward pass that walks the layer chain and also returns the HaH
  * cost of each HaH layer. Each HaH cost is computed on the layer's local copy of its
  * output, whose gradient stops at the layer input, so it only reaches that layer's weights.
+ * With `costs` false, the pass alone: no HaH cost is computed and `hah` is empty.
  */
-export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): { logits: tf.Tensor2D; hah: tf.Scalar[] } {
+export function forwardTrain(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D, costs = true): { logits: tf.Tensor2D; hah: tf.Scalar[] } {
   let t: tf.Tensor = x;
   const hah: tf.Scalar[] = [];
   // The deep hebbian models' standard blocks have normalised convs too, without a HaH cost.
-  const hahConvs = new Set(arch.blocks.flatMap((b, i) => (b.hah ? [blockConvName(i)] : [])));
+  const hahConvs = new Set(costs ? arch.blocks.flatMap((b, i) => (b.hah ? [blockConvName(i)] : [])) : []);
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     if (layer instanceof NormalizedConv2D && hahConvs.has(layer.name)) {
@@ -46,19 +47,13 @@ export function trainingLoss(
   trades?: { x: tf.Tensor4D; beta: number },
 ): { loss: tf.Scalar; crossEntropy: tf.Scalar; hah: tf.Scalar[]; correct: tf.Scalar } {
   const { logits, hah } = forwardTrain(model, arch, x);
-  const fit = trades ? tradesLoss(logits, adversarialLogits(model, arch, trades.x), y, trades.beta) : undefined;
+  // The examples' pass: its HaH costs are not part of the loss.
+  const fit = trades ? tradesLoss(logits, forwardTrain(model, arch, trades.x, false).logits, y, trades.beta) : undefined;
   const crossEntropy = fit?.crossEntropy ?? (tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar);
   let loss: tf.Scalar = fit?.loss ?? crossEntropy;
   hah.forEach((h, i) => (loss = tf.sub(loss, tf.mul(h, arch.hah.alphas[i]))));
   const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar;
   return { loss, crossEntropy, hah, correct };
-}
-
-/** The logits of the examples' pass; its HaH costs are not part of the loss. */
-function adversarialLogits(model: tf.LayersModel, arch: Architecture, x: tf.Tensor4D): tf.Tensor2D {
-  const { logits, hah } = forwardTrain(model, arch, x);
-  tf.dispose(hah);
-  return logits;
 }
 
 export const trainableVariables = (model: tf.LayersModel): tf.Variable[] => model.trainableWeights.map((w) => w.read() as tf.Variable);
