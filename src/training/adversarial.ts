@@ -202,5 +202,5 @@ export async function heldOutRobustness(model: tf.LayersModel, pgd: AttackPlugin
   const params = resolveParams('pgd', pgd.params, { steps: 10, norm }, { origin: ORIGIN, strict: true });
   const curve = await evaluateCurve({ model: loaded, attack: pgd, params, data: split, grid: [eps], batchSize: 250, seed, sweep: true });
   const point = curve.points.find((p) => p.perturbation === eps)!;
-  return 1 - (point.total - point.correct) / split.count;
+  return point.accuracy;
 }
