@@ -32,6 +32,8 @@ export interface LogitsModel {
   /** As a LoadedModel's: a randomised function (gradient attacks need `--eot`), and its BPDA stand-in on the same pixel range. */
   stochastic?: boolean;
   gradientSurrogate?: LoadedModel['gradientSurrogate'];
+  /** As a LoadedModel's: facts recorded with the results (a wrapper's, such as smoothedModel's smoothing record). */
+  info?: Record<string, unknown>;
 }
 
 /**
@@ -97,9 +99,9 @@ export async function benchmark(options: BenchmarkOptions): Promise<RunResult> {
     grid: opts.eps === undefined ? undefined : parseGrid(opts.eps as string),
     gridName: 'eps',
     backend,
-    batch: opts.batch ?? 100,
-    seed: opts.seed ?? 0,
-    sweep: opts.sweep ?? true,
+    batch: opts.batch,
+    seed: opts.seed,
+    sweep: opts.sweep,
     samples: opts.samples,
     dataDir: opts.dataDir,
     offline: opts.offline,
@@ -137,11 +139,15 @@ const ORIGIN: Origin = { source: 'option', api: 'benchmark()' };
 const SHARED = ['eps', 'samples', 'batch', 'seed', 'backend', 'dataDir', 'offline', 'workers', 'sweep', 'saveAdversarial', 'out', 'smooth', 'smoothN'] as const;
 const OWN = ['model', 'dataset', 'attack', 'params', 'inputRange', 'modelId', 'plugins', 'onProgress', 'command'] as const satisfies readonly (keyof BenchmarkOptions)[];
 
+/** The options checked, with the run settings' declared defaults where `robench run` has them too. */
+type CheckedOptions = BenchmarkOptions & Required<Pick<BenchmarkOptions, (typeof DEFAULTED)[number]>>;
+const DEFAULTED = ['seed', 'batch', 'sweep'] as const satisfies readonly (typeof SHARED)[number][];
+
 /**
  * Every option checked before anything loads, as `robench run` checks its flags: an unknown
  * key (a typo, `stepz`) is an error suggesting the nearest, never silently dropped.
  */
-function checkOptions(opts: BenchmarkOptions): BenchmarkOptions {
+function checkOptions(opts: BenchmarkOptions): CheckedOptions {
   if (typeof opts !== 'object' || opts === null) throw new UsageError(`benchmark() takes an options object, not ${shown(opts)}`, "e.g. benchmark({ model: 'hebbian', attack: 'pgd' })");
   const names: readonly string[] = [...SHARED, ...OWN];
   const checked: Record<string, unknown> = {};
@@ -166,7 +172,8 @@ function checkOptions(opts: BenchmarkOptions): BenchmarkOptions {
   if (checked.out !== undefined && checked.saveAdversarial === undefined) {
     throw new UsageError('benchmark() option "out" is only where saveAdversarial writes; benchmark() returns its result instead of saving it', 'drop "out", or give saveAdversarial too (robench run saves a whole run)');
   }
-  return checked as unknown as BenchmarkOptions;
+  for (const key of DEFAULTED) checked[key] ??= RUN_SETTINGS[key].default;
+  return checked as unknown as CheckedOptions;
 }
 
 /**
@@ -188,11 +195,11 @@ export const isLayersModel = (m: object): m is tf.LayersModel => m instanceof tf
 export const isGraphModel = (m: object): m is tf.GraphModel => m instanceof tf.GraphModel;
 
 /** The model to benchmark: by id or file as `robench run --model` takes it, or one held in memory. */
-function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
+function modelSource(registry: Registry, opts: CheckedOptions): ModelSource {
   const range = opts.inputRange ?? [0, 1];
   const held = opts.model;
   const smoothing = smoothingOf(opts, ORIGIN);
-  const smooth = smoothing && { ...smoothing, seed: opts.seed ?? 0 };
+  const smooth = smoothing && { ...smoothing, seed: opts.seed };
   if (typeof held === 'string') {
     // Registered so that loading finds the dataset by its id.
     if (typeof opts.dataset === 'object') registered(registry, opts.dataset, 'benchmark() dataset');
@@ -208,7 +215,7 @@ function modelSource(registry: Registry, opts: BenchmarkOptions): ModelSource {
 }
 
 /** A model handed in as an object, wrapped as a LoadedModel and checked against its dataset. */
-async function heldModel(registry: Registry, opts: BenchmarkOptions, held: Exclude<BenchmarkOptions['model'], string>, range: InputRange) {
+async function heldModel(registry: Registry, opts: CheckedOptions, held: Exclude<BenchmarkOptions['model'], string>, range: InputRange) {
   if (opts.dataset === undefined) throw new UsageError('benchmark() needs a dataset for a model held in memory', "name the data it classifies, e.g. dataset: 'mnist'");
   const dataset = typeof opts.dataset === 'string' ? registry.get('dataset', opts.dataset) : registered(registry, opts.dataset, 'benchmark() dataset');
   let model: LoadedModel;
@@ -247,7 +254,8 @@ export function fromLogits(m: LogitsModel, dataset: DatasetPlugin): LoadedModel 
     logits: (x) => m.logits(mapped(x)),
     ...(m.stochastic ? { stochastic: true } : {}),
     ...(surrogate ? { gradientSurrogate: { description: surrogate.description, logits: (x: tf.Tensor4D) => surrogate.logits(mapped(x)) } } : {}),
-    info: { source: 'memory', format: 'function', inputRange: [lo, hi] },
+    // A wrapper's record (smoothedModel's smoothing) is kept, as loading the model with it records it.
+    info: { source: 'memory', format: 'function', inputRange: [lo, hi], ...m.info },
     dispose: () => undefined,
   };
 }

@@ -219,5 +219,7 @@ test('benchmark() smooths a model given by id as it does the wrapper handed in: 
   t.is(byId.model.id, 'baseline+smooth(0.25,n=10)');
   t.is(held.model.id, byId.model.id);
   t.deepEqual(held.points, byId.points);
+  t.like(byId.model.info, { smoothing: { base: 'baseline', sigma: 0.25, n: 10, seed: 2 } });
+  t.deepEqual(held.model.info?.smoothing, byId.model.info?.smoothing, "the wrapper's smoothing record is written as --smooth writes it");
   wrapper.dispose();
 });
