@@ -117,7 +117,13 @@ interface Rows {
   words: Uint32Array[];
 }
 
-/** Each row's hash of its pixels' float32 bits (FNV-1a over 32-bit words, then hashKey's mix). */
+/**
+ * Each row's hash of its pixels' float32 bits: FNV-1a over their bytes (each word's, low byte
+ * first, whatever the machine's byte order), then hashKey's mix. Over bytes, not whole words:
+ * FNV's multiply carries a word's differences only upwards, so word-wise it folded the
+ * differences of a pixel's exponent bits alone into the hash's top 9 bits, and images that
+ * differ in those shared noise streams far more often than 1 in 2^32.
+ */
 export const pixelKeys = (x: tf.Tensor4D): number[] => pixelRows(x).keys;
 
 function pixelRows(x: tf.Tensor4D): Rows {
@@ -127,7 +133,10 @@ function pixelRows(x: tf.Tensor4D): Rows {
   const words = Array.from({ length: x.shape[0] }, (_, row) => new Uint32Array(values.buffer, values.byteOffset + 4 * row * per, per).slice());
   const keys = words.map((w) => {
     let h = 0x811c9dc5;
-    for (let j = 0; j < w.length; j++) h = Math.imul(h ^ w[j]!, 0x01000193);
+    for (let j = 0; j < w.length; j++) {
+      const word = w[j]!;
+      for (let shift = 0; shift < 32; shift += 8) h = Math.imul(h ^ ((word >>> shift) & 0xff), 0x01000193);
+    }
     return hashKey(h >>> 0);
   });
   return { keys, words };
@@ -135,8 +144,8 @@ function pixelRows(x: tf.Tensor4D): Rows {
 
 /**
  * What the previous call held, per image. Looked up by hash but kept for the pixels it was
- * made for: 32 bits collide (the word-wise hash folds exponent-only differences into 9 bits),
- * and another image must not be handed this one's verdict or repeat count.
+ * made for: 32-bit hashes collide, rarely, and another image must not be handed this one's
+ * verdict or repeat count.
  */
 class ImageMemory<T> {
   private entries = new Map<number, { words: Uint32Array; value: T }>();

@@ -157,10 +157,23 @@ test('PGD with --eot through attack() completes against the wrapper, inside the 
   x.dispose();
 });
 
+test('images that differ only in their pixels\' exponent bits get their own noise keys: the hash mixes every byte', (t) => {
+  // 961 images of two powers of two: a word-wise FNV hash folded their differences into 9 bits (510 keys).
+  const keys = new Set<number>();
+  for (let i = 0; i < 31; i++) {
+    for (let j = 0; j < 31; j++) {
+      const x = tf.tensor4d([2 ** -i, 2 ** -j], [1, 1, 2, 1]);
+      keys.add(pixelKeys(x)[0]!);
+      x.dispose();
+    }
+  }
+  t.is(keys.size, 31 * 31);
+});
+
 test('two images whose 32-bit pixel hashes collide keep their own verdicts and noise: the cache and the repeat count are kept per image, not per hash', (t) => {
-  // Powers of two differ only in their exponent bits, which the word-wise FNV hash folds into its top 9 bits.
-  const a = tf.tensor4d([0, 2 ** -18], [1, 1, 2, 1]);
-  const b = tf.tensor4d([0.5, 1], [1, 1, 2, 1]);
+  // Two images whose hashes collide, found by a birthday search (2^17 images of small pixels against larger ones).
+  const a = tf.tensor4d([0.04513274133205414, 0.29747274518013], [1, 1, 2, 1]);
+  const b = tf.tensor4d([0.7010216116905212, 0.75608229637146], [1, 1, 2, 1]);
   t.deepEqual(pixelKeys(a), pixelKeys(b), 'the hashes collide');
   // Class 1 iff x0 + x1 > 0.75: a is class 0 and b class 1 under any noise of sigma 0.01.
   const base = (): LoadedModel => ({ ...linearModel(tf.tensor2d([0, 1, 0, 1], [2, 2]), tf.tensor1d([0, -0.75]), [1, 2, 1]), id: 'sum', dataset: 'toy', weightsSha256: '' });
