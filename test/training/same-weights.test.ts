@@ -12,11 +12,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
-import { scalarRng } from '../../src/core/rng.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
 import { trainSimilarityMatching } from '../../src/training/similarity-matching-train.js';
 import { train, type TrainOptions } from '../../src/training/train.js';
+import { noiseTask } from '../helpers/noise-task.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';
 
 test.before(async () => {
@@ -130,15 +130,7 @@ for (const model of ['ekdaa', 'ekdaa-backprop']) {
 }
 
 test.serial('the similarity-matching trainer: the same weights and manifest as before the one loop', async (t) => {
-  const u = scalarRng(4, 'data');
-  const split = (n: number): DatasetSplit => ({
-    images: Float32Array.from({ length: n * 64 }, () => u()),
-    labels: Int32Array.from({ length: n }, (_, i) => i % 3),
-    count: n,
-    shape: [8, 8, 1],
-    source: { kind: 'bundled', path: 'memory', sha256: '' },
-  });
-  const data = { plugin: { id: 'tiny', imageShape: [8, 8, 1] as ImageShape, classNames: ['a', 'b', 'c'] }, train: split(120), test: split(30) };
+  const data = noiseTask(120, 30);
   await same(t, GOLDEN['similarity-matching']!, (out, { interrupt, resume }) =>
     trainSimilarityMatching({
       model: 'similarity-matching',

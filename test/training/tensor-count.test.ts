@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
-import { scalarRng } from '../../src/core/rng.js';
 import type { AdversarialSpec } from '../../src/training/adversarial.js';
 import { trainEkdaa } from '../../src/training/ekdaa-train.js';
 import { trainSimilarityMatching } from '../../src/training/similarity-matching-train.js';
 import { train } from '../../src/training/train.js';
+import { noiseTask } from '../helpers/noise-task.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';
 
 import '../helpers/backend.js';
@@ -43,15 +43,7 @@ const zooData = {
 };
 
 test.serial('the similarity-matching trainer leaves no tensor behind', async (t) => {
-  const u = scalarRng(4, 'data');
-  const split = (n: number): DatasetSplit => ({
-    images: Float32Array.from({ length: n * 64 }, () => u()),
-    labels: Int32Array.from({ length: n }, (_, i) => i % 3),
-    count: n,
-    shape: [8, 8, 1],
-    source: { kind: 'bundled', path: 'memory', sha256: '' },
-  });
-  const data = { plugin: { id: 'tiny', imageShape: [8, 8, 1] as ImageShape, classNames: ['a', 'b', 'c'] }, train: split(20), test: split(10) };
+  const data = noiseTask(20, 10);
   await flat(t, (out) =>
     trainSimilarityMatching({ model: 'similarity-matching', dataset: 'tiny', data, neuronsPerSite: 2, batch: 10, chunks: 2, chunkSize: 20, readoutEpochs: 1, seed: 2, out, log: () => {}, progress: false }),
   );
