@@ -34,8 +34,10 @@ import {
   checkAttackOutput,
   defaultEpsGrid,
   defineAttack,
+  givenAs,
   type Member,
   type Norm,
+  type ParamNamer,
   parseMembers,
   perturbationNorms,
   resolveMember,
@@ -49,11 +51,14 @@ type AutoAttackParams = { norm: Norm; 'aa-version': Version; attacks: string; in
 
 let find: ((id: string) => AttackPlugin) | undefined;
 
-function members(p: AutoAttackParams): Member[] {
+const asFlag: ParamNamer<AutoAttackParams> = (param, value) => givenAs({ source: 'flag' }, param, value);
+
+/** The cascade, its members' params resolved (each checked by its own attack); `named` spells the params in errors. */
+function members(p: AutoAttackParams, named = asFlag): Member[] {
   if (!find) throw new Error('autoattack: not registered, so its members cannot be looked up');
   const version = p['aa-version'];
-  if (version !== 'custom' && p.attacks !== '') throw new UsageError(`--attacks is for --aa-version custom, not ${version}`, 'add --aa-version custom, or drop --attacks');
-  if (version === 'custom' && p.attacks === '') throw new UsageError('--aa-version custom needs --attacks', 'e.g. --attacks apgd-ce,apgd-t (what the HaH paper ran)');
+  if (version !== 'custom' && p.attacks !== '') throw new UsageError(`${named('attacks')} is for ${named('aa-version', 'custom')}, not ${version}`, `add ${named('aa-version', 'custom')}, or drop ${named('attacks')}`);
+  if (version === 'custom' && p.attacks === '') throw new UsageError(`${named('aa-version', 'custom')} needs ${named('attacks')}`, `e.g. ${named('attacks', 'apgd-ce,apgd-t')} (what the HaH paper ran)`);
   const specs = version === 'custom' ? parseMembers(p.attacks) : versionMembers(version);
   return specs.map((s) => resolveMember(s, p.norm, p.eot, find!));
 }
@@ -127,6 +132,8 @@ export default defineAttack<AutoAttackParams>({
   budget: (p) => p.norm,
   perturbationLabel: () => 'eps',
   defaultGrid: (dataset, p) => defaultEpsGrid(dataset, p.norm),
+  // --aa-version and --attacks, and every member's params (each checked by its own attack), refused before anything loads.
+  check: (p, named) => void members(p, named),
   members: (p) => members(p).map((m) => m.name),
   individually: async (p) => members(p),
   registered(lookup) {

@@ -19,7 +19,7 @@
  *   const result = await attack({ model: 'baseline', dataset: 'mnist', x, y, attack: pgd, eps: [0.1, 0.2], params: { steps: 40, restarts: 2 } });
  */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, defaultEpsGrid, defineAttack, dlr, klFromClean, l2Norms, marginLoss, type Norm, perSample, type PerSampleLoss, project, type Rng, steepestDirection, UsageError, WorstCase } from '../src/sdk.js';
+import { crossEntropy, defaultEpsGrid, defineAttack, dlr, givenAs, klFromClean, l2Norms, marginLoss, type Norm, type ParamNamer, perSample, type PerSampleLoss, project, type Rng, steepestDirection, UsageError, WorstCase } from '../src/sdk.js';
 
 type PgdLoss = 'ce' | 'margin' | 'dlr' | 'kl';
 const labelLosses: Record<Exclude<PgdLoss, 'kl'>, PerSampleLoss> = { ce: crossEntropy, margin: marginLoss, dlr };
@@ -53,6 +53,22 @@ export function randomStart(norm: Norm, x: tf.Tensor4D, eps: number, rng: Rng): 
 export const normalStart = (norm: Norm, x: tf.Tensor4D, eps: number, sigma: number, rng: Rng): tf.Tensor4D =>
   tf.tidy(() => project(norm, x, tf.add(x, rng.normal(x.shape, 0, sigma)) as tf.Tensor4D, eps));
 
+/**
+ * The params that do not go together, refused wherever they are resolved (before anything loads)
+ * and again by run() for a call that bypassed that (`named` then spells them as flags).
+ */
+function check(p: PgdParams, named: ParamNamer<PgdParams>): void {
+  if (p['start-sigma'] !== undefined && !p['random-start']) {
+    throw new UsageError(`${named('start-sigma', p['start-sigma'])} sets the random start, which ${named('random-start', false)} turns off`, `drop one of them: ${named('start-sigma')} is a random start of its own`);
+  }
+  // KL from the clean prediction is 0 at x, its minimum: its gradient there is exactly 0, so from x no step moves.
+  if (p.loss === 'kl' && !p['random-start']) {
+    throw new UsageError(`${named('loss', 'kl')} has a zero gradient at the clean image, so without a random start (${named('random-start', false)}) the attack never moves`, `keep the random start (TRADES': ${named('start-sigma', 0.001)})`);
+  }
+}
+
+const asFlag: ParamNamer<PgdParams> = (param, value) => givenAs({ source: 'flag' }, param, value);
+
 export default defineAttack<PgdParams>({
   id: 'pgd',
   description: 'Projected Gradient Descent (Madry et al. 2018) with random start, l-inf or l2, worst case over steps and restarts',
@@ -68,11 +84,10 @@ export default defineAttack<PgdParams>({
   budget: (p) => p.norm,
   perturbationLabel: () => 'eps',
   defaultGrid: (dataset, p) => defaultEpsGrid(dataset, p.norm),
+  check,
   async run(ctx) {
     const { x, y, eps, params: p } = ctx;
-    if (p['start-sigma'] !== undefined && !p['random-start']) throw new UsageError('pgd: start-sigma sets the random start, which random-start false turns off', 'drop one of them');
-    // KL from the clean prediction is 0 at x, its minimum: its gradient there is exactly 0, so from x no step moves.
-    if (p.loss === 'kl' && !p['random-start']) throw new UsageError('pgd: loss kl has a zero gradient at the clean image, so without a random start the attack never moves', "keep the random start (TRADES': --start-sigma 0.001)");
+    check(p, asFlag);
     const alpha = p['step-size'] ?? (2.5 * eps) / p.steps;
     const sigma = p['start-sigma'];
     // KL's target: the clean prediction, once per call; its rows follow the samples still attacked.

@@ -18,6 +18,8 @@
 // The plugin API: the four kinds, their contexts, and what a run records.
 export * from './core/plugin-api.js';
 export { RobenchError, UsageError } from './core/errors.js';
+// A param as the user gave it, for an attack's check: givenAs({ source: 'flag' }, 'loss', 'kl') is `--loss kl`.
+export { givenAs, type Origin } from './core/settings.js';
 
 // Attack maths: norms, projections and clipping; losses and ranked targets; the per-sample worst
 // case with early stopping; FAB's projection onto a hyperplane within the box.

@@ -1,7 +1,8 @@
 /** Parsing of command-line values into numbers, grids and attack params, with usage errors. */
 import { UsageError } from './errors.js';
-import type { ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
-import { booleanSetting, camel, choiceSetting, intSetting, kebab, nearest, numberFrom, numberSetting, textSetting, type Bounds, type Origin, type Setting } from './settings.js';
+import type { AttackPlugin, ImageShape, Norm, ParamSpec, ParamSpecs, Params } from './plugin-api.js';
+import { guardedSync } from './plugin-guard.js';
+import { booleanSetting, camel, choiceSetting, givenAs, intSetting, kebab, nearest, numberFrom, numberSetting, textSetting, type Bounds, type Origin, type Setting } from './settings.js';
 
 export { camel, kebab };
 
@@ -87,12 +88,50 @@ export function paramNamed(specs: ParamSpecs, key: string): string | undefined {
 }
 
 /**
+ * The registered attack whose declarations each params object is: every caller of resolveParams
+ * hands it an attack's `params`, so that is how it finds the attack's `check` (and no caller can
+ * forget it). Keyed by the object, never by the id: two registries may hold two attacks of one id.
+ */
+const declaredBy = new WeakMap<ParamSpecs, AttackPlugin<any>>();
+
+/**
+ * The attack as the registry keeps it, its declarations recorded as its own (a copy of them
+ * where another attack, such as the one it was spread from, already owns the object).
+ */
+export function ownDeclarations<A extends AttackPlugin<any>>(attack: A): A {
+  const owner = declaredBy.get(attack.params);
+  const own = owner === undefined || owner === attack ? attack : { ...attack, params: { ...attack.params } };
+  declaredBy.set(own.params, own);
+  return own;
+}
+
+/**
+ * The attack's `check` of params valid one by one but not together, through the guarded path
+ * (a usage error it throws names the attack; process.exit is refused): its errors name each
+ * param as `origin` spells it. `label`: the attack as errors name it (an ensemble's member).
+ */
+export function checkParamsTogether(attack: AttackPlugin<any>, params: Params, origin: Origin = { source: 'flag' }, label = attack.id): void {
+  const check = attack.check;
+  if (typeof check !== 'function') return;
+  guardedSync({ kind: 'attack', id: label, method: 'check', refuses: 'its params' }, () => {
+    // Its own copy: a check cannot change the params the run gets.
+    const returned: unknown = check.call(attack, { ...params }, (param: string, value?: unknown) => givenAs(origin, param, value));
+    if (typeof (returned as Promise<unknown> | undefined)?.then === 'function') {
+      (returned as Promise<unknown>).catch(() => undefined);
+      throw new Error('returned a promise: check() must be synchronous (it runs before anything loads, in --dry-run too), throwing a UsageError to refuse');
+    }
+  });
+}
+
+/**
  * Turns raw option values (text from the command line, values from a config file, run.json or
  * `benchmark()`) into typed attack params, filling declared defaults. Every value is checked
  * against its declaration's type, bounds and choices, so that a setting that would make the
  * numbers meaningless (`--steps 0`) fails before any compute. Keys may be camelCase or
  * kebab-case (`stepSize`, `step-size`). With `strict`, a key that names no param is an error
- * suggesting the nearest; without, it belongs to another attack of the same run.
+ * suggesting the nearest; without, it belongs to another attack of the same run. Last, params
+ * valid one by one but not together are refused by the attack's own `check` (AttackPlugin.check),
+ * found by `specs` when they are a registered attack's (ownDeclarations).
  */
 export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<string, unknown>, opts: { origin?: Origin; strict?: boolean } = {}): Params {
   const origin = opts.origin ?? { source: 'flag' };
@@ -121,6 +160,8 @@ export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<s
       throw new UsageError(err.message, err.hint?.startsWith('did you mean') ? `${err.hint} (${about})` : about);
     }
   }
+  const owner = declaredBy.get(specs);
+  if (owner) checkParamsTogether(owner, params, origin, attackId);
   return params;
 }
 

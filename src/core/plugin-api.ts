@@ -104,6 +104,9 @@ export interface AttackContext<P extends Params = Params> {
 
 export type Norm = 'linf' | 'l2';
 
+/** A param, and optionally its value, as the user gave it (AttackPlugin.check): `--no-random-start`, `benchmark() params option "loss" 'kl'`. */
+export type ParamNamer<P extends Params = Params> = (param: keyof P & string, value?: number | string | boolean) => string;
+
 export interface AttackPlugin<P extends Params = Params> {
   kind: 'attack';
   id: string;
@@ -130,6 +133,15 @@ export interface AttackPlugin<P extends Params = Params> {
   versions?(params: P): string[];
   /** With `members`: each member as an attack of its own, for `--individual` (AutoAttack's run_standard_evaluation_individual). */
   individually?(params: P): Promise<{ name: string; attack: AttackPlugin; params: Params }[]>;
+  /**
+   * Refuses params that are valid one by one but not together (PGD's `start-sigma` without its
+   * random start): throw a `UsageError` saying what is wrong and the fix. robench calls it wherever
+   * it resolves the params (`robench run`, `attack`, `train --adversarial-attack`, `benchmark()`,
+   * `attack()`, an ensemble's members, `--dry-run`), before anything loads. `named(param, value?)`
+   * spells a param as the user gave it: `--start-sigma 0.001` and `--no-random-start` on the command
+   * line, `benchmark() params option "start-sigma" 0.001` in code.
+   */
+  check?(params: P, named: ParamNamer<P>): void;
   /** Called once registered, with the registry's lookup: how a composite attack finds its members, third-party ones included. */
   registered?(find: (id: string) => AttackPlugin): void;
   /**

@@ -1,5 +1,5 @@
 /**
- * The one guarded path of every plugin call (an attack's run, a model's load and logits, a
+ * The one guarded path of every plugin call (an attack's run and check, a model's load and logits, a
  * dataset's load, a reporter's write): errors that name the plugin and the call, a time limit
  * on asynchronous calls, and process.exit refused while a call runs. What each call must
  * return is checked by its caller (attack-checks.ts, plugin-results.ts).
@@ -13,10 +13,12 @@ import { fromEnv, intSetting, numberSetting } from './settings.js';
 export interface PluginCall {
   kind: PluginKind;
   id: string;
-  /** The method called: 'run', 'load', 'logits', 'write'. */
+  /** The method called: 'run', 'check', 'load', 'logits', 'write'. */
   method: string;
   /** Where in the run, for errors: 'at perturbation 0.1' (default: 'in load()'). */
   at?: string;
+  /** A call that checks inputs (an attack's check): what a usage error it throws refuses, read `attack 'pgd' refuses its params: ...`. */
+  refuses?: string;
 }
 
 /** How a plugin call is bounded; settable per process (ROBENCH_PLUGIN_TIMEOUT_S, ROBENCH_PLUGIN_TENSOR_LIMIT). */
@@ -89,7 +91,7 @@ function guardExit(call: PluginCall): () => void {
 export function pluginFailure(call: PluginCall, err: unknown): RobenchError {
   if (err instanceof RobenchError && err.message.startsWith(pluginName(call))) return err;
   const message = `${pluginName(call)} failed ${where(call)}: ${(err as Error)?.message ?? err}`;
-  if (err instanceof UsageError) return new UsageError(message, err.hint);
+  if (err instanceof UsageError) return new UsageError(call.refuses ? `${pluginName(call)} refuses ${call.refuses}: ${err.message}` : message, err.hint);
   const failure = new RobenchError(message, err instanceof RobenchError ? err.hint : `fix the ${call.kind}, or run with --verbose for its stack trace`);
   failure.stack = (err as Error)?.stack;
   return failure;

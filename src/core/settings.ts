@@ -68,6 +68,16 @@ export function relabelled<T>(origin: Origin, name: string, parse: () => T): T {
   }
 }
 
+/**
+ * A value's name, and its value where given, as its origin spells it: `--loss kl` and
+ * `--no-random-start` for a flag, `benchmark() params option "loss" 'kl'` for an option.
+ */
+export function givenAs(origin: Origin, name: string, value?: unknown): string {
+  if (value === undefined) return originLabel(origin, name);
+  if (origin.source === 'flag') return typeof value === 'boolean' ? `--${value ? '' : 'no-'}${kebab(name)}` : `--${kebab(name)} ${String(value)}`;
+  return `${originLabel(origin, name)} ${shown(value)}`;
+}
+
 /** The text a value is shown as in an error: strings as they are, other values as JSON. */
 export const shown = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value)));
 

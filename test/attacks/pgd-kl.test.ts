@@ -92,12 +92,12 @@ test('the normal start is x + sigma N(0, 1) inside the ball, from the per-sample
   t.true(moved > 0.001 && moved < 0.006, `largest start offset ${moved}: a few sigma of 0.001`);
   const [tight] = await runAttack(pgd, kl({ steps: 1, 'step-size': 1e-9, 'start-sigma': 0.001 }, false, 0.0005));
   t.true(Math.max(...maxPerturbation(batch.x, tight!, 'linf')) <= 0.0005 + 1e-7, 'the start is projected into a smaller ball');
-  await t.throwsAsync(runAttack(pgd, kl({ 'random-start': false, 'start-sigma': 0.001 }, false)), { message: /start-sigma .* random-start false/ });
+  await t.throwsAsync(runAttack(pgd, kl({ 'random-start': false, 'start-sigma': 0.001 }, false)), { message: /--start-sigma 0\.001 sets the random start, which --no-random-start turns off/ });
   tf.dispose([once!, tight!]);
 });
 
 test('the KL loss without a random start is a usage error: its gradient at the clean image is exactly 0, so pgd from x would return x unchanged', async (t) => {
   const grad = tf.tidy(() => tf.grad((x: tf.Tensor4D) => tf.sum(klFromClean(mlp.logits(batch.x))(mlp.logits(x), batch.y)))(batch.x).abs().max().dataSync()[0]!);
   t.is(grad, 0, 'no direction to step in from x');
-  await t.throwsAsync(runAttack(pgd, kl({ 'random-start': false }, false)), { message: /loss kl .* without a random start/ });
+  await t.throwsAsync(runAttack(pgd, kl({ 'random-start': false }, false)), { message: /--loss kl has a zero gradient .* without a random start/ });
 });
