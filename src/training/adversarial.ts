@@ -43,7 +43,7 @@ import { resolveParams } from '../core/parse.js';
 import type { AttackPlugin, DatasetSplit, ImageShape, LoadedModel, Norm } from '../core/plugin-api.js';
 import { isPluginFile, type Registry } from '../core/registry.js';
 import { sampleRng } from '../core/rng.js';
-import type { Origin } from '../core/settings.js';
+import { intSetting, numberSetting, type Origin } from '../core/settings.js';
 import { forwardTrain } from './hah-objective.js';
 
 export type AdversarialMethod = 'pgd' | 'fast' | 'trades';
@@ -70,6 +70,61 @@ export interface AdversarialSpec {
   warmupEpochs: number;
   /** Training images held out for the per-epoch check, taken from the end of the training split. */
   heldOut: number;
+}
+
+/** The training budget when none is given: the datasets' standard l-inf budgets. */
+export const TRAIN_EPS: Readonly<Record<string, number>> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
+
+/** The settings of an AdversarialSpec that have defaults, declared once: robench train's flags, and what train()'s `adversarial` is checked by. */
+export const ADVERSARIAL_SETTINGS = {
+  eps: numberSetting({ name: 'trainEps', above: 0, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
+  steps: intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of pgd, the default inner attack (default 10)' }),
+  beta: numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
+  warmupEpochs: intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
+  heldOut: intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
+} as const;
+
+/** Adversarial training as given, from code or robench train's flags: the method, each other setting left out taking its default. */
+export type AdversarialOptions = Pick<AdversarialSpec, 'method'> & Partial<Omit<AdversarialSpec, 'method'>>;
+
+const METHODS: readonly AdversarialMethod[] = ['pgd', 'fast', 'trades'];
+/** Messages name the flags, for train()'s options too: the settings are the flags'. */
+const FLAG: Origin = { source: 'flag' };
+
+/**
+ * The adversarial training of a run on `dataset`: the given settings with their defaults
+ * (TRADES' beta, the dataset's standard l-inf budget, 10 pgd steps, 1 warm-up epoch, 500
+ * held-out images), checked, with its inner attack looked up in `registry`. The one place a
+ * spec is made, by robench train (after its flag-only checks) and by train() alike, so the two
+ * accept and refuse the same settings with the same messages.
+ */
+export function adversarialSettings(given: AdversarialOptions, dataset: string, registry: Registry): { spec: AdversarialSpec; attacks: AdversarialAttacks } {
+  if (!METHODS.includes(given.method)) throw new UsageError(`--adversarial ${given.method} is not a method of adversarial training`, 'use --adversarial pgd, fast or trades');
+  if (given.beta !== undefined && given.method !== 'trades') throw new UsageError('--trades-beta applies to --adversarial trades only', 'drop --trades-beta, or train with --adversarial trades');
+  // A number is checked as its flag's text would be, so the message is the flag's.
+  const checked = (key: keyof typeof ADVERSARIAL_SETTINGS): number | undefined => {
+    const v: unknown = given[key];
+    return v === undefined ? undefined : ADVERSARIAL_SETTINGS[key].parse(typeof v === 'number' ? String(v) : v, FLAG);
+  };
+  const [givenEps, steps, beta, warmupEpochs, heldOut] = (['eps', 'steps', 'beta', 'warmupEpochs', 'heldOut'] as const).map(checked);
+  const eps = givenEps ?? TRAIN_EPS[dataset];
+  if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
+  // In the order the shipped manifests record.
+  const spec: AdversarialSpec = {
+    method: given.method,
+    eps,
+    steps: steps ?? 10,
+    warmupEpochs: warmupEpochs ?? 1,
+    heldOut: heldOut ?? 500,
+    ...(given.method === 'trades' ? { beta: beta ?? TRADES_BETA } : {}),
+    ...(given.attack ? { attack: given.attack } : {}),
+  };
+  const attacks = adversarialAttacks(registry, spec);
+  const { norm } = attacks;
+  if (norm !== 'linf' && givenEps === undefined) throw new UsageError(`the attack '${spec.attack!.id}' is an ${norm} attack; the default --train-eps is the dataset's l-inf budget`, 'pass --train-eps, the l2 budget, e.g. --train-eps 0.5');
+  // Bounded here, not by the setting: an l2 budget above 1 is common (MNIST's 2), an l-inf one covers every image.
+  if (norm === 'linf' && eps > 1) throw new UsageError(`--train-eps ${eps} is an l-inf budget above 1, the whole pixel range`, 'e.g. --train-eps 8/255, or 0.3 on MNIST');
+  return { spec, attacks };
 }
 
 /** The attack and its params for a method at a budget: a chosen attack's own, or pgd configured by the method. */

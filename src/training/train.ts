@@ -10,7 +10,7 @@ import { UsageError } from '../core/errors.js';
 import { createRegistry, type Registry } from '../core/registry.js';
 import type { DatasetPlugin, DatasetSplit, ImageShape, ZooTraining } from '../core/plugin-api.js';
 import { defaultThreads } from '../runtime/worker-pool.js';
-import { adversarialAttacks, attackFlag, TRADES_BETA, type AdversarialAttacks, type AdversarialSpec } from './adversarial.js';
+import { adversarialSettings, attackFlag, type AdversarialAttacks, type AdversarialOptions, type AdversarialSpec } from './adversarial.js';
 import { augmentationFor } from './batches.js';
 import { runTraining, type RunResult } from './loop.js';
 import type { StepReport } from './loop-progress.js';
@@ -66,8 +66,12 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** The command line to record in the manifest. */
   command?: string;
-  /** Adversarial training: the model trained is the model's adversarial twin (trainable.ts). */
-  adversarial?: AdversarialSpec;
+  /**
+   * Adversarial training: the model trained is the model's adversarial twin (trainable.ts). The
+   * settings left out take robench train's defaults, and are checked as its flags are
+   * (adversarialSettings).
+   */
+  adversarial?: AdversarialOptions;
   /** The models `model` is looked up in (default: the built-in plugins'); the CLI's hold --plugin models too. */
   trainable?: Trainable;
   /** Where the adversarial inner attack is looked up (default: the built-in plugins); the CLI's holds --plugin and config attacks too. */
@@ -159,13 +163,12 @@ function sizes(opts: TrainOptions, hyper: Hyper): { epochs: number; batch: numbe
 }
 
 /** The run's settings from its options and data. */
-function zooRun(opts: TrainOptions, kind: ZooTraining, attacks: AdversarialAttacks | undefined, modelId: string, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
+function zooRun(opts: TrainOptions, kind: ZooTraining, adversarial: { spec: AdversarialSpec; attacks: AdversarialAttacks } | undefined, modelId: string, data: { plugin: Pick<DatasetPlugin, 'imageShape'>; train: DatasetSplit; test: DatasetSplit }, out: string, log: (line: string) => void): ZooRun {
   const seed = opts.seed ?? 0;
-  const adv = opts.adversarial;
+  const adv = adversarial?.spec;
   const heldOut = adv?.heldOut ?? 0;
   const available = Math.min(opts.samples ?? data.train.count, data.train.count);
   if (heldOut >= available) throw new UsageError(`adversarial training holds out ${heldOut} training images for its per-epoch check, but only ${available} are given`, 'train on more images (--samples)');
-  if (adv?.method === 'trades' && !(adv.beta! > 0)) throw new UsageError(`TRADES needs beta > 0, the weight of its KL term, got ${adv.beta}`, `pass --trades-beta, e.g. ${TRADES_BETA} (the paper's)`);
   // The held-out images are the last of the training images taken, never trained on.
   const trainCount = available - heldOut;
   const shape = data.plugin.imageShape;
@@ -183,7 +186,7 @@ function zooRun(opts: TrainOptions, kind: ZooTraining, attacks: AdversarialAttac
     modelId,
     dataset: opts.dataset,
     seed,
-    ...(adv ? { adv, attacks } : {}),
+    ...(adversarial ? { adv: adversarial.spec, attacks: adversarial.attacks } : {}),
     heldOut,
     trainCount,
     testCount: Math.min(opts.testSamples ?? data.test.count, data.test.count),
@@ -206,11 +209,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const trainable = opts.trainable ?? (await builtinTrainable());
   const kind = checkOptions(opts, trainable);
   const modelId = opts.adversarial ? adversarialId(trainable, opts.model) : opts.model;
-  const attacks = opts.adversarial ? adversarialAttacks(opts.registry ?? (await createRegistry({ ignoreConfig: true })), opts.adversarial) : undefined;
+  // Its defaults and checks are robench train's: checked before any data loads.
+  const adversarial = opts.adversarial && adversarialSettings(opts.adversarial, opts.dataset, opts.registry ?? (await createRegistry({ ignoreConfig: true })));
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const data = opts.data ?? (await loadTrainingData(opts));
   const out = opts.out ?? join('robench-train', `${modelId}-${opts.dataset}`);
-  const trainer = new ZooTrainer(zooRun(opts, kind, attacks, modelId, data, out, log), data, opts, log, out);
+  const trainer = new ZooTrainer(zooRun(opts, kind, adversarial, modelId, data, out, log), data, opts, log, out);
   const { model, dataset, resume, progress, checkpointEvery, onStep } = opts;
   const result = await runTraining(trainer, { model, dataset, out, resume, log, progress, checkpointEvery, onStep });
   return { ...result, workerShare: trainer.workerShare };

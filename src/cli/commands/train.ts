@@ -8,7 +8,7 @@ import { train } from '../../training/train.js';
 import { adversarialId, trainableModels, trainedBy, type Trainable } from '../../training/trainable.js';
 import type { ModelTraining } from '../../core/plugin-api.js';
 import type { CommandModule } from '../command.js';
-import { adversarialAttacks, TRADES_BETA, type AdversarialMethod, type AdversarialSpec, type ChosenAttack } from '../../training/adversarial.js';
+import { ADVERSARIAL_SETTINGS, adversarialSettings, type AdversarialMethod, type AdversarialSpec, type ChosenAttack } from '../../training/adversarial.js';
 import { parseAttackWithParams } from '../../core/ensemble.js';
 import type { Registry } from '../../core/registry.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
@@ -55,8 +55,6 @@ export interface TrainCommandOptions {
   tradesBeta?: number;
 }
 
-/** The training budget when --train-eps is not given: the datasets' standard l-inf budgets. */
-const TRAIN_EPS: Record<string, number> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
 const ADVERSARIAL_FLAGS = ['adversarialAttack', 'trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
 const ATTACK_HINT = 'e.g. --adversarial-attack fgsm, or a plugin attack with its params: --adversarial-attack my-attack:steps=5:step-size=0.01';
 
@@ -76,7 +74,11 @@ function chosenAttack(opts: TrainCommandOptions): ChosenAttack | undefined {
   return { id, params: overrides };
 }
 
-/** --adversarial and its settings, checked (its inner attack too): only the zoo CNNs train adversarially. */
+/**
+ * --adversarial and its settings, checked (its inner attack too): only the zoo CNNs train
+ * adversarially. The flags' own checks are here; the defaults and bounds are adversarialSettings',
+ * which train() applies to its options too.
+ */
 function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable, registry: Registry): AdversarialSpec | undefined {
   const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
   if (opts.tradesBeta !== undefined && opts.adversarial !== 'trades') throw new UsageError('--trades-beta applies to --adversarial trades only', 'drop --trades-beta, or train with --adversarial trades');
@@ -86,16 +88,9 @@ function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, tra
   }
   if (training.trainer !== 'zoo') throw new UsageError(`--adversarial trains the zoo CNNs (${zooIds(trainable)}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
   if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd and trades: fast takes one FGSM step', 'drop --adversarial-steps');
-  const eps = opts.trainEps ?? TRAIN_EPS[opts.dataset];
-  if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${opts.dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
-  const trades = opts.adversarial === 'trades' ? { beta: opts.tradesBeta ?? TRADES_BETA } : {};
   const attack = chosenAttack(opts);
-  const spec = { method: opts.adversarial, eps, steps: opts.adversarialSteps ?? 10, warmupEpochs: opts.warmupEpochs ?? 1, heldOut: opts.heldOut ?? 500, ...trades, ...(attack ? { attack } : {}) };
-  const { norm } = adversarialAttacks(registry, spec);
-  if (norm !== 'linf' && opts.trainEps === undefined) throw new UsageError(`the attack '${attack!.id}' is an ${norm} attack; the default --train-eps is the dataset's l-inf budget`, 'pass --train-eps, the l2 budget, e.g. --train-eps 0.5');
-  // Bounded here, not by the flag: an l2 budget above 1 is common (MNIST's 2), an l-inf one covers every image.
-  if (norm === 'linf' && eps > 1) throw new UsageError(`--train-eps ${eps} is an l-inf budget above 1, the whole pixel range`, 'e.g. --train-eps 8/255, or 0.3 on MNIST');
-  return spec;
+  const settings = { method: opts.adversarial, eps: opts.trainEps, steps: opts.adversarialSteps, beta: opts.tradesBeta, warmupEpochs: opts.warmupEpochs, heldOut: opts.heldOut, attack };
+  return adversarialSettings(settings, opts.dataset, registry).spec;
 }
 
 /** The ids `robench train --model` takes, for its help: an adversarial twin trains through the model it is the twin of. */
@@ -191,11 +186,11 @@ export const trainModule: CommandModule = {
     numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
     choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
     textSetting({ name: 'adversarialAttack', valueName: '<id[:param=value...]>', description: 'adversarial training with pgd or trades: the inner attack, any registered norm-ball attack (--plugin and config ones too) with its own params, e.g. fgsm or my-attack:steps=5 (default: pgd, configured by --adversarial and --adversarial-steps)' }),
-    numberSetting({ name: 'trainEps', above: 0, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
-    intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of pgd, the default inner attack (default 10)' }),
-    numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
-    intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
-    intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
+    ADVERSARIAL_SETTINGS.eps,
+    ADVERSARIAL_SETTINGS.steps,
+    ADVERSARIAL_SETTINGS.beta,
+    ADVERSARIAL_SETTINGS.warmupEpochs,
+    ADVERSARIAL_SETTINGS.heldOut,
     RUN_SETTINGS.backend,
   ],
   required: ['model', 'dataset'],

@@ -1,0 +1,59 @@
+/**
+ * Adversarial training's defaults and bounds are one function's (adversarialSettings): train()
+ * from code takes robench train's defaults (TRADES' beta among them) and refuses what the CLI
+ * refuses, an l-inf budget above 1 among them, with the CLI's messages.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../src/core/errors.js';
+import { useBackend } from '../../src/runtime/backends.js';
+import { TRADES_BETA, type AdversarialOptions } from '../../src/training/adversarial.js';
+import { train, type TrainOptions } from '../../src/training/train.js';
+import { robench } from '../helpers/cli.js';
+import { syntheticLines } from '../helpers/synthetic-lines.js';
+
+test.before(async () => {
+  await useBackend('wasm');
+});
+
+const lines = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
+const data = {
+  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
+  train: lines(24, 0),
+  test: lines(8, 1),
+};
+const tiny = (out: string, adversarial: AdversarialOptions, dataset = 'synthetic'): TrainOptions => ({ model: 'baseline', dataset, epochs: 1, batch: 8, microBatch: 4, workers: 1, seed: 3, out, data, log: () => {}, progress: false, adversarial });
+
+test.serial("train() with TRADES and no beta takes the CLI's default beta", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-adv-settings-'));
+  await train(tiny(join(dir, 'trades'), { method: 'trades', eps: 0.3, steps: 2, warmupEpochs: 0, heldOut: 4 }));
+  const manifest = JSON.parse(readFileSync(join(dir, 'trades', 'manifest.json'), 'utf8'));
+  t.is(manifest.adversarial.beta, TRADES_BETA);
+  t.regex(manifest.command, new RegExp(`--trades-beta ${TRADES_BETA}$`));
+  await rm(dir, { recursive: true });
+});
+
+test.serial('train() and robench train refuse the same adversarial settings with the same message', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'robench-adv-settings-'));
+  const cases: [string[], AdversarialOptions, RegExp][] = [
+    [['--adversarial', 'pgd', '--train-eps', '1.5'], { method: 'pgd', eps: 1.5 }, /^--train-eps 1\.5 is an l-inf budget above 1/],
+    [['--adversarial', 'trades', '--adversarial-attack', 'fgsm', '--train-eps', '2'], { method: 'trades', eps: 2, attack: { id: 'fgsm', params: {} } }, /^--train-eps 2 is an l-inf budget above 1/],
+    [['--adversarial', 'trades', '--trades-beta', '0'], { method: 'trades', beta: 0 }, /^--trades-beta '0' must be a number greater than 0/],
+    [['--adversarial', 'pgd', '--trades-beta', '3'], { method: 'pgd', beta: 3 }, /^--trades-beta applies to --adversarial trades only/],
+    [['--adversarial', 'pgd', '--held-out', '0'], { method: 'pgd', heldOut: 0 }, /^--held-out '0' must be a whole number at least 1/],
+    [['--adversarial', 'pgd', '--adversarial-steps', '1001'], { method: 'pgd', steps: 1001 }, /^--adversarial-steps '1001' must be a whole number/],
+    [['--adversarial', 'pgd', '--adversarial-attack', 'apgd:norm=l2'], { method: 'pgd', attack: { id: 'apgd', params: { norm: 'l2' } } }, /^the attack 'apgd' is an l2 attack; the default --train-eps/],
+  ];
+  for (const [flags, adversarial, message] of cases) {
+    const err = await t.throwsAsync(train(tiny(join(dir, 'x'), adversarial, 'mnist')), { instanceOf: UsageError, message }, flags.join(' '));
+    const cli = await robench(['train', '--model', 'baseline', '--dataset', 'mnist', ...flags, '--dry-run']);
+    t.is(cli.code, 2, flags.join(' '));
+    t.true(err !== undefined && cli.stderr.includes(err.message), `${flags.join(' ')}: the CLI says ${cli.stderr}`);
+  }
+  const none = await t.throwsAsync(train(tiny(join(dir, 'y'), { method: 'fast' })), { instanceOf: UsageError, message: /^there is no standard training budget for the dataset 'synthetic'/ });
+  t.truthy(none);
+  await rm(dir, { recursive: true, force: true });
+});
