@@ -101,7 +101,7 @@ export function resolveMember(spec: MemberSpec, norm: Norm, eot: number | undefi
     throw new UsageError(`autoattack member '${spec.name}': the attack '${attack.id}' has no param ${unknown.map((k) => `'${k}'`).join(', ')}`, `its params: ${Object.keys(attack.params).join(', ')}`);
   }
   const raw = Object.fromEntries(Object.entries(overrides).map(([k, v]) => [camel(kebab(k)), v]));
-  const params = resolveParams(`${attack.id} (autoattack member ${spec.name})`, attack.params, raw);
+  const params = resolveParams(attack, raw, { label: `${attack.id} (autoattack member ${spec.name})` });
   const budget = attack.budget(params);
   if (budget !== norm) throw new UsageError(`autoattack member '${spec.name}' attacks in ${budget ?? 'no norm'}, the ensemble in ${norm}`, 'an ensemble is the worst case over one threat model: use norm-ball attacks of its norm');
   return { name: spec.name, attack, params };

@@ -87,30 +87,15 @@ export function paramNamed(specs: ParamSpecs, key: string): string | undefined {
   return Object.keys(specs).find((n) => camel(kebab(n)).toLowerCase() === wanted);
 }
 
-/**
- * The registered attack whose declarations each params object is: every caller of resolveParams
- * hands it an attack's `params`, so that is how it finds the attack's `check` (and no caller can
- * forget it). Keyed by the object, never by the id: two registries may hold two attacks of one id.
- */
-const declaredBy = new WeakMap<ParamSpecs, AttackPlugin<any>>();
-
-/**
- * The attack as the registry keeps it, its declarations recorded as its own (a copy of them
- * where another attack, such as the one it was spread from, already owns the object).
- */
-export function ownDeclarations<A extends AttackPlugin<any>>(attack: A): A {
-  const owner = declaredBy.get(attack.params);
-  const own = owner === undefined || owner === attack ? attack : { ...attack, params: { ...attack.params } };
-  declaredBy.set(own.params, own);
-  return own;
-}
+/** What resolveParams needs of an attack: its id, its declarations and its optional `check`. */
+export type ParamOwner = Pick<AttackPlugin<any>, 'id' | 'params' | 'check'>;
 
 /**
  * The attack's `check` of params valid one by one but not together, through the guarded path
  * (a usage error it throws names the attack; process.exit is refused): its errors name each
  * param as `origin` spells it. `label`: the attack as errors name it (an ensemble's member).
  */
-export function checkParamsTogether(attack: AttackPlugin<any>, params: Params, origin: Origin = { source: 'flag' }, label = attack.id): void {
+export function checkParamsTogether(attack: ParamOwner, params: Params, origin: Origin = { source: 'flag' }, label = attack.id): void {
   const check = attack.check;
   if (typeof check !== 'function') return;
   guardedSync({ kind: 'attack', id: label, method: 'check', refuses: 'its params' }, () => {
@@ -130,11 +115,13 @@ export function checkParamsTogether(attack: AttackPlugin<any>, params: Params, o
  * numbers meaningless (`--steps 0`) fails before any compute. Keys may be camelCase or
  * kebab-case (`stepSize`, `step-size`). With `strict`, a key that names no param is an error
  * suggesting the nearest; without, it belongs to another attack of the same run. Last, params
- * valid one by one but not together are refused by the attack's own `check` (AttackPlugin.check),
- * found by `specs` when they are a registered attack's (ownDeclarations).
+ * valid one by one but not together are refused by the attack's own `check` (AttackPlugin.check).
+ * `opts.label`: the attack as errors name it (an ensemble's member; default its id).
  */
-export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<string, unknown>, opts: { origin?: Origin; strict?: boolean } = {}): Params {
+export function resolveParams(attack: ParamOwner, raw: Record<string, unknown>, opts: { origin?: Origin; strict?: boolean; label?: string } = {}): Params {
   const origin = opts.origin ?? { source: 'flag' };
+  const specs = attack.params;
+  const attackId = opts.label ?? attack.id;
   const params: Params = {};
   for (const [name, spec] of Object.entries(specs)) params[name] = spec.default;
   for (const key of Object.keys(raw)) {
@@ -160,8 +147,7 @@ export function resolveParams(attackId: string, specs: ParamSpecs, raw: Record<s
       throw new UsageError(err.message, err.hint?.startsWith('did you mean') ? `${err.hint} (${about})` : about);
     }
   }
-  const owner = declaredBy.get(specs);
-  if (owner) checkParamsTogether(owner, params, origin, attackId);
+  checkParamsTogether(attack, params, origin, attackId);
   return params;
 }
 

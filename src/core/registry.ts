@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
-import { PARAM_TYPES, ownDeclarations, paramBounds } from './parse.js';
+import { PARAM_TYPES, paramBounds } from './parse.js';
 import { boundsText, fromEnv, inBounds, nearest, numberSetting } from './settings.js';
 import { fromSource, packageRoot } from './paths.js';
 import { shareModulesWithPlugins } from './shared-modules.js';
@@ -58,8 +58,7 @@ export class Registry {
       if (plugin.check !== undefined && typeof plugin.check !== 'function') {
         throw new UsageError(`plugin ${origin}: the attack '${plugin.id}' has a check that is not a function`, 'check(params, named) throws a UsageError for params that do not go together (src/core/plugin-api.ts)');
       }
-      // Its own declarations, so that resolving params found by them runs its check (parse.ts).
-      plugin = ownDeclarations(withEot(plugin));
+      plugin = withEot(plugin);
       plugin.registered?.((id) => this.get('attack', id));
     }
     plugin = guardedPlugin(plugin);

@@ -205,7 +205,7 @@ export async function attack<P extends Params = Params>(options: AttackOptions<P
   const grid = budgetsOf(opts.eps);
   const registry = await registryFor(opts.plugins ?? []);
   const plugin = typeof opts.attack === 'string' ? registry.get('attack', opts.attack) : registered(registry, opts.attack, 'attack() attack');
-  const params = resolveParams(plugin.id, plugin.params, (opts.params ?? {}) as Record<string, unknown>, { origin: { source: 'option', api: 'attack() params' }, strict: true });
+  const params = resolveParams(plugin, (opts.params ?? {}) as Record<string, unknown>, { origin: { source: 'option', api: 'attack() params' }, strict: true });
   await activeBackend(opts.backend);
   const data = await splitOf(opts.x, opts.y);
   const { model, owned } = await loadFor(registry, opts, data);

@@ -91,7 +91,7 @@ export async function benchmark(options: BenchmarkOptions): Promise<RunResult> {
   const opts = checkOptions(options);
   const registry = await registryFor(opts.plugins ?? []);
   const attack = typeof opts.attack === 'string' ? registry.get('attack', opts.attack) : registered(registry, opts.attack, 'benchmark() attack');
-  const params = resolveParams(attack.id, attack.params, opts.params ?? {}, { origin: { source: 'option', api: 'benchmark() params' }, strict: true });
+  const params = resolveParams(attack, opts.params ?? {}, { origin: { source: 'option', api: 'benchmark() params' }, strict: true });
   const backend = await activeBackend(opts.backend);
   const plan: RunPlan = {
     models: [modelSource(registry, opts)],

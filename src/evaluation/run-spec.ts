@@ -112,7 +112,7 @@ export function checkRunSpec(registry: Registry, spec: RunSpec) {
   const modelIds = idList(spec.model);
   const reporters = spec.format.split(',').map((f) => registry.get('reporter', f.trim()));
   const resumable = reporters.some((r) => r.id === 'json');
-  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack.id, attack.params, spec.attackOptions, { origin: spec.attackOrigin }) }));
+  const settings = attacks.map((attack) => ({ attack, params: resolveParams(attack, spec.attackOptions, { origin: spec.attackOrigin }) }));
   const grid = spec.eps === undefined ? undefined : parseGrid(spec.eps);
   const smoothing = smoothingOf(spec, { source: 'flag' });
   for (const id of modelIds) if (!looksLikeModelPath(id)) registry.get('model', id);

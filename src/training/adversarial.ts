@@ -171,7 +171,7 @@ export function adversarialAttacks(registry: Registry, spec: AdversarialSpec): A
   } catch (err) {
     throw err instanceof UsageError ? new UsageError(`--adversarial-attack: ${err.message}`, err.hint) : err;
   }
-  const params = resolveParams(id, inner.params, raw, { origin: ORIGIN, strict: true });
+  const params = resolveParams(inner, raw, { origin: ORIGIN, strict: true });
   const norm = inner.budget(params);
   const refuse = (why: string): never => {
     throw new UsageError(`--adversarial-attack ${id}: ${why}; adversarial training takes a norm-ball attack`, EXAMPLES);
@@ -220,7 +220,7 @@ export async function perturbBatch(
   // No budget: the examples are the images.
   if (at.eps <= 0) return void batch.into.set(batch.images.subarray(0, batch.count * per));
   const { id, params: raw } = innerAttack(at.spec, at.eps);
-  const params = resolveParams(id, plugin.params, raw, { origin: ORIGIN, strict: true });
+  const params = resolveParams(plugin, raw, { origin: ORIGIN, strict: true });
   const x = tf.tensor4d(batch.images.subarray(0, batch.count * per), [batch.count, ...batch.shape]);
   const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
   // The attack's loss is on the logits alone: no HaH costs.
@@ -254,7 +254,7 @@ export async function heldOutRobustness(model: tf.LayersModel, pgd: AttackPlugin
     logits: (x) => model.apply(x, { training: false }) as tf.Tensor2D,
     dispose: () => undefined,
   };
-  const params = resolveParams('pgd', pgd.params, { steps: 10, norm }, { origin: ORIGIN, strict: true });
+  const params = resolveParams(pgd, { steps: 10, norm }, { origin: ORIGIN, strict: true });
   const curve = await evaluateCurve({ model: loaded, attack: pgd, params, data: split, grid: [eps], batchSize: 250, seed, sweep: true });
   const point = curve.points.find((p) => p.perturbation === eps)!;
   return point.accuracy;

@@ -68,15 +68,15 @@ test('--eot is an option of every gradient attack (not of black-box or noise one
   for (const id of ['pgd', 'apgd', 'fgsm', 'fab', 'autoattack']) t.true('eot' in registry.get('attack', id).params, id);
   for (const id of ['square', 'gaussian', 'transfer']) t.false('eot' in registry.get('attack', id).params, id);
   const pgd = registry.get('attack', 'pgd');
-  t.false('eot' in JSON.parse(JSON.stringify(resolveParams('pgd', pgd.params, {}))), 'results of runs without --eot keep their params');
-  t.throws(() => resolveParams('pgd', pgd.params, { eot: 0 }), { instanceOf: UsageError, message: /--eot/ });
+  t.false('eot' in JSON.parse(JSON.stringify(resolveParams(pgd, {}))), 'results of runs without --eot keep their params');
+  t.throws(() => resolveParams(pgd, { eot: 0 }), { instanceOf: UsageError, message: /--eot/ });
   t.throws(() => makeAttackContext({ ...context((i) => linear.logits(i)).ctx, logits: (i) => linear.logits(i), counters: { forward: 0, gradient: 0 }, eot: 1.5 }), { instanceOf: UsageError });
 
   // Through the engine: PGD with --eot 3 spends three gradients per step (a deterministic model keeps the attacked samples equal).
   const model: LoadedModel = { id: 'linear', dataset: 'toy', inputShape: [3, 3, 1], numClasses: 4, weightsSha256: '0', logits: (i) => linear.logits(i), dispose: () => {} };
   const data: DatasetSplit = { images: x.dataSync() as Float32Array, labels: y.dataSync() as Int32Array, count: 6, shape: [3, 3, 1], source: { kind: 'file', path: '-', sha256: '-' } };
   const run = (eot: number | undefined) =>
-    evaluateCurve({ model, data, attack: pgd, params: resolveParams('pgd', pgd.params, { steps: 4, ...(eot ? { eot } : {}) }), grid: [0, 0.05], seed: 1, batchSize: 6, sweep: false });
+    evaluateCurve({ model, data, attack: pgd, params: resolveParams(pgd, { steps: 4, ...(eot ? { eot } : {}) }), grid: [0, 0.05], seed: 1, batchSize: 6, sweep: false });
   const [plain, three] = [await run(undefined), await run(3)];
   t.true(plain.gradientEvaluations > 0);
   t.is(three.gradientEvaluations, 3 * plain.gradientEvaluations);

@@ -7,10 +7,10 @@ import { createRegistry } from '../../src/core/registry.js';
 
 test('--corruption foggy suggests fog, whatever the case, and keeps the param description', (t) => {
   for (const typed of ['foggy', 'FOGGY', 'Fog_']) {
-    const err = t.throws(() => resolveParams('corruption', corruption.params, { corruption: typed }), { instanceOf: UsageError });
+    const err = t.throws(() => resolveParams(corruption, { corruption: typed }), { instanceOf: UsageError });
     t.regex(err!.hint ?? '', /^did you mean 'fog'\? \(attack corruption: one corruption/, typed);
   }
-  t.is(resolveParams('corruption', corruption.params, { corruption: 'FOG' }).corruption, 'fog');
+  t.is(resolveParams(corruption, { corruption: 'FOG' }).corruption, 'fog');
 });
 
 test("--attack PGD suggests 'pgd': ids are compared in lower case (a case-sensitive distance picked 'fab')", async (t) => {

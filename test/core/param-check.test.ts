@@ -80,21 +80,21 @@ test.serial("a check that fails as a bug would (not a UsageError) is the plugin'
   images.dispose();
 });
 
-test('resolveParams runs the check of the registered attack whose declarations it is given, spelling flags; an attack spread from another keeps its own check', async (t) => {
+test('resolveParams runs the check of the attack it is given, spelling flags; an attack spread from another has its own check', async (t) => {
   const registry = await createRegistry();
   const registered = registry.get('attack', 'pgd');
-  t.throws(() => resolveParams('pgd', registered.params, { 'random-start': false, 'start-sigma': 0.01 }), { instanceOf: UsageError, message: "attack 'pgd' refuses its params: --start-sigma 0.01 sets the random start, which --no-random-start turns off" });
-  t.notThrows(() => resolveParams('pgd', registered.params, { 'random-start': false }));
-  // Declarations of their own: a copy of paired's, whose check lets anything through.
+  t.throws(() => resolveParams(registered, { 'random-start': false, 'start-sigma': 0.01 }), { instanceOf: UsageError, message: "attack 'pgd' refuses its params: --start-sigma 0.01 sets the random start, which --no-random-start turns off" });
+  t.notThrows(() => resolveParams(registered, { 'random-start': false }));
+  // A copy of paired with a check that lets anything through.
   const lax = defineAttack({ ...paired, id: 'lax', check: () => undefined });
   registry.add(paired, 'test');
   registry.add(lax, 'test');
-  t.throws(() => resolveParams('paired', registry.get('attack', 'paired').params, { lo: 2, hi: 1 }), { message: /--lo 2 is above --hi 1/ });
-  t.notThrows(() => resolveParams('lax', registry.get('attack', 'lax').params, { lo: 2, hi: 1 }));
+  t.throws(() => resolveParams(registry.get('attack', 'paired'), { lo: 2, hi: 1 }), { message: /--lo 2 is above --hi 1/ });
+  t.notThrows(() => resolveParams(registry.get('attack', 'lax'), { lo: 2, hi: 1 }));
   t.throws(() => registry.add(defineAttack({ ...paired, id: 'broken', check: 'yes' as never }), 'test'), { instanceOf: UsageError, message: /'broken' has a check that is not a function/ });
   // An asynchronous check could not refuse before anything loads: named, never silently passed.
   registry.add(defineAttack({ ...paired, id: 'later', check: (async () => undefined) as never }), 'test');
-  t.throws(() => resolveParams('later', registry.get('attack', 'later').params, {}), { instanceOf: RobenchError, message: /^attack 'later' failed in check\(\): returned a promise: check\(\) must be synchronous/ });
+  t.throws(() => resolveParams(registry.get('attack', 'later'), {}), { instanceOf: RobenchError, message: /^attack 'later' failed in check\(\): returned a promise: check\(\) must be synchronous/ });
 });
 
 test("pgd's run() still refuses the pair when called without resolution (its own check, the params spelled as flags)", async (t) => {

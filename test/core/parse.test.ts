@@ -31,14 +31,14 @@ test('attack params are typed, defaulted and checked', (t) => {
     norm: { type: 'string', description: 'norm', default: 'linf', choices: ['linf', 'l2'] },
     'random-start': { type: 'boolean', description: 'random start', default: true },
   } as const;
-  t.deepEqual(resolveParams('pgd', specs, { stepSize: '1/255', randomStart: 'false' }), {
+  t.deepEqual(resolveParams({ id: 'pgd', params: specs }, { stepSize: '1/255', randomStart: 'false' }), {
     steps: 20,
     'step-size': 1 / 255,
     norm: 'linf',
     'random-start': false,
   });
-  t.throws(() => resolveParams('pgd', specs, { norm: 'l1' }), { instanceOf: UsageError, message: /linf, l2/ });
-  t.throws(() => resolveParams('pgd', specs, { steps: '2.5' }), { instanceOf: UsageError });
+  t.throws(() => resolveParams({ id: 'pgd', params: specs }, { norm: 'l1' }), { instanceOf: UsageError, message: /linf, l2/ });
+  t.throws(() => resolveParams({ id: 'pgd', params: specs }, { steps: '2.5' }), { instanceOf: UsageError });
 });
 
 test('numeric params outside their bounds are usage errors naming the flag and the range', (t) => {
@@ -58,9 +58,9 @@ test('numeric params outside their bounds are usage errors naming the flag and t
     [{ momentum: '-0.1' }, /--momentum '-0.1' must be a number at least 0 and at most 1/],
     [{ steps: '' }, /--steps '' must be a whole number/],
   ];
-  for (const [raw, message] of cases) t.throws(() => resolveParams('pgd', specs, raw), { instanceOf: UsageError, message }, JSON.stringify(raw));
+  for (const [raw, message] of cases) t.throws(() => resolveParams({ id: 'pgd', params: specs }, raw), { instanceOf: UsageError, message }, JSON.stringify(raw));
   // The bounds themselves are allowed: a closed end includes its value.
-  t.deepEqual(resolveParams('pgd', specs, { steps: '1', stepSize: '1/255', rho: 1, momentum: '0' }), { steps: 1, 'step-size': 1 / 255, rho: 1, momentum: 0 });
+  t.deepEqual(resolveParams({ id: 'pgd', params: specs }, { steps: '1', stepSize: '1/255', rho: 1, momentum: '0' }), { steps: 1, 'step-size': 1 / 255, rho: 1, momentum: 0 });
 });
 
 test('every built-in attack bounds its counts and step sizes', async (t) => {
@@ -81,7 +81,7 @@ test('every built-in attack bounds its counts and step sizes', async (t) => {
   ];
   for (const [id, name, value] of bad) {
     const attack = registry.get('attack', id);
-    t.throws(() => resolveParams(id, attack.params, { [camel(name)]: value }), { instanceOf: UsageError, message: new RegExp(`--${name} '${value}' must be`) }, `${id} --${name} ${value}`);
+    t.throws(() => resolveParams(attack, { [camel(name)]: value }), { instanceOf: UsageError, message: new RegExp(`--${name} '${value}' must be`) }, `${id} --${name} ${value}`);
   }
 });
 

@@ -46,7 +46,7 @@ test.serial('pgd: each budget holds in-range examples within eps, whose successe
   await withX(async (x) => {
     const result = await attack({ model, x, y: labels, attack: 'pgd', eps: grid, params: { steps: 10 }, seed: 5, batch: 7 });
     const pgd = (await createRegistry({ plugins: [] })).get('attack', 'pgd');
-    const curve = await evaluateCurve({ model: fixture.model, attack: pgd, params: resolveParams('pgd', pgd.params, { steps: 10 }), data: fixture.data, grid, batchSize: 30, seed: 5 });
+    const curve = await evaluateCurve({ model: fixture.model, attack: pgd, params: resolveParams(pgd, { steps: 10 }), data: fixture.data, grid, batchSize: 30, seed: 5 });
     t.deepEqual(result.budgets.map((b) => b.eps), grid);
     t.is(result.norm, 'linf');
     t.deepEqual(Array.from(result.cleanCorrect), curve.outcomes.clean);

@@ -28,7 +28,7 @@ const linf = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) =>
 test('fab: every gallery picture lies within its budget and is misclassified exactly where the run counts the sample broken', async (t) => {
   const { model, data } = linearFixture(30);
   const fab = (await createRegistry({ plugins: [] })).get('attack', 'fab');
-  const params = resolveParams('fab', fab.params, { steps: 20 });
+  const params = resolveParams(fab, { steps: 20 });
   const positions = [0, 1, 2, 3, 4, 5, 6, 7];
   const large = 0.5;
   // The minimal norms the run finds decide the small budget: half the gallery's samples need more.

@@ -123,7 +123,7 @@ test('examples kept in two parts and merged, as worker threads post theirs, are 
   const registry = await createRegistry({ plugins: [] });
   for (const [id, overrides] of [['pgd', { steps: 5 }], ['fab', { steps: 10 }]] as const) {
     const attack = registry.get('attack', id);
-    const params = resolveParams(id, attack.params, overrides);
+    const params = resolveParams(attack, overrides);
     const setting = { model, attack, params, data, grid: [0, 0.1, 0.3], batchSize: 4, seed: 6, sweep: true };
     const wanted = Array.from({ length: 12 }, (_, i) => i);
     const whole = await engineExamples({ ...setting, indices: wanted });

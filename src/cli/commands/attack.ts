@@ -40,7 +40,7 @@ function attackOf(v: ReadonlyMap<string, unknown>, registry: Registry) {
     if (!decls.some((d) => d.attack === plugin.id)) throw new UsageError(`--${kebab(key)} is not an option of the attack '${plugin.id}'`, `it belongs to: ${decls.map((d) => d.attack).join(', ')}`);
     raw[key] = v.get(key);
   }
-  const params = resolveParams(plugin.id, plugin.params, raw, { origin: { source: 'flag' }, strict: true });
+  const params = resolveParams(plugin, raw, { origin: { source: 'flag' }, strict: true });
   let eps: number[] | undefined;
   if (v.has('eps')) {
     const grid = String(v.get('eps'));

@@ -136,7 +136,7 @@ function mergedValues(input: CommandInput, config: LoadedConfig | undefined, own
   for (const key of Object.keys(section)) {
     const param = [...owners.keys()].find((k) => k.toLowerCase() === camel(kebab(key)).toLowerCase());
     // Checked even where a flag overrides it: a broken config is broken whatever the command line says.
-    if (param) for (const { attack, spec } of owners.get(param)!) resolveParams(attack, { [param]: spec }, { [param]: section[key] }, { origin });
+    if (param) for (const { attack, spec } of owners.get(param)!) resolveParams({ id: attack, params: { [param]: spec } }, { [param]: section[key] }, { origin });
     const setting = param ? undefined : settingNamed(CONFIG_RUN_SETTINGS, key, origin, 'run setting or attack param');
     const value = setting ? setting.parse(section[key], origin) : section[key];
     const name = param ?? setting!.name;
