@@ -44,8 +44,9 @@ export interface CurveOptions {
   /**
    * Hands over the examples the engine evaluated, batch by batch, after its checks passed:
    * attack(), the gallery and --save-adversarial take their examples from here (an
-   * ExampleCollector), so there is one way to run an attack. Awaited before the batch's
-   * tensors are freed; the tensors are the engine's.
+   * ExampleCollector), so there is one way to run an attack. The clean pass comes first, as
+   * batches at perturbation 0 whose examples are the clean images (their predictions those the
+   * clean accuracy counted). Awaited before the batch's tensors are freed; the tensors are the engine's.
    */
   onExamples?(batch: EvaluatedBatch): Promise<void> | void;
 }
@@ -65,6 +66,12 @@ export interface EvaluatedBatch {
   adversarial: tf.Tensor4D;
   /** 1 where the model misclassifies the sample's example. */
   fooled: Uint8Array;
+  /**
+   * The class the engine's scoring predicted for each sample's example: the verdict `fooled`
+   * records (fooled iff it is not the label), so a stochastic model's pictures are labelled
+   * with what the run counted rather than a new draw.
+   */
+  predictions: Int32Array;
   /** Model evaluations this batch spent (its attack call and the engine's scoring). */
   evaluations: { forward: number; gradient: number };
   /** Minimization attacks: the batch holds minimal examples; `norms` are their sizes in the attack's norm. */
@@ -94,13 +101,16 @@ export function batchTensors(data: DatasetSplit, positions: number[]): { x: tf.T
   return { x: tf.tensor4d(pixels, [positions.length, h, w, c]), y: tf.tensor1d(labels, 'int32') };
 }
 
-/** 1 where the model classifies an image of `x` right; its logits checked as the clean ones are (`on`: of which images). */
-async function correctMask(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D, on: string): Promise<Uint8Array> {
+/** The predicted class of each image of `x`, and 1 where it is the label; the logits checked as the clean ones are (`on`: of which images). */
+async function scored(model: LoadedModel, x: tf.Tensor4D, y: tf.Tensor1D, on?: string): Promise<{ hits: Uint8Array; predictions: Int32Array }> {
   const logits = await checkedLogits(model, x, on);
-  const hits = tf.tidy(() => tf.equal(tf.argMax(logits, 1), y));
-  const data = await hits.data();
-  tf.dispose([logits, hits]);
-  return Uint8Array.from(data);
+  const predicted = tf.tidy(() => tf.argMax(logits, 1).toInt());
+  const hits = tf.tidy(() => tf.equal(predicted, y));
+  try {
+    return { hits: Uint8Array.from(await hits.data()), predictions: Int32Array.from(await predicted.data()) };
+  } finally {
+    tf.dispose([logits, predicted, hits]);
+  }
 }
 
 /** `--eot` where the attack has it (the registry gives every gradient attack one), else 1. */
@@ -171,17 +181,17 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
   const clean = new Uint8Array(n);
   for (const [b, chunk] of chunks(indices, batchSize).entries()) {
     const { x, y } = batchTensors(data, chunk);
-    const logits = await checkedLogits(model, x).catch((err: unknown) => {
-      tf.dispose([x, y]);
-      throw err;
-    });
-    const hits = tf.tidy(() => tf.equal(tf.argMax(logits, 1), y));
-    clean.set(await hits.data(), b * batchSize);
-    tf.dispose([logits, hits]);
-    counters.forward += chunk.length;
-    opts.onCleanBatch?.(x);
-    x.dispose();
-    y.dispose();
+    try {
+      const { hits, predictions } = await scored(model, x, y);
+      clean.set(hits, b * batchSize);
+      counters.forward += chunk.length;
+      opts.onCleanBatch?.(x);
+      // The clean images as their own examples: what the gallery shows as clean, and its predictions.
+      await opts.onExamples?.({ perturbation: 0, positions: chunk, clean: x, adversarial: x, fooled: hits.map((h) => 1 - h), predictions, evaluations: { forward: chunk.length, gradient: 0 } });
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
     progress.done += chunk.length;
     opts.onProgress?.({ phase: 'clean', perturbation: 0, ...progress });
   }
@@ -243,16 +253,22 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
         const hitsPerSample = new Uint8Array(chunk.length);
         // Per sample, the first returned batch that fooled the model (-1: none), for onExamples.
         const deciding = new Int32Array(chunk.length).fill(-1);
+        // Per sample, the predicted class of its deciding example (of the first batch where none fooled it).
+        const predicted = new Int32Array(chunk.length);
         for (const [v, xadv] of outputs.entries()) {
           await checkAttackOutput(attack.id, x, xadv, eps, norm);
-          const hits = await correctMask(model, xadv, y, `on the examples of attack '${attack.id}' at perturbation ${eps}`);
+          const { hits, predictions } = await scored(model, xadv, y, `on the examples of attack '${attack.id}' at perturbation ${eps}`);
+          if (v === 0) predicted.set(predictions);
           counters.forward += chunk.length;
           correctByVersion[v] = (correctByVersion[v] ?? 0) + count(hits);
           hits.forEach((h, k) => {
             hitsPerSample[k] += h;
             correct += h;
             if (h === 0 && brokenBy[chunk[k]!] === -1) brokenBy[chunk[k]!] = v;
-            if (h === 0 && deciding[k] === -1) deciding[k] = v;
+            if (h === 0 && deciding[k] === -1) {
+              deciding[k] = v;
+              predicted[k] = predictions[k]!;
+            }
           });
         }
         if (opts.onExamples) {
@@ -264,6 +280,7 @@ async function evaluate(opts: CurveOptions): Promise<CurveResult> {
               clean: x,
               adversarial,
               fooled: Uint8Array.from(deciding, (v) => (v >= 0 ? 1 : 0)),
+              predictions: predicted,
               ...(outputs.length > 1 ? { versions: Int32Array.from(deciding, (v) => Math.max(v, 0)) } : {}),
               evaluations: { forward: counters.forward - spentBefore.forward, gradient: counters.gradient - spentBefore.gradient },
             });

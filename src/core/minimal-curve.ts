@@ -85,10 +85,12 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
       const xadv = outputs[0]!;
       await checkAttackOutput(attack.id, x, xadv, eps, null);
       const logits = await checkedLogits(model, xadv, `on the examples of attack '${attack.id}'`);
-      const measured = tf.tidy(() => tf.stack([perturbationNorms(x, xadv, norm), tf.cast(tf.notEqual(tf.argMax(logits, 1), y), 'float32')]));
+      const predicted = tf.tidy(() => tf.argMax(logits, 1).toInt());
+      const measured = tf.tidy(() => tf.stack([perturbationNorms(x, xadv, norm), tf.cast(tf.notEqual(predicted, y), 'float32')]));
       logits.dispose();
       const [sizes, fooled] = (await measured.array()) as number[][];
-      measured.dispose();
+      const predictions = Int32Array.from(await predicted.data());
+      tf.dispose([measured, predicted]);
       counters.forward += chunk.length;
       chunk.forEach((i, k) => {
         if (fooled![k] === 1) minimalNorm[i] = float32Text(sizes![k]!);
@@ -105,6 +107,7 @@ export async function minimalCurve(opts: MinimalCurveOptions): Promise<{ points:
         clean: x,
         adversarial: xadv,
         fooled: Uint8Array.from(fooled!),
+        predictions,
         evaluations: { forward: counters.forward - spentBefore.forward, gradient: counters.gradient - spentBefore.gradient },
         minimal: { norms: Float32Array.from(sizes!) },
       });

@@ -120,7 +120,7 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
   // Every part has per-sample outcomes: finishedPart keeps an earlier run's samples only where it recorded them.
   const found = (positions: number[]) => collector.examples({ attack, params, grid, sweep: plan.sweep }, curve.outcomes!, positions);
   const { gallery: shown, saved } = kept;
-  const gallery = shown ? await buildGallery({ model, attack, params, data, positions: shown.positions, found: found(shown.positions), budgets: galleryBudgets(grid), classNames: dataset.classNames, dir: shown.dir }) : undefined;
+  const gallery = shown ? await buildGallery({ attack, params, data, positions: shown.positions, found: found(shown.positions), budgets: galleryBudgets(grid), classNames: dataset.classNames, dir: shown.dir }) : undefined;
   if (saved) await saveAdversarialExamples(found(saved.positions), { model, attack, params, data, indices: saved.positions, seed: plan.seed }, saved.dir);
   return {
     ...base,

@@ -4,11 +4,12 @@
  * it evaluated them (an ExampleCollector fed by the engine's onExamples hook, the path attack()
  * and --save-adversarial take), so drawing them attacks nothing again, and the picture under
  * "eps e" is misclassified exactly when the run counts the sample broken at e (a minimization
- * attack's minimal example appears only at budgets it fits in). The pictures are PNG files in
+ * attack's minimal example appears only at budgets it fits in). The predictions under them are
+ * the engine's too, those it scored (the clean pass's and each example's), not a new call of
+ * the model, so a stochastic model's labels agree with the run's verdicts. The pictures are PNG files in
  * gallery/ beside results.json, written by the report side (src/report/gallery-images.ts);
  * results.json names them.
  */
-import * as tf from '@tensorflow/tfjs';
 import { writeGalleryPictures } from '../report/gallery-images.js';
 import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from '../core/plugin-api.js';
 import type { EngineExamples } from './example-collector.js';
@@ -33,7 +34,8 @@ export interface GalleryItem {
 export type ReportRun = RunResult & { gallery?: GalleryItem[] };
 
 export interface GalleryOptions {
-  model: LoadedModel;
+  /** Not called: the predictions shown are the engine's, in `found`. */
+  model?: LoadedModel;
   attack: AttackPlugin;
   params: Params;
   data: DatasetSplit;
@@ -55,7 +57,7 @@ export function galleryBudgets(grid: number[], count = 3): number[] {
   return Array.from({ length: count }, (_, i) => nonzero[Math.round(((i + 1) * (nonzero.length - 1)) / count)]);
 }
 
-/** One sample at one budget as the engine evaluated it: its pixels and the model's predictions (class indices). */
+/** One sample at one budget as the engine evaluated it: its pixels and the predictions it scored (class indices). */
 export interface GalleryExample {
   sample: number;
   perturbation: number;
@@ -69,17 +71,11 @@ export interface GalleryExample {
 
 /** The gallery's samples at its budgets, taken from the engine's evaluation. */
 export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 'dir'>): Promise<GalleryExample[]> {
-  const { model, data, positions, found } = opts;
+  const { data, positions, found } = opts;
   const [h, w, c] = data.shape;
   const size = h * w * c;
-  const predict = async (pixels: Float32Array): Promise<Int32Array> => {
-    const pred = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(pixels, [positions.length, h, w, c])), 1));
-    const values = Int32Array.from(await pred.data());
-    pred.dispose();
-    return values;
-  };
   const cleanPixels = Float32Array.from(positions.flatMap((p) => Array.from(data.images.subarray(p * size, (p + 1) * size))));
-  const clean = await predict(cleanPixels);
+  const clean = found.cleanPredictions;
   const names = opts.attack.versions?.(opts.params as never);
   // One name names every picture; several, the batch each picture came from.
   const versionOf = (versions: Int32Array | undefined, i: number): string | undefined =>
@@ -88,7 +84,7 @@ export async function galleryExamples(opts: Omit<GalleryOptions, 'classNames' | 
   for (const eps of opts.budgets) {
     const at = found.budgets.find((b) => b.eps === eps);
     if (!at) throw new RangeError(`gallery budget ${eps} is not a point of the grid [${found.budgets.map((b) => b.eps)}]`);
-    const adv = await predict(at.pixels);
+    const adv = at.predictions;
     positions.forEach((p, i) => {
       const version = versionOf(at.versions, i);
       items.push({

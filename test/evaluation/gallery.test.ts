@@ -3,7 +3,8 @@
  * run by the old gallery at a small budget returned minimal examples larger than that budget,
  * which the model misclassifies, under "eps small" for samples the run counted robust there.
  * Built here on a linear model, then checked that no picture lies outside its budget and that
- * each picture's prediction is the run's verdict for that sample at that budget.
+ * each picture's prediction is the run's verdict for that sample at that budget. The predictions
+ * are the engine's own, so they hold that even for a model whose logits change at every call.
  */
 import test from 'ava';
 import { mkdtempSync, existsSync } from 'node:fs';
@@ -19,7 +20,8 @@ import { sampleRng } from '../../src/core/rng.js';
 import { engineExamples } from '../../src/evaluation/attack-api.js';
 import { ExampleCollector } from '../../src/evaluation/example-collector.js';
 import { buildGallery, galleryExamples } from '../../src/evaluation/gallery.js';
-import { linearFixture } from '../helpers/tiny-models.js';
+import { linearFixture, randomSignAttack } from '../helpers/tiny-models.js';
+import type { LoadedModel } from '../../src/core/plugin-api.js';
 
 import '../helpers/backend.js';
 
@@ -95,4 +97,42 @@ test('corruptions: each gallery picture names the corruption it shows, the one t
     t.deepEqual(alone.adversarial, e.adversarial, `sample ${e.sample}: ${e.version}`);
     t.is(alone.version, e.version, 'a run of one corruption names it too');
   }
+});
+
+test('a stochastic model: each gallery prediction is the verdict the run scored, not a new draw of the logits', async (t) => {
+  const { model: linear, data } = linearFixture(24);
+  // Logits redrawn at every call (seeded by a call counter): calling the model again on a picture gives another class.
+  let calls = 0;
+  const model: LoadedModel = {
+    ...linear,
+    id: 'noisy',
+    stochastic: true,
+    logits: (x) => tf.tidy(() => tf.add(linear.logits(x), tf.randomUniform([x.shape[0], 3], -2, 2, 'float32', ++calls))) as tf.Tensor2D,
+  };
+  const before = tf.memory().numTensors;
+  const grid = [0, 0.05, 0.1];
+  const setting = { model, attack: randomSignAttack, params: {}, data, grid, batchSize: 5, seed: 3, sweep: true };
+  const positions = Array.from({ length: 24 }, (_, i) => i);
+  // Half the samples evaluated "here", the rest in a "worker" whose examples are posted back and merged.
+  const kept = new ExampleCollector(data, positions);
+  const part = new ExampleCollector(data, positions.slice(12));
+  const here = await evaluateCurve({ ...setting, indices: positions.slice(0, 12), onExamples: kept.onExamples });
+  const there = await evaluateCurve({ ...setting, indices: positions.slice(12), onExamples: part.onExamples });
+  kept.merge(structuredClone(part.export().collected));
+  const outcomes = { ...here.outcomes, index: [...here.outcomes.index, ...there.outcomes.index], clean: [...here.outcomes.clean, ...there.outcomes.clean], brokeAt: [...here.outcomes.brokeAt!, ...there.outcomes.brokeAt!] };
+  const found = kept.examples(setting, outcomes);
+  const examples = await galleryExamples({ attack: randomSignAttack, params: {}, data, positions, found, budgets: [0.05, 0.1] });
+  t.is(examples.length, 2 * positions.length);
+  const verdicts = new Set<boolean>();
+  for (const e of examples) {
+    const i = positions.indexOf(e.sample);
+    const brokeAt = outcomes.brokeAt[i]!;
+    const broken = outcomes.clean[i] === 0 || (brokeAt !== -1 && brokeAt <= grid.indexOf(e.perturbation));
+    verdicts.add(broken);
+    t.is(e.advPrediction !== e.label, broken, `sample ${e.sample} at ${e.perturbation}: the run's verdict`);
+    t.is(e.cleanPrediction !== e.label, outcomes.clean[i] === 0, `sample ${e.sample}: the clean verdict`);
+  }
+  t.deepEqual([...verdicts].sort(), [false, true], 'the run counted some pictures fooled and some not');
+  t.is(tf.memory().numTensors, before, 'no tensor leaked');
+  linear.dispose();
 });
