@@ -11,7 +11,7 @@
  * results.json names them.
  */
 import { writeGalleryPictures } from '../report/gallery-images.js';
-import type { AttackPlugin, DatasetSplit, LoadedModel, Params, RunResult } from '../core/plugin-api.js';
+import type { AttackPlugin, DatasetSplit, Params, RunResult } from '../core/plugin-api.js';
 import type { EngineExamples } from './example-collector.js';
 
 /** One sample at one budget: its pictures and what the model predicted. */
@@ -34,8 +34,6 @@ export interface GalleryItem {
 export type ReportRun = RunResult & { gallery?: GalleryItem[] };
 
 export interface GalleryOptions {
-  /** Not called: the predictions shown are the engine's, in `found`. */
-  model?: LoadedModel;
   attack: AttackPlugin;
   params: Params;
   data: DatasetSplit;

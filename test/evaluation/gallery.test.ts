@@ -55,7 +55,7 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   t.true(drawnBeyond.length > 0, 'the old gallery drew, under eps small, a misclassified example beyond the budget for a sample the run counted robust there');
   tf.dispose([x, y, old]);
 
-  const examples = await galleryExamples({ model, attack: fab, params, data, positions, found, budgets: [small, large] });
+  const examples = await galleryExamples({ attack: fab, params, data, positions, found, budgets: [small, large] });
   // What a resumed run evaluates again for samples an earlier process finished: the same examples, in other batches.
   const again = await engineExamples({ model, attack: fab, params, data, indices: positions, grid, batchSize: 5, seed: 2, sweep: true });
   t.deepEqual(again.budgets.map((b) => b.pixels), found.budgets.map((b) => b.pixels));
@@ -74,7 +74,7 @@ test('fab: every gallery picture lies within its budget and is misclassified exa
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'robench-gallery-'));
-  const items = await buildGallery({ model, attack: fab, params, data, positions, found, budgets: [small, large], classNames: ['a', 'b', 'c'], dir });
+  const items = await buildGallery({ attack: fab, params, data, positions, found, budgets: [small, large], classNames: ['a', 'b', 'c'], dir });
   t.deepEqual(items.map((g) => [g.sample, g.perturbation, g.advPrediction]), examples.map((e) => [e.sample, e.perturbation, ['a', 'b', 'c'][e.advPrediction]]));
   t.true(items.every((g) => Object.values(g.images).every((path) => existsSync(join(dir, path)))));
   model.dispose();
