@@ -82,15 +82,19 @@ test('a certify run writes results that read back, the same at any batch size, a
   t.regex(await readFile(join(dir, 'report', 'results.csv'), 'utf8'), /certified radius/);
 });
 
-test("the README's certify command runs as written, in a folder of its own", async (t) => {
+test("the README's certify and smoothed-classifier commands run as written, each in a folder of its own", async (t) => {
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Certified robustness'), readme.indexOf('\n## ', readme.indexOf('## Certified robustness') + 3));
   const lines = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((m) => m[1]!.trim().split('\n'));
-  t.deepEqual(lines.map((l) => l.split(' ').slice(0, 3).join(' ')), ['npx robench certify']);
-  const cwd = await tmp();
-  const r = await robench(lines[0]!.split(/\s+/).slice(2), cwd);
-  t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /baseline \[mnist\] │ 0\.25 .*\n.*\n.*baseline \[mnist\] │ 0\.5 /);
-  const [folder] = await readdir(join(cwd, 'robench-results'));
-  t.deepEqual(readCertifyResults(join(cwd, 'robench-results', folder!)).map((run) => run.dataset.samples), [5, 5]);
+  t.deepEqual(lines.map((l) => l.split(' ').slice(0, 3).join(' ')), ['npx robench certify', 'npx robench run']);
+  const [certify, smoothed] = await Promise.all(lines.map(async (line) => {
+    const cwd = await tmp();
+    return { cwd, r: await robench(line.split(/\s+/).slice(2), cwd) };
+  }));
+  t.is(certify!.r.code, 0, certify!.r.stderr);
+  t.regex(certify!.r.stdout, /baseline \[mnist\] │ 0\.25 .*\n.*\n.*baseline \[mnist\] │ 0\.5 /);
+  const [folder] = await readdir(join(certify!.cwd, 'robench-results'));
+  t.deepEqual(readCertifyResults(join(certify!.cwd, 'robench-results', folder!)).map((run) => run.dataset.samples), [5, 5]);
+  t.is(smoothed!.r.code, 0, smoothed!.r.stderr);
+  t.regex(smoothed!.r.stdout, /baseline\+smooth\(0\.25,n=100\) \[mnist\] │ pgd \(l2\)/);
 });
