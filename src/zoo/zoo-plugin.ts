@@ -73,7 +73,22 @@ const preThresholdLayer = (model: tf.LayersModel, out: tf.layers.Layer): tf.laye
 export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string, weightsSha256: string, info: Record<string, unknown>): LoadedModel {
   const inputShape = model.inputs[0].shape.slice(1) as ImageShape;
   const numClasses = model.outputs[0].shape[1] as number;
+  const layers = blockOutputs(model);
+  const pre = layers.map((l) => preThresholdLayer(model, l));
   let probe: tf.LayersModel | null = null;
+  const blockActivations = (x: tf.Tensor4D) => {
+    // One pass gives the block outputs, then the pre-threshold activations of the blocks that have them.
+    const outputs = [...layers, ...pre.filter((l) => l !== undefined)].map((l) => l.output as tf.SymbolicTensor);
+    probe ??= tf.model({ inputs: model.inputs, outputs });
+    const outs = probe.apply(x, { training: false }) as tf.Tensor4D | tf.Tensor4D[];
+    const list = Array.isArray(outs) ? outs : [outs];
+    let next = layers.length;
+    return layers.map((l, i) => ({
+      name: l.name.replace(/_out$/, ''),
+      values: list[i]!,
+      ...(pre[i] ? { preThreshold: list[next++]! } : {}),
+    }));
+  };
   return {
     id,
     dataset,
@@ -82,21 +97,9 @@ export function wrapZooModel(model: tf.LayersModel, id: string, dataset: string,
     weightsSha256,
     info,
     logits: (x) => model.apply(x, { training: false }) as tf.Tensor2D,
-    activations: (x) => {
-      const layers = blockOutputs(model);
-      const pre = layers.map((l) => preThresholdLayer(model, l));
-      // One pass gives the block outputs, then the pre-threshold activations of the blocks that have them.
-      const outputs = [...layers, ...pre.filter((l) => l !== undefined)].map((l) => l.output as tf.SymbolicTensor);
-      probe ??= tf.model({ inputs: model.inputs, outputs });
-      const outs = probe.apply(x, { training: false }) as tf.Tensor4D | tf.Tensor4D[];
-      const list = Array.isArray(outs) ? outs : [outs];
-      let next = layers.length;
-      return layers.map((l, i) => ({
-        name: l.name.replace(/_out$/, ''),
-        values: list[i],
-        ...(pre[i] ? { preThreshold: list[next++] } : {}),
-      }));
-    },
+    // A net without conv blocks of its own (EKDAA's release forward carries pre-activations
+    // through its convs) has no block activations to measure: a probe of no outputs cannot run.
+    ...(layers.length > 0 ? { activations: blockActivations } : {}),
     dispose: () => model.dispose(),
   };
 }
