@@ -77,16 +77,10 @@ try { lockOutDir(process.argv[1]); process.stdout.write('locked'); setTimeout(()
 test.serial('two trainings on one --out: the second is refused naming the first, which finishes untouched', async (t) => {
   const { useBackend } = await import('../../src/runtime/backends.js');
   const { train } = await import('../../src/training/train.js');
-  const { syntheticLines } = await import('../helpers/synthetic-lines.js');
+  const { tinyTraining } = await import('../helpers/tiny-training.js');
   await useBackend('wasm');
-  const lines = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-  const data = {
-    plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-    train: lines(24, 0),
-    test: lines(12, 1),
-  };
   const out = join(folder(), 'train');
-  const opts = { model: 'baseline', dataset: 'synthetic', epochs: 2, batch: 8, seed: 5, out, data, log: () => {} };
+  const opts = tinyTraining(out);
   // Either may reach the lock first (each loads and checks its settings before it): one trains, one is refused.
   const outcomes = await Promise.allSettled([train(opts), train(opts)]);
   t.is(outcomes.filter((o) => o.status === 'fulfilled').length, 1);

@@ -5,31 +5,21 @@
  */
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RobenchError, UsageError } from '../../src/core/errors.js';
-import { stopIfDiverged, train, type TrainOptions } from '../../src/training/train.js';
+import { stopIfDiverged, train } from '../../src/training/train.js';
 import { useBackend } from '../../src/runtime/backends.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   // wasm trains these tiny nets fastest (test/training/train.test.ts).
   await useBackend('wasm');
 });
 
-const synthetic = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: synthetic(24, 0),
-  test: synthetic(12, 1),
-};
-const base = (out: string): TrainOptions => ({ model: 'baseline', dataset: 'synthetic', epochs: 2, batch: 8, seed: 5, out, data, log: () => {} });
-
 test.serial('--lr 1e38 stops at the first non-finite step with exit 1, the step and the fix; no NaN model is saved and the checkpoint stays finite', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'robench-hostile-train-'));
+  const out = await tempFolder(t, 'robench-hostile-train-');
   // A checkpoint after every step: the first step at 1e38 still has a finite loss, the second does not.
-  const err = await t.throwsAsync(train({ ...base(out), lr: 1e38, checkpointEvery: 1 }), { instanceOf: RobenchError });
+  const err = await t.throwsAsync(train(tinyTraining(out, { lr: 1e38, checkpointEvery: 1 })), { instanceOf: RobenchError });
   t.false(err instanceof UsageError, 'a failed run, exit 1, not a usage error');
   t.is(err!.exitCode, 1);
   t.regex(err!.message, /training baseline diverged at epoch 1, step \d+\/3: the (loss|gradient) .* at learning rate 1e\+38/);

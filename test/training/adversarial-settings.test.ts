@@ -5,39 +5,31 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import { TRADES_BETA, type AdversarialOptions } from '../../src/training/adversarial.js';
 import { train, type TrainOptions } from '../../src/training/train.js';
 import { robench } from '../helpers/cli.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { linesData, tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   await useBackend('wasm');
 });
 
-const lines = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: lines(24, 0),
-  test: lines(8, 1),
-};
-const tiny = (out: string, adversarial: AdversarialOptions, dataset = 'synthetic'): TrainOptions => ({ model: 'baseline', dataset, epochs: 1, batch: 8, microBatch: 4, workers: 1, seed: 3, out, data, log: () => {}, progress: false, adversarial });
+const data = linesData(24, 8);
+const tiny = (out: string, adversarial: AdversarialOptions, dataset = 'synthetic'): TrainOptions => tinyTraining(out, { dataset, epochs: 1, microBatch: 4, workers: 1, seed: 3, data, progress: false, adversarial });
 
 test.serial("train() with TRADES and no beta takes the CLI's default beta", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'robench-adv-settings-'));
+  const dir = await tempFolder(t, 'robench-adv-settings-');
   await train(tiny(join(dir, 'trades'), { method: 'trades', eps: 0.3, steps: 2, warmupEpochs: 0, heldOut: 4 }));
   const manifest = JSON.parse(readFileSync(join(dir, 'trades', 'manifest.json'), 'utf8'));
   t.is(manifest.adversarial.beta, TRADES_BETA);
   t.regex(manifest.command, new RegExp(`--trades-beta ${TRADES_BETA}$`));
-  await rm(dir, { recursive: true });
 });
 
 test.serial('train() and robench train refuse the same adversarial settings with the same message', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'robench-adv-settings-'));
+  const dir = await tempFolder(t, 'robench-adv-settings-');
   const cases: [string[], AdversarialOptions, RegExp][] = [
     [['--adversarial', 'pgd', '--train-eps', '1.5'], { method: 'pgd', eps: 1.5 }, /^--train-eps 1\.5 is an l-inf budget above 1/],
     [['--adversarial', 'trades', '--adversarial-attack', 'fgsm', '--train-eps', '2'], { method: 'trades', eps: 2, attack: { id: 'fgsm', params: {} } }, /^--train-eps 2 is an l-inf budget above 1/],
@@ -55,5 +47,4 @@ test.serial('train() and robench train refuse the same adversarial settings with
   }
   const none = await t.throwsAsync(train(tiny(join(dir, 'y'), { method: 'fast' })), { instanceOf: UsageError, message: /^there is no standard training budget for the dataset 'synthetic'/ });
   t.truthy(none);
-  await rm(dir, { recursive: true, force: true });
 });

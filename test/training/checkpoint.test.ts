@@ -1,27 +1,19 @@
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import fsp, { mkdtemp, rm } from 'node:fs/promises';
+import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { useBackend } from '../../src/runtime/backends.js';
 import { trainEkdaa, type EkdaaTrainOptions } from '../../src/training/ekdaa-train.js';
-import type { DatasetSplit, ImageShape } from '../../src/core/plugin-api.js';
 import { train, type TrainOptions } from '../../src/training/train.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { linesData, tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   await useBackend('wasm');
 });
 
-const synthetic = (count: number, offset: number): DatasetSplit => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as ImageShape, normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: synthetic(24, 0),
-  test: synthetic(12, 1),
-};
-const zoo = (model: string, out: string): TrainOptions => ({ model, dataset: 'synthetic', epochs: 2, batch: 8, seed: 5, out, data, log: () => {} });
+const data = linesData(24, 12);
+const zoo = (model: string, out: string): TrainOptions => tinyTraining(out, { model, data });
 const ekdaa = (out: string): EkdaaTrainOptions => ({ model: 'ekdaa', dataset: 'synthetic', epochs: 2, batch: 8, lr: 2e-3, seed: 3, out, data, layout: [8, 'M', 8, 'M'], log: () => {} });
 
 /**
@@ -50,7 +42,7 @@ async function crashingAt<T>(method: 'writeFile' | 'rename', match: (path: strin
 const named = (name: string) => (path: string): boolean => basename(path).startsWith(`${name}.`);
 
 test.serial('a checkpoint interrupted between its files leaves the previous epoch whole, and the resume matches a straight run', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-ckpt-'));
+  const root = await tempFolder(t, 'robench-ckpt-');
   const straight = await train(zoo('hebbian', join(root, 'a')));
   // optimizer.json comes after the weights: old code had epoch 2's weights beside epoch 1's state here.
   await crashingAt('writeFile', named('optimizer.json'), () => train(zoo('hebbian', join(root, 'b'))));
@@ -60,11 +52,10 @@ test.serial('a checkpoint interrupted between its files leaves the previous epoc
   t.is(resumed.weightsSha256, straight.weightsSha256);
   // The final set stays (a finished run can take more epochs); nothing a crash left beside it does.
   t.deepEqual(readdirSync(join(root, 'b')).filter((f) => f.startsWith('checkpoint')), ['checkpoint'], 'only the final checkpoint is left after training');
-  await rm(root, { recursive: true });
 });
 
 test.serial('a crash after the old set stepped aside and before the new one moved in resumes from the old set', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-ckpt-'));
+  const root = await tempFolder(t, 'robench-ckpt-');
   const straight = await train(zoo('hebbian', join(root, 'a')));
   await crashingAt('rename', (path) => path.endsWith('.partial'), () => train(zoo('hebbian', join(root, 'b'))));
   t.false(existsSync(join(root, 'b', 'checkpoint')));
@@ -73,20 +64,18 @@ test.serial('a crash after the old set stepped aside and before the new one move
   // Starting over would give the same weights too: it must be a resume.
   t.true(lines.includes('resuming hebbian on synthetic after epoch 1/2'), lines.join('\n'));
   t.is(resumed.weightsSha256, straight.weightsSha256);
-  await rm(root, { recursive: true });
 });
 
 test.serial('an EKDAA checkpoint interrupted between its files leaves the previous epoch whole', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-ckpt-'));
+  const root = await tempFolder(t, 'robench-ckpt-');
   const straight = await trainEkdaa(ekdaa(join(root, 'a')));
   await crashingAt('writeFile', named('state-weights.json'), () => trainEkdaa(ekdaa(join(root, 'b'))));
   const resumed = await trainEkdaa({ ...ekdaa(join(root, 'b')), resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256);
-  await rm(root, { recursive: true });
 });
 
 test.serial('--resume onto another model\'s checkpoint says "different model", naming both, before reading its tensors', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-ckpt-'));
+  const root = await tempFolder(t, 'robench-ckpt-');
   const out = join(root, 'shared');
   const stop = new Error('interrupted');
   await t.throwsAsync(train({ ...zoo('baseline', out), onEpoch: () => { throw stop; } }), { is: stop });
@@ -100,5 +89,4 @@ test.serial('--resume onto another model\'s checkpoint says "different model", n
   const e = join(root, 'ekdaa');
   await t.throwsAsync(trainEkdaa({ ...ekdaa(e), onEpoch: () => { throw stop; } }), { is: stop });
   await t.throwsAsync(trainEkdaa({ ...ekdaa(e), layout: [4, 'M', 8, 'M'], resume: true }), { message: /different model: ekdaa on synthetic with another architecture/ });
-  await rm(root, { recursive: true });
 });

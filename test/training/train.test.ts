@@ -1,7 +1,5 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { trainingLoss } from '../../src/training/hah-objective.js';
@@ -12,24 +10,18 @@ import { GradientPool } from '../../src/training/train-parallel.js';
 import { architecture, buildModel } from '../../src/nets/architectures.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { useBackend } from '../../src/runtime/backends.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { lines, linesData, tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   // wasm (with robench's conv gradient kernels) trains these tiny nets ~6x faster than cpu.
   await useBackend('wasm');
 });
 
-const synthetic = (count: number, offset: number): DatasetSplit => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: synthetic(24, 0),
-  test: synthetic(12, 1),
-};
-const base = (out: string): TrainOptions => ({ model: 'hebbian', dataset: 'synthetic', epochs: 2, batch: 8, seed: 5, out, data, log: () => {} });
+const data = linesData(24, 12);
+const base = (out: string): TrainOptions => tinyTraining(out, { model: 'hebbian', data });
 
 test.serial('1 epoch + resume 1 epoch gives the same weights as 2 epochs straight', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const root = await tempFolder(t, 'robench-train-');
   const before = tf.memory().numTensors;
   const reports: number[] = [];
   const straight = await train({ ...base(join(root, 'a')), onEpoch: (r) => reports.push(r.hah.length) });
@@ -60,14 +52,12 @@ test.serial('1 epoch + resume 1 epoch gives the same weights as 2 epochs straigh
 
   const otherSeed = await train({ ...base(join(root, 'c')), seed: 6 });
   t.not(otherSeed.weightsSha256, straight.weightsSha256);
-  await rm(root, { recursive: true });
 });
 
 test.serial('the baseline learns the synthetic task', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
-  const r = await train({ ...base(root), model: 'baseline', epochs: 6, lr: 3e-3, data: { ...data, train: synthetic(48, 0) } });
+  const root = await tempFolder(t, 'robench-train-');
+  const r = await train({ ...base(root), model: 'baseline', epochs: 6, lr: 3e-3, data: { ...data, train: lines(48, 0) } });
   t.true(r.testAccuracy > 0.6, `accuracy ${r.testAccuracy}`);
-  await rm(root, { recursive: true });
 });
 
 test('bad options are usage errors that name the fix', async (t) => {
@@ -81,7 +71,7 @@ test('the learning rate drops tenfold at half and three quarters of the run', (t
 });
 
 test.serial('the VGG16 entries build and train a couple of steps', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const root = await tempFolder(t, 'robench-train-');
   const colour = (count: number): DatasetSplit => ({
     images: Float32Array.from({ length: count * 32 * 32 * 3 }, (_, i) => ((i * 2654435761) % 997) / 997),
     labels: Int32Array.from({ length: count }, (_, i) => i % 10),
@@ -119,17 +109,16 @@ test.serial('the VGG16 entries build and train a couple of steps', async (t) => 
   tf.dispose([x, y]);
   optimizer.dispose();
   model.dispose();
-  await rm(root, { recursive: true });
 });
 
 /**
  * Micro-batches of 3, 3 and 2 in batches of 8, so a second thread has some to take, and 26 images,
  * so each epoch ends with a batch of 2: uneven micro-batches, weighted by their size.
  */
-const parallel = (out: string, workers: number): TrainOptions => ({ ...base(out), data: { ...data, train: synthetic(26, 0) }, microBatch: 3, workers });
+const parallel = (out: string, workers: number): TrainOptions => ({ ...base(out), data: { ...data, train: lines(26, 0) }, microBatch: 3, workers });
 
 test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-epoch and resumed on another thread count gives them too', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const root = await tempFolder(t, 'robench-train-');
   const epochsOf = (into: EpochReport[]) => (r: EpochReport) => void into.push(r);
   const one: EpochReport[] = [];
   const single = await train({ ...parallel(join(root, 'one'), 1), onEpoch: epochsOf(one) });
@@ -179,11 +168,10 @@ test.serial('1 and 2 threads give bit-identical weights; a run interrupted mid-e
     one.slice(1).map((r) => [r.epoch, r.loss, r.trainAccuracy, r.hah]),
     "epoch 2's report counts the steps before the interruption",
   );
-  await rm(root, { recursive: true });
 });
 
 test.serial("a finished run keeps its checkpoint and trains further with a larger --epochs, at its schedule's final learning rate", async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const root = await tempFolder(t, 'robench-train-');
   const first = await train(base(root));
   t.true(existsSync(join(root, 'checkpoint', 'state.json')));
 
@@ -201,11 +189,10 @@ test.serial("a finished run keeps its checkpoint and trains further with a large
   t.not(longer.weightsSha256, first.weightsSha256);
   t.regex(longer.manifest.schedule, /over the first 2; epochs 3-3 \(added to the finished run\) at its final rate/);
   t.is(longer.manifest.epochs, 3);
-  await rm(root, { recursive: true });
 });
 
 test.serial("the saved batch-norm statistics are the training images' population statistics, even after a few steps", async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-train-'));
+  const root = await tempFolder(t, 'robench-train-');
   // 3 steps: momentum-0.99 moving averages would still be 97% their initial 0 and 1.
   await train({ ...base(root), model: 'baseline', epochs: 1, lr: 3e-3 });
   const model = await loadLayersModelFrom(root);
@@ -236,7 +223,6 @@ test.serial("the saved batch-norm statistics are the training images' population
   }
   x.dispose();
   model.dispose();
-  await rm(root, { recursive: true });
 });
 
 test('bad parallel and checkpoint options are usage errors that name the fix, before any training', async (t) => {
