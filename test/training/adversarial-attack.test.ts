@@ -7,8 +7,7 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRegistry } from '../../src/core/registry.js';
@@ -16,7 +15,7 @@ import { useBackend } from '../../src/runtime/backends.js';
 import type { AdversarialSpec } from '../../src/training/adversarial.js';
 import { train, type TrainOptions } from '../../src/training/train.js';
 import { robench, root } from '../helpers/cli.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { linesData, tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   await useBackend('wasm');
@@ -45,19 +44,14 @@ export default defineAttack({
   return file;
 }
 
-const lines = (count: number, offset: number) => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: lines(30, 0),
-  test: lines(12, 1),
-};
+const data = linesData(30, 12);
 const adversarial: AdversarialSpec = { method: 'pgd', eps: 0.3, steps: 10, warmupEpochs: 1, heldOut: 6, attack: { id: 'tiny-fgsm', params: { step: 0.5 } } };
 
 test.serial('a plugin attack trains: its examples, on 1 and 2 threads bit for bit; the manifest names it, its params and its file', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'robench-inner-'));
+  const dir = await tempFolder(t, 'robench-inner-');
   const file = await writePlugin(dir);
   const registry = await createRegistry({ ignoreConfig: true, plugins: [file] });
-  const base = (out: string): TrainOptions => ({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch: 8, microBatch: 4, seed: 3, out: join(dir, out), data, log: () => {}, adversarial, registry });
+  const base = (out: string): TrainOptions => tinyTraining(join(dir, out), { epochs: 1, microBatch: 4, seed: 3, data, adversarial, registry });
   const calls = (): number => (globalThis as { tinyFgsmCalls?: number }).tinyFgsmCalls ?? 0;
   const one = await train({ ...base('one'), workers: 1 });
   t.is(calls(), 3, 'the plugin attack made the examples of each step (24 images trained on, in batches of 8)');
@@ -69,23 +63,21 @@ test.serial('a plugin attack trains: its examples, on 1 and 2 threads bit for bi
   t.regex(manifest.command, /--adversarial-attack tiny-fgsm:step=0\.5$/);
   const pgd = await train({ ...base('pgd'), adversarial: { ...adversarial, attack: undefined } });
   t.not(pgd.weightsSha256, one.weightsSha256, "pgd's examples train other weights");
-  await rm(dir, { recursive: true });
 });
 
 test.serial("TRADES with another inner attack: the manifest's description names TRADES' loss and beta, and the attack", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'robench-inner-trades-'));
+  const dir = await tempFolder(t, 'robench-inner-trades-');
   const file = await writePlugin(dir);
   const registry = await createRegistry({ ignoreConfig: true, plugins: [file] });
   const out = join(dir, 'trades');
-  await train({ model: 'baseline', dataset: 'synthetic', epochs: 1, batch: 8, microBatch: 4, workers: 1, seed: 3, out, data, log: () => {}, registry, adversarial: { ...adversarial, method: 'trades', beta: 2 } });
+  await train(tinyTraining(out, { epochs: 1, microBatch: 4, workers: 1, seed: 3, data, registry, adversarial: { ...adversarial, method: 'trades', beta: 2 } }));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   t.like(manifest.adversarial, { method: 'trades', beta: 2, attack: 'tiny-fgsm' });
   t.regex(manifest.adversarial.description, /^TRADES, beta 2 \(Zhang et al\. 2019\): CE\(f\(x\), y\) \+ 2 KL\(.*\) with x' from the attack tiny-fgsm:step=0\.5 at l-inf eps 0\.3,/);
-  await rm(dir, { recursive: true });
 });
 
 test.serial('--adversarial-attack: an unknown id, an attack without a norm ball, a minimization attack or a misplaced setting is a usage error naming the flag, in a dry run and a run', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'robench-inner-cli-'));
+  const dir = await tempFolder(t, 'robench-inner-cli-');
   const file = await writePlugin(dir);
   const trainArgs = (...args: string[]): string[] => ['--plugin', file, 'train', '--model', 'baseline', '--dataset', 'mnist', ...args];
   const cases: [string[], RegExp][] = [
@@ -114,5 +106,4 @@ test.serial('--adversarial-attack: an unknown id, an attack without a norm ball,
     const r = await robench([...trainArgs('--adversarial', ok[0]!, '--adversarial-attack', ...ok.slice(1)), '--dry-run']);
     t.is(r.code, 0, r.stderr);
   }
-  await rm(dir, { recursive: true });
 });
