@@ -1,5 +1,5 @@
 /** `robench train`: train a zoo model, with per-epoch checkpoints and a final test evaluation. */
-import { useBackend, type BackendName } from '../../runtime/backends.js';
+import { useBackend } from '../../runtime/backends.js';
 import { UsageError } from '../../core/errors.js';
 import { checkLayoutName, ekdaaModelId, frozenConvsId, trainEkdaa } from '../../training/ekdaa-train.js';
 import { smModelId, trainSimilarityMatching } from '../../training/similarity-matching-train.js';
@@ -8,52 +8,25 @@ import { train } from '../../training/train.js';
 import { adversarialId, trainableModels, trainedBy, type Trainable } from '../../training/trainable.js';
 import type { ModelTraining } from '../../core/plugin-api.js';
 import type { CommandModule } from '../command.js';
-import { ADVERSARIAL_SETTINGS, adversarialSettings, type AdversarialMethod, type AdversarialSpec, type ChosenAttack } from '../../training/adversarial.js';
+import { ADVERSARIAL_SETTINGS, adversarialSettings, type AdversarialSpec, type ChosenAttack } from '../../training/adversarial.js';
 import { parseAttackWithParams } from '../../core/ensemble.js';
 import type { Registry } from '../../core/registry.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
 
-export interface TrainCommandOptions {
-  model: string;
-  dataset: string;
-  epochs?: number;
-  batch?: number;
-  seed: number;
-  out?: string;
-  resume: boolean;
-  dataDir?: string;
-  lr?: number;
-  samples?: number;
-  backend: BackendName;
-  command: string[];
-  /** EKDAA models only: tanh or sign, and the release's forward. */
-  activation?: string;
-  releaseForward?: boolean;
-  /** EKDAA models only: the frozen-conv control of the model (--freeze-convs). */
-  freezeConvs?: boolean;
-  /** `--layout`, checked here: compact, wide or release. */
-  layoutName?: string;
-  /** Similarity matching only. */
-  neuronsPerSite?: number;
-  layers?: number;
-  gamma?: number;
-  /** The zoo CNNs only: threads, micro-batch size, steps between checkpoints. */
-  workers?: number;
-  microBatch?: number;
-  checkpointEvery?: number;
-  /** false: no progress within an epoch (--no-progress). */
-  progress?: boolean;
-  /** The zoo CNNs: adversarial training (src/training/adversarial.ts) and its settings. */
-  adversarial?: AdversarialMethod;
-  /** `id:param=value:...`: the inner attack, when not the pgd the method configures. */
-  adversarialAttack?: string;
-  trainEps?: number;
-  adversarialSteps?: number;
-  warmupEpochs?: number;
-  heldOut?: number;
-  tradesBeta?: number;
-}
+/** The parsed value of every train setting, by its key in TRAIN_SETTINGS (its name, and the options' property). */
+export type TrainSettingValues = { [K in keyof typeof TRAIN_SETTINGS]: ReturnType<(typeof TRAIN_SETTINGS)[K]['parse']> };
+
+/** The settings that always have a value: required, or defaulted. */
+type AlwaysGiven = 'model' | 'dataset' | 'seed' | 'backend';
+
+/**
+ * The command line's values as trainCommand takes them: each setting's parsed value (optional
+ * unless it always has one), but `--layout` as layoutName, checked here (train()'s `layout` is a
+ * conv list), --resume, --release-forward and --freeze-convs false when not given, and the command line.
+ */
+export type TrainCommandOptions = Pick<TrainSettingValues, AlwaysGiven> &
+  Partial<Omit<TrainSettingValues, AlwaysGiven | 'layout'>> & { layoutName?: string; resume: boolean; command: string[] };
 
 const ADVERSARIAL_FLAGS = ['adversarialAttack', 'trainEps', 'adversarialSteps', 'warmupEpochs', 'heldOut'] as const;
 const ATTACK_HINT = 'e.g. --adversarial-attack fgsm, or a plugin attack with its params: --adversarial-attack my-attack:steps=5:step-size=0.01';
@@ -158,41 +131,44 @@ export async function trainCommand(opts: TrainCommandOptions, registry: Registry
   );
 }
 
+/** Every setting of `robench train`, by name (in the order of its help): the name is the option, its kebab-case the flag. */
+export const TRAIN_SETTINGS = {
+  // Its description, the trainable ids, is the registry's (extend).
+  model: textSetting({ name: 'model', valueName: '<id>', description: 'a model whose plugin declares its training' }),
+  dataset: textSetting({ name: 'dataset', valueName: '<id>', description: 'mnist | fashion-mnist | cifar10 | svhn' }),
+  epochs: intSetting({ name: 'epochs', min: 1, max: 10_000, description: 'epochs (default: per model and dataset)' }),
+  batch: { ...RUN_SETTINGS.batch, default: undefined, description: 'batch size (default: per model)' },
+  lr: numberSetting({ name: 'lr', above: 0, max: 10, description: 'initial learning rate (Adam for the HaH models, SGD with momentum for EKDAA)' }),
+  samples: { ...RUN_SETTINGS.samples, description: 'train on the first n training images only' },
+  seed: RUN_SETTINGS.seed,
+  out: textSetting({ name: 'out', valueName: '<dir>', description: 'output folder (default: robench-train/<model>-<dataset>)' }),
+  resume: booleanSetting({ name: 'resume', description: 'continue from the last checkpoint in --out (of a finished run too, with a larger --epochs)' }),
+  workers: { ...RUN_SETTINGS.workers, description: 'zoo CNNs: threads computing each batch (default: one per core on wasm and cpu); the weights do not depend on it' },
+  microBatch: intSetting({ name: 'microBatch', min: 1, max: 10_000, description: "zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread's share (default 16; the deep models: the whole batch, as their authors normalise)" }),
+  checkpointEvery: intSetting({ name: 'checkpointEvery', valueName: '<steps>', min: 1, max: 1e9, description: 'zoo CNNs: a checkpoint every this many steps as well as after every epoch (default: every 5 minutes)' }),
+  progress: booleanSetting({ name: 'progress', description: 'progress within an epoch on stderr (default on)' }),
+  dataDir: RUN_SETTINGS.dataDir,
+  activation: choiceSetting({ name: 'activation', choices: ['tanh', 'sign'] as const, description: 'EKDAA: --model ekdaa --activation sign trains ekdaa-sign' }),
+  releaseForward: booleanSetting({ name: 'releaseForward', description: "EKDAA's backprop twin only: the release's forward (conv pre-activations carried forward; ekdaa and ekdaa-sign always run it)" }),
+  freezeConvs: booleanSetting({ name: 'freezeConvs', description: "EKDAA: the control with the convs kept at their seeded random initialisation (the unfrozen model's, same seed) and only the fc head trained: --model ekdaa --freeze-convs trains ekdaa-frozen, ekdaa-sign ekdaa-sign-frozen, ekdaa-backprop ekdaa-backprop-frozen" }),
+  layout: textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (16-M-32-M on greyscale, 32-M-64-M on colour, its default) | wide (64-M-128-M, the greyscale default) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
+  neuronsPerSite: intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
+  layers: intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
+  gamma: numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
+  adversarial: choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
+  adversarialAttack: textSetting({ name: 'adversarialAttack', valueName: '<id[:param=value...]>', description: 'adversarial training with pgd or trades: the inner attack, any registered norm-ball attack (--plugin and config ones too) with its own params, e.g. fgsm or my-attack:steps=5 (default: pgd, configured by --adversarial and --adversarial-steps)' }),
+  trainEps: ADVERSARIAL_SETTINGS.eps,
+  adversarialSteps: ADVERSARIAL_SETTINGS.steps,
+  tradesBeta: ADVERSARIAL_SETTINGS.beta,
+  warmupEpochs: ADVERSARIAL_SETTINGS.warmupEpochs,
+  heldOut: ADVERSARIAL_SETTINGS.heldOut,
+  backend: RUN_SETTINGS.backend,
+} as const;
+
 export const trainModule: CommandModule = {
   name: ['train'],
   description: 'train a zoo model on a dataset (checkpoint after every epoch; --resume continues)',
-  settings: [
-    // Its description, the trainable ids, is the registry's (extend).
-    textSetting({ name: 'model', valueName: '<id>', description: 'a model whose plugin declares its training' }),
-    textSetting({ name: 'dataset', valueName: '<id>', description: 'mnist | fashion-mnist | cifar10 | svhn' }),
-    intSetting({ name: 'epochs', min: 1, max: 10_000, description: 'epochs (default: per model and dataset)' }),
-    { ...RUN_SETTINGS.batch, default: undefined, description: 'batch size (default: per model)' },
-    numberSetting({ name: 'lr', above: 0, max: 10, description: 'initial learning rate (Adam for the HaH models, SGD with momentum for EKDAA)' }),
-    { ...RUN_SETTINGS.samples, description: 'train on the first n training images only' },
-    RUN_SETTINGS.seed,
-    textSetting({ name: 'out', valueName: '<dir>', description: 'output folder (default: robench-train/<model>-<dataset>)' }),
-    booleanSetting({ name: 'resume', description: 'continue from the last checkpoint in --out (of a finished run too, with a larger --epochs)' }),
-    { ...RUN_SETTINGS.workers, description: 'zoo CNNs: threads computing each batch (default: one per core on wasm and cpu); the weights do not depend on it' },
-    intSetting({ name: 'microBatch', min: 1, max: 10_000, description: "zoo CNNs: images per micro-batch, each normalised by its own batch-norm statistics and one thread's share (default 16; the deep models: the whole batch, as their authors normalise)" }),
-    intSetting({ name: 'checkpointEvery', valueName: '<steps>', min: 1, max: 1e9, description: 'zoo CNNs: a checkpoint every this many steps as well as after every epoch (default: every 5 minutes)' }),
-    booleanSetting({ name: 'progress', description: 'progress within an epoch on stderr (default on)' }),
-    RUN_SETTINGS.dataDir,
-    choiceSetting({ name: 'activation', choices: ['tanh', 'sign'] as const, description: 'EKDAA: --model ekdaa --activation sign trains ekdaa-sign' }),
-    booleanSetting({ name: 'releaseForward', description: "EKDAA's backprop twin only: the release's forward (conv pre-activations carried forward; ekdaa and ekdaa-sign always run it)" }),
-    booleanSetting({ name: 'freezeConvs', description: "EKDAA: the control with the convs kept at their seeded random initialisation (the unfrozen model's, same seed) and only the fc head trained: --model ekdaa --freeze-convs trains ekdaa-frozen, ekdaa-sign ekdaa-sign-frozen, ekdaa-backprop ekdaa-backprop-frozen" }),
-    textSetting({ name: 'layout', valueName: '<net>', description: "EKDAA: compact (16-M-32-M on greyscale, 32-M-64-M on colour, its default) | wide (64-M-128-M, the greyscale default) | release (the authors' CIFAR-10 net, 64-64-M-64-128-M-128-128-M)" }),
-    intSetting({ name: 'neuronsPerSite', min: 1, max: 1024, description: 'similarity matching: neurons per site (default 4; the poster reports 4 to 100)' }),
-    intSetting({ name: 'layers', min: 1, max: 16, description: 'similarity matching: layers of sites (default 1)' }),
-    numberSetting({ name: 'gamma', min: 0, max: 10, description: "similarity matching: feedback strength (default 0, the authors' MNIST setting)" }),
-    choiceSetting({ name: 'adversarial', choices: ['pgd', 'fast', 'trades'] as const, description: "zoo CNNs: adversarial training, PGD (Madry et al. 2018), FGSM from a random start (Wong et al. 2020) or TRADES (Zhang et al. 2019); trains the model's adversarial twin (baseline's: baseline-at)" }),
-    textSetting({ name: 'adversarialAttack', valueName: '<id[:param=value...]>', description: 'adversarial training with pgd or trades: the inner attack, any registered norm-ball attack (--plugin and config ones too) with its own params, e.g. fgsm or my-attack:steps=5 (default: pgd, configured by --adversarial and --adversarial-steps)' }),
-    ADVERSARIAL_SETTINGS.eps,
-    ADVERSARIAL_SETTINGS.steps,
-    ADVERSARIAL_SETTINGS.beta,
-    ADVERSARIAL_SETTINGS.warmupEpochs,
-    ADVERSARIAL_SETTINGS.heldOut,
-    RUN_SETTINGS.backend,
-  ],
+  settings: Object.values(TRAIN_SETTINGS),
   required: ['model', 'dataset'],
   extend: (cmd, registry) => {
     cmd.options.find((o) => o.long === '--model')!.description = trainableIds(trainableModels(registry)).join(' | ');
@@ -203,36 +179,7 @@ export const trainModule: CommandModule = {
 
 /** The command line's values as trainCommand takes them. */
 function trainOptions(v: Map<string, unknown>, argv: string[]): TrainCommandOptions {
-  return {
-    activation: v.get('activation') as string | undefined,
-    releaseForward: v.get('releaseForward') === true,
-    freezeConvs: v.get('freezeConvs') === true,
-    layoutName: v.get('layout') as string | undefined,
-    neuronsPerSite: v.get('neuronsPerSite') as number | undefined,
-    layers: v.get('layers') as number | undefined,
-    gamma: v.get('gamma') as number | undefined,
-    model: v.get('model') as string,
-    dataset: v.get('dataset') as string,
-    epochs: v.get('epochs') as number | undefined,
-    batch: v.get('batch') as number | undefined,
-    lr: v.get('lr') as number | undefined,
-    samples: v.get('samples') as number | undefined,
-    seed: v.get('seed') as number,
-    out: v.get('out') as string | undefined,
-    resume: v.get('resume') === true,
-    workers: v.get('workers') as number | undefined,
-    microBatch: v.get('microBatch') as number | undefined,
-    checkpointEvery: v.get('checkpointEvery') as number | undefined,
-    progress: v.get('progress') as boolean | undefined,
-    adversarial: v.get('adversarial') as AdversarialMethod | undefined,
-    adversarialAttack: v.get('adversarialAttack') as string | undefined,
-    trainEps: v.get('trainEps') as number | undefined,
-    adversarialSteps: v.get('adversarialSteps') as number | undefined,
-    warmupEpochs: v.get('warmupEpochs') as number | undefined,
-    heldOut: v.get('heldOut') as number | undefined,
-    tradesBeta: v.get('tradesBeta') as number | undefined,
-    dataDir: v.get('dataDir') as string | undefined,
-    backend: v.get('backend') as BackendName,
-    command: ['robench', ...argv],
-  };
+  const given = Object.fromEntries(Object.entries(TRAIN_SETTINGS).map(([key, setting]) => [key, v.get(setting.name)]));
+  const { layout, resume, releaseForward, freezeConvs, ...values } = given as Partial<TrainSettingValues> & Pick<TrainSettingValues, AlwaysGiven>;
+  return { ...values, layoutName: layout, resume: resume === true, releaseForward: releaseForward === true, freezeConvs: freezeConvs === true, command: ['robench', ...argv] };
 }
