@@ -1,7 +1,5 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { budgetAt, innerAttack, type AdversarialSpec } from '../../src/training/adversarial.js';
@@ -11,7 +9,7 @@ import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
 import { useBackend } from '../../src/runtime/backends.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { robench } from '../helpers/cli.js';
-import { syntheticLines } from '../helpers/synthetic-lines.js';
+import { lines, linesData, tempFolder, tinyTraining } from '../helpers/tiny-training.js';
 
 test.before(async () => {
   await useBackend('wasm');
@@ -32,16 +30,11 @@ test('the inner attack: FGSM from a random start with step 1.25 eps, or PGD-k wi
   t.is(budgetAt({ ...spec, warmupEpochs: 0 }, 0, 0, 10), 0.3);
 });
 
-const lines = (count: number, offset: number): DatasetSplit => syntheticLines(count, offset, { classes: 3, on: 0.9, noise: 0.2 });
-const data = {
-  plugin: { id: 'synthetic', imageShape: [8, 8, 1] as [number, number, number], normalization: { mean: [0.2], std: [0.3] }, classNames: ['row', 'column', 'diagonal'] },
-  train: lines(30, 0),
-  test: lines(12, 1),
-};
-const base = (out: string): TrainOptions => ({ model: 'baseline', dataset: 'synthetic', epochs: 2, batch: 8, microBatch: 4, seed: 3, out, data, log: () => {}, adversarial: fast });
+const data = linesData(30, 12);
+const base = (out: string): TrainOptions => tinyTraining(out, { microBatch: 4, seed: 3, data, adversarial: fast });
 
 test.serial('adversarial training: resumable and thread-count independent, bit for bit; its examples change the weights; the manifest records the held-out curve and the epoch shipped', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-at-'));
+  const root = await tempFolder(t, 'robench-at-');
   const before = tf.memory().numTensors;
   const straight = await train({ ...base(join(root, 'a')), workers: 1 });
   t.is(tf.memory().numTensors, before, 'adversarial training leaks no tensors');
@@ -67,7 +60,6 @@ test.serial('adversarial training: resumable and thread-count independent, bit f
 
   const plain = await train({ ...base(join(root, 'd')), adversarial: undefined });
   t.not(plain.weightsSha256, straight.weightsSha256, 'training on the examples changes the weights');
-  await rm(root, { recursive: true });
 });
 
 /** PGD-20 accuracy at eps of a trained model on the test images. */
@@ -83,7 +75,7 @@ async function robustAccuracy(dir: string, test: DatasetSplit, eps: number): Pro
 }
 
 test.serial('adversarial training, fast and TRADES, makes the model robust where standard training does not', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-at-'));
+  const root = await tempFolder(t, 'robench-at-');
   const task = { ...data, train: lines(150, 0), test: lines(60, 2) };
   const opts = (out: string, adversarial?: AdversarialSpec): TrainOptions => ({ ...base(out), data: task, epochs: 10, lr: 3e-3, adversarial });
   await train(opts(join(root, 'plain')));
@@ -94,11 +86,10 @@ test.serial('adversarial training, fast and TRADES, makes the model robust where
     t.log(`PGD-20 accuracy at eps 0.1: ${spec.method} ${at}, standard ${plain}`);
     t.true(at >= 0.9 && at >= plain + 0.15, `${spec.method} ${at}, standard ${plain}`);
   }
-  await rm(root, { recursive: true });
 });
 
 test.serial('TRADES trains the same weights on 1 and 2 threads, other than fast-AT\'s; the manifest records the method, beta and the KL attack', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'robench-trades-'));
+  const root = await tempFolder(t, 'robench-trades-');
   const before = tf.memory().numTensors;
   const one = await train({ ...base(join(root, 'a')), adversarial: trades, workers: 1 });
   t.is(tf.memory().numTensors, before, 'TRADES training leaks no tensors');
@@ -112,7 +103,6 @@ test.serial('TRADES trains the same weights on 1 and 2 threads, other than fast-
   t.not(other.weightsSha256, one.weightsSha256, 'beta weighs the KL term');
   const fastAt = await train({ ...base(join(root, 'd')) });
   t.not(fastAt.weightsSha256, one.weightsSha256);
-  await rm(root, { recursive: true });
 });
 
 test('the CLI refuses adversarial settings without --adversarial, on models that cannot train so, --adversarial-steps with fast, and --trades-beta without trades or not above 0', async (t) => {
