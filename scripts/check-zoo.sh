@@ -13,7 +13,8 @@ status=0
 # On wasm, as the baselines were measured: check counts a change of backend as a mismatch.
 # models, dataset, attack, eps grid, samples: PGD-20 up to where both models are near 0%, Gaussian
 # noise; similarity matching solves its dynamics at every forward pass, so it is guarded on fewer;
-# the adversarially trained baseline up to MNIST's standard 0.3, where most samples survive every step.
+# the adversarially trained baselines up to MNIST's standard 0.3 and CIFAR-10's 8/255, where many
+# samples survive every step.
 while read -r models dataset attack eps samples; do
   name="$dataset-$attack"
   [ "$models" = baseline,hebbian ] || name="$name-${models%%,*}"
@@ -32,5 +33,6 @@ hebbian-deep-alpha0,hebbian-deep-first cifar10 gaussian 0,0.05,0.1 1000
 ekdaa,ekdaa-sign,ekdaa-backprop cifar10 pgd 0,1/255,2/255,4/255 1000
 similarity-matching,baseline mnist pgd 0,0.05,0.1,0.2,0.3 200
 baseline-at mnist pgd 0,0.1,0.2,0.3 500
+baseline-at cifar10 pgd 0,2/255,4/255,8/255 500
 GRID
 exit "$status"
