@@ -135,6 +135,9 @@ test('the zoo entries the full-test-set check walks are found', (t) => {
 
 for (const entry of ZOO_ENTRIES) {
   test.serial(`shipped ${entry} weights reproduce their manifest accuracy on the full test set`, async (t) => {
+    // Similarity matching solves its dynamics for each of 10,000 images: minutes, past ava's global
+    // timeout when this is the last file running; a test's own longer timeout holds that one off.
+    t.timeout(15 * 60_000, `${entry} over its full test set`);
     const { useBackend } = await import('../../src/runtime/backends.js');
     const { batchTensors } = await import('../../src/core/engine.js');
     const shared = join(packageRoot, '..', 'shared', 'data');
