@@ -34,5 +34,6 @@ ekdaa,ekdaa-sign,ekdaa-backprop cifar10 pgd 0,1/255,2/255,4/255 1000
 similarity-matching,baseline mnist pgd 0,0.05,0.1,0.2,0.3 200
 baseline-at mnist pgd 0,0.1,0.2,0.3 500
 baseline-at cifar10 pgd 0,2/255,4/255,8/255 500
+hebbian-at cifar10 pgd 0,2/255,4/255,8/255 500
 GRID
 exit "$status"
