@@ -63,8 +63,14 @@ export interface AdversarialSpec {
   eps: number;
   /** The inner attack when it is not pgd; absent for pgd, so that the spec and the checkpoints and manifests recording it read as before. */
   attack?: ChosenAttack;
-  /** PGD steps of the inner attack ('pgd' and 'trades'; 'fast' takes one). */
-  steps: number;
+  /**
+   * Steps of pgd, the inner attack ('pgd' and 'trades' with it). Absent where nothing reads it,
+   * as beta is outside 'trades': 'fast' takes one step, and a chosen `attack` runs on its own
+   * params; a manifest recording an unused count would mislead its reader. Checkpoints and
+   * manifests written before recorded 10 there too: a resume reads such a checkpoint through
+   * withoutUnusedSteps, and no reader parses a shipped manifest's record.
+   */
+  steps?: number;
   /** TRADES' weight of the KL term ('trades' only). */
   beta?: number;
   warmupEpochs: number;
@@ -75,10 +81,27 @@ export interface AdversarialSpec {
 /** The training budget when none is given: the datasets' standard l-inf budgets. */
 export const TRAIN_EPS: Readonly<Record<string, number>> = { mnist: 0.3, 'fashion-mnist': 0.1, cifar10: 8 / 255, svhn: 8 / 255 };
 
+/** Steps of the inner pgd when none are given. */
+const PGD_STEPS = 10;
+
+/** Whether the spec's inner attack is pgd with `steps` steps: 'pgd' and 'trades' without a chosen attack. */
+const usesSteps = (spec: Pick<AdversarialSpec, 'method' | 'attack'>): boolean => spec.method !== 'fast' && !spec.attack;
+
+/**
+ * The spec as this version records it: `steps` dropped where nothing reads it. A checkpoint
+ * written before recorded steps 10 for 'fast' and for a chosen attack; its state is read through
+ * this, so it resumes rather than differing from the run in a setting nobody can give.
+ */
+export function withoutUnusedSteps(spec: AdversarialSpec): AdversarialSpec {
+  if (usesSteps(spec) || spec.steps === undefined) return spec;
+  const { steps: _unused, ...rest } = spec;
+  return rest;
+}
+
 /** The settings of an AdversarialSpec that have defaults, declared once: robench train's flags, and what train()'s `adversarial` is checked by. */
 export const ADVERSARIAL_SETTINGS = {
   eps: numberSetting({ name: 'trainEps', above: 0, description: "adversarial training: the budget, in the inner attack's norm (default, l-inf: mnist 0.3, fashion-mnist 0.1, cifar10 and svhn 8/255; an l2 attack needs it)" }),
-  steps: intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: 'adversarial training with pgd or trades: steps of pgd, the default inner attack (default 10)' }),
+  steps: intSetting({ name: 'adversarialSteps', min: 1, max: 1000, description: `adversarial training with pgd or trades: steps of pgd, the default inner attack (default ${PGD_STEPS})` }),
   beta: numberSetting({ name: 'tradesBeta', above: 0, max: 1000, description: `adversarial training with trades: beta, the weight of the KL term (default ${TRADES_BETA}, the paper's)` }),
   warmupEpochs: intSetting({ name: 'warmupEpochs', min: 0, max: 10_000, description: 'adversarial training: epochs over which the budget rises linearly from 0 (default 1)' }),
   heldOut: intSetting({ name: 'heldOut', min: 1, max: 100_000, description: 'adversarial training: training images held out for the per-epoch PGD-10 check that picks the shipped epoch (default 500)' }),
@@ -93,14 +116,20 @@ const FLAG: Origin = { source: 'flag' };
 
 /**
  * The adversarial training of a run on `dataset`: the given settings with their defaults
- * (TRADES' beta, the dataset's standard l-inf budget, 10 pgd steps, 1 warm-up epoch, 500
- * held-out images), checked, with its inner attack looked up in `registry`. The one place a
- * spec is made, by robench train (after its flag-only checks) and by train() alike, so the two
- * accept and refuse the same settings with the same messages.
+ * (TRADES' beta, the dataset's standard l-inf budget, 10 steps where pgd is the inner attack,
+ * 1 warm-up epoch, 500 held-out images), checked, with its inner attack looked up in
+ * `registry`. The one place a spec is made, by robench train (after its flag-only checks) and
+ * by train() alike, so the two accept and refuse the same settings with the same messages.
  */
 export function adversarialSettings(given: AdversarialOptions, dataset: string, registry: Registry): { spec: AdversarialSpec; attacks: AdversarialAttacks } {
   if (!METHODS.includes(given.method)) throw new UsageError(`--adversarial ${given.method} is not a method of adversarial training`, 'use --adversarial pgd, fast or trades');
   if (given.beta !== undefined && given.method !== 'trades') throw new UsageError('--trades-beta applies to --adversarial trades only', 'drop --trades-beta, or train with --adversarial trades');
+  // Refused rather than dropped: the spec records no steps where nothing reads them.
+  if (given.steps !== undefined && given.method === 'fast') throw new UsageError('--adversarial-steps applies to --adversarial pgd and trades: fast takes one FGSM step', 'drop --adversarial-steps');
+  if (given.steps !== undefined && given.attack) {
+    const { id } = given.attack;
+    throw new UsageError(`--adversarial-steps configures pgd, not the attack '${id}'`, `give ${id} its own params: --adversarial-attack ${id}:param=value`);
+  }
   // A number is checked as its flag's text would be, so the message is the flag's.
   const checked = (key: keyof typeof ADVERSARIAL_SETTINGS): number | undefined => {
     const v: unknown = given[key];
@@ -109,11 +138,11 @@ export function adversarialSettings(given: AdversarialOptions, dataset: string, 
   const [givenEps, steps, beta, warmupEpochs, heldOut] = (['eps', 'steps', 'beta', 'warmupEpochs', 'heldOut'] as const).map(checked);
   const eps = givenEps ?? TRAIN_EPS[dataset];
   if (eps === undefined) throw new UsageError(`there is no standard training budget for the dataset '${dataset}'`, 'pass --train-eps, e.g. --train-eps 8/255');
-  // In the order the shipped manifests record.
+  // In the order the shipped manifests record (those of 'fast' hold the steps 10 it once recorded).
   const spec: AdversarialSpec = {
     method: given.method,
     eps,
-    steps: steps ?? 10,
+    ...(usesSteps(given) ? { steps: steps ?? PGD_STEPS } : {}),
     warmupEpochs: warmupEpochs ?? 1,
     heldOut: heldOut ?? 500,
     ...(given.method === 'trades' ? { beta: beta ?? TRADES_BETA } : {}),
@@ -130,12 +159,15 @@ export function adversarialSettings(given: AdversarialOptions, dataset: string, 
 /** The attack and its params for a method at a budget: a chosen attack's own, or pgd configured by the method. */
 export function innerAttack(spec: AdversarialSpec, eps: number): ChosenAttack {
   if (spec.attack) return spec.attack;
-  const steps = spec.method === 'fast' ? 1 : spec.steps;
+  const steps = spec.method === 'fast' ? 1 : pgdSteps(spec);
   const stepSize = spec.method === 'fast' ? 1.25 * eps : (2.5 * eps) / steps;
   const trades = spec.method === 'trades';
   // TRADES' start is x + 0.001 N(0, 1), as in the authors' trades.py.
   return { id: 'pgd', params: { norm: 'linf', loss: trades ? 'kl' : 'ce', steps, 'step-size': stepSize, restarts: 1, 'random-start': true, ...(trades ? { 'start-sigma': 0.001 } : {}) } };
 }
+
+/** The steps of the inner pgd of 'pgd' and 'trades'; a spec made by hand without them takes the default, as adversarialSettings gives it. */
+const pgdSteps = (spec: AdversarialSpec): number => spec.steps ?? PGD_STEPS;
 
 /** TRADES' beta, for the gradient steps; undefined for the modes that train on the examples alone. */
 export const tradesBeta = (spec: AdversarialSpec | undefined): number | undefined => (spec?.method === 'trades' ? spec.beta : undefined);
@@ -192,12 +224,12 @@ const tradesObjective = (beta: number | undefined): string => `TRADES, beta ${be
 
 const describeInner = (spec: AdversarialSpec): string =>
   spec.method === 'trades'
-    ? `${tradesObjective(spec.beta)} with x' from ${spec.attack ? `the attack ${attackFlag(spec.attack)}` : `PGD-${spec.steps} ascending the KL from x + 0.001 N(0, 1), step 2.5 eps / ${spec.steps}`}`
+    ? `${tradesObjective(spec.beta)} with x' from ${spec.attack ? `the attack ${attackFlag(spec.attack)}` : `PGD-${pgdSteps(spec)} ascending the KL from x + 0.001 N(0, 1), step 2.5 eps / ${pgdSteps(spec)}`}`
     : spec.attack
       ? `the attack ${attackFlag(spec.attack)}`
       : spec.method === 'fast'
         ? 'FGSM from a random start, step 1.25 eps (Wong et al. 2020)'
-        : `PGD-${spec.steps} from a random start, step 2.5 eps / ${spec.steps} (Madry et al. 2018)`;
+        : `PGD-${pgdSteps(spec)} from a random start, step 2.5 eps / ${pgdSteps(spec)} (Madry et al. 2018)`;
 
 const normName = (norm: Norm): string => (norm === 'linf' ? 'l-inf' : norm);
 

@@ -65,12 +65,13 @@ const describe = (id: CheckpointIdentity): string => `${id.model} on ${id.datase
 /**
  * Reads the state of the set in `folder` and checks it belongs to `identity` and was made with
  * `settings` (the options a resumed run must share to continue it exactly), before any tensor
- * is read.
+ * is read. `current` brings an older checkpoint's state to what this version records before it
+ * is compared, so that a field recorded differently now is not taken for another setting.
  */
-export async function readCheckpointState<S extends CheckpointIdentity>(folder: string, identity: CheckpointIdentity, settings: Record<string, unknown>): Promise<S> {
+export async function readCheckpointState<S extends CheckpointIdentity>(folder: string, identity: CheckpointIdentity, settings: Record<string, unknown>, current: (state: S) => S = (s) => s): Promise<S> {
   let state: S;
   try {
-    state = JSON.parse(await readFile(join(folder, STATE_FILE), 'utf8')) as S;
+    state = current(JSON.parse(await readFile(join(folder, STATE_FILE), 'utf8')) as S);
   } catch (err) {
     throw new RobenchError(`the checkpoint in ${folder} cannot be read: ${(err as Error).message}`, 'drop --resume to start afresh');
   }

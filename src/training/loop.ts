@@ -46,6 +46,8 @@ export interface Trainer<S extends CheckpointIdentity, M extends TrainingManifes
   steps: number;
   /** Whether its checkpoints hold a position within a unit. */
   resumesMidUnit: boolean;
+  /** A checkpoint's state as this version records it, before it is compared with `settings` (older checkpoints recorded some settings otherwise). */
+  current?(state: S): S;
   /** Checks a checkpoint's state beyond `settings` and takes what it carries; the position and the line to log. */
   resume(state: S, folder: string): { at: Position; line: string };
   load(folder: string): Promise<void>;
@@ -104,7 +106,7 @@ async function startingPoint<S extends CheckpointIdentity>(trainer: Trainer<S, T
     else if (findCheckpoint(ckptDir) !== null) opts.log(`starting afresh over the checkpoint in ${ckptDir} (pass --resume to continue it)`);
     return START;
   }
-  const state = await readCheckpointState<S>(found, trainer.identity, trainer.settings);
+  const state = await readCheckpointState<S>(found, trainer.identity, trainer.settings, (s) => trainer.current?.(s) ?? s);
   const { at, line } = trainer.resume(state, found);
   await trainer.load(found);
   opts.log(line);

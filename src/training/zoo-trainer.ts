@@ -14,7 +14,7 @@ import { UsageError } from '../core/errors.js';
 import { scalarRng } from '../core/rng.js';
 import { loadLayersModelFrom, saveLayersModelTo } from '../runtime/model-io.js';
 import { loadCheckpoint, saveCheckpoint } from './adam-checkpoint.js';
-import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, tradesBeta, type AdversarialAttacks, type AdversarialSpec } from './adversarial.js';
+import { budgetAt, describeAdversarial, heldOutRobustness, innerAttack, perturbBatch, tradesBeta, withoutUnusedSteps, type AdversarialAttacks, type AdversarialSpec } from './adversarial.js';
 import { recomputeMovingStatistics } from '../layers/batch-norm-training.js';
 import { augmentedBatch, describeAugment, drawsPerImage, permutation, plainBatches, type Augment } from './batches.js';
 import { stopIfDiverged } from './diverged.js';
@@ -146,6 +146,11 @@ export class ZooTrainer implements Trainer<ZooCheckpointState, TrainManifest> {
     this.statsOrder = permutation(run.trainCount, scalarRng(run.seed, 'batch-norm-statistics')).subarray(0, statsImages);
     this.bestDir = join(out, 'checkpoint-best');
     this.epoch = { lr: run.baseLr, order: new Int32Array(0), augRand: () => 0, sums: emptySums(run.arch) };
+  }
+
+  /** Checkpoints written before recorded steps 10 for fast-AT and a chosen inner attack, which take none: compared without them. */
+  current(state: ZooCheckpointState): ZooCheckpointState {
+    return state.adversarial ? { ...state, adversarial: withoutUnusedSteps(state.adversarial) } : state;
   }
 
   resume(state: ZooCheckpointState, found: string): { at: Position; line: string } {

@@ -45,7 +45,7 @@ export default defineAttack({
 }
 
 const data = linesData(30, 12);
-const adversarial: AdversarialSpec = { method: 'pgd', eps: 0.3, steps: 10, warmupEpochs: 1, heldOut: 6, attack: { id: 'tiny-fgsm', params: { step: 0.5 } } };
+const adversarial: AdversarialSpec = { method: 'pgd', eps: 0.3, warmupEpochs: 1, heldOut: 6, attack: { id: 'tiny-fgsm', params: { step: 0.5 } } };
 
 test.serial('a plugin attack trains: its examples, on 1 and 2 threads bit for bit; the manifest names it, its params and its file', async (t) => {
   const dir = await tempFolder(t, 'robench-inner-');

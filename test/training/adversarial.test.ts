@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { budgetAt, innerAttack, type AdversarialSpec } from '../../src/training/adversarial.js';
@@ -15,7 +15,7 @@ test.before(async () => {
   await useBackend('wasm');
 });
 
-const fast: AdversarialSpec = { method: 'fast', eps: 0.3, steps: 10, warmupEpochs: 1, heldOut: 6 };
+const fast: AdversarialSpec = { method: 'fast', eps: 0.3, warmupEpochs: 1, heldOut: 6 };
 const trades: AdversarialSpec = { ...fast, method: 'trades', beta: 6 };
 
 test('the inner attack: FGSM from a random start with step 1.25 eps, or PGD-k with step 2.5 eps / k; the budget ramps linearly over the warm-up', (t) => {
@@ -46,6 +46,7 @@ test.serial('adversarial training: resumable and thread-count independent, bit f
   t.true(curve.every((a) => a >= 0 && a <= 1));
   t.is(manifest.adversarial.shippedEpoch, curve.lastIndexOf(Math.max(...curve)) + 1);
   t.like(manifest.adversarial, { method: 'fast', eps: 0.3, attack: 'pgd', params: { steps: 1, 'step-size': 0.375 } });
+  t.false('steps' in manifest.adversarial, "fast-AT's record names no pgd steps: it takes one, as its params say");
 
   const threads = await train({ ...base(join(root, 'b')), workers: 2 });
   t.is(threads.weightsSha256, straight.weightsSha256, 'two threads train the same weights');
@@ -54,6 +55,12 @@ test.serial('adversarial training: resumable and thread-count independent, bit f
   const cut = join(root, 'c');
   await t.throwsAsync(train({ ...base(cut), onEpoch: (r) => { if (r.epoch === 1) throw stop; } }), { is: stop });
   await t.throwsAsync(train({ ...base(cut), adversarial: { ...fast, eps: 0.2 }, resume: true }), { message: /different adversarial/ });
+  // A checkpoint from before fast specs left their unused steps out recorded steps 10, after eps: it still resumes.
+  const stateFile = join(cut, 'checkpoint', 'state.json');
+  const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  t.false('steps' in state.adversarial);
+  const { method, eps, ...rest } = state.adversarial;
+  writeFileSync(stateFile, JSON.stringify({ ...state, adversarial: { method, eps, steps: 10, ...rest } }, null, 2));
   const resumed = await train({ ...base(cut), resume: true });
   t.is(resumed.weightsSha256, straight.weightsSha256, 'a resumed run trains the same weights');
   t.deepEqual(JSON.parse(readFileSync(join(cut, 'manifest.json'), 'utf8')).adversarial.heldOutRobustAccuracy, curve);

@@ -43,14 +43,14 @@ function chosenAttack(opts: TrainCommandOptions): ChosenAttack | undefined {
   const { id, overrides } = parseAttackWithParams(opts.adversarialAttack, '--adversarial-attack', ATTACK_HINT);
   if (id === 'pgd' && Object.keys(overrides).length > 0) throw new UsageError('--adversarial-attack pgd takes no params: --adversarial and --adversarial-steps configure it', 'drop the params, or name another attack');
   if (id === 'pgd') return undefined;
-  if (opts.adversarialSteps !== undefined) throw new UsageError(`--adversarial-steps configures pgd, not the attack '${id}'`, `give ${id} its own params: --adversarial-attack ${id}:param=value`);
   return { id, params: overrides };
 }
 
 /**
  * --adversarial and its settings, checked (its inner attack too): only the zoo CNNs train
- * adversarially. The flags' own checks are here; the defaults and bounds are adversarialSettings',
- * which train() applies to its options too.
+ * adversarially. The flags' own checks are here; the defaults and bounds, and --adversarial-steps
+ * refused where pgd is not the inner attack, are adversarialSettings', which train() applies to
+ * its options too.
  */
 function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, trainable: Trainable, registry: Registry): AdversarialSpec | undefined {
   const given = ADVERSARIAL_FLAGS.filter((k) => opts[k] !== undefined).map((k) => `--${kebab(k)}`);
@@ -60,7 +60,6 @@ function adversarialSpec(opts: TrainCommandOptions, training: ModelTraining, tra
     return undefined;
   }
   if (training.trainer !== 'zoo') throw new UsageError(`--adversarial trains the zoo CNNs (${zooIds(trainable)}), not '${opts.model}'`, 'e.g. --model baseline --adversarial fast');
-  if (opts.adversarial === 'fast' && opts.adversarialSteps !== undefined) throw new UsageError('--adversarial-steps applies to --adversarial pgd and trades: fast takes one FGSM step', 'drop --adversarial-steps');
   const attack = chosenAttack(opts);
   const settings = { method: opts.adversarial, eps: opts.trainEps, steps: opts.adversarialSteps, beta: opts.tradesBeta, warmupEpochs: opts.warmupEpochs, heldOut: opts.heldOut, attack };
   return adversarialSettings(settings, opts.dataset, registry).spec;
