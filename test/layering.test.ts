@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { importGraph, pluginImports, type ImportGraph } from './helpers/import-graph.js';
+import { modelEntryFiles } from './helpers/model-entries.js';
 import { root } from './helpers/cli.js';
 
 const PLUGIN_FOLDERS = ['models', 'attacks', 'datasets', 'reports'];
@@ -134,7 +135,7 @@ function modelPluginsOf(mod: Record<string, unknown>): unknown[] {
 }
 
 test('every file directly in models/ exports a model plugin: the folder holds plugin entries only', async (t) => {
-  const files = readdirSync(join(root, 'models')).filter((f) => f.endsWith('.ts'));
+  const files = modelEntryFiles();
   t.true(files.includes('hebbian.ts'), `the model entries are found (${files.length})`);
   const bare: string[] = [];
   for (const file of files) {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,10 +11,11 @@ import { shippedDatasets, wrapZooModel } from '../../src/zoo/zoo-plugin.js';
 import { loadAnyModel, loadLayersModelFrom, saveLayersModelTo } from '../../src/runtime/model-io.js';
 import { scalarRng } from '../../src/core/rng.js';
 import { packageRoot } from '../../src/core/paths.js';
+import { modelEntryIds } from '../helpers/model-entries.js';
 
 // Every model entry: the checks below walk them all, so a new weight folder is held to its manifest
 // without anyone listing it here, and each model's pass over its full test set is one test.
-const ZOO_ENTRIES = readdirSync(join(packageRoot, 'models')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
+const ZOO_ENTRIES = modelEntryIds();
 
 test.before(async () => {
   await tf.setBackend('cpu');
