@@ -380,8 +380,12 @@ export interface RunResult {
   seed: number;
   /** Whether norm-ball budgets were swept (only survivors of smaller budgets attacked). */
   sweep: boolean;
-  /** Present when this run evaluated one slice of the samples (`--shard i/n`); `robench report` merges slices. */
-  shard?: { index: number; count: number; start: number; end: number };
+  /**
+   * Present when this run evaluated one slice of the samples (`--shard i/n`): the slice, its sample
+   * positions [start, end), and the samples of the whole run it slices (absent in results written
+   * before robench recorded it); `robench report` merges slices.
+   */
+  shard?: { index: number; count: number; start: number; end: number; samples?: number };
   cleanAccuracy: number;
   points: CurvePoint[];
   /** 95% intervals of the clean accuracy and of each point (src/core/intervals.ts); absent in results written before robench recorded them. */

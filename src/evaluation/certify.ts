@@ -12,6 +12,7 @@
  * purpose and dataset index, not by sigma): each certificate holds on its own, and the curves of
  * two noise levels differ by the noise level, not by the luck of their draws.
  */
+import { RobenchError } from '../core/errors.js';
 import type { DatasetSplit } from '../core/plugin-api.js';
 import { countsUnderNoise, type BaseClassifier } from './smoothing-counts.js';
 import { certifiedRadius, certify, predict, topClass } from './smoothing.js';
@@ -71,6 +72,26 @@ export async function certifySamples(model: BaseClassifier, data: DatasetSplit, 
     opts.onSample?.(i + 1);
   }
   return record;
+}
+
+/** One record from the records of consecutive, disjoint slices of the samples (the shards of a certify run), in order. */
+export function concatRecords(parts: readonly SmoothingRecord[]): SmoothingRecord {
+  const [first] = parts;
+  const settings = (r: SmoothingRecord): string => JSON.stringify([r.sigma, r.n0, r.n, r.alpha]);
+  if (!first || parts.some((p) => settings(p) !== settings(first))) {
+    throw new RobenchError('the slices of one certify run used different noise levels or draws', 'merge slices computed with the same sigma, n0, n and alpha');
+  }
+  const joined = (pick: (r: SmoothingRecord) => number[]): number[] => parts.flatMap(pick);
+  return {
+    sigma: first.sigma, n0: first.n0, n: first.n, alpha: first.alpha,
+    index: joined((r) => r.index),
+    label: joined((r) => r.label),
+    certified: joined((r) => r.certified),
+    topCount: joined((r) => r.topCount),
+    pLower: joined((r) => r.pLower),
+    radius: joined((r) => r.radius),
+    predicted: joined((r) => r.predicted),
+  };
 }
 
 /** Per sample, whether its certificate names the true class at radius r or more. */

@@ -18,7 +18,7 @@ import { ExampleCollector } from './example-collector.js';
 import { accuracyIntervals } from '../core/intervals.js';
 import type { DatasetPlugin, DatasetSplit, LoadedModel, RunResult, SparsityLayer } from '../core/plugin-api.js';
 import type { AttackSetting, ModelSource, RunHooks, RunPlan } from './run-plan.js';
-import { shardRange } from './shards.js';
+import { shardRange, shardRecord } from './shards.js';
 import { inputRangeHint } from './user-model.js';
 import { combineCurves, evaluateInWorkers, type CountedCurve } from '../runtime/worker-pool.js';
 
@@ -82,7 +82,7 @@ export async function evaluatePair(job: PairJob, hooks: RunHooks = {}): Promise<
   const engine: CurveOptions = { model, attack, params, data, grid, batchSize: plan.batch, seed: plan.seed, sweep: plan.sweep, onExamples: kept.all.length > 0 ? collector.onExamples : undefined };
   const base = {
     ...resultHeader({ model, attack, params, backend: plan.backend, seed: plan.seed, sweep: plan.sweep }),
-    ...(plan.shard ? { shard: { ...plan.shard, start, end } } : {}),
+    ...(plan.shard ? { shard: shardRecord(plan.shard, data.count) } : {}),
     startedAt: new Date(t0).toISOString(),
     command: plan.command,
   };

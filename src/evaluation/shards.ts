@@ -1,12 +1,13 @@
 /**
  * Sharding: `--shard i/n` evaluates the i-th of n contiguous, disjoint slices of
- * the samples; merging the slices gives exactly the single-run result, because
- * every sample's randomness comes from its own stream.
+ * the samples (`robench run` and `robench certify`); merging the slices gives exactly
+ * the single-run result, because every sample's randomness comes from its own stream.
  */
 import { mergeHistograms } from '../analysis/histogram-bins.js';
 import { UsageError } from '../core/errors.js';
 import type { RunResult, SparsityMeasures } from '../core/plugin-api.js';
 import { combineCurves } from '../runtime/worker-pool.js';
+import { concatRecords, type SmoothingRecord } from './certify.js';
 
 export interface Shard {
   index: number;
@@ -32,13 +33,23 @@ export function shardRange(shard: Shard, samples: number): [number, number] {
   return range;
 }
 
-const groupKey = (r: RunResult): string => JSON.stringify([r.model.id, r.model.dataset, r.attack.id, r.shard?.count]);
+/** The shard record a run writes: the slice `--shard` chose, its sample positions, and the samples of the whole run. */
+export const shardRecord = (shard: Shard, samples: number): NonNullable<RunResult['shard']> => {
+  const [start, end] = shardRange(shard, samples);
+  return { ...shard, start, end, samples };
+};
+
+/** A `robench certify` run's certificates (src/report/certify-results.ts), which merge image by image like the outcomes. */
+const smoothingOf = (r: RunResult): SmoothingRecord | undefined => (r as RunResult & { smoothing?: SmoothingRecord }).smoothing;
+
+const groupKey = (r: RunResult): string => JSON.stringify([r.attack.id, r.shard?.count]);
 const settingsKey = (r: RunResult): string => JSON.stringify(settings(r));
 
 const runName = (r: RunResult): string => `${r.model.id} [${r.model.dataset}] / ${r.attack.id}`;
 
 /** What the shards of one run must share, so that their union means one evaluation. */
 const settings = (r: RunResult): [string, unknown][] => [
+  ['model', [r.model.id, r.model.dataset]],
   ['weights', r.model.weightsSha256],
   ['attack settings', r.attack.params],
   ['seed', r.seed],
@@ -47,16 +58,42 @@ const settings = (r: RunResult): [string, unknown][] => [
   ['backend', r.backend],
   ['grid', r.points.map((p) => p.perturbation)],
   ['per-sample outcomes', r.outcomes !== undefined],
+  ['certificates', smoothingOf(r) !== undefined],
+  ['sample count', r.shard?.samples],
 ];
 
-function checkSameSettings(parts: RunResult[]): void {
+/** Settings that shards written before robench recorded them lack: compared where both shards have them. */
+const RECENT = new Set(['sample count']);
+
+/** Where a run was read from, for errors: the results.json that `robench report` was given. */
+export type RunSource = (r: RunResult) => string | undefined;
+
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** How two values of a setting differ: the keys that differ, for settings that are objects (attack settings), else both values. */
+function difference(value: unknown, expected: unknown): string {
+  if (isPlain(value) && isPlain(expected)) {
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(value)])].filter((k) => JSON.stringify(value[k]) !== JSON.stringify(expected[k]));
+    if (keys.length > 0) return keys.map((k) => `${k} ${JSON.stringify(value[k]) ?? 'unset'} vs ${JSON.stringify(expected[k]) ?? 'unset'}`).join(', ');
+  }
+  return `${JSON.stringify(value) ?? 'unset'} vs ${JSON.stringify(expected) ?? 'unset'}`;
+}
+
+function checkSameSettings(parts: RunResult[], sourceOf: RunSource): void {
   const [first, ...rest] = parts;
   const want = settings(first);
-  for (const p of rest) {
+  const shardName = (r: RunResult): string => `shard ${r.shard!.index}${sourceOf(r) ? ` (${sourceOf(r)})` : ''}`;
+  // Against the first shard, by the other shards: two runs of one slice (the noise levels of one
+  // certify command) are not the mismatch, and the index check below refuses them if they stay.
+  for (const p of rest.filter((r) => r.shard!.index !== first.shard!.index)) {
     settings(p).forEach(([name, value], k) => {
-      const expected = JSON.stringify(want[k][1]);
-      if (JSON.stringify(value) !== expected) {
-        throw new UsageError(`${runName(p)}: shard ${p.shard!.index} differs from shard ${first.shard!.index} in its ${name} (${JSON.stringify(value)} vs ${expected})`, 'merge shards of one `robench run` command only, run with the same settings and robench version');
+      const expected = want[k][1];
+      if (RECENT.has(name) && (value === undefined || expected === undefined)) return;
+      if (JSON.stringify(value) !== JSON.stringify(expected)) {
+        throw new UsageError(
+          `${runName(p)}: ${shardName(p)} differs from ${shardName(first)} in its ${name} (${difference(value, expected)})`,
+          'merge the shards of one command only (`robench run` or `robench certify`), run with the same settings and robench version',
+        );
       }
     });
   }
@@ -88,10 +125,10 @@ function meanMeasures(parts: SparsityMeasures[], samples: number[]): SparsityMea
   return { zeroFraction: mean('zeroFraction'), hoyer: mean('hoyer'), topKMean: mean('topKMean'), restMean: mean('restMean') };
 }
 
-function mergeGroup(parts: RunResult[]): RunResult {
+function mergeGroup(parts: RunResult[], sourceOf: RunSource): RunResult {
   const sorted = [...parts].sort((a, b) => a.shard!.start - b.shard!.start);
   const { count } = sorted[0].shard!;
-  checkSameSettings(sorted);
+  checkSameSettings(sorted, sourceOf);
   const indices = sorted.map((p) => p.shard!.index);
   if (new Set(indices).size !== indices.length || sorted.length !== count) {
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !indices.includes(i));
@@ -105,6 +142,10 @@ function mergeGroup(parts: RunResult[]): RunResult {
   });
   if (sorted[0].outcomes) checkSampleBySample(sorted);
   const samples = sorted.reduce((s, p) => s + p.dataset.samples, 0);
+  const whole = sorted[0].shard!.samples;
+  if (whole !== undefined && (sorted[0].shard!.start !== 0 || sorted[sorted.length - 1].shard!.end !== whole || samples !== whole)) {
+    throw new UsageError(`shards of ${runName(sorted[0])} cover ${samples} of the ${whole} samples their run slices`, 'merge shards of one run, unedited');
+  }
   const curve = combineCurves(sorted.map((p) => ({ curve: p, samples: p.dataset.samples })));
   const { shard: _omit, ...first } = sorted[0];
   // Every sample contributes the same number of positions, so sample-weighted means are exact.
@@ -122,12 +163,16 @@ function mergeGroup(parts: RunResult[]): RunResult {
     dataset: { ...first.dataset, samples },
     ...curve,
     ...(sparsity ? { sparsity } : {}),
+    ...(smoothingOf(first) ? { smoothing: concatRecords(sorted.map((p) => smoothingOf(p)!)) } : {}),
     durationMs: sorted.reduce((s, p) => s + p.durationMs, 0),
-  };
+  } as RunResult;
 }
 
-/** Merges sharded runs of the same evaluation; unsharded runs pass through. */
-export function mergeShards(runs: RunResult[]): RunResult[] {
+/**
+ * Merges sharded runs of the same evaluation; unsharded runs pass through. `sourceOf` names
+ * the file a run came from, for the errors that refuse shards of different settings.
+ */
+export function mergeShards(runs: RunResult[], sourceOf: RunSource = () => undefined): RunResult[] {
   const groups = new Map<string, RunResult[]>();
   const out: RunResult[] = [];
   for (const r of runs) {
@@ -138,13 +183,18 @@ export function mergeShards(runs: RunResult[]): RunResult[] {
     const key = groupKey(r);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
+  const merged: { at: number; run: RunResult }[] = [];
   for (const parts of groups.values()) {
-    // Shards of several complete runs of one model and attack (say, two step counts) merge run by run;
-    // anything else is one run whose shards disagree, and checkSameSettings names how.
-    const runs = new Map<string, RunResult[]>();
-    for (const p of parts) runs.set(settingsKey(p), [...(runs.get(settingsKey(p)) ?? []), p]);
-    const complete = [...runs.values()].every((r) => r.length === r[0].shard!.count);
-    for (const run of complete ? runs.values() : [parts]) out.push(mergeGroup(run));
+    // Shards of several complete runs of one attack (say, two models, two step counts, or the
+    // noise levels of one certify command) merge run by run; the shards left over are one run
+    // whose shards disagree (checkSameSettings names how) or miss a slice (mergeGroup says which).
+    const byRun = new Map<string, RunResult[]>();
+    for (const p of parts) byRun.set(settingsKey(p), [...(byRun.get(settingsKey(p)) ?? []), p]);
+    const isComplete = (r: RunResult[]): boolean => r.length === r[0].shard!.count;
+    const complete = [...byRun.values()].filter(isComplete);
+    const rest = [...byRun.values()].filter((r) => !isComplete(r)).flat();
+    for (const run of rest.length > 0 ? [...complete, rest] : complete) merged.push({ at: runs.indexOf(run[0]), run: mergeGroup(run, sourceOf) });
   }
-  return out;
+  // In the order the runs came, as each run's first shard did.
+  return [...out, ...merged.sort((a, b) => a.at - b.at).map((m) => m.run)];
 }

@@ -23,7 +23,7 @@ export interface CertifyRun extends RunResult {
 }
 
 /** The parts of a run that are not the certificates: what was certified, where, when, how long. */
-export type CertifyRunHeader = Pick<RunResult, 'robench' | 'model' | 'dataset' | 'backend' | 'backendDetail' | 'seed' | 'durationMs' | 'startedAt' | 'command'>;
+export type CertifyRunHeader = Pick<RunResult, 'robench' | 'model' | 'dataset' | 'backend' | 'backendDetail' | 'seed' | 'shard' | 'durationMs' | 'startedAt' | 'command'>;
 
 /** Per sample, the position of the first radius it is not certified at (-1: certified at all of them). */
 const brokeAt = (record: SmoothingRecord, radii: readonly number[]): number[] =>

@@ -205,7 +205,8 @@ export function checkRun(value: unknown, where: string): RunResult {
     const count = f.int(s.count, 'shard.count', 1);
     f.int(s.index, 'shard.index', 0, count - 1);
     const start = f.int(s.start, 'shard.start');
-    f.int(s.end, 'shard.end', start);
+    const end = f.int(s.end, 'shard.end', start);
+    if (s.samples !== undefined) f.int(s.samples, 'shard.samples', end);
   }
   for (const key of ['gradientEvaluations', 'forwardEvaluations', 'durationMs'] as const) if (r[key] !== undefined) f.num(r[key], key, 0);
   if (r.sparsity !== undefined) f.arr(r.sparsity, 'sparsity').forEach((layer, i) => checkSparsity(f, layer, `sparsity[${i}]`));

@@ -1,5 +1,4 @@
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,33 +7,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { mergeShards, parseShard, shardRange } from '../../src/evaluation/shards.js';
 import type { RunResult } from '../../src/core/plugin-api.js';
 import { pointsFromOutcomes } from '../../src/core/samples.js';
-import { createRegistry } from '../../src/core/registry.js';
-import { saveLayersModelTo } from '../../src/runtime/model-io.js';
-import { robench, robenchOk } from '../helpers/cli.js';
-
-/**
- * A nearest-centroid linear classifier of MNIST (logit_c = x . m_c - |m_c|^2 / 2, m_c the mean
- * image of class c in the first 200 test images): a dense model that gets most samples right,
- * so an attack has something to break and per-sample records differ from sample to sample.
- */
-async function saveCentroidModel(dir: string): Promise<string> {
-  const registry = await createRegistry({ plugins: [], cwd: process.cwd() });
-  const data = await registry.get('dataset', 'mnist').load({ split: 'test', samples: 200, offline: true });
-  const size = 28 * 28;
-  const means = new Float32Array(size * 10);
-  const counts = new Array<number>(10).fill(0);
-  for (let i = 0; i < data.count; i++) {
-    counts[data.labels[i]]++;
-    for (let p = 0; p < size; p++) means[p * 10 + data.labels[i]] += data.images[i * size + p];
-  }
-  means.forEach((v, k) => (means[k] = v / counts[k % 10]));
-  const bias = counts.map((_, c) => -0.5 * Array.from({ length: size }, (_, p) => means[p * 10 + c] ** 2).reduce((a, b) => a + b, 0));
-  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10 })] });
-  model.layers[1].setWeights([tf.tensor2d(means, [size, 10]), tf.tensor1d(bias)]);
-  await saveLayersModelTo(model, dir);
-  model.dispose();
-  return join(dir, 'model.json');
-}
+import { robench, robenchOk, saveCentroidModel } from '../helpers/cli.js';
 
 test('shard ranges tile the samples', (t) => {
   const ranges = [0, 1, 2].map((index) => shardRange({ index, count: 3 }, 100));
@@ -90,6 +63,11 @@ test('shard merges check every sample and every setting', async (t) => {
   for (const i of [0, 1]) await robenchOk([...args, '--shard', `${i}/2`, '--out', join(dir, `s${i}`)]);
   const [s0, s1] = [0, 1].flatMap((i) => readResults(join(dir, `s${i}`)));
   t.is(mergeShards([s0, s1])[0].outcomes!.index.length, 20);
+  t.deepEqual([s0.shard, s1.shard], [{ index: 0, count: 2, start: 0, end: 10, samples: 20 }, { index: 1, count: 2, start: 10, end: 20, samples: 20 }]);
+  // Shards written before the whole run's sample count was recorded merge as before.
+  const older = [s0, s1].map(({ shard: { samples: _s, ...shard } = {} as NonNullable<RunResult['shard']>, ...r }) => ({ ...r, shard }));
+  t.is(mergeShards(older)[0].outcomes!.index.length, 20);
+  t.is(mergeShards([older[0]!, s1])[0].dataset.samples, 20);
   const edited = (over: (r: RunResult) => RunResult) => [s0, over(structuredClone(s1))];
   const withIndex = (index: number[]) => (r: RunResult): RunResult => ({ ...r, outcomes: { ...r.outcomes!, index } });
   const bad: [RunResult[], RegExp][] = [
@@ -100,6 +78,9 @@ test('shard merges check every sample and every setting', async (t) => {
     [edited((r) => ({ ...r, sweep: false })), /in its sweep mode/],
     [edited((r) => ({ ...r, dataset: { ...r.dataset, source: { ...r.dataset.source, sha256: 'other' } } })), /in its data source/],
     [edited(({ outcomes: _o, ...r }) => r), /in its per-sample outcomes/],
+    [edited((r) => ({ ...r, model: { ...r.model, id: 'other' } })), /other \[mnist\] \/ fgsm: shard 1 differs from shard 0 in its model/],
+    // Shard 1 of a run of 21 samples would tile [10, 21): the sample count tells them apart.
+    [edited((r) => ({ ...r, shard: { ...r.shard!, samples: 21 } })), /in its sample count \(21 vs 20\)/],
   ];
   for (const [parts, message] of bad) t.throws(() => mergeShards(parts), { instanceOf: UsageError, message });
   // Two complete sharded runs of one model and attack that differ in a setting stay two runs.

@@ -4,6 +4,10 @@
  * maths). Each sigma is a run of results.json whose curve has the radius on the x-axis
  * (src/report/certify-results.ts), so the reporters and `robench report` show it like any curve.
  *
+ * `--shard i/n` certifies the i-th of n slices of the images, as `robench run --shard` evaluates
+ * one (src/evaluation/shards.ts): each image draws its noise from its own stream, so `robench
+ * report` merges the shards' folders into the runs, per sigma, that one command gives.
+ *
  * Example:
  *   robench certify --model baseline --sigma 0.12,0.25,0.5 --n0 100 --n 1000 --alpha 0.001 --samples 100
  */
@@ -12,6 +16,7 @@ import { UsageError } from '../../core/errors.js';
 import { boundsText, inBounds, intSetting, numberFrom, numberSetting, originLabel, shown, type Bounds, type Setting } from '../../core/settings.js';
 import { abstentions, certifySamples, defaultRadii, smoothedCorrect } from '../../evaluation/certify.js';
 import { loadModel } from '../../evaluation/load-model.js';
+import { shardRange, shardRecord, type Shard } from '../../evaluation/shards.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
 import { robenchVersion } from '../../core/paths.js';
 import type { Registry } from '../../core/registry.js';
@@ -61,6 +66,8 @@ export interface CertifyOptions {
   alpha: number;
   radii?: number[];
   samples?: number;
+  /** Certify only this slice of the samples. */
+  shard?: Shard;
   seed: number;
   batch: number;
   backend: BackendName;
@@ -75,9 +82,14 @@ export interface CertifyOptions {
 
 const timestamp = (d: Date): string => d.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
 
-/** One run per sigma on the loaded data, each line of progress on the status line. */
-async function certifyEach(model: LoadedModel, data: DatasetSplit, header: Omit<CertifyRunHeader, 'durationMs' | 'startedAt'>, opts: CertifyOptions): Promise<CertifyRun[]> {
-  const indices = Array.from({ length: data.count }, (_, i) => i);
+/** The images of a shard: positions [start, end) of the loaded data, which are their dataset indices. */
+function slice(data: DatasetSplit, start: number, end: number): DatasetSplit {
+  const pixels = data.shape[0] * data.shape[1] * data.shape[2];
+  return { ...data, images: data.images.subarray(start * pixels, end * pixels), labels: data.labels.subarray(start, end), count: end - start };
+}
+
+/** One run per sigma on the loaded data (its slice `indices`), each line of progress on the status line. */
+async function certifyEach(model: LoadedModel, data: DatasetSplit, indices: number[], header: Omit<CertifyRunHeader, 'durationMs' | 'startedAt'>, opts: CertifyOptions): Promise<CertifyRun[]> {
   const radii = opts.radii ?? defaultRadii(opts.sigmas, opts.n, opts.alpha);
   const status = statusLine(opts.progress);
   const runs: CertifyRun[] = [];
@@ -110,14 +122,17 @@ export async function certifyCommand(registry: Registry, opts: CertifyOptions): 
     const { model, dataset } = await loadModel(registry, { model: opts.model, dataset: opts.dataset, inputRange: opts.inputRange, offline: opts.offline });
     let runs: CertifyRun[];
     try {
-      const data = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
-      runs = await certifyEach(model, data, {
+      const all = await dataset.load({ split: 'test', samples: opts.samples, dataDir: opts.dataDir, offline: opts.offline });
+      const [start, end] = opts.shard ? shardRange(opts.shard, all.count) : [0, all.count];
+      const data = slice(all, start, end);
+      runs = await certifyEach(model, data, Array.from({ length: data.count }, (_, i) => start + i), {
         robench: robenchVersion,
         model: { id: model.id, dataset: model.dataset, weightsSha256: model.weightsSha256, info: model.info },
         dataset: { id: dataset.id, split: 'test', samples: data.count, source: data.source },
         backend: backend.name,
         ...(backend.detail ? { backendDetail: backend.detail } : {}),
         seed: opts.seed,
+        ...(opts.shard ? { shard: shardRecord(opts.shard, all.count) } : {}),
         command: opts.command,
       }, opts);
     } finally {
@@ -145,6 +160,7 @@ export const certifyModule: CommandModule = {
     CERTIFY_SETTINGS.alpha,
     CERTIFY_SETTINGS.radius,
     { ...RUN_SETTINGS.samples, default: 100, description: 'test samples to certify' },
+    { ...RUN_SETTINGS.shard, description: 'certify only the i-th of n disjoint slices of the --samples images (merge with robench report)' },
     { ...RUN_SETTINGS.batch, default: 500, description: 'noisy copies per forward pass (the results do not depend on it)' },
     RUN_SETTINGS.seed,
     RUN_SETTINGS.backend,
@@ -158,6 +174,10 @@ export const certifyModule: CommandModule = {
   required: ['model', 'sigma'],
   check({ values: v, registry }) {
     checkModelAndDataset(registry, v);
+    // An empty slice is a usage error before anything loads.
+    const shard = v.get('shard') as Shard | undefined;
+    const samples = v.get('samples') as number | undefined;
+    if (shard && samples !== undefined) shardRange(shard, samples);
     for (const f of String(v.get('format')).split(',')) registry.get('reporter', f.trim());
   },
   async run({ values: v, registry, argv }) {
@@ -170,6 +190,7 @@ export const certifyModule: CommandModule = {
       alpha: v.get('alpha') as number,
       radii: v.get('radius') as number[] | undefined,
       samples: v.get('samples') as number,
+      shard: v.get('shard') as Shard | undefined,
       seed: v.get('seed') as number,
       batch: v.get('batch') as number,
       backend: v.get('backend') as BackendName,

@@ -9,6 +9,7 @@ import type { AuditSummary } from '../../report/html-report.js';
 import type { ReporterPlugin, RunResult } from '../../core/plugin-api.js';
 import type { Registry } from '../../core/registry.js';
 import { mergeShards } from '../../evaluation/shards.js';
+import { resultsFileIn } from '../../report/results-file.js';
 import { readResults } from './check.js';
 import type { CommandModule } from '../command.js';
 import { booleanSetting, choiceSetting, intSetting, numberSetting, textSetting } from '../../core/settings.js';
@@ -35,7 +36,8 @@ const unique = <T>(items: T[]): T[] => {
 
 /**
  * Reads the runs of every input (a results folder or results.json), merges shards
- * of one run, and writes the chosen reports of all of them into `opts.out`. Audits
+ * of one run (of `robench run` or `robench certify`; a mismatch names the files), and
+ * writes the chosen reports of all of them into `opts.out`. Audits
  * found next to the inputs (audit.json) are added to `<out>/audit.json`, so the
  * HTML report shows them and the output folder stays complete; so are the gallery
  * pictures the runs name (gallery/). A folder holding only an audit.json is accepted.
@@ -47,6 +49,8 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
   // Lazily, as the reporters do: the HTML module loads Vega.
   const { readAudits } = await import('../../report/html-report.js');
   const runs: RunResult[] = [];
+  // The results.json each run came from, named when shards of different settings are refused.
+  const sources = new Map<RunResult, string>();
   // The gallery pictures the runs name, gathered from their folders into the output folder.
   const pictures = new Map<string, Uint8Array>();
   // An audit already in the output folder (e.g. `robench audit --out` there) stays part of it.
@@ -58,11 +62,12 @@ export async function reportCommand(inputs: string[], opts: ReportOptions, regis
     const auditOnly = isDir(input) && !existsSync(join(input, 'results.json')) && found.length > 0;
     if (auditOnly) continue;
     const gallery = gatherGallery(readResults(input), dir);
+    for (const run of gallery.runs) sources.set(run, resultsFileIn(input));
     runs.push(...gallery.runs);
     for (const [path, png] of gallery.files) pictures.set(path, png);
   }
   if (runs.length === 0) throw new UsageError(`${inputs.join(', ')} hold${inputs.length === 1 ? 's' : ''} audits but no runs`, 'add a folder written by robench run');
-  const results = mergeShards(unique(runs));
+  const results = mergeShards(unique(runs), (run) => sources.get(run));
   const auditList = unique(audits);
   // What a reporter's ctx.outDir guarantees in `robench run` too: a writable folder that exists.
   await prepareOutDir(opts.out);
