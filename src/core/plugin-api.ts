@@ -104,8 +104,17 @@ export interface AttackContext<P extends Params = Params> {
 
 export type Norm = 'linf' | 'l2';
 
+/**
+ * The names of P's params: `keyof P & string`, spelled through a mapped type on purpose. With
+ * `keyof P` itself TypeScript takes AttackPlugin to be contravariant in P (keyof reverses), which
+ * is false for `Params`' index signature (every name is a key of it), and then refuses a typed
+ * plugin, `AttackPlugin<{ steps: number }>`, where an `AttackPlugin` is taken (benchmark(), the
+ * registry); through the mapped type it compares the two plugins member by member, and they fit.
+ */
+type ParamName<P> = keyof { [K in keyof P as K & string]: unknown } & string;
+
 /** A param, and optionally its value, as the user gave it (AttackPlugin.check): `--no-random-start`, `benchmark() params option "loss" 'kl'`. */
-export type ParamNamer<P extends Params = Params> = (param: keyof P & string, value?: number | string | boolean) => string;
+export type ParamNamer<P extends Params = Params> = (param: ParamName<P>, value?: number | string | boolean) => string;
 
 export interface AttackPlugin<P extends Params = Params> {
   kind: 'attack';
@@ -158,9 +167,9 @@ export interface AttackPlugin<P extends Params = Params> {
    * a sample counts as robust only if it survives every version (the worst case);
    * without one (noise draws, corruptions) accuracy is averaged over the versions.
    * Read tensor values with `await t.data()`, never `dataSync()`: the WebGPU backend
-   * cannot read synchronously.
+   * cannot read synchronously. It may be `async` or return the batch at once: the engine awaits it.
    */
-  run(ctx: AttackContext<P>): Promise<tf.Tensor4D | tf.Tensor4D[]>;
+  run(ctx: AttackContext<P>): tf.Tensor4D | tf.Tensor4D[] | Promise<tf.Tensor4D | tf.Tensor4D[]>;
 }
 
 /** A model ready to evaluate. */
@@ -423,10 +432,15 @@ export interface ReporterPlugin {
 
 export type Plugin = ModelPlugin | AttackPlugin<any> | DatasetPlugin | ReporterPlugin;
 
-/** The value a param's declaration gives: a number, a boolean, one of its choices, or a string. */
-export type ParamValue<S extends ParamSpec> = S['type'] extends 'number' | 'int'
+/**
+ * The value a param's declaration gives: a number, a boolean, one of its choices, or a string.
+ * Distributed over the declared type, so that a declaration typed only as `ParamSpec` (an attack's
+ * `params` spread from a plain `AttackPlugin`) gives any of them, not a string.
+ */
+export type ParamValue<S extends ParamSpec> = ValueOfType<S['type'], S>;
+type ValueOfType<T extends ParamSpec['type'], S extends ParamSpec> = T extends 'number' | 'int'
   ? number
-  : S['type'] extends 'boolean'
+  : T extends 'boolean'
     ? boolean
     : S extends { choices: readonly (infer C extends string)[] }
       ? C
@@ -446,9 +460,11 @@ export type ParamSpecsFor<P> = { [K in keyof P]-?: SpecFor<P[K]> };
  * An attack plugin, its params' TypeScript type inferred from their declarations
  * (`defineAttack({ params: { steps: { type: 'int', ... } }, run(ctx) { ctx.params.steps } })`), or
  * given (`defineAttack<{ steps: number }>(...)`) and then checked against them: a declared
- * `stepz`, a missing `steps` or a `steps` of type 'string' is a compile error.
+ * `stepz`, a missing `steps` or a `steps` of type 'string' is a compile error. Inferred from
+ * `params` alone (NoInfer), so that an attack spread from another, `{ ...pgd, id, check }`, whose
+ * methods are typed by the other's params, is typed by the declarations it spreads.
  */
-export function defineAttack<const S extends ParamSpecs>(p: Omit<AttackPlugin<ParamsOf<S>>, 'kind' | 'params'> & { params: S }): AttackPlugin<ParamsOf<S>>;
+export function defineAttack<const S extends ParamSpecs>(p: Omit<AttackPlugin<ParamsOf<NoInfer<S>>>, 'kind' | 'params'> & { params: S }): AttackPlugin<ParamsOf<S>>;
 export function defineAttack<P extends Params>(p: Omit<AttackPlugin<P>, 'kind' | 'params'> & { params: ParamSpecsFor<P> }): AttackPlugin<P>;
 export function defineAttack(p: Omit<AttackPlugin, 'kind'>): AttackPlugin {
   return { kind: 'attack', ...p };

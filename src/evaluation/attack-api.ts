@@ -45,7 +45,7 @@ export interface AttackOptions<P extends Params = Params> {
   /** An attack id (`'pgd'`) or plugin (`import { pgd } from 'robench/attacks'`). */
   attack: string | AttackPlugin<P>;
   /** One budget, a list, or a grid as `--eps` takes it (`'0,2/255,4/255'`); default: the attack's grid for the model's dataset. */
-  eps?: number | number[] | string;
+  eps?: number | readonly number[] | string;
   /** Attack options, keyed as `robench list attacks --json` names them, checked like flags. */
   params?: Partial<P>;
   seed?: number;

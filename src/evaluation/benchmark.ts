@@ -59,7 +59,7 @@ export interface BenchmarkOptions extends Partial<Pick<RunSettingValues, 'sample
   /** Attack options, keyed as `robench list attacks --json` names them (`{ steps: 50, norm: 'l2' }`), checked like flags. */
   params?: Record<string, unknown>;
   /** Budgets in [0, 1] pixel units, or a grid as `--eps` takes it (`'0,2/255,4/255'`); default: the attack's grid. */
-  eps?: number[] | string;
+  eps?: readonly number[] | string;
   /** The pixel range of a model file, LayersModel or GraphModel (default [0, 1]). */
   inputRange?: InputRange;
   /** The name of a LayersModel or GraphModel in the results (default: the LayersModel's name, or 'graph-model'). */
