@@ -35,7 +35,10 @@ function fitLinear(data: DatasetSplit): { w: tf.Variable; b: tf.Variable } {
 const { w, b } = fitLinear(mnist);
 const linear = (x: tf.Tensor4D) => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], 784]), w), b) as tf.Tensor2D;
 /** The same classifier behind a zero gradient: the textbook case of gradient masking. */
-const masked = tf.customGrad((x: tf.Tensor) => ({ value: linear(x as tf.Tensor4D), gradFunc: (dy: tf.Tensor) => tf.zerosLike(x) }));
+const masked = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = inputs[0] as tf.Tensor4D;
+  return { value: linear(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(x) };
+});
 /** The same decisions with logits x1000: softmax saturates and cross-entropy's gradient underflows to 0. */
 const overconfident = (x: tf.Tensor4D) => tf.tidy(() => tf.mul(linear(x), 1000) as tf.Tensor2D);
 
@@ -202,7 +205,8 @@ test('robench audit takes a model file, writes every row to audit.json and exits
   const scaled = [tf.mul(w, 1000), tf.mul(b, 1000)];
   dense.layers[1].setWeights(scaled);
   await saveLayersModelTo(dense, join(dir, 'model'));
-  tf.dispose([dense, ...scaled]);
+  dense.dispose();
+  tf.dispose(scaled);
   const file = join(dir, 'model', 'model.json');
   const out = join(dir, 'out');
   const r = await robench(['audit', '--model', file, '--dataset', 'mnist', '--samples', '30', '--batch', '30', '--queries', '20', '--eps', '0.1', '--backend', 'cpu', '--out', out]);

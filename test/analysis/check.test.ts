@@ -12,6 +12,7 @@ import { robench } from '../helpers/cli.js';
 import { runResult } from '../helpers/run-results.js';
 import { galleryPath, writeGalleryFiles } from '../../src/report/gallery-images.js';
 import { encodePng } from '../../src/report/png-image.js';
+import type { ReportRun } from '../../src/report/html-report.js';
 
 const opts = { tolerance: 0.01, alpha: 0.01, allowMismatch: false };
 
@@ -97,7 +98,7 @@ test('check --update copies the gallery pictures the results name into the basel
   t.is(updated.code, 0, updated.stderr);
   t.deepEqual((await readdir(join(to, 'gallery'))).sort(), [...files.keys()].map((p) => p.slice('gallery/'.length)).sort());
   for (const [path, png] of files) t.deepEqual(new Uint8Array(await readFile(join(to, path))), png);
-  t.deepEqual(readResults(to)[0].gallery, gallery);
+  t.deepEqual((readResults(to) as ReportRun[])[0].gallery, gallery);
   t.is((await robench(['report', to, '--out', join(to, 'report')])).code, 0, 'the baseline folder reports');
 });
 

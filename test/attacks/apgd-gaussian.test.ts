@@ -123,6 +123,8 @@ test('Gaussian noise: draws are independent, have standard deviation sigma, and 
   t.true(heavy.every((d) => accuracy(mlp, d, batch.y) < 1));
   t.is(gaussian.budget({ draws: 3 }), null);
   t.is(gaussian.defaultGrid('mnist', { draws: 3 })[0], 0);
-  await t.throwsAsync(gaussian.run(contextFor(mlp, batch.x, batch.y, 0.1, { draws: 0 }).ctx) as Promise<unknown>, { message: /draws must be a positive integer/ });
+  // Called as the engine calls any plugin: an AttackPlugin given a context with untyped params.
+  const plugin: AttackPlugin = gaussian;
+  await t.throwsAsync(plugin.run(contextFor(mlp, batch.x, batch.y, 0.1, { draws: 0 }).ctx) as Promise<unknown>, { message: /draws must be a positive integer/ });
   tf.dispose([grey, ...draws, ...again, ...none, ...heavy]);
 });

@@ -97,7 +97,7 @@ test('the normal start is x + sigma N(0, 1) inside the ball, from the per-sample
 });
 
 test('the KL loss without a random start is a usage error: its gradient at the clean image is exactly 0, so pgd from x would return x unchanged', async (t) => {
-  const grad = tf.tidy(() => tf.grad((x: tf.Tensor4D) => tf.sum(klFromClean(mlp.logits(batch.x))(mlp.logits(x), batch.y)))(batch.x).abs().max().dataSync()[0]!);
+  const grad = tf.tidy(() => tf.grad((x) => tf.sum(klFromClean(mlp.logits(batch.x))(mlp.logits(x as tf.Tensor4D), batch.y)))(batch.x).abs().max().dataSync()[0]!);
   t.is(grad, 0, 'no direction to step in from x');
   await t.throwsAsync(runAttack(pgd, kl({ 'random-start': false }, false)), { message: /--loss kl has a zero gradient .* without a random start/ });
 });

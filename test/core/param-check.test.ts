@@ -99,5 +99,5 @@ test('resolveParams runs the check of the attack it is given, spelling flags; an
 
 test("pgd's run() still refuses the pair when called without resolution (its own check, the params spelled as flags)", async (t) => {
   const ctx = { params: { norm: 'linf', loss: 'ce', steps: 1, restarts: 1, 'random-start': false, 'start-sigma': 0.001 } } as never;
-  await t.throwsAsync(pgd.run(ctx), { instanceOf: UsageError, message: '--start-sigma 0.001 sets the random start, which --no-random-start turns off' });
+  await t.throwsAsync(async () => pgd.run(ctx), { instanceOf: UsageError, message: '--start-sigma 0.001 sets the random start, which --no-random-start turns off' });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CIFAR_BUNDLED_NAME } from '../../src/data/cifar-loader.js';
+import type { RobenchError } from '../../src/core/errors.js';
 import { gunzipFile } from '../../src/data/gzip.js';
 import { CIFAR10, FASHION_MNIST, MNIST } from '../../src/data/manifests.js';
 import { bundledPath, openSplit } from '../../src/data/split.js';
@@ -35,7 +36,7 @@ test('a FIFO in the data dir is refused at once, not waited on', async (t) => {
 
 test('a data file larger than the original is refused before it is read', async (t) => {
   const dir = dataDir({ [IMAGES]: Buffer.alloc(1648878), [LABELS]: Buffer.alloc(4542) });
-  const err = await t.throwsAsync(mnist.load({ split: 'test', dataDir: dir, offline: true }), { message: /t10k-images-idx3-ubyte\.gz is 1648878 bytes, more than the 1648877 accepted/ });
+  const err = await t.throwsAsync<RobenchError>(mnist.load({ split: 'test', dataDir: dir, offline: true }), { message: /t10k-images-idx3-ubyte\.gz is 1648878 bytes, more than the 1648877 accepted/ });
   t.regex(err!.hint!, /robench data fetch mnist/);
 });
 
@@ -49,7 +50,7 @@ test('the bundled subsets match their recorded sha256, and one that does not is 
   for (const [m, names] of [[MNIST, MNIST.split.test], [FASHION_MNIST, FASHION_MNIST.split.test], [CIFAR10, [CIFAR_BUNDLED_NAME]]] as const) {
     for (const name of names) {
       const recorded = m.bundled!.find((f) => f.name === name)!;
-      t.is(createHash('sha256').update(readFileSync(bundledPath(m, name))).digest('hex'), recorded.sha256, `${m.id} ${name}`);
+      t.is(createHash('sha256').update(readFileSync(bundledPath(m, name))).digest('hex'), recorded.sha256!, `${m.id} ${name}`);
     }
   }
   const empty = mkdtempSync(join(tmpdir(), 'robench-datafiles-'));
@@ -61,7 +62,7 @@ test('the bundled subsets match their recorded sha256, and one that does not is 
 
 test('a data dir holding part of the test split says so instead of falling back to the bundled subset', async (t) => {
   const dir = dataDir({ [IMAGES]: Buffer.alloc(10) });
-  const err = await t.throwsAsync(mnist.load({ split: 'test', samples: 100, dataDir: dir }), {
+  const err = await t.throwsAsync<RobenchError>(mnist.load({ split: 'test', samples: 100, dataDir: dir }), {
     message: /mnist: the data dir holds only part of the test split \(t10k-images-idx3-ubyte\.gz\): t10k-labels-idx1-ubyte\.gz not found in /,
   });
   t.regex(err!.hint!, /robench data fetch mnist/);
@@ -77,6 +78,6 @@ test('a data dir holding only the train split still falls back to the bundled te
   const dir = dataDir({ 'train-images-idx3-ubyte.gz': Buffer.alloc(10), 'train-labels-idx1-ubyte.gz': Buffer.alloc(10) });
   const split = await mnist.load({ split: 'test', samples: 100, dataDir: dir, offline: true });
   t.is(split.source.kind, 'bundled');
-  t.is(split.source.sha256, MNIST.bundled![0]!.sha256);
+  t.is(split.source.sha256, MNIST.bundled![0]!.sha256!);
   t.is(split.count, 100);
 });

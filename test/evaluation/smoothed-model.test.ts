@@ -69,7 +69,7 @@ test('the verdict is the closed form off the boundary, and the vote and soft fre
 test('the surrogate is differentiable: its gradient for class 1 points along w', (t) => {
   const x = imagesAt([0.2, -0.4]);
   const model = smoothed({ gradientDraws: 64 }, binaryLinear(3));
-  const g = tf.grad((xi: tf.Tensor4D) => tf.sum(tf.slice(model.gradientSurrogate!.logits(xi), [0, 1], [-1, 1])))(x);
+  const g = tf.grad((xi) => tf.sum(tf.slice(model.gradientSurrogate!.logits(xi as tf.Tensor4D), [0, 1], [-1, 1])))(x);
   for (const row of tf.reshape(g, [2, 4]).arraySync() as number[][]) {
     const cos = row.reduce((s, v, i) => s + v * w[i]!, 0) / (Math.hypot(...row) * norm);
     t.true(cos > 0.95, `cosine ${cos}`);
@@ -115,7 +115,7 @@ test('repeated calls: the verdict repeats, the surrogate draws anew (what --eot 
   const calls = () => {
     const votes = model.logits(x);
     const soft = model.gradientSurrogate!.logits(x);
-    const g = tf.grad((xi: tf.Tensor4D) => tf.sum(model.gradientSurrogate!.logits(xi)))(x);
+    const g = tf.grad((xi) => tf.sum(model.gradientSurrogate!.logits(xi as tf.Tensor4D)))(x);
     const out = { votes: rowsOf(votes), soft: rowsOf(soft) };
     tf.dispose([votes, soft, g]);
     return out;

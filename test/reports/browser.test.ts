@@ -97,7 +97,7 @@ test('report.html loads in headless Chromium without errors or requests: headlin
     // The gallery: one grid, a row per sample and model; clean, and per budget perturbed and difference.
     t.is(await page.locator('#gallery table.gallery').count(), 1);
     t.is(await page.locator('#gallery table.gallery tbody tr').count(), 8);
-    const images = await page.$$eval('#gallery img', (imgs) => imgs.map((img) => [(img as HTMLImageElement).complete, (img as HTMLImageElement).naturalWidth, img.getBoundingClientRect().width]));
+    const images = await page.$$eval('#gallery img', (imgs) => imgs.map((img) => [(img as HTMLImageElement).complete, (img as HTMLImageElement).naturalWidth, img.getBoundingClientRect().width] as const));
     t.is(images.length, 4 * (1 + 2 * 2) + 4 * (1 + 2));
     t.true(images.every(([complete, natural, shown]) => complete === true && natural === 112 && shown >= 112), `gallery images decode and show enlarged: ${JSON.stringify(images.slice(0, 3))}`);
     t.is(await page.locator('#audit .verdict.warn').count(), 1);

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
+import type { View } from 'vega';
 import { compile } from 'vega-lite';
 import pngReporter from '../../reports/png.js';
 import svgReporter from '../../reports/svg.js';
@@ -27,6 +28,12 @@ interface SceneNode {
   y2?: number;
   datum?: Record<string, unknown>;
 }
+
+/**
+ * The root node of a view's scenegraph. vega-typings declare scenegraph() as returning a Scene,
+ * but vega's View returns the Scenegraph object that holds the root Scene as `root`.
+ */
+const sceneRoot = (view: View): SceneNode => (view.scenegraph() as unknown as { root: SceneNode }).root;
 
 /** Every mark node of the scenegraph with the given name (a faceted line has one per series). */
 function marksNamed(node: SceneNode, name: string, out: SceneNode[] = []): SceneNode[] {
@@ -81,7 +88,7 @@ test('curve chart data are the points of results.json with their Wilson interval
       // The drawn line goes through the points: each vertex sits where the scales put the point.
       const x = view.scale('x') as (v: number) => number;
       const y = view.scale('y') as (v: number) => number;
-      const lines = marksNamed(view.scenegraph().root as SceneNode, 'curve_marks');
+      const lines = marksNamed(sceneRoot(view), 'curve_marks');
       t.is(lines.length, group.runs.length, 'one line per model');
       for (const line of lines) {
         for (const item of line.items!) {
@@ -89,7 +96,7 @@ test('curve chart data are the points of results.json with their Wilson interval
           t.true(Math.abs(item.y! - y(item.datum!.accuracy as number)) < 1e-6);
         }
       }
-      const bands = marksNamed(view.scenegraph().root as SceneNode, 'band_marks');
+      const bands = marksNamed(sceneRoot(view), 'band_marks');
       t.is(bands.length, group.runs.length, 'one band per model');
       for (const band of bands) {
         for (const item of band.items!) {
@@ -164,9 +171,9 @@ test('sparsity chart: a panel per layer, exact zeros apart, the overflow bin nam
       }
     }
     t.deepEqual([...new Set(rows.map((d) => d.panel))], ['conv1 · HaH block in hah-cnn [mnist]', 'conv2']);
-    t.is(marksNamed(view.scenegraph().root as SceneNode, 'histogram_marks').length, 2, 'one panel per layer');
+    t.is(marksNamed(sceneRoot(view), 'histogram_marks').length, 2, 'one panel per layer');
     // Bars start at the bottom of the log scale, so every bin is drawn, the smallest too.
-    const bars = marksNamed(view.scenegraph().root as SceneNode, 'histogram_marks').flatMap((m) => m.items!) as (SceneNode & { height: number })[];
+    const bars = marksNamed(sceneRoot(view), 'histogram_marks').flatMap((m) => m.items!) as (SceneNode & { height: number })[];
     t.is(bars.length, rows.length);
     t.true(bars.every((b) => b.height > 0), 'no bar vanishes');
   } finally {
@@ -184,7 +191,7 @@ test('budget axis: a tick at every grid point, labelled as the tables label budg
     attack: { ...pgd.attack, budget, params: { ...pgd.attack.params, norm: budget } },
     points: grid.map((perturbation, k) => ({ perturbation, accuracy: 1 - k / grid.length, correct: 200 - k * 20, total: 200 })),
   });
-  const cases: [number[], 'linf' | 'l2', string[], string][] = [
+  const cases: [number[], 'linf' | 'l2', string[], 'linear' | 'symlog'][] = [
     [doubling, 'linf', ['0', '1/255', '2/255', '4/255', '8/255', '16/255'], 'symlog'],
     [[0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3], 'linf', ['0', '0.025', '0.05', '0.075', '0.1', '0.15', '0.2', '0.25', '0.3'], 'linear'],
     [[0, 0.1, 0.25, 0.5, 0.75, 1, 1.5], 'l2', ['0', '0.1', '0.25', '0.5', '0.75', '1', '1.5'], 'symlog'],

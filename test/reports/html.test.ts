@@ -236,7 +236,9 @@ test('robench report gathers the gallery pictures into --out, and turns a galler
   const [mlp] = fixture();
   const a = await tmp();
   const gallery = await gallerySample(a, 8 / 255, ['3', '2']);
-  await writeFile(join(a, 'results.json'), resultsJsonText([{ ...mlp, gallery }]));
+  // A run with its gallery, as robench run writes it (resultsJson takes any RunResult).
+  const withGallery: ReportRun = { ...mlp, gallery };
+  await writeFile(join(a, 'results.json'), resultsJsonText([withGallery]));
   // As robench 0.1.0 wrote it: the pictures as data URLs in results.json, no difference picture.
   const b = await tmp();
   const picture = async (path: string): Promise<string> => pngDataUrl(await readFile(join(a, path)));
@@ -258,7 +260,7 @@ test('robench report gathers the gallery pictures into --out, and turns a galler
   t.is((/<section id="gallery">[\s\S]*?<\/section>/.exec(html)![0].match(/<img src="data:image\/png;base64,/g) ?? []).length, 2 * 2 * 3);
   // A folder whose pictures went missing is refused before anything is written.
   const c = await tmp();
-  await writeFile(join(c, 'results.json'), resultsJsonText([{ ...mlp, gallery }]));
+  await writeFile(join(c, 'results.json'), resultsJsonText([withGallery]));
   const never = join(await tmp(), 'never');
   await t.throwsAsync(silently(() => reportCommand([c], { out: never, format: 'html' }, registry())), { instanceOf: UsageError, message: /gallery picture .* is missing/ });
   await t.throwsAsync(readdir(never), { code: 'ENOENT' });

@@ -113,7 +113,8 @@ async function workload(): Promise<Outcome> {
   const [xadv, advLogits] = [await read(adv), await read(advOut)];
   tf.dispose([attacked, advOut]);
 
-  const optimizer = tf.train.adam(1e-3);
+  // As a tf.Optimizer: Adam's own applyGradients type names a NamedVariableMap, not the NamedTensorMap of gradients variableGrads returns.
+  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const adamLosses: number[] = [];
   for (let step = 0; step < 3; step++) {

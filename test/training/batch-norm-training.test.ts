@@ -79,7 +79,7 @@ test.serial('recomputeMovingStatistics sets the moving mean and variance to thos
   const all = values(16 * 24, 3).map((v, i) => v * (1 + (i % 4)) + 10 * (i % 4) + (i < 5 * 24 ? 3 : 0));
   const before = tf.memory().numTensors;
   const probe = tf.tensor4d(all.subarray(0, 48), [2, 3, 2, 4]);
-  tf.dispose(bn.apply(probe, { training: true, updateMovingAverages: false }));
+  tf.dispose(bn.apply(probe, { training: true, updateMovingAverages: false }) as tf.Tensor);
   probe.dispose();
   t.deepEqual(bn.getWeights().slice(2).map((w) => Array.from(w.dataSync())), [[0, 0, 0, 0], [1, 1, 1, 1]], 'a training pass without moving averages leaves them alone');
   let start = 0;

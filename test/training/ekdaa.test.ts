@@ -12,7 +12,7 @@ import { checkLayoutName, ekdaaModelId, frozenConvsId, trainEkdaa, type EkdaaTra
 import { inputErrorShapes, releaseBpUpdate } from '../../src/training/ekdaa-release-bp.js';
 import { builtinTrainable } from '../../src/training/trainable.js';
 import { loadLayersModelFrom } from '../../src/runtime/model-io.js';
-import type { DatasetSplit, EkdaaTraining, ImageShape } from '../../src/core/plugin-api.js';
+import type { DatasetSplit, EkdaaTraining, ImageShape, ModelPlugin } from '../../src/core/plugin-api.js';
 import { scalarRng } from '../../src/core/rng.js';
 import { LOCK_FILE, lockOutDir } from '../../src/runtime/out-dir.js';
 import { syntheticLines } from '../helpers/synthetic-lines.js';
@@ -605,7 +605,7 @@ test.serial('the shipped EKDAA models load as zoo models, say which gradient att
   const { batchTensors } = await import('../../src/core/engine.js');
   const shared = resolve(packageRoot, '..', 'shared', 'data');
   for (const id of ['ekdaa', 'ekdaa-sign', 'ekdaa-backprop']) {
-    const plugin = (await import(`../../models/${id}.js`)).default;
+    const plugin: ModelPlugin = (await import(`../../models/${id}.js`)).default;
     t.deepEqual(plugin.datasets, ['cifar10', 'fashion-mnist'], `${id} ships CIFAR-10 and Fashion-MNIST weights`);
     for (const dataset of plugin.datasets) {
       const before = tf.memory().numTensors;
@@ -618,7 +618,7 @@ test.serial('the shipped EKDAA models load as zoo models, say which gradient att
       // Through the surrogate even the sign model has a usable input gradient.
       const per = model.inputShape.reduce((a, b) => a * b, 1);
       const x = tf.tensor4d(Float32Array.from({ length: 2 * per }, (_, i) => ((i * 7) % 10) / 10), [2, ...model.inputShape]);
-      const g = tf.grad((v: tf.Tensor4D) => tf.sum(model.logits(v)))(x);
+      const g = tf.grad((v) => tf.sum(model.logits(v as tf.Tensor4D)))(x);
       t.true(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]) > 1e-3, `${id} on ${dataset}: input gradient vanishes`);
       tf.dispose([x, g]);
       if (existsSync(shared)) {

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTraining, START, type Trainer } from '../../src/training/loop.js';
-import type { TrainingManifest } from '../../src/training/manifest.js';
+import { runOutcome, type TrainingManifest } from '../../src/training/manifest.js';
 
 const STEP_MS = 60;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -44,7 +44,7 @@ function sleepingTrainer(left: number[]): Trainer<{ model: string; dataset: stri
         testSamples: 1,
         dataset: 'none',
         keepCheckpoint: false,
-        manifest: (outcome) => ({ model: 'fake', dataset: 'none', command: '', seed: 0, batch: 1, schedule: 'constant', trainSamples: 1, ...outcome }),
+        manifest: (outcome) => ({ model: 'fake', dataset: 'none', command: '', seed: 0, batch: 1, schedule: 'constant', trainSamples: 1, ...runOutcome(outcome) }),
       };
     },
     dispose: async () => {},

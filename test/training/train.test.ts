@@ -96,7 +96,8 @@ test.serial('the VGG16 entries build and train a couple of steps', async (t) => 
   const arch = architecture('baseline', 'vgg16', [32, 32, 3]);
   const model = buildModel(arch, [32, 32, 3], 10, cifarLike.plugin.normalization);
   t.is(model.layers.filter((l) => l.getClassName() === 'Conv2D').length, 13);
-  const optimizer = tf.train.adam(1e-3);
+  // As a tf.Optimizer: Adam's own applyGradients type names a NamedVariableMap, not the NamedTensorMap of gradients variableGrads returns.
+  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const x = tf.tensor4d(cifarLike.train.images.subarray(0, 2 * 3072), [2, 32, 32, 3]);
   const y = tf.tensor1d([0, 1], 'int32');
