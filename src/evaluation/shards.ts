@@ -7,7 +7,7 @@ import { mergeHistograms } from '../analysis/histogram-bins.js';
 import { UsageError } from '../core/errors.js';
 import type { RunResult, SparsityMeasures } from '../core/plugin-api.js';
 import { combineCurves } from '../runtime/worker-pool.js';
-import { concatRecords, type SmoothingRecord } from './certify.js';
+import { concatRecords, type SmoothingRecord } from './smoothing-record.js';
 
 export interface Shard {
   index: number;

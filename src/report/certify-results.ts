@@ -12,7 +12,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { CurvePoint, RunResult, SampleOutcomes } from '../core/plugin-api.js';
-import { certifiedCounts, smoothedCorrect, type SmoothingRecord } from '../evaluation/certify.js';
+import { certifiedCounts, smoothedCorrect, type SmoothingRecord } from '../evaluation/smoothing-record.js';
 import { certify } from '../evaluation/smoothing.js';
 import { readResults } from './results-file.js';
 

@@ -5,7 +5,7 @@
  * interval over images, as robench run's table shows accuracies.
  */
 import { wilsonInterval } from '../core/intervals.js';
-import { abstentions, smoothedCorrect } from '../evaluation/certify.js';
+import { abstentions, smoothedCorrect } from '../evaluation/smoothing-record.js';
 import type { CertifyRun } from './certify-results.js';
 import { fitTable } from './terminal-table.js';
 

@@ -11,7 +11,8 @@ import { errorFunction } from 'simple-statistics';
 import '../helpers/backend.js';
 import { ABSTAIN, binomialTestP, certifiedRadius, certify, clopperPearsonLower, predict } from '../../src/evaluation/smoothing.js';
 import { countsUnderNoise } from '../../src/evaluation/smoothing-counts.js';
-import { certifiedCounts, certifySamples, defaultRadii, largestRadius, smoothedCorrect } from '../../src/evaluation/certify.js';
+import { certifySamples, defaultRadii, largestRadius } from '../../src/evaluation/certify.js';
+import { certifiedCounts, smoothedCorrect } from '../../src/evaluation/smoothing-record.js';
 import type { DatasetSplit } from '../../src/core/plugin-api.js';
 import { linearModel } from '../helpers/tiny-models.js';
 

@@ -14,7 +14,8 @@
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { boundsText, inBounds, intSetting, numberFrom, numberSetting, originLabel, shown, type Bounds, type Setting } from '../../core/settings.js';
-import { abstentions, certifySamples, defaultRadii, smoothedCorrect } from '../../evaluation/certify.js';
+import { certifySamples, defaultRadii } from '../../evaluation/certify.js';
+import { abstentions, smoothedCorrect } from '../../evaluation/smoothing-record.js';
 import { loadModel } from '../../evaluation/load-model.js';
 import { shardRange, shardRecord, type Shard } from '../../evaluation/shards.js';
 import { RUN_SETTINGS } from '../../evaluation/run-settings.js';
