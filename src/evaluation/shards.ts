@@ -39,16 +39,16 @@ export const shardRecord = (shard: Shard, samples: number): NonNullable<RunResul
   return { ...shard, start, end, samples };
 };
 
-/** A `robench certify` run's certificates (src/report/certify-results.ts), which merge image by image like the outcomes. */
-const smoothingOf = (r: RunResult): SmoothingRecord | undefined => (r as RunResult & { smoothing?: SmoothingRecord }).smoothing;
+/** A run as shards hold it: a `robench certify` run also keeps its certificates (src/report/certify-results.ts), which merge image by image like the outcomes. */
+export type ShardedRun = RunResult & { smoothing?: SmoothingRecord };
 
-const groupKey = (r: RunResult): string => JSON.stringify([r.attack.id, r.shard?.count]);
-const settingsKey = (r: RunResult): string => JSON.stringify(settings(r));
+const groupKey = (r: ShardedRun): string => JSON.stringify([r.attack.id, r.shard?.count]);
+const settingsKey = (r: ShardedRun): string => JSON.stringify(settings(r));
 
 const runName = (r: RunResult): string => `${r.model.id} [${r.model.dataset}] / ${r.attack.id}`;
 
 /** What the shards of one run must share, so that their union means one evaluation. */
-const settings = (r: RunResult): [string, unknown][] => [
+const settings = (r: ShardedRun): [string, unknown][] => [
   ['model', [r.model.id, r.model.dataset]],
   ['weights', r.model.weightsSha256],
   ['attack settings', r.attack.params],
@@ -58,7 +58,7 @@ const settings = (r: RunResult): [string, unknown][] => [
   ['backend', r.backend],
   ['grid', r.points.map((p) => p.perturbation)],
   ['per-sample outcomes', r.outcomes !== undefined],
-  ['certificates', smoothingOf(r) !== undefined],
+  ['certificates', r.smoothing !== undefined],
   ['sample count', r.shard?.samples],
 ];
 
@@ -79,7 +79,7 @@ function difference(value: unknown, expected: unknown): string {
   return `${JSON.stringify(value) ?? 'unset'} vs ${JSON.stringify(expected) ?? 'unset'}`;
 }
 
-function checkSameSettings(parts: RunResult[], sourceOf: RunSource): void {
+function checkSameSettings(parts: ShardedRun[], sourceOf: RunSource): void {
   const [first, ...rest] = parts;
   const want = settings(first);
   const shardName = (r: RunResult): string => `shard ${r.shard!.index}${sourceOf(r) ? ` (${sourceOf(r)})` : ''}`;
@@ -125,7 +125,7 @@ function meanMeasures(parts: SparsityMeasures[], samples: number[]): SparsityMea
   return { zeroFraction: mean('zeroFraction'), hoyer: mean('hoyer'), topKMean: mean('topKMean'), restMean: mean('restMean') };
 }
 
-function mergeGroup(parts: RunResult[], sourceOf: RunSource): RunResult {
+function mergeGroup(parts: ShardedRun[], sourceOf: RunSource): ShardedRun {
   const sorted = [...parts].sort((a, b) => a.shard!.start - b.shard!.start);
   const { count } = sorted[0].shard!;
   checkSameSettings(sorted, sourceOf);
@@ -149,32 +149,45 @@ function mergeGroup(parts: RunResult[], sourceOf: RunSource): RunResult {
   const curve = combineCurves(sorted.map((p) => ({ curve: p, samples: p.dataset.samples })));
   const { shard: _omit, ...first } = sorted[0];
   // Every sample contributes the same number of positions, so sample-weighted means are exact.
+  const weights = sorted.map((p) => p.dataset.samples);
   const sparsity = first.sparsity?.map((layer, l) => ({
     ...layer,
-    zeroFraction: sorted.reduce((s, p) => s + p.sparsity![l].zeroFraction * p.dataset.samples, 0) / samples,
-    hoyer: sorted.reduce((s, p) => s + p.sparsity![l].hoyer * p.dataset.samples, 0) / samples,
-    topKMean: sorted.reduce((s, p) => s + p.sparsity![l].topKMean * p.dataset.samples, 0) / samples,
-    restMean: sorted.reduce((s, p) => s + p.sparsity![l].restMean * p.dataset.samples, 0) / samples,
+    ...meanMeasures(sorted.map((p) => p.sparsity![l]), weights),
     histogram: mergeHistograms(sorted.map((p) => p.sparsity![l].histogram)),
-    ...(layer.preThreshold ? { preThreshold: meanMeasures(sorted.map((p) => p.sparsity![l].preThreshold!), sorted.map((p) => p.dataset.samples)) } : {}),
+    ...(layer.preThreshold ? { preThreshold: meanMeasures(sorted.map((p) => p.sparsity![l].preThreshold!), weights) } : {}),
   }));
   return {
     ...first,
     dataset: { ...first.dataset, samples },
     ...curve,
     ...(sparsity ? { sparsity } : {}),
-    ...(smoothingOf(first) ? { smoothing: concatRecords(sorted.map((p) => smoothingOf(p)!)) } : {}),
+    ...(first.smoothing ? { smoothing: concatRecords(sorted.map((p) => p.smoothing!)) } : {}),
     durationMs: sorted.reduce((s, p) => s + p.durationMs, 0),
-  } as RunResult;
+  };
+}
+
+/**
+ * The runs one group of shards (one attack, one shard count) holds: shards of several complete
+ * runs (two models, two step counts, the noise levels of one certify command) split by their
+ * settings; the shards left over form one more run, whose shards disagree (checkSameSettings names
+ * how) or miss a slice (mergeGroup says which).
+ */
+function runsIn(parts: ShardedRun[]): ShardedRun[][] {
+  const byRun = new Map<string, ShardedRun[]>();
+  for (const p of parts) byRun.set(settingsKey(p), [...(byRun.get(settingsKey(p)) ?? []), p]);
+  const isComplete = (r: ShardedRun[]): boolean => r.length === r[0].shard!.count;
+  const complete = [...byRun.values()].filter(isComplete);
+  const rest = [...byRun.values()].filter((r) => !isComplete(r)).flat();
+  return rest.length > 0 ? [...complete, rest] : complete;
 }
 
 /**
  * Merges sharded runs of the same evaluation; unsharded runs pass through. `sourceOf` names
  * the file a run came from, for the errors that refuse shards of different settings.
  */
-export function mergeShards(runs: RunResult[], sourceOf: RunSource = () => undefined): RunResult[] {
-  const groups = new Map<string, RunResult[]>();
-  const out: RunResult[] = [];
+export function mergeShards(runs: ShardedRun[], sourceOf: RunSource = () => undefined): ShardedRun[] {
+  const groups = new Map<string, ShardedRun[]>();
+  const out: ShardedRun[] = [];
   for (const r of runs) {
     if (!r.shard) {
       out.push(r);
@@ -183,18 +196,7 @@ export function mergeShards(runs: RunResult[], sourceOf: RunSource = () => undef
     const key = groupKey(r);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const merged: { at: number; run: RunResult }[] = [];
-  for (const parts of groups.values()) {
-    // Shards of several complete runs of one attack (say, two models, two step counts, or the
-    // noise levels of one certify command) merge run by run; the shards left over are one run
-    // whose shards disagree (checkSameSettings names how) or miss a slice (mergeGroup says which).
-    const byRun = new Map<string, RunResult[]>();
-    for (const p of parts) byRun.set(settingsKey(p), [...(byRun.get(settingsKey(p)) ?? []), p]);
-    const isComplete = (r: RunResult[]): boolean => r.length === r[0].shard!.count;
-    const complete = [...byRun.values()].filter(isComplete);
-    const rest = [...byRun.values()].filter((r) => !isComplete(r)).flat();
-    for (const run of rest.length > 0 ? [...complete, rest] : complete) merged.push({ at: runs.indexOf(run[0]), run: mergeGroup(run, sourceOf) });
-  }
+  const merged = [...groups.values()].flatMap(runsIn).map((run) => ({ at: runs.indexOf(run[0]), run: mergeGroup(run, sourceOf) }));
   // In the order the runs came, as each run's first shard did.
   return [...out, ...merged.sort((a, b) => a.at - b.at).map((m) => m.run)];
 }

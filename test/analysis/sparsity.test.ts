@@ -176,14 +176,15 @@ test('the sparsity table puts each block output beside its pre-threshold figures
   ]);
 });
 
-test('shards merge the pre-threshold measures sample-weighted, and report.html shows them beside the output', async (t) => {
+test('shards merge the output and pre-threshold measures sample-weighted, and report.html shows them beside the output', async (t) => {
   const [run] = readResults(join(import.meta.dirname, '..', 'fixtures', 'results', 'two-models')).filter((r) => r.model.id === 'hah-cnn' && r.attack.id === 'gaussian');
   const withPre = (hoyer: number, restMean: number) => run.sparsity!.map((l) => ({ ...l, preThreshold: { zeroFraction: 0.5, hoyer, topKMean: 2, restMean } }));
   const shards = [
     { ...run, dataset: { ...run.dataset, samples: 50 }, shard: { index: 0, count: 2, start: 0, end: 50 }, sparsity: withPre(0.2, 0.2) },
-    { ...run, dataset: { ...run.dataset, samples: 150 }, shard: { index: 1, count: 2, start: 50, end: 200 }, sparsity: withPre(0.6, 1) },
+    { ...run, dataset: { ...run.dataset, samples: 150 }, shard: { index: 1, count: 2, start: 50, end: 200 }, sparsity: withPre(0.6, 1).map((l) => ({ ...l, zeroFraction: l.zeroFraction + 0.4 })) },
   ];
   const [merged] = mergeShards(shards);
+  t.true(Math.abs(merged.sparsity![1].zeroFraction - (run.sparsity![1].zeroFraction + (0.4 * 150) / 200)) < 1e-12);
   const pre = merged.sparsity![1].preThreshold!;
   t.true(Math.abs(pre.hoyer - (0.2 * 50 + 0.6 * 150) / 200) < 1e-12);
   t.true(Math.abs(pre.restMean - (0.2 * 50 + 1 * 150) / 200) < 1e-12);
