@@ -30,7 +30,7 @@ baseline-deep,hebbian-deep cifar10 pgd 0,1/255,2/255,4/255 1000
 baseline-deep,hebbian-deep cifar10 gaussian 0,0.05,0.1 1000
 hebbian-deep-alpha0,hebbian-deep-first cifar10 pgd 0,1/255,2/255,4/255 1000
 hebbian-deep-alpha0,hebbian-deep-first cifar10 gaussian 0,0.05,0.1 1000
-ekdaa,ekdaa-sign,ekdaa-backprop cifar10 pgd 0,1/255,2/255,4/255 1000
+ekdaa,ekdaa-sign,ekdaa-backprop cifar10 pgd 0,1/255,2/255,4/255 500
 ekdaa,ekdaa-sign,ekdaa-backprop,ekdaa-release-bp,ekdaa-frozen,ekdaa-backprop-frozen fashion-mnist pgd 0,0.01,0.025,0.05 500
 ekdaa-sign-frozen fashion-mnist pgd 0,0.01,0.025,0.05 500
 similarity-matching,baseline mnist pgd 0,0.05,0.1,0.2,0.3 200
